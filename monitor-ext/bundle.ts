@@ -1,0 +1,70 @@
+// Builds the files of the `pgaf` extension (control file, install script, upgrade
+// scripts) from monitor-ext/sql/, and installs them into a Postgres share directory.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../lib/package-root.js';
+
+export const EXTENSION_NAME = 'pgaf';
+export const EXTENSION_VERSION = '1.0';
+
+/** Install-script parts, in load order. */
+const PARTS = [
+  'schema.sql',
+  'settings.sql',
+  'node_metadata.sql',
+  'events.sql',
+  'group_fsm.sql',
+  'multi_standby.sql',
+  'protocol.sql',
+  'operator_api.sql',
+  'queries.sql',
+  'grants.sql',
+];
+
+export function extensionSourceDir(): string {
+  return join(packageRoot(), 'monitor-ext');
+}
+
+/** filename → contents for every file the extension needs in $sharedir/extension. */
+export function extensionFiles(): Map<string, string> {
+  const src = extensionSourceDir();
+  const files = new Map<string, string>();
+  files.set(
+    `${EXTENSION_NAME}.control`,
+    [
+      `# pgaf: the pg_auto_failover-compatible monitor of pgaf (SQL only, no shared library)`,
+      `comment = 'pgaf monitor: formation, nodes, events and the group state machine'`,
+      `default_version = '${EXTENSION_VERSION}'`,
+      `requires = 'btree_gist'`,
+      `relocatable = false`,
+      `superuser = true`,
+      `schema = pgautofailover`,
+      '',
+    ].join('\n'),
+  );
+  const body = PARTS.map((p) => `-- ${p}\n` + readFileSync(join(src, 'sql', p), 'utf8')).join('\n');
+  files.set(
+    `${EXTENSION_NAME}--${EXTENSION_VERSION}.sql`,
+    `\\echo Use "CREATE EXTENSION ${EXTENSION_NAME}" to load this file. \\quit\n\n${body}`,
+  );
+  const upgrades = join(src, 'upgrade');
+  if (existsSync(upgrades)) {
+    for (const f of readdirSync(upgrades).filter((n) => n.endsWith('.sql'))) {
+      files.set(f, readFileSync(join(upgrades, f), 'utf8'));
+    }
+  }
+  return files;
+}
+
+/** Writes the extension files into `<sharedir>/extension`. Returns the paths written. */
+export function installExtensionFiles(shareDir: string): string[] {
+  const dest = join(shareDir, 'extension');
+  const written: string[] = [];
+  for (const [name, text] of extensionFiles()) {
+    const path = join(dest, name);
+    writeFileSync(path, text, { mode: 0o644 });
+    written.push(path);
+  }
+  return written;
+}
+
