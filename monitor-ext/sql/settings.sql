@@ -1,0 +1,146 @@
+-- Settings pgautofailover.*: read with current_setting() (so ALTER SYSTEM, ALTER DATABASE,
+-- ALTER ROLE and SET all work), defaults when unset, units parsed here with clear errors.
+
+CREATE FUNCTION pgautofailover.parse_duration_ms(setting text, raw text) RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  m text[];
+  factor numeric;
+BEGIN
+  m := regexp_match(raw, '^\s*([0-9]+(?:\.[0-9]+)?)\s*(us|ms|s|min|h|d)?\s*$');
+  IF m IS NULL THEN
+    RAISE EXCEPTION 'invalid value for setting "%": "%"', setting, raw
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'expected a duration such as ''2s'', ''2000ms'' or ''1min''; a bare number is milliseconds';
+  END IF;
+  factor := CASE coalesce(m[2], 'ms')
+              WHEN 'us' THEN 0.001 WHEN 'ms' THEN 1 WHEN 's' THEN 1000
+              WHEN 'min' THEN 60000 WHEN 'h' THEN 3600000 ELSE 86400000 END;
+  RETURN round(m[1]::numeric * factor)::bigint;
+END
+$$;
+
+CREATE FUNCTION pgautofailover.parse_size_bytes(setting text, raw text) RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  m text[];
+BEGIN
+  m := regexp_match(raw, '^\s*([0-9]+)\s*(B|kB|MB|GB|TB)?\s*$', 'i');
+  IF m IS NULL THEN
+    RAISE EXCEPTION 'invalid value for setting "%": "%"', setting, raw
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'expected a size such as ''16MB'' or a number of bytes';
+  END IF;
+  RETURN m[1]::bigint * CASE upper(coalesce(m[2], 'B'))
+                          WHEN 'B' THEN 1 WHEN 'KB' THEN 1024 WHEN 'MB' THEN 1048576
+                          WHEN 'GB' THEN 1073741824 ELSE 1099511627776 END;
+END
+$$;
+
+CREATE FUNCTION pgautofailover.parse_bool(setting text, raw text) RETURNS bool
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  CASE lower(btrim(raw))
+    WHEN 'on', 'true', 'yes', '1', 't', 'y' THEN RETURN true;
+    WHEN 'off', 'false', 'no', '0', 'f', 'n' THEN RETURN false;
+    ELSE
+      RAISE EXCEPTION 'invalid value for setting "%": "%"', setting, raw
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'expected on or off';
+  END CASE;
+END
+$$;
+
+CREATE FUNCTION pgautofailover.parse_int(setting text, raw text, lo int, hi int) RETURNS int
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF raw !~ '^\s*[0-9]{1,9}\s*$' OR btrim(raw)::int NOT BETWEEN lo AND hi THEN
+    RAISE EXCEPTION 'invalid value for setting "%": "%"', setting, raw
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = format('expected an integer from %s to %s', lo, hi);
+  END IF;
+  RETURN btrim(raw)::int;
+END
+$$;
+
+-- Every setting: name, kind, default (as text, parsed like a user value).
+CREATE FUNCTION pgautofailover.setting_defaults(
+  OUT name text, OUT kind text, OUT default_value text)
+RETURNS SETOF record LANGUAGE sql IMMUTABLE AS $$
+  VALUES ('health_check_period',               'duration', '5s'),
+         ('health_check_timeout',              'duration', '5s'),
+         ('health_check_max_retries',          'retries',  '2'),
+         ('health_check_retry_delay',          'duration', '2s'),
+         ('node_considered_unhealthy_timeout', 'duration', '20s'),
+         ('primary_demote_timeout',            'duration', '30s'),
+         ('startup_grace_period',              'duration', '10s'),
+         ('enable_sync_wal_log_threshold',     'size',     '16MB'),
+         ('promote_wal_log_threshold',         'size',     '16MB'),
+         ('replication_stall_timeout',         'duration', '10s'),
+         ('guard_data_loss',                   'bool',     'on')
+$$;
+
+-- The settings in force, parsed; raises a clear error naming a setting with a bad value.
+CREATE FUNCTION pgautofailover.monitor_settings(
+  OUT name text, OUT value text, OUT unit text, OUT numeric_value bigint, OUT is_default bool)
+RETURNS SETOF record LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+DECLARE
+  d record;
+  full_name text;
+BEGIN
+  FOR d IN SELECT * FROM pgautofailover.setting_defaults() LOOP
+    full_name := 'pgautofailover.' || d.name;
+    name := d.name;
+    is_default := nullif(current_setting(full_name, true), '') IS NULL;
+    value := pgautofailover.setting_text(d.name);
+    CASE d.kind
+      WHEN 'duration' THEN numeric_value := pgautofailover.parse_duration_ms(full_name, value); unit := 'ms';
+      WHEN 'size'     THEN numeric_value := pgautofailover.parse_size_bytes(full_name, value); unit := 'bytes';
+      WHEN 'retries'  THEN numeric_value := pgautofailover.parse_int(full_name, value, 1, 100); unit := '';
+      ELSE numeric_value := pgautofailover.parse_bool(full_name, value)::int; unit := 'bool';
+    END CASE;
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+
+-- What the state machine reads, once per call.
+CREATE TYPE pgautofailover.fsm_settings AS (
+  unhealthy_timeout   interval,
+  demote_timeout      interval,
+  startup_grace       interval,
+  sync_threshold      bigint,
+  promote_threshold   bigint,
+  stall_timeout       interval,
+  guard_data_loss     bool
+);
+
+-- The text value in force for one setting: the configured one, else the default.
+CREATE FUNCTION pgautofailover.setting_text(setting text) RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce(nullif(current_setting('pgautofailover.' || setting, true), ''),
+                  (SELECT d.default_value FROM pgautofailover.setting_defaults() d WHERE d.name = setting))
+$$;
+
+CREATE FUNCTION pgautofailover.setting_interval(setting text) RETURNS interval
+LANGUAGE sql STABLE AS $$
+  SELECT make_interval(secs => pgautofailover.parse_duration_ms(
+           'pgautofailover.' || setting, pgautofailover.setting_text(setting)) / 1000.0)
+$$;
+
+CREATE FUNCTION pgautofailover.setting_bytes(setting text) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+  SELECT pgautofailover.parse_size_bytes('pgautofailover.' || setting, pgautofailover.setting_text(setting))
+$$;
+
+CREATE FUNCTION pgautofailover.fsm_settings() RETURNS pgautofailover.fsm_settings
+LANGUAGE sql STABLE AS $$
+  SELECT ROW(pgautofailover.setting_interval('node_considered_unhealthy_timeout'),
+             pgautofailover.setting_interval('primary_demote_timeout'),
+             pgautofailover.setting_interval('startup_grace_period'),
+             pgautofailover.setting_bytes('enable_sync_wal_log_threshold'),
+             pgautofailover.setting_bytes('promote_wal_log_threshold'),
+             pgautofailover.setting_interval('replication_stall_timeout'),
+             pgautofailover.parse_bool('pgautofailover.guard_data_loss',
+                                       pgautofailover.setting_text('guard_data_loss'))
+            )::pgautofailover.fsm_settings
+$$;
