@@ -78,7 +78,7 @@ BEGIN
    WHERE formationid = p.formationid AND groupid = p.groupid AND nodeid <> p.nodeid;
   any_secondary := coalesce(any_secondary, false);
 
-  IF p.goalstate = 'apply_settings' THEN
+  IF p.goalstate = 'apply_settings' AND p.reportedstate <> 'apply_settings' THEN
     RETURN changed;  -- let the keeper apply the new settings first
   END IF;
 
