@@ -1,0 +1,214 @@
+// The keeper's transition steps: small named functions built from idempotent LocalPostgres
+// verbs, so running one again after a crash is safe.
+import { BadState } from '../../lib/errors.js';
+import type { PeerNode, Step, StepContext } from './context.js';
+
+const SYNC_CATCHUP_TIMEOUT_MS = 30_000;
+const FAST_FORWARD_TIMEOUT_MS = 60_000;
+
+async function ensureRunning(ctx: StepContext): Promise<void> {
+  if (!(await ctx.pg.isRunning())) await ctx.pg.start();
+}
+
+async function requirePrimary(ctx: StepContext): Promise<PeerNode> {
+  const primary = await ctx.monitor.getPrimary();
+  if (!primary || primary.nodeId === ctx.nodeId) {
+    throw new BadState('the monitor knows no other primary node to follow', { retryable: true });
+  }
+  return primary;
+}
+
+async function refreshPeers(ctx: StepContext, advanceSlots: boolean): Promise<void> {
+  const peers = await ctx.monitor.getOtherNodes();
+  await ctx.pg.reconcileHba(peers);
+  await ctx.pg.reconcileSlots(peers, advanceSlots);
+}
+
+/** Nothing to do on Postgres: a sync point with the monitor. */
+export const noop: Step = async () => {};
+
+/** init → single: initdb when PGDATA is empty, publish the sysid, start, settings, users, HBA. */
+export const initPrimary: Step = async (ctx) => {
+  if (!ctx.pg.hasData()) await ctx.pg.initdb();
+  else await ctx.pg.configure();
+  await ctx.monitor.setSystemIdentifier(await ctx.pg.systemIdentifier());
+  await ensureRunning(ctx);
+  if (await ctx.pg.isInRecovery()) {
+    await ctx.pg.removeStandbySetup();
+    await ctx.pg.promote();
+  }
+  await ctx.pg.setSynchronousStandbyNames('');
+  await refreshPeers(ctx, false);
+};
+
+/** wait_standby → catchingup: base backup from the primary, standby setup, start. */
+export const initStandby: Step = async (ctx) => {
+  const primary = await requirePrimary(ctx);
+  if (!ctx.pg.hasData()) {
+    await ctx.pg.basebackup(primary);
+  }
+  await ctx.pg.writeStandbySetup({ upstream: primary });
+  await ensureRunning(ctx);
+  await ctx.monitor.setSystemIdentifier(await ctx.pg.systemIdentifier());
+  await refreshPeers(ctx, true);
+};
+
+/** → wait_primary: synchronous_standby_names = '' (writes no longer wait for a standby). */
+export const disableSyncRep: Step = async (ctx) => {
+  await ensureRunning(ctx);
+  await ctx.pg.setSynchronousStandbyNames('');
+  await refreshPeers(ctx, false);
+};
+
+/** → primary: synchronous_standby_names from the monitor, then wait for a standby to catch up. */
+export const enableSyncRep: Step = async (ctx) => {
+  await ensureRunning(ctx);
+  await refreshPeers(ctx, false);
+  const names = await ctx.monitor.synchronousStandbyNames();
+  await ctx.pg.setSynchronousStandbyNames(names);
+  if (names !== '' && !(await ctx.pg.waitForStandbyCatchUp(SYNC_CATCHUP_TIMEOUT_MS))) {
+    ctx.log.warn('No standby caught up with synchronous replication yet; writes wait for one', { names });
+  }
+};
+
+/** → single from a primary state: no replication. */
+export const disableReplication: Step = async (ctx) => {
+  await ensureRunning(ctx);
+  await ctx.pg.setSynchronousStandbyNames('');
+  await refreshPeers(ctx, false);
+};
+
+/** Stop Postgres (fast): draining, demote_timeout, demoted. */
+export const stopPostgres: Step = async (ctx) => {
+  await ctx.pg.stop('fast');
+};
+
+/** primary → prepare_maintenance/maintenance: checkpoint so the stop is short, then stop. */
+export const checkpointAndStop: Step = async (ctx) => {
+  if (await ctx.pg.isRunning()) await ctx.pg.checkpoint();
+  await ctx.pg.stop('fast');
+};
+
+/** prepare_maintenance → maintenance: stopped, restarting as a standby with no upstream. */
+export const stopAsStandby: Step = async (ctx) => {
+  await ctx.pg.stop('fast');
+  await ctx.pg.writeStandbySetup({});
+};
+
+/** demote_timeout → primary: the partition healed and there was no failover. */
+export const restartAsPrimary: Step = async (ctx) => {
+  await ensureRunning(ctx);
+  await enableSyncRep(ctx);
+};
+
+/** draining/demoted/demote_timeout → single: start again as a primary without standbys. */
+export const resumeAsPrimary: Step = async (ctx) => {
+  await ensureRunning(ctx);
+  await disableReplication(ctx);
+};
+
+/** A standby becomes a primary: promote (idempotent), checkpoint, no standby setup, no sync rep. */
+export const promoteStandby: Step = async (ctx) => {
+  await ensureRunning(ctx);
+  if (await ctx.pg.isInRecovery()) await ctx.pg.promote();
+  await ctx.pg.removeStandbySetup();
+  await ctx.pg.checkpoint();
+  await ctx.pg.setSynchronousStandbyNames('');
+  await refreshPeers(ctx, false);
+};
+
+/** prepare_promotion → stop_replication: promote, but read-only until the old primary is out. */
+export const stopReplication: Step = async (ctx) => {
+  await ensureRunning(ctx);
+  await ctx.pg.setReadOnly(true);
+  await promoteStandby(ctx);
+};
+
+/** stop_replication → wait_primary: writes open. */
+export const openWrites: Step = async (ctx) => {
+  await ensureRunning(ctx);
+  await ctx.pg.setReadOnly(false);
+  await refreshPeers(ctx, false);
+};
+
+/** demoted/maintenance → catchingup: follow the primary, pg_rewind first, base backup as fallback. */
+export const rewindOrInit: Step = async (ctx) => {
+  const primary = await requirePrimary(ctx);
+  await ctx.pg.stop('fast');
+  if (!ctx.pg.hasData() || !(await ctx.pg.rewind(primary))) {
+    ctx.log.warn('pg_rewind was not possible, taking a base backup instead', { from: primary.name });
+    await ctx.pg.basebackup(primary);
+  }
+  await ctx.pg.writeStandbySetup({ upstream: primary });
+  await ctx.pg.start();
+  await ctx.pg.dropAllSlots();
+  await refreshPeers(ctx, true);
+};
+
+/** Follow the current primary: rewrite primary_conninfo and restart. */
+export const followNewPrimary: Step = async (ctx) => {
+  const primary = await requirePrimary(ctx);
+  await ctx.pg.writeStandbySetup({ upstream: primary });
+  await ctx.pg.stop('fast');
+  await ctx.pg.start();
+  await refreshPeers(ctx, true);
+};
+
+/** catchingup → secondary: slots kept in line with the group. */
+export const prepareForSecondary: Step = async (ctx) => {
+  await ensureRunning(ctx);
+  await refreshPeers(ctx, true);
+};
+
+/** → report_lsn: restart as a standby with no upstream, so the LSN stops moving. */
+export const reportLsn: Step = async (ctx) => {
+  await ctx.pg.writeStandbySetup({});
+  if (await ctx.pg.isRunning()) await ctx.pg.stop('fast');
+  await ctx.pg.start();
+};
+
+/** draining/demoted → report_lsn: the old primary restarts as a standby, its slots dropped. */
+export const reportLsnFromPrimary: Step = async (ctx) => {
+  await reportLsn(ctx);
+  await ctx.pg.dropAllSlots();
+};
+
+/** report_lsn → fast_forward: fetch the missing WAL from the most advanced standby. */
+export const fastForward: Step = async (ctx) => {
+  const source = await ctx.monitor.getMostAdvancedStandby();
+  if (!source || source.nodeId === ctx.nodeId) return; // nothing to fetch
+  await ctx.pg.writeStandbySetup({ upstream: source, targetLsn: source.lsn });
+  await ctx.pg.stop('fast');
+  await ctx.pg.start();
+  if (!(await ctx.pg.waitForReplay(source.lsn, FAST_FORWARD_TIMEOUT_MS))) {
+    throw new BadState(`replay did not reach ${source.lsn} from ${source.name}`, { retryable: true });
+  }
+};
+
+/** fast_forward → prepare_promotion: checkpoint, no more standby setup. */
+export const cleanupAsPrimary: Step = async (ctx) => {
+  await ensureRunning(ctx);
+  await ctx.pg.checkpoint();
+  await ctx.pg.writeStandbySetup({});
+};
+
+/** report_lsn → join_secondary: checkpoint and stop, then follow the new primary. */
+export const stopToJoin: Step = async (ctx) => {
+  if (await ctx.pg.isRunning()) await ctx.pg.checkpoint().catch(() => undefined);
+  await ctx.pg.stop('fast');
+};
+
+/** init → report_lsn: a new node copies the most advanced standby. */
+export const initFromStandby: Step = async (ctx) => {
+  const source = await ctx.monitor.getMostAdvancedStandby();
+  if (!source) throw new BadState('no standby to copy from yet', { retryable: true });
+  if (!ctx.pg.hasData()) await ctx.pg.basebackup(source);
+  await ctx.pg.writeStandbySetup({});
+  await ensureRunning(ctx);
+  await ctx.monitor.setSystemIdentifier(await ctx.pg.systemIdentifier());
+};
+
+/** any → dropped: stop Postgres. */
+export const dropNode: Step = async (ctx) => {
+  await ctx.pg.stop('fast');
+};
