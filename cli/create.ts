@@ -1,0 +1,75 @@
+// `pgaf create monitor` (later: create postgres, create formation).
+import type { Argv } from 'yargs';
+import { createMonitor, planCreateMonitor } from '../lib/create-monitor.js';
+import { log } from '../lib/log.js';
+import type { AuthMethod } from '../lib/postgres-ctl.js';
+import { AUTH_METHODS, parseHostname, parsePort, resolvePgdata } from './options.js';
+
+export interface CreateMonitorArgs {
+  pgdata?: string;
+  pgport?: string;
+  pgctl?: string;
+  hostname?: string;
+  auth?: string;
+  skipPgHba?: boolean;
+  noSsl?: boolean;
+  sslSelfSigned?: boolean;
+}
+
+/** Validates the flags of `create monitor` (pure apart from reading the environment). */
+export function createMonitorRequest(args: CreateMonitorArgs, env: NodeJS.ProcessEnv = process.env) {
+  const pgdata = resolvePgdata(args.pgdata, env);
+  const port =
+    args.pgport !== undefined ? parsePort(args.pgport, '--pgport') : env.PGPORT ? parsePort(env.PGPORT, 'PGPORT') : undefined;
+  const hostname = args.hostname !== undefined ? parseHostname(args.hostname) : undefined;
+  // Our Unix socket goes where libpq looks for it: $PGHOST when that is a directory path.
+  const socketDir = env.PGHOST?.startsWith('/') ? env.PGHOST : undefined;
+  return {
+    pgdata,
+    port,
+    hostname,
+    auth: args.auth as AuthMethod | undefined,
+    socketDir,
+    pgctl: args.pgctl,
+    skipPgHba: Boolean(args.skipPgHba),
+  };
+}
+
+function monitorCommand(cli: Argv): Argv {
+  return cli.command(
+    'monitor',
+    'initialise a pgaf monitor: a Postgres with database pg_auto_failover and the pgaf extension',
+    (y) =>
+      y
+        .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
+        .option('pgport', { type: 'string', requiresArg: true, describe: 'Postgres port (default: $PGPORT, else 5432)' })
+        .option('pgctl', { type: 'string', requiresArg: true, describe: 'path to pg_ctl (default: from pg_config)' })
+        .option('hostname', {
+          type: 'string',
+          requiresArg: true,
+          describe: 'address keepers use to reach the monitor, also listen_addresses (default 127.0.0.1)',
+        })
+        .option('auth', {
+          type: 'string',
+          choices: AUTH_METHODS,
+          describe: 'authentication method for keepers in pg_hba.conf (default trust)',
+        })
+        .option('skip-pg-hba', { type: 'boolean', describe: 'do not edit pg_hba.conf' })
+        .option('no-ssl', { type: 'boolean', describe: 'do not enable SSL (the only mode for now)' })
+        .option('ssl-self-signed', { type: 'boolean', describe: 'self-signed SSL certificate (not implemented yet: ignored)' })
+        .conflicts('no-ssl', 'ssl-self-signed'),
+    async (args) => {
+      const req = createMonitorRequest(args as CreateMonitorArgs);
+      if (args.sslSelfSigned) log.warn('--ssl-self-signed is not implemented yet: the monitor runs without SSL');
+      const plan = await planCreateMonitor(req);
+      const uri = await createMonitor(plan);
+      process.stdout.write(uri + '\n');
+    },
+  );
+}
+
+export function registerCreate(cli: Argv): Argv {
+  return cli.command('create', 'create a pgaf node', (y) =>
+    monitorCommand(y).demandCommand(1, 'create what? monitor'),
+  );
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// The pgaf command line (also installed as pg_autoctl): the yargs command tree, global
+// flags, and the one place that turns errors into exit codes.
+import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { BadArgs, exitCodeOf, PgafError } from '../lib/errors.js';
+import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
+import { packageVersion } from '../lib/package-root.js';
+import { registerCreate } from './create.js';
+import { registerInstallExtension } from './install-extension.js';
+import { registerShow } from './show.js';
+import { registerStop } from './stop.js';
+import { registerVersion } from './version.js';
+
+/** "pgaf" or "pg_autoctl", whichever name we were run as. */
+export function scriptNameFrom(argv1: string | undefined): string {
+  const name = basename(argv1 ?? 'pgaf');
+  return name === 'pg_autoctl' ? 'pg_autoctl' : 'pgaf';
+}
+
+/** Logs an error the way users should read it; returns the exit code. */
+export function reportError(err: unknown): number {
+  if (err instanceof PgafError) {
+    log.error(err.message);
+    if (err.hint) log.error(`Hint: ${err.hint}`);
+  } else {
+    log.error(`unexpected error: ${(err as Error)?.stack ?? String(err)}`);
+  }
+  return exitCodeOf(err);
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const scriptName = scriptNameFrom(argv[1]);
+  let cli: Argv = yargs(hideBin(argv))
+    .scriptName(scriptName)
+    .parserConfiguration({ 'boolean-negation': false })
+    .option('verbose', { alias: 'v', type: 'count', global: true, describe: 'more output (-v debug, -vv trace)' })
+    .option('quiet', { alias: 'q', type: 'boolean', global: true, describe: 'only warnings and errors' })
+    .middleware((a) => setLogLevel(levelFromFlags(Number(a.verbose ?? 0), Boolean(a.quiet))))
+    .version(packageVersion())
+    .help()
+    .alias('help', 'h')
+    .strict()
+    .demandCommand(1, `a command is needed: see ${scriptName} --help`)
+    .recommendCommands()
+    .exitProcess(false)
+    .wrap(100)
+    // Every parse or validation failure becomes BadArgs (exit 1); errors thrown by
+    // handlers pass through unchanged.
+    .fail((msg: string | null, err: Error | undefined) => {
+      if (err && err.name !== 'YError') throw err;
+      throw new BadArgs(msg ?? err?.message ?? 'invalid arguments');
+    });
+  cli = registerInstallExtension(cli);
+  cli = registerCreate(cli);
+  cli = registerShow(cli);
+  cli = registerStop(cli);
+  cli = registerVersion(cli);
+  try {
+    await cli.parseAsync();
+    return 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+/** True when this file is the program being run (directly or through a bin symlink). */
+function isEntryPoint(): boolean {
+  try {
+    return realpathSync(process.argv[1] ?? '') === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main().then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,100 @@
+// Options shared by several commands, their validation (pure, throws BadArgs), and how a
+// command finds the monitor: --monitor, $PG_AUTOCTL_MONITOR, or the config file of --pgdata.
+import { canonicalPgdata } from '../config/paths.js';
+import { monitorConfigFromIni, readNodeIni, type MonitorConfig } from '../config/node-config.js';
+import { BadArgs, BadConfig } from '../lib/errors.js';
+import { monitorUri, parsePgUri, type PgTarget } from '../lib/pg-uri.js';
+
+export const AUTH_METHODS = ['trust', 'md5', 'scram-sha-256'] as const;
+
+/** An integer port in 1..65535; `option` names the flag in the error. */
+export function parsePort(value: unknown, option = '--pgport'): number {
+  const text = String(value).trim();
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isInteger(n) || n < 1 || n > 65535) {
+    throw new BadArgs(`${option} must be an integer between 1 and 65535, got "${String(value)}"`);
+  }
+  return n;
+}
+
+/** A non-negative integer (group ids, counts). */
+export function parseNonNegativeInt(value: unknown, option: string): number {
+  const text = String(value).trim();
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new BadArgs(`${option} must be a non-negative integer, got "${String(value)}"`);
+  }
+  return Number(text);
+}
+
+/** PGDATA from --pgdata, else $PGDATA, as a canonical absolute path. */
+export function resolvePgdata(arg: unknown, env: NodeJS.ProcessEnv = process.env): string {
+  const raw = typeof arg === 'string' && arg !== '' ? arg : env.PGDATA;
+  if (!raw) throw new BadArgs('--pgdata is required (or set the PGDATA environment variable)');
+  return canonicalPgdata(raw);
+}
+
+/** A host name or IP address that Postgres can listen on and keepers can connect to. */
+export function parseHostname(value: unknown, option = '--hostname'): string {
+  const text = String(value).trim();
+  const hostname = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$/;
+  const ipv6 = /^[0-9A-Fa-f:.]+$/;
+  if (!text || text.length > 253 || !(hostname.test(text) || (text.includes(':') && ipv6.test(text)))) {
+    throw new BadArgs(`${option} must be a host name or an IP address, got "${String(value)}"`);
+  }
+  return text;
+}
+
+export function parseFormation(value: unknown, option = '--formation'): string {
+  const text = String(value);
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(text)) {
+    throw new BadArgs(`${option} must be a formation name (letters, digits, _ . -), got "${text}"`);
+  }
+  return text;
+}
+
+export interface MonitorTarget {
+  /** How we connect: the URI's parts, or the monitor's own socket when run on it. */
+  target: PgTarget;
+  /** The monitor URI, as keepers use it. */
+  uri: string;
+  /** Set when --pgdata pointed at a monitor. */
+  monitorConfig?: MonitorConfig;
+}
+
+/** The monitor's own config file for PGDATA; BadConfig when PGDATA is not a pgaf monitor. */
+export function loadMonitorConfig(pgdata: string): MonitorConfig {
+  const node = readNodeIni(pgdata);
+  if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata} (no pg_autoctl.cfg found)`);
+  if (node.role !== 'monitor') throw new BadConfig(`PGDATA ${pgdata} is a ${node.role ?? 'unknown'} node, not a monitor`);
+  return monitorConfigFromIni(node.ini, node.path);
+}
+
+/** On the monitor host, connect over its Unix socket as the superuser. */
+export function localMonitorTarget(cfg: MonitorConfig): MonitorTarget {
+  return {
+    target: { host: cfg.host, port: cfg.port, user: cfg.username, database: cfg.dbname, sslmode: 'disable' },
+    uri: monitorUri({ host: cfg.hostname, port: cfg.port, sslmode: cfg.sslMode, dbname: cfg.dbname }),
+    monitorConfig: cfg,
+  };
+}
+
+export function resolveMonitor(
+  args: { monitor?: unknown; pgdata?: unknown },
+  env: NodeJS.ProcessEnv = process.env,
+): MonitorTarget {
+  const uri = typeof args.monitor === 'string' && args.monitor ? args.monitor : undefined;
+  if (uri) return { target: parsePgUri(uri, '--monitor'), uri };
+  if (!args.pgdata && !env.PGDATA && env.PG_AUTOCTL_MONITOR) {
+    return { target: parsePgUri(env.PG_AUTOCTL_MONITOR, 'PG_AUTOCTL_MONITOR'), uri: env.PG_AUTOCTL_MONITOR };
+  }
+  if (!args.pgdata && !env.PGDATA) {
+    throw new BadArgs('pass --monitor <postgres:// URI> or --pgdata <dir> (or set PGDATA or PG_AUTOCTL_MONITOR)');
+  }
+  const pgdata = resolvePgdata(args.pgdata, env);
+  const node = readNodeIni(pgdata);
+  if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`, { hint: 'pass --monitor <URI>' });
+  if (node.role === 'monitor') return localMonitorTarget(monitorConfigFromIni(node.ini, node.path));
+  const keeperMonitor = node.ini.pg_autoctl?.monitor;
+  if (!keeperMonitor) throw new BadConfig(`${node.path} has no pg_autoctl.monitor URI`);
+  return { target: parsePgUri(keeperMonitor, `pg_autoctl.monitor in ${node.path}`), uri: keeperMonitor };
+}

@@ -1,0 +1,104 @@
+// `pgaf show uri | state | events`: read the monitor and print tables or --json.
+import type { Argv } from 'yargs';
+import { currentState, formationUri, lastEvents } from '../lib/monitor-queries.js';
+import { withClient } from '../lib/sql.js';
+import { parseFormation, parseNonNegativeInt, resolveMonitor } from './options.js';
+import { renderEventsTable, renderStateTable, renderUriTable, type UriRow } from './tables.js';
+
+function out(text: string): void {
+  process.stdout.write(text);
+}
+
+function json(value: unknown): void {
+  out(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Options every show command takes: where the monitor is, and --json. */
+function targetOptions<T>(y: Argv<T>) {
+  return y
+    .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory of a local node (default: $PGDATA)' })
+    .option('monitor', { type: 'string', requiresArg: true, describe: 'monitor URI (default: from the config of --pgdata)' })
+    .option('json', { type: 'boolean', default: false, describe: 'output JSON' });
+}
+
+function uriCommand(cli: Argv): Argv {
+  return cli.command(
+    'uri',
+    'print the monitor URI and the formations’ connection strings',
+    (y) => targetOptions(y).option('formation', { type: 'string', requiresArg: true, describe: '"monitor" or a formation name' }),
+    async (args) => {
+      const m = resolveMonitor(args);
+      const only = args.formation === undefined ? undefined : args.formation === 'monitor' ? 'monitor' : parseFormation(args.formation);
+      if (only === 'monitor') {
+        if (args.json) json({ type: 'monitor', name: 'monitor', uri: m.uri });
+        else out(m.uri + '\n');
+        return;
+      }
+      const rows: UriRow[] = await withClient(m.target, { kind: 'monitor' }, async (q) => {
+        const names = only
+          ? [only]
+          : (await q<{ formationid: string }>('SELECT formationid FROM pgautofailover.formation ORDER BY formationid')).map(
+              (r) => r.formationid,
+            );
+        const list: UriRow[] = [];
+        for (const name of names) list.push({ type: 'formation', name, uri: (await formationUri(q, name)) ?? '' });
+        return list;
+      });
+      if (only) {
+        const uri = rows[0]?.uri ?? '';
+        if (args.json) json(rows[0]);
+        else out(uri + '\n');
+        return;
+      }
+      const all: UriRow[] = [{ type: 'monitor', name: 'monitor', uri: m.uri }, ...rows];
+      if (args.json) json(all);
+      else out(renderUriTable(all));
+    },
+  );
+}
+
+function stateCommand(cli: Argv): Argv {
+  return cli.command(
+    'state',
+    'print the state of the nodes of a formation',
+    (y) =>
+      targetOptions(y)
+        .option('formation', { type: 'string', requiresArg: true, default: 'default', describe: 'formation name' })
+        .option('group', { type: 'string', requiresArg: true, describe: 'group id (default: all groups)' }),
+    async (args) => {
+      const formation = parseFormation(args.formation);
+      const group = args.group === undefined ? undefined : parseNonNegativeInt(args.group, '--group');
+      const m = resolveMonitor(args);
+      const rows = await withClient(m.target, { kind: 'monitor' }, (q) => currentState(q, formation, group));
+      if (args.json) json(rows);
+      else out(renderStateTable(rows));
+    },
+  );
+}
+
+function eventsCommand(cli: Argv): Argv {
+  return cli.command(
+    'events',
+    'print the last events of a formation, oldest first',
+    (y) =>
+      targetOptions(y)
+        .option('formation', { type: 'string', requiresArg: true, default: 'default', describe: 'formation name' })
+        .option('group', { type: 'string', requiresArg: true, describe: 'group id (default: all groups)' })
+        .option('count', { type: 'string', requiresArg: true, default: '10', describe: 'how many events' }),
+    async (args) => {
+      const formation = parseFormation(args.formation);
+      const group = args.group === undefined ? undefined : parseNonNegativeInt(args.group, '--group');
+      const count = parseNonNegativeInt(args.count, '--count');
+      const m = resolveMonitor(args);
+      const rows = await withClient(m.target, { kind: 'monitor' }, (q) => lastEvents(q, formation, count, group));
+      if (args.json) json(rows);
+      else out(renderEventsTable(rows));
+    },
+  );
+}
+
+export function registerShow(cli: Argv): Argv {
+  return cli.command('show', 'show monitor information', (y) =>
+    eventsCommand(stateCommand(uriCommand(y))).demandCommand(1, 'show what? uri, state or events'),
+  );
+}

@@ -1,0 +1,123 @@
+// Text tables in the layouts pg_autoctl prints: cells right-aligned to the column width,
+// separated by " | ", a dash line under the header joined by "-+-", and a last column
+// left-aligned when it holds free text.
+import type { EventRow, NodeStateRow } from '../lib/monitor-queries.js';
+
+export interface Column {
+  header: string;
+  /** Minimum width; the column grows to fit its widest cell. */
+  minWidth?: number;
+  /** Fixed width, as the original uses for state names. */
+  width?: number;
+  align?: 'right' | 'left';
+}
+
+export function renderTable(columns: Column[], rows: string[][]): string {
+  const widths = columns.map((c, i) =>
+    c.width ?? Math.max(c.minWidth ?? 0, c.header.length, ...rows.map((r) => (r[i] ?? '').length)),
+  );
+  const last = columns.length - 1;
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => {
+        if (columns[i]!.align === 'left') return i === last ? cell : cell.padEnd(widths[i]!);
+        return cell.padStart(widths[i]!);
+      })
+      .join(' | ');
+  const dashes = widths.map((w) => '-'.repeat(w)).join('-+-');
+  return [line(columns.map((c) => c.header)), dashes, ...rows.map(line)].join('\n') + '\n';
+}
+
+/** The longest node state name ("prepare_maintenance" and friends), as the original pads them. */
+const STATE_WIDTH = 19;
+
+const READ_WRITE = new Set(['single', 'primary', 'wait_primary', 'join_primary', 'prepare_maintenance', 'apply_settings']);
+const READ_ONLY = new Set([
+  'secondary',
+  'catchingup',
+  'prepare_promotion',
+  'stop_replication',
+  'wait_maintenance',
+  'fast_forward',
+  'join_secondary',
+  'report_lsn',
+]);
+const DOWN = new Set(['init', 'dropped', 'wait_standby', 'demoted', 'demote_timeout', 'draining', 'maintenance']);
+
+/** read-write, read-only, none (Postgres known down) or unknown, from the reported state. */
+export function connectionType(reportedState: string): string {
+  if (READ_WRITE.has(reportedState)) return 'read-write';
+  if (READ_ONLY.has(reportedState)) return 'read-only';
+  if (DOWN.has(reportedState)) return 'none';
+  return 'unknown';
+}
+
+/** The Connection cell: type, then " !" when the health check fails, " ?" when unknown. */
+export function connectionCell(reportedState: string, health: number): string {
+  const mark = health === 1 ? '' : health === 0 ? ' !' : ' ?';
+  return connectionType(reportedState) + mark;
+}
+
+/** "1" for a plain Postgres formation, "group/node" (e.g. "0/1") for a Citus one, as the original. */
+export function nodeCell(row: Pick<NodeStateRow, 'formation_kind' | 'group_id' | 'node_id'>): string {
+  return row.formation_kind === 'citus' ? `${row.group_id}/${row.node_id}` : String(row.node_id);
+}
+
+export function renderStateTable(rows: NodeStateRow[]): string {
+  return renderTable(
+    [
+      { header: 'Name', minWidth: 4 },
+      { header: 'Node', minWidth: 5 },
+      { header: 'Host:Port', minWidth: 10 },
+      { header: 'TLI: LSN', minWidth: 9 },
+      { header: 'Connection', minWidth: 'read-write *'.length },
+      { header: 'Reported State', width: STATE_WIDTH },
+      { header: 'Assigned State', width: STATE_WIDTH },
+    ],
+    rows.map((r) => [
+      r.nodename,
+      nodeCell(r),
+      `${r.nodehost}:${r.nodeport}`,
+      `${String(r.reported_tli ?? 0).padStart(3)}: ${r.reported_lsn ?? '0/0'}`,
+      connectionCell(r.current_group_state, r.health),
+      r.current_group_state,
+      r.assigned_group_state,
+    ]),
+  );
+}
+
+export interface UriRow {
+  type: 'monitor' | 'formation';
+  name: string;
+  uri: string;
+}
+
+export function renderUriTable(rows: UriRow[]): string {
+  return renderTable(
+    [
+      { header: 'Type', minWidth: 12 },
+      { header: 'Name', minWidth: 4 },
+      { header: 'Connection String', align: 'left' },
+    ],
+    rows.map((r) => [r.type, r.name, r.uri]),
+  );
+}
+
+export function renderEventsTable(rows: EventRow[]): string {
+  return renderTable(
+    [
+      { header: 'Event Time', minWidth: 30 },
+      { header: 'Node', minWidth: 6 },
+      { header: 'Current State', width: STATE_WIDTH },
+      { header: 'Assigned State', width: STATE_WIDTH },
+      { header: 'Comment', align: 'left' },
+    ],
+    rows.map((e) => [
+      String(e.eventtime),
+      `${e.groupid}/${e.nodeid}`,
+      e.reportedstate ?? '',
+      e.goalstate ?? '',
+      e.description ?? '',
+    ]),
+  );
+}

@@ -1,0 +1,313 @@
+// `create monitor`: first validate everything and make a plan (nothing written), then run
+// idempotent steps: data directory, config file, initdb, settings, start, database,
+// extension, HBA. Re-running on an existing monitor starts it and re-checks each step.
+import { lookup } from 'node:dns/promises';
+import { accessSync, chownSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
+import { configFilePath } from '../config/paths.js';
+import {
+  MONITOR_DBNAME,
+  monitorConfigFromIni,
+  monitorConfigToIni,
+  readNodeIni,
+  writeNodeIni,
+  type MonitorConfig,
+} from '../config/node-config.js';
+import { EXTENSION_NAME } from '../monitor-ext/bundle.js';
+import { BadArgs, BadConfig, PgSql } from './errors.js';
+import { appendHbaLines, hbaLine, keeperNetworkCidr, planHbaAdditions } from './hba.js';
+import { log as rootLog, type Logger } from './log.js';
+import { monitorUri, MONITOR_USER } from './pg-uri.js';
+import { postgresRunAs, type OsUser } from './pgbin.js';
+import { PostgresCtl, resolveBinDir, type AuthMethod } from './postgres-ctl.js';
+import { withClient, type Query } from './sql.js';
+import { installedExtensionVersion } from './monitor-queries.js';
+
+export const DEFAULT_PORT = 5432;
+export const DEFAULT_HOSTNAME = '127.0.0.1';
+export const DEFAULT_SOCKET_DIR = '/tmp';
+/** The settings file included from postgresql.conf, named as the original names it. */
+export const SETTINGS_FILE = 'postgresql-auto-failover.conf';
+
+export interface CreateMonitorRequest {
+  /** Canonical absolute PGDATA. */
+  pgdata: string;
+  /** Explicit values; undefined means "default, or what the existing monitor has". */
+  port?: number;
+  hostname?: string;
+  auth?: AuthMethod;
+  socketDir?: string;
+  pgctl?: string;
+  skipPgHba: boolean;
+}
+
+export interface CreateMonitorPlan {
+  config: MonitorConfig;
+  binDir: string;
+  runAs?: OsUser;
+  /** PGDATA already holds a cluster (a re-run): no initdb. */
+  initialized: boolean;
+  /** The address `hostname` resolves to. */
+  address: string;
+}
+
+function isEmptyDir(dir: string): boolean {
+  return readdirSync(dir).length === 0;
+}
+
+async function resolveAddress(hostname: string): Promise<string> {
+  try {
+    return (await lookup(hostname)).address;
+  } catch {
+    throw new BadArgs(`--hostname ${hostname} does not resolve to an address`);
+  }
+}
+
+/** Fails when something already listens on address:port, or the address is not local. */
+export function probePort(address: string, port: number, hostname = address): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') reject(new BadArgs(`--pgport ${port} is already in use on ${hostname}`));
+      else if (err.code === 'EADDRNOTAVAIL') reject(new BadArgs(`--hostname ${hostname} (${address}) is not an address of this machine`));
+      else reject(new BadArgs(`cannot listen on ${hostname}:${port}: ${err.message}`));
+    });
+    srv.listen({ port, host: address, exclusive: true }, () => srv.close(() => resolve()));
+  });
+}
+
+/** A live Postgres holding the socket lock for this port in socketDir means the port is taken. */
+function socketLockHolder(socketDir: string, port: number): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(socketDir, `.s.PGSQL.${port}.lock`), 'utf8').split('\n')[0]);
+    if (pid > 0) {
+      process.kill(pid, 0);
+      return pid;
+    }
+  } catch {
+    // no lock, or its process is gone
+  }
+  return undefined;
+}
+
+/** Checks the request against the machine and returns what to do; writes nothing. */
+export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger = rootLog): Promise<CreateMonitorPlan> {
+  const { pgdata } = req;
+  const binDir = resolveBinDir(req.pgctl);
+
+  const node = readNodeIni(pgdata);
+  if (node && node.role !== 'monitor') {
+    throw new BadArgs(`PGDATA ${pgdata} is already a pgaf ${node.role ?? 'unknown'} node (${node.path}), not a monitor`);
+  }
+  const previous = node ? monitorConfigFromIni(node.ini, node.path) : undefined;
+
+  let initialized = false;
+  if (existsSync(pgdata)) {
+    if (!statSync(pgdata).isDirectory()) throw new BadArgs(`--pgdata ${pgdata} exists and is not a directory`);
+    initialized = existsSync(join(pgdata, 'PG_VERSION'));
+    if (initialized && !previous) {
+      throw new BadArgs(`--pgdata ${pgdata} already holds a Postgres cluster that is not a pgaf monitor`, {
+        hint: 'choose an empty or new directory',
+      });
+    }
+    if (!initialized && !isEmptyDir(pgdata)) {
+      throw new BadArgs(`--pgdata ${pgdata} is not empty and is not a Postgres data directory`);
+    }
+  }
+
+  // On a re-run, explicit options must agree with the monitor that exists.
+  if (previous && initialized) {
+    const mismatch = (opt: string, given: unknown, has: unknown) => {
+      if (given !== undefined && given !== has) {
+        throw new BadArgs(`${opt} ${String(given)} differs from the existing monitor in ${pgdata}, which has ${String(has)}`);
+      }
+    };
+    mismatch('--pgport', req.port, previous.port);
+    mismatch('--hostname', req.hostname, previous.hostname);
+    mismatch('--auth', req.auth, previous.authMethod);
+  }
+
+  const hostname = req.hostname ?? previous?.hostname ?? DEFAULT_HOSTNAME;
+  const port = req.port ?? previous?.port ?? DEFAULT_PORT;
+  const socketDir = req.socketDir ?? previous?.host ?? DEFAULT_SOCKET_DIR;
+  if (!socketDir.startsWith('/')) throw new BadArgs(`the socket directory must be an absolute path, got "${socketDir}"`);
+  const address = await resolveAddress(hostname);
+
+  // Without root we cannot hand directories over: we must be able to create them ourselves.
+  if (process.getuid?.() !== 0) {
+    for (const dir of [pgdata, socketDir].filter((d) => !existsSync(d))) {
+      const parent = existingAncestor(dir);
+      try {
+        accessSync(parent, constants.W_OK);
+      } catch {
+        throw new BadArgs(`cannot create ${dir}: ${parent} is not writable by ${userInfo().username}`);
+      }
+    }
+  }
+
+  const runAs = postgresRunAs(pgdata);
+  const ctl = new PostgresCtl({ pgdata, binDir, runAs, log });
+  const running = initialized && existsSync(join(pgdata, 'postmaster.pid')) && (await ctl.status()) === 'running';
+  if (!running) {
+    const holder = socketLockHolder(socketDir, port);
+    if (holder) throw new BadArgs(`--pgport ${port} is already in use: Postgres pid ${holder} holds ${socketDir}/.s.PGSQL.${port}`);
+    await probePort(address, port, hostname);
+  }
+
+  const config: MonitorConfig = Object.freeze({
+    role: 'monitor',
+    hostname,
+    pgdata,
+    pgCtl: join(binDir, 'pg_ctl'),
+    dbname: MONITOR_DBNAME,
+    username: previous?.username ?? runAs?.name ?? userInfo().username,
+    host: socketDir,
+    port,
+    listenAddresses: hostname,
+    authMethod: req.auth ?? previous?.authMethod ?? 'trust',
+    hbaLevel: req.skipPgHba ? 'skip' : 'app',
+    sslMode: 'prefer',
+  });
+  return { config, binDir, runAs, initialized, address };
+}
+
+/** The nearest existing directory at or above `path`. */
+function existingAncestor(path: string): string {
+  let dir = path;
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+/**
+ * Creates `dir` (parents traversable, `dir` itself with `mode`) owned by `runAs`; an
+ * existing directory is handed to `runAs` only when `chownExisting` (an empty PGDATA).
+ */
+function ensureDir(dir: string, mode: number, runAs: OsUser | undefined, chownExisting: boolean): void {
+  if (existsSync(dir)) {
+    if (chownExisting && runAs && statSync(dir).uid !== runAs.uid) chownSync(dir, runAs.uid, runAs.gid);
+    return;
+  }
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
+  mkdirSync(dir, { mode });
+  if (runAs) chownSync(dir, runAs.uid, runAs.gid);
+}
+
+/** Writes a file Postgres reads, owned by the user that runs Postgres. */
+function writePgFile(path: string, text: string, runAs: OsUser | undefined): void {
+  writeFileSync(path, text, { mode: 0o600 });
+  if (runAs) chownSync(path, runAs.uid, runAs.gid);
+}
+
+export function monitorSettings(cfg: MonitorConfig): string {
+  const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
+  return [
+    '# written by pgaf create monitor; edit with care, it is rewritten on every create',
+    `listen_addresses = ${quote(cfg.listenAddresses)}`,
+    `port = ${cfg.port}`,
+    `unix_socket_directories = ${quote(cfg.host)}`,
+    `cluster_name = ${quote('pgaf monitor')}`,
+    `password_encryption = ${quote(cfg.authMethod === 'md5' ? 'md5' : 'scram-sha-256')}`,
+    '',
+  ].join('\n');
+}
+
+/** postgresql.conf with our include line, once. */
+export function withInclude(postgresqlConf: string): string {
+  const line = `include '${SETTINGS_FILE}'`;
+  if (postgresqlConf.split('\n').some((l) => l.trim() === line)) return postgresqlConf;
+  const sep = postgresqlConf.endsWith('\n') ? '' : '\n';
+  return `${postgresqlConf}${sep}\n# pgaf monitor settings\n${line}\n`;
+}
+
+/** Runs the plan; returns the monitor URI. */
+export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootLog): Promise<string> {
+  const { config: cfg, runAs } = plan;
+  const ctl = new PostgresCtl({ pgdata: cfg.pgdata, binDir: plan.binDir, runAs, log });
+
+  ensureDir(cfg.pgdata, 0o700, runAs, true);
+  ensureDir(cfg.host, 0o755, runAs, false);
+  writeNodeIni(configFilePath(cfg.pgdata), monitorConfigToIni(cfg));
+  log.info('Wrote the monitor configuration', { path: configFilePath(cfg.pgdata) });
+
+  if (!plan.initialized) await ctl.initdb({ authHost: cfg.authMethod });
+
+  writePgFile(join(cfg.pgdata, SETTINGS_FILE), monitorSettings(cfg), runAs);
+  const confPath = join(cfg.pgdata, 'postgresql.conf');
+  const conf = readFileSync(confPath, 'utf8');
+  const included = withInclude(conf);
+  if (included !== conf) writeFileSync(confPath, included);
+
+  if ((await ctl.status()) !== 'running') {
+    await ctl.start({ logFile: join(cfg.pgdata, 'startup.log') });
+  } else {
+    log.info('PostgreSQL is already running', { pgdata: cfg.pgdata });
+  }
+
+  const local = { host: cfg.host, port: cfg.port, user: cfg.username, sslmode: 'disable' };
+  await withClient({ ...local, database: 'postgres' }, { kind: 'postgres' }, async (q) => {
+    const rows = await q('SELECT 1 FROM pg_database WHERE datname = $1', [cfg.dbname]);
+    if (rows.length === 0) {
+      log.info(`Creating database ${cfg.dbname}`);
+      await q(`CREATE DATABASE ${cfg.dbname}`);
+    }
+  });
+
+  const hbaFile = await withClient({ ...local, database: cfg.dbname }, { kind: 'postgres' }, async (q) => {
+    await ensureExtension(q, log);
+    const rows = await q<{ hba_file: string }>('SHOW hba_file');
+    return rows[0]!.hba_file;
+  });
+
+  if (cfg.hbaLevel !== 'skip') {
+    let cidr = keeperNetworkCidr(plan.address);
+    if (!cidr) {
+      log.warn(`${plan.address} is not on a local interface: allowing keepers from samenet`, { hostname: cfg.hostname });
+      cidr = 'samenet';
+    }
+    const wanted = [hbaLine({ type: 'host', database: cfg.dbname, user: MONITOR_USER, address: cidr, method: cfg.authMethod })];
+    const current = readFileSync(hbaFile, 'utf8');
+    const missing = planHbaAdditions(current, wanted);
+    if (missing.length) {
+      writeFileSync(hbaFile, appendHbaLines(current, missing));
+      log.info('Added HBA rules for keepers', { file: hbaFile, rules: missing.length });
+      await ctl.reload();
+    }
+  }
+
+  const uri = monitorUri({ host: cfg.hostname, port: cfg.port, sslmode: cfg.sslMode, dbname: cfg.dbname });
+  log.info(`pgaf monitor is ready at ${uri}`);
+  return uri;
+}
+
+/** CREATE EXTENSION pgaf CASCADE, or ALTER EXTENSION … UPDATE when an older version is installed. */
+async function ensureExtension(q: Query, log: Logger): Promise<void> {
+  const installed = await installedExtensionVersion(q, EXTENSION_NAME);
+  try {
+    if (installed === undefined) {
+      log.info(`Creating extension ${EXTENSION_NAME}`);
+      await q(`CREATE EXTENSION ${EXTENSION_NAME} CASCADE`);
+    } else {
+      const avail = await q<{ default_version: string }>(
+        'SELECT default_version FROM pg_available_extensions WHERE name = $1',
+        [EXTENSION_NAME],
+      );
+      const target = avail[0]?.default_version;
+      if (target && target !== installed) {
+        log.info(`Updating extension ${EXTENSION_NAME} from ${installed} to ${target}`);
+        await q(`ALTER EXTENSION ${EXTENSION_NAME} UPDATE`);
+      }
+    }
+  } catch (err) {
+    // 58P01: no control file (PG ≤ 15); 0A000 "is not available" (PG 16+).
+    if (err instanceof PgSql && (err.sqlstate === '58P01' || /is not available/.test(err.message))) {
+      throw new BadConfig(`the ${EXTENSION_NAME} extension is not installed in this PostgreSQL: ${err.message}`, {
+        code: 'EXTENSION_MISSING',
+        hint: 'run once, as root: pgaf install-extension',
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}

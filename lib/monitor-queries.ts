@@ -1,0 +1,85 @@
+// Read queries against the monitor's SQL API (schema pgautofailover), with rows normalised
+// to plain JSON-friendly values.
+import type { Query } from './sql.js';
+
+export interface NodeStateRow {
+  formation_kind: string;
+  nodename: string;
+  nodehost: string;
+  nodeport: number;
+  group_id: number;
+  node_id: number;
+  current_group_state: string;
+  assigned_group_state: string;
+  candidate_priority: number;
+  replication_quorum: boolean;
+  reported_tli: number;
+  reported_lsn: string;
+  health: number;
+  nodecluster: string;
+  [extra: string]: unknown;
+}
+
+export interface EventRow {
+  eventid: number;
+  eventtime: string;
+  formationid: string;
+  nodeid: number;
+  groupid: number;
+  nodename: string;
+  nodehost: string;
+  nodeport: number;
+  reportedstate: string;
+  goalstate: string;
+  reportedrepstate: string;
+  reportedtli: number;
+  reportedlsn: string;
+  candidatepriority: number;
+  replicationquorum: boolean;
+  description: string;
+  [extra: string]: unknown;
+}
+
+const NUMERIC = new Set(['node_id', 'nodeid', 'eventid', 'group_id', 'groupid', 'nodeport', 'reported_tli', 'reportedtli', 'health']);
+
+/** bigint columns arrive as strings from pg; ids and ports are small enough for numbers. */
+function normalise<T>(row: Record<string, unknown>): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) {
+    if (NUMERIC.has(k) && typeof v === 'string' && /^-?\d+$/.test(v)) out[k] = Number(v);
+    else if (v instanceof Date) out[k] = v.toISOString();
+    else out[k] = v;
+  }
+  return out as T;
+}
+
+export async function currentState(q: Query, formation: string, group?: number): Promise<NodeStateRow[]> {
+  const rows =
+    group === undefined
+      ? await q('SELECT * FROM pgautofailover.current_state($1::text)', [formation])
+      : await q('SELECT * FROM pgautofailover.current_state($1::text, $2::int)', [formation, group]);
+  return rows.map((r) => normalise<NodeStateRow>(r));
+}
+
+/** The formation's multi-host URI, or null when it has no node yet. */
+export async function formationUri(q: Query, formation: string, sslmode = 'prefer'): Promise<string | null> {
+  const rows = await q<{ uri: string | null }>(
+    `SELECT pgautofailover.formation_uri($1::text, 'default', $2::text) AS uri`,
+    [formation, sslmode],
+  );
+  return rows[0]?.uri ?? null;
+}
+
+export async function lastEvents(q: Query, formation: string, count: number, group?: number): Promise<EventRow[]> {
+  const rows =
+    group === undefined
+      ? await q('SELECT * FROM pgautofailover.last_events($1::text, count => $2::int)', [formation, count])
+      : await q('SELECT * FROM pgautofailover.last_events($1::text, $2::int, count => $3::int)', [formation, group, count]);
+  return rows.map((r) => normalise<EventRow>(r));
+}
+
+/** The installed version of the `pgaf` extension in the connected database, if any. */
+export async function installedExtensionVersion(q: Query, name: string): Promise<string | undefined> {
+  const rows = await q<{ extversion: string }>('SELECT extversion FROM pg_extension WHERE extname = $1', [name]);
+  return rows[0]?.extversion;
+}

@@ -1,0 +1,55 @@
+// Postgres connection URIs: building the monitor URI and reading one into connection parts.
+import { BadArgs } from './errors.js';
+
+export const MONITOR_USER = 'autoctl_node';
+
+export interface PgTarget {
+  /** Host name, IP address, or a Unix socket directory (starts with '/'). */
+  host: string;
+  port: number;
+  user?: string;
+  password?: string;
+  database: string;
+  sslmode: string;
+}
+
+/** IPv6 literals go in brackets inside a URI. */
+function uriHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/** postgres://autoctl_node@<host>:<port>/pg_auto_failover?sslmode=<sslmode>, as the original prints it. */
+export function monitorUri(opts: { host: string; port: number; sslmode?: string; dbname?: string; user?: string }): string {
+  const user = encodeURIComponent(opts.user ?? MONITOR_USER);
+  const db = encodeURIComponent(opts.dbname ?? 'pg_auto_failover');
+  return `postgres://${user}@${uriHost(opts.host)}:${opts.port}/${db}?sslmode=${encodeURIComponent(opts.sslmode ?? 'prefer')}`;
+}
+
+/** Parses a single-host postgres:// or postgresql:// URI; `what` names the option for errors. */
+export function parsePgUri(uri: string, what = '--monitor'): PgTarget {
+  if (!/^postgres(ql)?:\/\//.test(uri)) {
+    throw new BadArgs(`${what} must be a postgres:// URI, got "${uri}"`);
+  }
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new BadArgs(`${what} is not a valid URI: "${uri}"`);
+  }
+  const q = url.searchParams;
+  const host = q.get('host') ?? decodeURIComponent(url.hostname).replace(/^\[(.*)\]$/, '$1');
+  const portText = q.get('port') ?? (url.port || '5432');
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new BadArgs(`${what} has an invalid port "${portText}"`);
+  }
+  if (!host) throw new BadArgs(`${what} has no host: "${uri}"`);
+  return {
+    host,
+    port,
+    user: url.username ? decodeURIComponent(url.username) : (q.get('user') ?? undefined),
+    password: url.password ? decodeURIComponent(url.password) : (q.get('password') ?? undefined),
+    database: decodeURIComponent(url.pathname.replace(/^\//, '')) || q.get('dbname') || 'postgres',
+    sslmode: q.get('sslmode') ?? 'prefer',
+  };
+}

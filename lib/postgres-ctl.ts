@@ -1,0 +1,210 @@
+// The one module that runs initdb, pg_ctl and postgres. Each call has a timeout, runs as
+// the OS user that owns PGDATA when we are root, and streams the child's output into the
+// log prefixed by the program name.
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { PgCtl, BadConfig } from './errors.js';
+import { log as rootLog, type Logger } from './log.js';
+import { pgBinDir, type OsUser } from './pgbin.js';
+
+export type AuthMethod = 'trust' | 'md5' | 'scram-sha-256';
+export type StopMode = 'smart' | 'fast' | 'immediate';
+export type PgStatus = 'running' | 'stopped' | 'no-pgdata';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The directory of the Postgres binaries: beside `--pgctl` when given, else from pg_config. */
+export function resolveBinDir(pgctl?: string): string {
+  if (pgctl) {
+    try {
+      accessSync(pgctl, constants.X_OK);
+    } catch {
+      throw new BadConfig(`--pgctl ${pgctl} is not an executable file`);
+    }
+    return dirname(realpathSync(pgctl));
+  }
+  let dir: string;
+  try {
+    dir = pgBinDir();
+  } catch (err) {
+    throw new BadConfig('cannot find the PostgreSQL binaries: pg_config is not on PATH', {
+      cause: err,
+      hint: 'pass --pgctl /path/to/pg_ctl, or set PG_CONFIG=/path/to/pg_config',
+    });
+  }
+  if (!existsSync(join(dir, 'pg_ctl'))) {
+    throw new BadConfig(`pg_config says the binaries are in ${dir}, but there is no pg_ctl there`, {
+      hint: 'install the PostgreSQL server package, or pass --pgctl /path/to/pg_ctl',
+    });
+  }
+  return dir;
+}
+
+/**
+ * Runs `file args` and resolves with its exit code and output; never rejects on a
+ * non-zero exit. Rejects with PgCtl when it cannot start or exceeds `timeoutMs`.
+ */
+export function runProgram(
+  file: string,
+  args: string[],
+  opts: { runAs?: OsUser; timeoutMs: number; log?: Logger; env?: NodeJS.ProcessEnv },
+): Promise<RunResult> {
+  const logger = opts.log ?? rootLog;
+  const prog = basename(file);
+  logger.debug(`Running ${prog} ${args.join(' ')}`, { user: opts.runAs?.name });
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      cwd: '/',
+      uid: opts.runAs?.uid,
+      gid: opts.runAs?.gid,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    // Output arrives in chunks that may split lines: log whole lines, the rest on close.
+    const pending = { out: '', err: '' };
+    const emit = (line: string, isErr: boolean) => {
+      if (!line.trim()) return;
+      if (isErr) logger.info(`${prog}: ${line}`);
+      else logger.debug(`${prog}: ${line}`);
+    };
+    const stream = (chunk: Buffer, isErr: boolean) => {
+      const text = chunk.toString('utf8');
+      if (isErr) stderr += text;
+      else stdout += text;
+      const key = isErr ? 'err' : 'out';
+      const lines = (pending[key] + text).split('\n');
+      pending[key] = lines.pop() ?? '';
+      for (const line of lines) emit(line, isErr);
+    };
+    child.stdout.on('data', (c: Buffer) => stream(c, false));
+    child.stderr.on('data', (c: Buffer) => stream(c, true));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+    }, opts.timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new PgCtl(`cannot run ${file}: ${err.message}`, { cause: err }));
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      emit(pending.out, false);
+      emit(pending.err, true);
+      if (timedOut) {
+        reject(new PgCtl(`${prog} did not finish within ${Math.round(opts.timeoutMs / 1000)}s and was killed`, { retryable: true }));
+      } else {
+        resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr });
+      }
+    });
+  });
+}
+
+function lastLines(text: string, n = 5): string {
+  return text.trim().split('\n').slice(-n).join('\n');
+}
+
+export interface PostgresCtlOptions {
+  pgdata: string;
+  binDir: string;
+  /** OS user to run the binaries as (set when we are root). */
+  runAs?: OsUser;
+  log?: Logger;
+}
+
+/** Verb methods over one data directory: initdb, start, stop, status, reload, version. */
+export class PostgresCtl {
+  readonly pgdata: string;
+  readonly binDir: string;
+  readonly runAs?: OsUser;
+  private readonly log: Logger;
+
+  constructor(opts: PostgresCtlOptions) {
+    this.pgdata = opts.pgdata;
+    this.binDir = opts.binDir;
+    this.runAs = opts.runAs;
+    this.log = opts.log ?? rootLog;
+  }
+
+  get pgCtlPath(): string {
+    return join(this.binDir, 'pg_ctl');
+  }
+
+  private run(program: string, args: string[], timeoutMs: number): Promise<RunResult> {
+    return runProgram(join(this.binDir, program), args, { runAs: this.runAs, timeoutMs, log: this.log });
+  }
+
+  private async mustRun(program: string, args: string[], timeoutMs: number, what: string): Promise<RunResult> {
+    const res = await this.run(program, args, timeoutMs);
+    if (res.code !== 0) {
+      throw new PgCtl(`${what} failed (${program} exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`);
+    }
+    return res;
+  }
+
+  /** initdb: local connections trusted (we connect as the superuser over the socket). */
+  async initdb(opts: { authHost: AuthMethod; timeoutMs?: number }): Promise<void> {
+    this.log.info('Initialising a PostgreSQL cluster', { pgdata: this.pgdata });
+    await this.mustRun(
+      'initdb',
+      ['-D', this.pgdata, '--auth-local=trust', `--auth-host=${opts.authHost}`, '-E', 'UTF8', '--locale=C'],
+      opts.timeoutMs ?? 120_000,
+      `initdb of ${this.pgdata}`,
+    );
+  }
+
+  /** `pg_ctl status`: running (0), stopped (3), or not a data directory (4). */
+  async status(timeoutMs = 10_000): Promise<PgStatus> {
+    const res = await this.run('pg_ctl', ['-D', this.pgdata, 'status'], timeoutMs);
+    if (res.code === 0) return 'running';
+    if (res.code === 3) return 'stopped';
+    return 'no-pgdata';
+  }
+
+  /** `pg_ctl start -w`, server output appended to `logFile`. */
+  async start(opts: { logFile: string; timeoutSec?: number }): Promise<void> {
+    const secs = opts.timeoutSec ?? 60;
+    this.log.info('Starting PostgreSQL', { pgdata: this.pgdata });
+    await this.mustRun(
+      'pg_ctl',
+      ['-D', this.pgdata, '-l', opts.logFile, '-w', '-t', String(secs), 'start'],
+      (secs + 10) * 1000,
+      `starting Postgres in ${this.pgdata} (see ${opts.logFile})`,
+    );
+  }
+
+  /** `pg_ctl stop -w -m mode`; a server that is not running is already stopped. */
+  async stop(opts: { mode?: StopMode; timeoutSec?: number } = {}): Promise<'stopped' | 'was-stopped'> {
+    if ((await this.status()) !== 'running') return 'was-stopped';
+    const mode = opts.mode ?? 'fast';
+    const secs = opts.timeoutSec ?? 60;
+    this.log.info('Stopping PostgreSQL', { pgdata: this.pgdata, mode });
+    await this.mustRun(
+      'pg_ctl',
+      ['-D', this.pgdata, '-m', mode, '-w', '-t', String(secs), 'stop'],
+      (secs + 10) * 1000,
+      `stopping Postgres in ${this.pgdata}`,
+    );
+    return 'stopped';
+  }
+
+  /** `pg_ctl reload`: re-read postgresql.conf and pg_hba.conf. */
+  async reload(): Promise<void> {
+    await this.mustRun('pg_ctl', ['-D', this.pgdata, 'reload'], 10_000, `reloading Postgres in ${this.pgdata}`);
+  }
+}
+
+/** `postgres --version`, e.g. "postgres (PostgreSQL) 15.10 (Debian 15.10-1)". */
+export async function postgresVersion(binDir: string): Promise<string> {
+  const res = await runProgram(join(binDir, 'postgres'), ['--version'], { timeoutMs: 10_000 });
+  if (res.code !== 0) throw new PgCtl(`postgres --version failed: ${lastLines(res.stderr)}`);
+  return res.stdout.trim();
+}

@@ -1,0 +1,96 @@
+// Every SQL connection goes through here: the only module that imports `pg`.
+// Server errors become PgSql (keeping SQLSTATE and detail); connection failures become
+// Monitor errors for the monitor and PgSql errors for a local Postgres.
+import pg from 'pg';
+import { Monitor, PgSql, type PgafError } from './errors.js';
+import type { PgTarget } from './pg-uri.js';
+
+export type Query = <R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<R[]>;
+
+export interface ConnectOptions {
+  /** Who we are talking to, for error messages: 'monitor' maps connection failures to exit code 6. */
+  kind: 'monitor' | 'postgres';
+  connectTimeoutMs?: number;
+  applicationName?: string;
+}
+
+function sslFor(target: PgTarget, attempt: 'ssl' | 'plain'): pg.ClientConfig['ssl'] {
+  if (attempt === 'plain') return false;
+  if (target.sslmode === 'verify-ca' || target.sslmode === 'verify-full') {
+    return { rejectUnauthorized: true, checkServerIdentity: target.sslmode === 'verify-ca' ? () => undefined : undefined };
+  }
+  return { rejectUnauthorized: false };
+}
+
+/** libpq's order of attempts per sslmode: prefer tries SSL then plain, allow the reverse. */
+function attempts(sslmode: string): Array<'ssl' | 'plain'> {
+  switch (sslmode) {
+    case 'disable':
+      return ['plain'];
+    case 'allow':
+      return ['plain', 'ssl'];
+    case 'prefer':
+      return ['ssl', 'plain'];
+    default:
+      return ['ssl'];
+  }
+}
+
+function describe(target: PgTarget): string {
+  return target.host.startsWith('/') ? `socket ${target.host}/.s.PGSQL.${target.port}` : `${target.host}:${target.port}`;
+}
+
+function wrapQueryError(err: unknown): PgafError {
+  const e = err as pg.DatabaseError;
+  if (e && typeof e.code === 'string' && e.severity) {
+    return new PgSql(e.message, { sqlstate: e.code, detail: e.detail, hint: e.hint, cause: err });
+  }
+  return new PgSql((err as Error)?.message ?? String(err), { cause: err });
+}
+
+async function connect(target: PgTarget, opts: ConnectOptions): Promise<pg.Client> {
+  let lastErr: unknown;
+  for (const attempt of attempts(target.sslmode)) {
+    const client = new pg.Client({
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      password: target.password,
+      database: target.database,
+      ssl: sslFor(target, attempt),
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
+      application_name: opts.applicationName ?? 'pgaf',
+    });
+    client.on('error', () => undefined); // a dropped connection surfaces on the next query
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      lastErr = err;
+      await client.end().catch(() => undefined);
+      // An authentication or missing-database refusal won't change without SSL.
+      if ((err as pg.DatabaseError).severity) break;
+    }
+  }
+  const message = `cannot connect to ${opts.kind === 'monitor' ? 'the monitor' : 'Postgres'} at ${describe(target)} as ${target.user ?? 'default user'}, database ${target.database}: ${(lastErr as Error)?.message}`;
+  const e = lastErr as pg.DatabaseError;
+  if (opts.kind === 'monitor') return Promise.reject(new Monitor(message, { cause: lastErr }));
+  return Promise.reject(new PgSql(message, { sqlstate: e?.code, cause: lastErr, retryable: !e?.severity }));
+}
+
+/** Connects, runs `fn` with a query function, and always disconnects. */
+export async function withClient<T>(target: PgTarget, opts: ConnectOptions, fn: (q: Query) => Promise<T>): Promise<T> {
+  const client = await connect(target, opts);
+  const q: Query = async (sql, params) => {
+    try {
+      return (await client.query(sql, params as unknown[])).rows;
+    } catch (err) {
+      throw wrapQueryError(err);
+    }
+  };
+  try {
+    return await fn(q);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
