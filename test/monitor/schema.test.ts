@@ -162,9 +162,18 @@ describe('roles', () => {
       await ms.server.query(`create extension pgaf cascade`, [], 'second_monitor');
       const rows = await ms.server.query(`select formationid from pgautofailover.formation`, [], 'second_monitor');
       expect(rows).toEqual([{ formationid: 'default' }]);
+      // DROP EXTENSION removes its objects, and the extension can be created again.
       await ms.server.query(`drop extension pgaf cascade`, [], 'second_monitor');
-      const left = await ms.server.query(`select nspname from pg_namespace where nspname = 'pgautofailover'`, [], 'second_monitor');
+      const left = await ms.server.query(
+        `select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'pgautofailover' and c.relkind in ('r', 'v')`,
+        [],
+        'second_monitor',
+      );
       expect(left).toEqual([]);
+      await ms.server.query(`create extension pgaf cascade`, [], 'second_monitor');
+      const again = await ms.server.query(`select formationid from pgautofailover.formation`, [], 'second_monitor');
+      expect(again).toEqual([{ formationid: 'default' }]);
     } finally {
       await ms.server.query(`drop database if exists second_monitor with (force)`);
     }
@@ -242,7 +251,8 @@ describe('SQL API signatures (spec §3.3)', () => {
       `select * from pgautofailover.get_primary()`,
       `select pgautofailover.formation_uri()`,
       `select pgautofailover.synchronous_standby_names()`,
-      `select * from pgautofailover.last_events()`,
+      `select * from pgautofailover.last_events(10)`,
+      `select * from pgautofailover.last_events('default')`,
       `select * from pgautofailover.get_most_advanced_standby()`,
       `select * from pgautofailover.formation_settings()`,
     ]) {
