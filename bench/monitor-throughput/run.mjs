@@ -18,7 +18,7 @@
 //                       (adds overhead to both; use it to find hot spots, not for the table)
 //   PG_CONFIG           pg_config to use (default: the one on PATH)
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -291,6 +291,40 @@ async function checkLayout(s) {
 
 const eventMark = async (s) => Number((await s.db.query('SELECT count(*) AS n FROM pgautofailover.event')).rows[0].n);
 
+// ---------------------------------------------------------------- CPU accounting
+// The machine may be shared: measure how much CPU went to processes that are neither the
+// measured server (postmaster + its children) nor this script and its pgbench, so disturbed
+// points can be spotted. Counters are in clock ticks (USER_HZ = 100 on Linux).
+
+function procTimes(pid) {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' '); // f[0] = field 3 (state)
+  return { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+}
+
+function cpuSample(s) {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const busy = cpu.slice(0, 8).reduce((a, b) => a + b, 0) - cpu[3] - cpu[4]; // all but idle and iowait
+  let server = 0;
+  try {
+    const pm = Number(readFileSync(join(s.pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const t = procTimes(pm);
+    server = t.own + t.children;
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const c = procTimes(d);
+        if (c.ppid === pm) server += c.own;
+      } catch {}
+    }
+  } catch {}
+  const me = procTimes(process.pid);
+  return { busy, server, me: me.own + me.children };
+}
+
+/** Cores used by everything else between two samples. */
+const foreignCores = (a, b, seconds) => Math.max(0, (b.busy - a.busy) - (b.server - a.server) - (b.me - a.me)) / 100 / seconds;
+
 // ---------------------------------------------------------------- measuring
 
 async function measure(s, clients) {
@@ -304,7 +338,10 @@ async function measure(s, clients) {
   const before = await eventMark(s);
   const args = ['-n', '-f', SCRIPT, '-c', String(clients), '-j', String(clients), '-T', String(cfg.duration), '-M', 'prepared',
     '-D', `nodes=${s.nodes}`, '-h', '127.0.0.1', '-p', String(s.port), '-U', s.benchUser, 'pg_auto_failover'];
+  const cpu0 = cpuSample(s);
+  const t0 = Date.now();
   const r = spawnSync(bin('pgbench'), args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+  const foreign = foreignCores(cpu0, cpuSample(s), (Date.now() - t0) / 1000);
   const out = `${r.stdout}\n${r.stderr}`;
   const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? NaN);
   const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
@@ -328,7 +365,7 @@ async function measure(s, clients) {
         ORDER BY total_exec_time DESC LIMIT 15`,
     )).rows;
   }
-  return { tps, events, layoutOk, error, stats, funcs };
+  return { tps, events, layoutOk, error, stats, funcs, foreign };
 }
 
 const median = (xs) => {
@@ -377,7 +414,7 @@ async function main() {
         for (const key of order) {
           const m = await measure(servers[key], c);
           (results[key][`${n}/${c}`] ??= []).push(m);
-          log(`${TARGETS[key].label}: ${n} nodes, ${c} clients: ${m.tps.toFixed(0)} calls/s, ${m.events} new events${m.layoutOk ? '' : ', GOAL STATES CHANGED'}`);
+          log(`${TARGETS[key].label}: ${n} nodes, ${c} clients: ${m.tps.toFixed(0)} calls/s, ${m.events} new events, other load ${m.foreign.toFixed(2)} cores${m.layoutOk ? '' : ', GOAL STATES CHANGED'}`);
           if (m.stats) statsOut.push({ label: TARGETS[key].label, n, c, rows: m.stats, funcs: m.funcs, tps: m.tps });
           if (!m.layoutOk) {
             // Put the pairs back before the next point; the point itself is flagged in the table.
@@ -393,11 +430,11 @@ async function main() {
   const fmt = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
   const cell = (key, n, c) => {
     const ms = results[key]?.[`${n}/${c}`];
-    if (!ms) return { text: '—', tps: NaN, flag: '' };
+    if (!ms) return { text: '—', tps: NaN, flag: '', foreign: '—' };
     const tps = median(ms.map((m) => m.tps));
     const ev = ms.reduce((a, m) => a + m.events, 0);
     const flag = (ms.some((m) => m.error) ? ' (errors)' : '') + (ms.some((m) => !m.layoutOk) || ev ? ` (${ev} events!)` : '');
-    return { text: fmt(tps) + flag, tps, flag };
+    return { text: fmt(tps) + flag, tps, flag, foreign: Math.max(...ms.map((m) => m.foreign)).toFixed(2) };
   };
   const lines = [];
   const cpuModel = cpus()[0]?.model ?? 'unknown CPU';
@@ -409,8 +446,8 @@ async function main() {
     `shared_buffers 128MB, fsync=${cfg.fsync}, synchronous_commit=${cfg.fsync}; C: enable_health_checks=off` +
     (cfg.stats ? '; pg_stat_statements loaded in both (track=all), figures include its overhead' : ''));
   lines.push('');
-  lines.push('| nodes | clients | ours calls/s | C calls/s | ours / C |');
-  lines.push('|---:|---:|---:|---:|---:|');
+  lines.push('| nodes | clients | ours calls/s | C calls/s | ours / C | other load, cores (ours / C) |');
+  lines.push('|---:|---:|---:|---:|---:|---:|');
   const behind = [];
   for (const n of cfg.nodes) {
     for (const c of cfg.clients) {
@@ -418,7 +455,7 @@ async function main() {
       const k = cell('c', n, c);
       const ratio = Number.isFinite(o.tps) && Number.isFinite(k.tps) ? o.tps / k.tps : NaN;
       if (Number.isFinite(ratio) && ratio < 1) behind.push(`${n} nodes × ${c} clients (${ratio.toFixed(2)})`);
-      lines.push(`| ${n} | ${c} | ${o.text} | ${k.text} | ${Number.isFinite(ratio) ? ratio.toFixed(2) : '—'} |`);
+      lines.push(`| ${n} | ${c} | ${o.text} | ${k.text} | ${Number.isFinite(ratio) ? ratio.toFixed(2) : '—'} | ${o.foreign} / ${k.foreign} |`);
     }
   }
   lines.push('');
@@ -427,6 +464,7 @@ async function main() {
     ? 'Goal states held during every measurement (no events added, layout re-checked after each point).'
     : `WARNING: ${allEvents} events were added during measurements (flagged cells): goal states changed under load.`);
   if (has('ours') && has('c')) lines.push(behind.length ? `ours < C at: ${behind.join(', ')}.` : 'ours ≥ C at every point.');
+  lines.push('"Other load": CPU used during the point by processes other than the measured server, pgbench and this script (the machine may be shared; max over rounds).');
   for (const note of notes) lines.push(note);
   lines.push('');
   const md = lines.join('\n');
