@@ -11,6 +11,8 @@ export interface ConnectOptions {
   /** Who we are talking to, for error messages: 'monitor' maps connection failures to exit code 6. */
   kind: 'monitor' | 'postgres';
   connectTimeoutMs?: number;
+  /** client-side limit for each query (a black-holed server must not hang the caller) */
+  queryTimeoutMs?: number;
   applicationName?: string;
 }
 
@@ -59,6 +61,8 @@ async function connect(target: PgTarget, opts: ConnectOptions): Promise<pg.Clien
       database: target.database,
       ssl: sslFor(target, attempt),
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
+      query_timeout: opts.queryTimeoutMs,
+      keepAlive: true,
       application_name: opts.applicationName ?? 'pgaf',
     });
     client.on('error', () => undefined); // a dropped connection surfaces on the next query
@@ -93,4 +97,46 @@ export async function withClient<T>(target: PgTarget, opts: ConnectOptions, fn: 
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+export interface SqlSession {
+  query: Query;
+  /** LISTEN on `channel`; `fn` gets every notification's payload. */
+  listen(channel: string, fn: (channel: string, payload: string) => void): Promise<void>;
+  close(): Promise<void>;
+  /** true once the connection is gone (error, end, or close()) */
+  readonly closed: boolean;
+}
+
+/** A connection kept open (keeper heartbeats, LISTEN); `closed` tells when to open another. */
+export async function openSession(target: PgTarget, opts: ConnectOptions): Promise<SqlSession> {
+  const client = await connect(target, opts);
+  let closed = false;
+  client.on('error', () => {
+    closed = true;
+  });
+  client.on('end', () => {
+    closed = true;
+  });
+  const query: Query = async (sql, params) => {
+    try {
+      return (await client.query(sql, params as unknown[])).rows;
+    } catch (err) {
+      throw wrapQueryError(err);
+    }
+  };
+  return {
+    query,
+    async listen(channel, fn) {
+      client.on('notification', (n) => fn(n.channel, n.payload ?? ''));
+      await query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    },
+    async close() {
+      closed = true;
+      await client.end().catch(() => undefined);
+    },
+    get closed() {
+      return closed;
+    },
+  };
 }

@@ -1,0 +1,222 @@
+// The keeper's loop: each tick reads local facts, heartbeats the monitor, decides (decide.ts)
+// and acts, then writes the state file and logs one sentence. Wakes on NOTIFY or after 1 s.
+import { Dropped } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import type { LocalPostgres, PeerNode, StepContext } from '../fsm/context.js';
+import { findTransition } from '../fsm/transitions.js';
+import { canTakeWrites, expectationOf, type NodeState } from '../fsm/states.js';
+import type { MonitorClient } from '../monitor-client.js';
+import { readStateFile, writeStateFile, type KeeperState } from '../state/state-file.js';
+import { decide, reportedPgIsRunning, type Decision } from './decide.js';
+
+export interface LocalFacts {
+  running: boolean;
+  inRecovery: boolean;
+  timeline: number;
+  lsn: string;
+  syncState: string;
+  standbysConnected: number;
+}
+
+export interface KeeperTimeouts {
+  /** seconds */
+  networkPartitionTimeout: number;
+  restartFailureTimeout: number;
+  restartFailureMaxRetries: number;
+  /** milliseconds between ticks when nothing happens */
+  sleepMs: number;
+  /** ticks between two slot/HBA refreshes when the node list did not change */
+  refreshEveryTicks: number;
+}
+
+export interface KeeperDeps {
+  formation: string;
+  statePath: string;
+  pg: LocalPostgres & { readFacts(): Promise<LocalFacts> };
+  monitor: MonitorClient;
+  log: Logger;
+  timeouts: KeeperTimeouts;
+  now?: () => number;
+}
+
+const NO_FACTS: LocalFacts = { running: false, inRecovery: false, timeline: 1, lsn: '0/0', syncState: '', standbysConnected: 0 };
+
+export class Keeper {
+  private stopping = false;
+  private wake?: () => void;
+  private downSince?: number;
+  private restartAttempts = 0;
+  private peersSignature = '';
+  private ticksSinceRefresh = 0;
+  private droppedRounds = 0;
+
+  constructor(private readonly d: KeeperDeps) {
+    d.monitor.listen(() => this.wake?.());
+  }
+
+  private now(): number {
+    return (this.d.now ?? (() => Date.now() / 1000))();
+  }
+
+  stop(): void {
+    this.stopping = true;
+    this.wake?.();
+  }
+
+  /** Runs until stop() or until the node is dropped (rejects with Dropped). */
+  async run(): Promise<void> {
+    while (!this.stopping) {
+      let acted = false;
+      try {
+        acted = await this.tick();
+      } catch (err) {
+        if (err instanceof Dropped) throw err;
+        this.d.log.error(`Keeper tick failed: ${(err as Error).message}`, { stack: (err as Error).stack?.split('\n')[1]?.trim() });
+      }
+      if (!acted && !this.stopping) await this.sleep(this.d.timeouts.sleepMs);
+    }
+    await this.d.monitor.close();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** One iteration. Returns true when it ran a transition (the next tick follows at once). */
+  async tick(): Promise<boolean> {
+    const { log, monitor, pg } = this.d;
+    const state = readStateFile(this.d.statePath);
+    const facts = await pg.readFacts().catch(() => NO_FACTS);
+    const now = this.now();
+    this.trackRestarts(facts.running, now);
+
+    const pgIsRunning = reportedPgIsRunning(state.current_role, facts.running, { downSince: this.downSince, restartAttempts: this.restartAttempts }, now, {
+      timeoutSec: this.d.timeouts.restartFailureTimeout,
+      maxRetries: this.d.timeouts.restartFailureMaxRetries,
+    });
+    let reachable = true;
+    try {
+      const reply = await monitor.nodeActive({
+        state: state.current_role,
+        pgIsRunning,
+        tli: facts.timeline,
+        lsn: facts.lsn,
+        repState: facts.syncState,
+      });
+      state.assigned_role = reply.goal;
+      state.last_monitor_contact = now;
+    } catch (err) {
+      reachable = false;
+      if (state.current_role === 'dropped' && (err as { sqlstate?: string }).sqlstate === 'P0002') {
+        throw new Dropped('this node was removed from the monitor');
+      }
+      log.warn(`Cannot reach the monitor: ${(err as Error).message}`);
+    }
+    if (facts.standbysConnected > 0) state.last_secondary_contact = now;
+
+    if (state.current_role === 'dropped' && state.assigned_role === 'dropped') {
+      writeStateFile(this.d.statePath, state);
+      if (++this.droppedRounds > 1) throw new Dropped('this node is dropped');
+      return false;
+    }
+
+    const decision = decide({
+      now,
+      current: state.current_role,
+      assigned: state.assigned_role,
+      monitorReachable: reachable,
+      lastMonitorContact: state.last_monitor_contact,
+      lastSecondaryContact: state.last_secondary_contact,
+      standbysConnected: facts.standbysConnected,
+      networkPartitionTimeout: this.d.timeouts.networkPartitionTimeout,
+    });
+    const acted = await this.execute(decision, state, facts, reachable);
+    writeStateFile(this.d.statePath, state);
+    return acted;
+  }
+
+  private trackRestarts(running: boolean, now: number): void {
+    if (running) {
+      this.downSince = undefined;
+      this.restartAttempts = 0;
+    } else if (this.downSince === undefined) {
+      this.downSince = now;
+    }
+  }
+
+  private ctx(state: KeeperState): StepContext {
+    return { nodeId: state.nodeId, groupId: state.groupId, formation: this.d.formation, pg: this.d.pg, monitor: this.d.monitor, log: this.d.log };
+  }
+
+  private async execute(decision: Decision, state: KeeperState, facts: LocalFacts, reachable: boolean): Promise<boolean> {
+    const { log } = this.d;
+    switch (decision.kind) {
+      case 'fence':
+        log.warn(`Fencing: ${decision.reason}.`, { state: state.current_role });
+        state.assigned_role = 'demote_timeout';
+        return this.transition(state, state.current_role, 'demote_timeout', decision.reason);
+      case 'transition':
+        return this.transition(state, decision.from, decision.to, decision.reason);
+      case 'ensure':
+        await this.ensure(state, facts, reachable, decision.reason);
+        return false;
+    }
+  }
+
+  private async transition(state: KeeperState, from: NodeState, to: NodeState, reason: string): Promise<boolean> {
+    const t = findTransition(from, to);
+    if (!t) {
+      this.d.log.error(`The keeper does not know how to reach ${to} from ${from}; waiting for another goal.`);
+      return false;
+    }
+    this.d.log.info(`Transition from ${from} to ${to}: ${t.comment} (${reason}).`);
+    const started = Date.now();
+    await t.run(this.ctx(state));
+    state.current_role = to;
+    this.peersSignature = '';
+    this.d.log.info(`Reached ${to} in ${Date.now() - started} ms.`);
+    return true;
+  }
+
+  private async ensure(state: KeeperState, facts: LocalFacts, reachable: boolean, reason: string): Promise<void> {
+    const { pg, log } = this.d;
+    const s = state.current_role;
+    const shouldRun = ['running-primary', 'running-standby', 'running'].includes(expectationOf(s));
+    if (shouldRun && !facts.running && pg.hasData()) {
+      this.restartAttempts += 1;
+      log.warn(`Postgres is not running in state ${s}: starting it (attempt ${this.restartAttempts}).`);
+      await pg.start();
+      return;
+    }
+    if (expectationOf(s) === 'stopped' && facts.running) {
+      log.warn(`Postgres is running in state ${s}: stopping it.`);
+      await pg.stop('fast');
+      return;
+    }
+    if (reachable && facts.running && shouldRun) {
+      await this.refreshPeers(state);
+    }
+    log.debug(`Nothing to do: ${reason}.`, { lsn: facts.lsn, sync: facts.syncState });
+  }
+
+  /** HBA and slots follow the monitor's node list: at once when it changes, else every N ticks. */
+  private async refreshPeers(state: KeeperState): Promise<void> {
+    this.ticksSinceRefresh += 1;
+    const peers: PeerNode[] = await this.d.monitor.getOtherNodes();
+    const sig = peers.map((p) => `${p.nodeId}@${p.host}:${p.port}`).join(',');
+    if (sig === this.peersSignature && this.ticksSinceRefresh < this.d.timeouts.refreshEveryTicks) return;
+    const standby = !canTakeWrites(state.current_role);
+    await this.d.pg.reconcileHba(peers);
+    await this.d.pg.reconcileSlots(peers, standby);
+    if (sig !== this.peersSignature) this.d.log.info(`Peers are now: ${peers.map((p) => p.name).join(', ') || 'none'}; HBA and slots updated.`);
+    this.peersSignature = sig;
+    this.ticksSinceRefresh = 0;
+  }
+}

@@ -1,0 +1,165 @@
+// The keeper's connection to the monitor: one session kept open for heartbeats and LISTEN,
+// reopened on the next call after a failure.
+import { Monitor } from '../lib/errors.js';
+import type { PgTarget } from '../lib/pg-uri.js';
+import { openSession, type SqlSession } from '../lib/sql.js';
+import type { MonitorApi, PeerNode } from './fsm/context.js';
+import { isNodeState, type NodeState } from './fsm/states.js';
+
+export interface NodeActiveReport {
+  state: NodeState;
+  pgIsRunning: boolean;
+  tli: number;
+  lsn: string;
+  repState: string;
+}
+
+export interface NodeActiveReply {
+  goal: NodeState;
+  candidatePriority: number;
+  replicationQuorum: boolean;
+}
+
+export interface Registration {
+  nodeId: number;
+  groupId: number;
+  goal: NodeState;
+  name: string;
+  candidatePriority: number;
+  replicationQuorum: boolean;
+}
+
+type Row = Record<string, unknown>;
+
+function peer(r: Row): PeerNode {
+  return {
+    nodeId: Number(r.node_id),
+    name: String(r.node_name),
+    host: String(r.node_host),
+    port: Number(r.node_port),
+    lsn: String(r.node_lsn ?? '0/0'),
+    isPrimary: Boolean(r.node_is_primary),
+  };
+}
+
+function state(v: unknown): NodeState {
+  const s = String(v);
+  if (!isNodeState(s)) throw new Monitor(`the monitor answered an unknown state "${s}"`);
+  return s;
+}
+
+export class MonitorClient implements MonitorApi {
+  private session?: SqlSession;
+  private onNotify?: (channel: string, payload: string) => void;
+
+  constructor(
+    private readonly target: PgTarget,
+    private readonly ids: { nodeId: number; groupId: number; formation: string },
+    private readonly connectTimeoutMs = 2_000,
+  ) {}
+
+  setIds(ids: { nodeId: number; groupId: number; formation: string }): void {
+    Object.assign(this.ids, ids);
+  }
+
+  /** Calls `fn` for each NOTIFY on channel state (after the next successful query). */
+  listen(fn: (channel: string, payload: string) => void): void {
+    this.onNotify = fn;
+  }
+
+  private async q<R extends Row = Row>(sql: string, params: unknown[] = []): Promise<R[]> {
+    if (!this.session || this.session.closed) {
+      this.session = await openSession(this.target, {
+        kind: 'monitor',
+        connectTimeoutMs: this.connectTimeoutMs,
+        queryTimeoutMs: this.connectTimeoutMs * 2,
+        applicationName: `pgaf_keeper_${this.ids.nodeId}`,
+      });
+      if (this.onNotify) await this.session.listen('state', this.onNotify);
+    }
+    try {
+      return await this.session.query<R>(sql, params);
+    } catch (err) {
+      if (this.session.closed) this.session = undefined;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.session?.close();
+    this.session = undefined;
+  }
+
+  async register(opts: {
+    host: string;
+    port: number;
+    dbname: string;
+    name: string;
+    sysid: string;
+    candidatePriority: number;
+    replicationQuorum: boolean;
+    desiredNodeId?: number;
+  }): Promise<Registration> {
+    const [r] = await this.q(
+      `SELECT * FROM pgautofailover.register_node($1, $2, $3, $4, $5, $6::bigint, $7, -1, 'init', 'standalone', $8, $9)`,
+      [this.ids.formation, opts.host, opts.port, opts.dbname, opts.name, opts.sysid, opts.desiredNodeId ?? -1,
+        opts.candidatePriority, opts.replicationQuorum],
+    );
+    if (!r) throw new Monitor('register_node returned no row');
+    return {
+      nodeId: Number(r.assigned_node_id),
+      groupId: Number(r.assigned_group_id),
+      goal: state(r.assigned_group_state),
+      name: String(r.assigned_node_name),
+      candidatePriority: Number(r.assigned_candidate_priority),
+      replicationQuorum: Boolean(r.assigned_replication_quorum),
+    };
+  }
+
+  async nodeActive(rep: NodeActiveReport): Promise<NodeActiveReply> {
+    const [r] = await this.q(
+      `SELECT * FROM pgautofailover.node_active($1, $2, $3, $4, $5, $6, $7::pg_lsn, $8)`,
+      [this.ids.formation, this.ids.nodeId, this.ids.groupId, rep.state, rep.pgIsRunning, rep.tli, rep.lsn, rep.repState],
+    );
+    if (!r) throw new Monitor('node_active returned no row');
+    return {
+      goal: state(r.assigned_group_state),
+      candidatePriority: Number(r.assigned_candidate_priority),
+      replicationQuorum: Boolean(r.assigned_replication_quorum),
+    };
+  }
+
+  async getPrimary(): Promise<PeerNode | undefined> {
+    try {
+      const [r] = await this.q(`SELECT * FROM pgautofailover.get_primary($1, $2)`, [this.ids.formation, this.ids.groupId]);
+      return r
+        ? peer({ node_id: r.primary_node_id, node_name: r.primary_name, node_host: r.primary_host, node_port: r.primary_port, node_is_primary: true })
+        : undefined;
+    } catch (err) {
+      if ((err as { sqlstate?: string }).sqlstate === 'P0002') return undefined;
+      throw err;
+    }
+  }
+
+  async getOtherNodes(): Promise<PeerNode[]> {
+    return (await this.q(`SELECT * FROM pgautofailover.get_other_nodes($1)`, [this.ids.nodeId])).map(peer);
+  }
+
+  async getMostAdvancedStandby(): Promise<PeerNode | undefined> {
+    const [r] = await this.q(`SELECT * FROM pgautofailover.get_most_advanced_standby($1, $2)`, [this.ids.formation, this.ids.groupId]);
+    return r ? peer(r) : undefined;
+  }
+
+  async setSystemIdentifier(sysid: string): Promise<void> {
+    await this.q(`SELECT * FROM pgautofailover.set_node_system_identifier($1, $2::bigint)`, [this.ids.nodeId, sysid]);
+  }
+
+  async synchronousStandbyNames(): Promise<string> {
+    const [r] = await this.q(`SELECT pgautofailover.synchronous_standby_names($1, $2) AS ssn`, [this.ids.formation, this.ids.groupId]);
+    return String(r?.ssn ?? '');
+  }
+
+  async updateMetadata(name: string | null, host: string | null, port: number | null): Promise<void> {
+    await this.q(`SELECT pgautofailover.update_node_metadata($1, $2, $3, $4)`, [this.ids.nodeId, name, host, port]);
+  }
+}
