@@ -1,0 +1,166 @@
+// End to end: the built CLI creates a monitor in a temp PGDATA on a free 127.0.0.1 port,
+// shows its URI and state, stops and restarts it; bad input changes nothing.
+import { spawn, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../lib/package-root.js';
+import { pgBin, postgresRunAs } from '../../lib/pgbin.js';
+import { freePort } from '../support/postgres.js';
+
+const root = packageRoot();
+const mainJs = join(root, 'dist', 'cli', 'main.js');
+const runAs = postgresRunAs();
+const dir = mkdtempSync(join(tmpdir(), 'pgaf-e2e-'));
+const xdg = join(dir, 'xdg');
+const pgdata = join(dir, 'monitor');
+let port = 0;
+const started: string[] = [];
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    const base = { ...process.env };
+    for (const k of ['PGDATA', 'PGPORT', 'PGHOST', 'PG_AUTOCTL_MONITOR']) delete base[k];
+    const p = spawn(process.execPath, [mainJs, ...args], {
+      env: { ...base, XDG_CONFIG_HOME: xdg, PGHOST: dir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** Stops a Postgres we started: pg_ctl by its PGDATA, then SIGKILL by postmaster.pid. */
+function stopPostgres(data: string): void {
+  if (!existsSync(join(data, 'postmaster.pid'))) return;
+  spawnSync(pgBin('pg_ctl'), ['-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop'], {
+    uid: runAs?.uid,
+    gid: runAs?.gid,
+    cwd: '/',
+    stdio: 'ignore',
+  });
+  try {
+    const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
+
+beforeAll(async () => {
+  if (!existsSync(mainJs)) {
+    const build = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8' });
+    if (build.status !== 0) throw new Error(`npm run build failed: ${build.stderr}`);
+  }
+  if (runAs) chownSync(dir, runAs.uid, runAs.gid);
+  port = await freePort();
+});
+
+afterAll(() => {
+  for (const data of started) stopPostgres(data);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('create monitor', () => {
+  it('exits 1 on a bad port and creates nothing', async () => {
+    const r = await cli(['create', 'monitor', '--pgdata', pgdata, '--pgport', '70000']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--pgport must be an integer between 1 and 65535/);
+    expect(existsSync(pgdata)).toBe(false);
+    expect(existsSync(xdg)).toBe(false);
+  });
+
+  it('exits 1 on a non-empty directory that is not a monitor, and leaves it alone', async () => {
+    const other = join(dir, 'not-a-monitor');
+    mkdirSync(other);
+    writeFileSync(join(other, 'keep.txt'), 'data');
+    const r = await cli(['create', 'monitor', '--pgdata', other, '--pgport', String(port)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not empty/);
+    expect(readdirSync(other)).toEqual(['keep.txt']);
+    expect(existsSync(xdg)).toBe(false);
+  });
+
+  it('creates a monitor and prints its URI', async () => {
+    started.push(pgdata);
+    const r = await cli(['create', 'monitor', '--pgdata', pgdata, '--pgport', String(port), '--hostname', '127.0.0.1', '--auth', 'trust', '--no-ssl']);
+    expect(r.stderr).not.toMatch(/ERROR/);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`postgres://autoctl_node@127.0.0.1:${port}/pg_auto_failover?sslmode=prefer`);
+    const cfg = readFileSync(join(xdg, 'pg_autoctl', pgdata, 'pg_autoctl.cfg'), 'utf8');
+    expect(cfg).toMatch(/\[pg_autoctl\]\nrole = monitor\n/);
+    expect(cfg).toContain(`port = ${port}\n`);
+    expect(readFileSync(join(pgdata, 'pg_hba.conf'), 'utf8')).toContain('host pg_auto_failover autoctl_node 127.0.0.1/32 trust');
+    if (runAs) expect(statSync(pgdata).uid).toBe(runAs.uid);
+  });
+
+  it('show uri prints the monitor URI', async () => {
+    const uri = `postgres://autoctl_node@127.0.0.1:${port}/pg_auto_failover?sslmode=prefer`;
+    const table = await cli(['show', 'uri', '--pgdata', pgdata]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^ +Type \| +Name \| Connection String\n/);
+    expect(table.stdout).toContain(`     monitor | monitor | ${uri}`);
+    const only = await cli(['show', 'uri', '--pgdata', pgdata, '--formation', 'monitor']);
+    expect(only.stdout).toBe(uri + '\n');
+    const js = JSON.parse((await cli(['show', 'uri', '--pgdata', pgdata, '--json'])).stdout);
+    expect(js[0]).toEqual({ type: 'monitor', name: 'monitor', uri });
+  });
+
+  it('show state prints an empty formation, as a table and as JSON', async () => {
+    const table = await cli(['show', 'state', '--pgdata', pgdata]);
+    expect(table.code).toBe(0);
+    expect(table.stdout.split('\n')[0]).toBe(
+      'Name |  Node |  Host:Port |  TLI: LSN |   Connection |      Reported State |      Assigned State',
+    );
+    const js = await cli(['show', 'state', '--pgdata', pgdata, '--json']);
+    expect(js.code).toBe(0);
+    expect(JSON.parse(js.stdout)).toEqual([]);
+    const events = await cli(['show', 'events', '--pgdata', pgdata, '--json']);
+    expect(events.code).toBe(0);
+    expect(Array.isArray(JSON.parse(events.stdout))).toBe(true);
+  });
+
+  it('lets keepers in: show state over TCP as autoctl_node with --monitor', async () => {
+    const r = await cli(['show', 'state', '--json', '--monitor', `postgres://autoctl_node@127.0.0.1:${port}/pg_auto_failover?sslmode=prefer`]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([]);
+  });
+
+  it('re-runs on the existing monitor without initdb, and refuses a different port', async () => {
+    const again = await cli(['create', 'monitor', '--pgdata', pgdata]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toMatch(/Initialising/);
+    const other = await cli(['create', 'monitor', '--pgdata', pgdata, '--pgport', String(port === 65535 ? port - 1 : port + 1)]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/differs from the existing monitor/);
+  });
+
+  it('refuses a port that is taken, creating nothing', async () => {
+    const second = join(dir, 'second');
+    const r = await cli(['create', 'monitor', '--pgdata', second, '--pgport', String(port)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/already in use/);
+    expect(existsSync(second)).toBe(false);
+  });
+
+  it('stops, then a re-run starts it again', async () => {
+    expect((await cli(['stop', '--pgdata', pgdata])).code).toBe(0);
+    expect(existsSync(join(pgdata, 'postmaster.pid'))).toBe(false);
+    const down = await cli(['show', 'state', '--pgdata', pgdata]);
+    expect(down.code).toBe(6);
+    const up = await cli(['create', 'monitor', '--pgdata', pgdata]);
+    expect(up.code).toBe(0);
+    expect((await cli(['show', 'state', '--pgdata', pgdata, '--json'])).code).toBe(0);
+  });
+});
