@@ -78,8 +78,12 @@ async function connect(target: PgTarget, opts: ConnectOptions): Promise<pg.Clien
   }
   const message = `cannot connect to ${opts.kind === 'monitor' ? 'the monitor' : 'Postgres'} at ${describe(target)} as ${target.user ?? 'default user'}, database ${target.database}: ${(lastErr as Error)?.message}`;
   const e = lastErr as pg.DatabaseError;
-  if (opts.kind === 'monitor') return Promise.reject(new Monitor(message, { cause: lastErr }));
-  return Promise.reject(new PgSql(message, { sqlstate: e?.code, cause: lastErr, retryable: !e?.severity }));
+  // pg's words when the server asks for a password and we have none.
+  const hint = /password must be a string/.test(String(e?.message))
+    ? `the server wants a password for ${target.user ?? 'this user'}: put it in the URI, in PGPASSWORD, or in ~/.pgpass`
+    : undefined;
+  if (opts.kind === 'monitor') return Promise.reject(new Monitor(message, { cause: lastErr, hint }));
+  return Promise.reject(new PgSql(message, { sqlstate: e?.code, cause: lastErr, retryable: !e?.severity, hint }));
 }
 
 /** Connects, runs `fn` with a query function, and always disconnects. */
