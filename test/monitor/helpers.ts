@@ -482,7 +482,7 @@ export class MonitorServer {
    */
   async fresh(settings: Record<string, string> = {}, user?: string): Promise<Monitor> {
     const db = `m_${process.pid}_${++dbCounter}`;
-    await this.server.query(`create database ${db} template ${MonitorServer.TEMPLATE}`);
+    await this.server.query(`create database ${db} template ${MonitorServer.TEMPLATE} strategy file_copy`);
     const c = new pg.Client({ connectionString: this.server.url(db, user), types });
     await c.connect();
     c.on('error', () => undefined);
