@@ -92,6 +92,24 @@ function socketLockHolder(socketDir: string, port: number): number | undefined {
   return undefined;
 }
 
+/**
+ * The first existing directory on the way to `path` that `user` may not enter (owner,
+ * group, then other x bit; supplementary groups are not considered), or undefined.
+ */
+export function unsearchableAncestor(path: string, user: OsUser, stat = statSync): string | undefined {
+  const chain: string[] = [];
+  for (let dir = existingAncestor(path); ; dir = dirname(dir)) {
+    chain.unshift(dir);
+    if (dirname(dir) === dir) break;
+  }
+  for (const dir of chain) {
+    const st = stat(dir);
+    const bit = st.uid === user.uid ? 0o100 : st.gid === user.gid ? 0o010 : 0o001;
+    if ((st.mode & bit) === 0) return dir;
+  }
+  return undefined;
+}
+
 /** Checks the request against the machine and returns what to do; writes nothing. */
 export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger = rootLog): Promise<CreateMonitorPlan> {
   const { pgdata } = req;
@@ -148,6 +166,16 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
   }
 
   const runAs = postgresRunAs(pgdata);
+  if (runAs) {
+    for (const dir of [pgdata, socketDir]) {
+      const blocked = unsearchableAncestor(dir, runAs);
+      if (blocked) {
+        throw new BadArgs(`${dir} is out of reach of the ${runAs.name} OS user that runs Postgres: ${blocked} is not searchable by it`, {
+          hint: 'choose a directory under one that user can enter, e.g. /var/lib/postgresql or /tmp',
+        });
+      }
+    }
+  }
   const ctl = new PostgresCtl({ pgdata, binDir, runAs, log });
   const running = initialized && existsSync(join(pgdata, 'postmaster.pid')) && (await ctl.status()) === 'running';
   if (!running) {
