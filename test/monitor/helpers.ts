@@ -278,17 +278,17 @@ export class Monitor {
    * A promoted node gets the next timeline; a node following a primary takes its timeline.
    */
   async settle(ids: number[], maxRounds = 12): Promise<void> {
+    const states = async () =>
+      JSON.stringify((await this.nodes()).filter((n) => ids.includes(n.nodeid)).map((n) => [n.goalstate, n.reportedstate]));
     for (let round = 0; round < maxRounds; round++) {
-      const before = JSON.stringify(await this.goals(ids));
+      const before = await states();
       for (const id of ids) {
         const n = await this.nodeOrNull(id);
         if (!n) continue;
         this.simulateTimeline(n, await this.nodes());
         await this.active(id, n.goalstate);
       }
-      const after = JSON.stringify(await this.goals(ids));
-      const converged = (await this.nodes()).every((n) => !ids.includes(n.nodeid) || n.goalstate === n.reportedstate);
-      if (before === after && converged) return;
+      if ((await states()) === before) return;
     }
     throw new Error(`nodes ${ids.join(',')} did not settle: ${JSON.stringify(await this.nodes())}`);
   }
