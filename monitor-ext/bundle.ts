@@ -13,6 +13,7 @@ const PARTS = [
   'settings.sql',
   'node_metadata.sql',
   'events.sql',
+  'health.sql',
   'group_fsm.sql',
   'multi_standby.sql',
   'protocol.sql',

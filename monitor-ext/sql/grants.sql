@@ -38,3 +38,9 @@ GRANT EXECUTE ON FUNCTION
   pgautofailover.disable_secondary(text),
   pgautofailover.monitor_settings()
 TO autoctl_node, autoctl;
+
+-- the health worker runs as autoctl (or the superuser) on the monitor host
+GRANT EXECUTE ON FUNCTION
+  pgautofailover.report_health(bigint[], int[]),
+  pgautofailover.health_check_targets()
+TO autoctl;
