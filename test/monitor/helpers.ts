@@ -163,6 +163,9 @@ function defaultRepState(role: State): string {
   }
 }
 
+/** Rule ids of events that change no goal (RULES.md): a report, an election that waits or refuses. */
+export const EVENT_ONLY_RULES = ['R0', 'M3', 'M4'];
+
 export class Monitor {
   private readonly extra: pg.Client[] = [];
   /** Per-node facts the keeper simulator (`step`/`settle`) reports. */
@@ -370,7 +373,7 @@ export class Monitor {
   /** The most recent event for node `id` whose goal is `goal`, and whose rule is `rule`. */
   async expectAssigned(id: number, goal: State, rule: string | string[], sinceId = 0): Promise<EventRow> {
     expect((await this.node(id)).goalstate, `goal state of node ${id}`).toBe(goal);
-    const evs = (await this.goalEvents(id, goal, sinceId)).filter((e) => e.ruleid !== 'R0');
+    const evs = (await this.goalEvents(id, goal, sinceId)).filter((e) => !EVENT_ONLY_RULES.includes(e.ruleid ?? ''));
     expect(evs.length, `an event assigning ${goal} to node ${id}`).toBeGreaterThan(0);
     const ev = evs[evs.length - 1]!;
     const rules = Array.isArray(rule) ? rule : [rule];
