@@ -4,6 +4,7 @@ import { createMonitor, planCreateMonitor } from '../lib/create-monitor.js';
 import { log } from '../lib/log.js';
 import type { AuthMethod } from '../lib/postgres-ctl.js';
 import { AUTH_METHODS, parseHostname, parsePort, resolvePgdata } from './options.js';
+import { postgresCommand } from './create-postgres.js';
 
 export interface CreateMonitorArgs {
   pgdata?: string;
@@ -70,6 +71,6 @@ function monitorCommand(cli: Argv): Argv {
 
 export function registerCreate(cli: Argv): Argv {
   return cli.command('create', 'create a pgaf node', (y) =>
-    monitorCommand(y).demandCommand(1, 'create what? monitor'),
+    postgresCommand(monitorCommand(y)).demandCommand(1, 'create what? monitor or postgres'),
   );
 }

@@ -10,6 +10,8 @@ import { BadArgs, exitCodeOf, PgafError } from '../lib/errors.js';
 import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
 import { packageVersion } from '../lib/package-root.js';
 import { registerCreate } from './create.js';
+import { registerDo } from './do.js';
+import { registerRun } from './run.js';
 import { registerInstallExtension } from './install-extension.js';
 import { registerShow } from './show.js';
 import { registerStop } from './stop.js';
@@ -57,7 +59,9 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   cli = registerInstallExtension(cli);
   cli = registerCreate(cli);
   cli = registerShow(cli);
+  cli = registerRun(cli);
   cli = registerStop(cli);
+  cli = registerDo(cli);
   cli = registerVersion(cli);
   try {
     await cli.parseAsync();

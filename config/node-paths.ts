@@ -1,7 +1,7 @@
 // Where a data node keeps its files, keyed by PGDATA like the original: config and state under
 // XDG folders, pid and server log under $XDG_RUNTIME_DIR (default /tmp).
 import { join } from 'node:path';
-import { configFilePath, stateDirPath } from '../config/paths.js';
+import { configFilePath, stateDirPath } from './paths.js';
 
 export interface NodePaths {
   config: string;

@@ -11,7 +11,7 @@ import { parsePgUri } from '../lib/pg-uri.js';
 import { postgresRunAs, type OsUser } from '../lib/pgbin.js';
 import { resolveBinDir, runProgram } from '../lib/postgres-ctl.js';
 import { MonitorClient } from './monitor-client.js';
-import { nodePaths, type NodePaths } from './runtime-paths.js';
+import { nodePaths, type NodePaths } from '../config/node-paths.js';
 import { initialState, readStateFile, writeStateFile } from './state/state-file.js';
 
 export interface CreateNodeRequest {

@@ -52,7 +52,14 @@ export function resolveBinDir(pgctl?: string): string {
 export function runProgram(
   file: string,
   args: string[],
-  opts: { runAs?: OsUser; timeoutMs: number; log?: Logger; env?: NodeJS.ProcessEnv },
+  opts: {
+    runAs?: OsUser;
+    timeoutMs: number;
+    log?: Logger;
+    env?: NodeJS.ProcessEnv;
+    /** Run in a new session (setsid): signals to our process group never reach it or its children. */
+    detached?: boolean;
+  },
 ): Promise<RunResult> {
   const logger = opts.log ?? rootLog;
   const prog = basename(file);
@@ -64,6 +71,7 @@ export function runProgram(
       gid: opts.runAs?.gid,
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: opts.detached ?? false,
     });
     let stdout = '';
     let stderr = '';

@@ -1,0 +1,122 @@
+// `pgaf create postgres`: register a data node with the monitor and bring it up
+// (initdb for the first node, a base backup for a standby); --run goes on as `run`.
+import type { Argv } from 'yargs';
+import { KEEPER_DEFAULTS } from '../config/keeper-config.js';
+import { BadArgs } from '../lib/errors.js';
+import { log } from '../lib/log.js';
+import { createNode, type CreateNodeRequest } from '../keeper/create-node.js';
+import { initDataNode, runDataNode } from '../keeper/service.js';
+import { AUTH_METHODS, parseFormation, parseHostname, parsePort, resolvePgdata } from './options.js';
+
+export interface CreatePostgresArgs {
+  pgdata?: string;
+  pgport?: string;
+  pghost?: string;
+  pgctl?: string;
+  listen?: string;
+  hostname?: string;
+  nodename?: string;
+  name?: string;
+  formation?: string;
+  group?: string;
+  monitor?: string;
+  auth?: string;
+  skipPgHba?: boolean;
+  pgHbaLan?: boolean;
+  username?: string;
+  dbname?: string;
+  candidatePriority?: string;
+  replicationQuorum?: string;
+  maximumBackupRate?: string;
+  sslMode?: string;
+}
+
+function parsePriority(v: unknown): number {
+  const t = String(v).trim();
+  if (!/^\d+$/.test(t) || Number(t) > 100) throw new BadArgs(`--candidate-priority must be an integer from 0 to 100, got "${String(v)}"`);
+  return Number(t);
+}
+
+function parseBool(v: unknown, option: string): boolean {
+  const t = String(v).trim().toLowerCase();
+  if (['true', 'on', 'yes', '1'].includes(t)) return true;
+  if (['false', 'off', 'no', '0'].includes(t)) return false;
+  throw new BadArgs(`${option} must be true or false, got "${String(v)}"`);
+}
+
+/** Validates the flags (pure apart from the environment). */
+export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.ProcessEnv = process.env): CreateNodeRequest {
+  const monitor = a.monitor ?? env.PG_AUTOCTL_MONITOR;
+  if (!monitor) throw new BadArgs('--monitor is required: the monitor URI, postgres://autoctl_node@host:port/pg_auto_failover');
+  if (!/^postgres(ql)?:\/\//.test(monitor)) throw new BadArgs(`--monitor must be a postgres:// URI, got "${monitor}"`);
+  if (!a.auth && !a.skipPgHba) throw new BadArgs('--auth is required (trust, md5 or scram-sha-256), or --skip-pg-hba');
+  const hostnameArg = a.hostname ?? a.nodename;
+  const pghost = a.pghost ?? env.PGHOST;
+  if (a.name !== undefined && (a.name.trim() === '' || a.name.length > 63)) throw new BadArgs('--name must be 1 to 63 characters long');
+  if (a.group !== undefined && String(a.group) !== '0') throw new BadArgs('--group must be 0: pgsql formations have one group');
+  const rate = a.maximumBackupRate ?? KEEPER_DEFAULTS.maximumBackupRate;
+  if (!/^\d+[kMG]?$/.test(rate)) throw new BadArgs(`--maximum-backup-rate must look like 100M, got "${rate}"`);
+  return {
+    pgdata: resolvePgdata(a.pgdata, env),
+    port: parsePort(a.pgport ?? env.PGPORT ?? 5432, '--pgport'),
+    monitor,
+    formation: a.formation !== undefined ? parseFormation(a.formation) : KEEPER_DEFAULTS.formation,
+    name: a.name,
+    hostname: hostnameArg !== undefined ? parseHostname(hostnameArg) : undefined,
+    listen: a.listen !== undefined ? parseHostname(a.listen, '--listen') : undefined,
+    socketDir: pghost?.startsWith('/') ? pghost : '/tmp',
+    username: a.username,
+    dbname: a.dbname ?? KEEPER_DEFAULTS.dbname,
+    pgctl: a.pgctl,
+    auth: (a.auth as CreateNodeRequest['auth']) ?? 'trust',
+    hbaLevel: a.skipPgHba ? 'skip' : 'app',
+    candidatePriority: a.candidatePriority !== undefined ? parsePriority(a.candidatePriority) : KEEPER_DEFAULTS.candidatePriority,
+    replicationQuorum: a.replicationQuorum !== undefined ? parseBool(a.replicationQuorum, '--replication-quorum') : true,
+    replicationPassword: env.PG_AUTOCTL_REPLICATION_PASSWORD,
+    maximumBackupRate: rate,
+    networkPartitionTimeout: KEEPER_DEFAULTS.networkPartitionTimeout,
+    sslMode: a.sslMode ?? KEEPER_DEFAULTS.sslMode,
+  };
+}
+
+export function postgresCommand(cli: Argv): Argv {
+  return cli.command(
+    'postgres',
+    'initialise a pgaf data node: register it with the monitor, then initdb or clone the primary',
+    (y) =>
+      y
+        .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
+        .option('pgport', { type: 'string', requiresArg: true, describe: 'Postgres port (default: $PGPORT, else 5432)' })
+        .option('pghost', { type: 'string', requiresArg: true, describe: 'Unix socket directory for local connections (default /tmp)' })
+        .option('pgctl', { type: 'string', requiresArg: true, describe: 'path to pg_ctl (default: from pg_config)' })
+        .option('listen', { type: 'string', requiresArg: true, describe: 'listen_addresses (default: --hostname)' })
+        .option('hostname', { type: 'string', requiresArg: true, describe: 'address other nodes and the monitor use to reach this node' })
+        .option('nodename', { type: 'string', requiresArg: true, hidden: true, describe: 'older name of --hostname' })
+        .option('name', { type: 'string', requiresArg: true, describe: 'node name (default node_<id>)' })
+        .option('formation', { type: 'string', requiresArg: true, describe: 'formation (default "default")' })
+        .option('group', { type: 'string', requiresArg: true, describe: 'group id (0)' })
+        .option('monitor', { type: 'string', requiresArg: true, describe: 'monitor URI (default: $PG_AUTOCTL_MONITOR)' })
+        .option('auth', { type: 'string', choices: AUTH_METHODS, describe: 'authentication method in pg_hba.conf' })
+        .option('skip-pg-hba', { type: 'boolean', describe: 'do not edit pg_hba.conf' })
+        .option('pg-hba-lan', { type: 'boolean', describe: 'accepted for compatibility' })
+        .option('username', { type: 'string', requiresArg: true, describe: 'Postgres superuser (default: the PGDATA owner)' })
+        .option('dbname', { type: 'string', requiresArg: true, describe: 'database of the formation (default postgres)' })
+        .option('candidate-priority', { type: 'string', requiresArg: true, describe: 'promotion priority 0..100 (default 50)' })
+        .option('replication-quorum', { type: 'string', requiresArg: true, describe: 'counts for synchronous replication (default true)' })
+        .option('maximum-backup-rate', { type: 'string', requiresArg: true, describe: 'pg_basebackup rate limit (default 100M)' })
+        .option('no-ssl', { type: 'boolean', describe: 'no SSL (the only mode for now)' })
+        .option('ssl-self-signed', { type: 'boolean', describe: 'accepted; SSL is not implemented yet' })
+        .option('ssl-mode', { type: 'string', requiresArg: true, describe: 'sslmode for connections to other nodes (default prefer)' })
+        .option('run', { type: 'boolean', describe: 'go on running the keeper' }),
+    async (args) => {
+      const req = createPostgresRequest(args as CreatePostgresArgs);
+      const created = await createNode(req, log);
+      if (args.run) {
+        await runDataNode(req.pgdata, log);
+        return;
+      }
+      const state = await initDataNode(req.pgdata, log);
+      log.info(`Node ${created.config.name} is ${state}; run \`pgaf run --pgdata ${req.pgdata}\` to keep it managed`);
+    },
+  );
+}

@@ -1,0 +1,75 @@
+// Wires a data node's keeper from its config and state files: the only place that builds
+// the real PgLocalPostgres and MonitorClient.
+import { keeperConfigFromIni, type KeeperConfig } from '../config/keeper-config.js';
+import { readNodeIni } from '../config/node-config.js';
+import { BadConfig } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { parsePgUri } from '../lib/pg-uri.js';
+import { postgresRunAs } from '../lib/pgbin.js';
+import { resolveBinDir } from '../lib/postgres-ctl.js';
+import { Keeper } from './loop/run.js';
+import { MonitorClient } from './monitor-client.js';
+import { PgLocalPostgres } from './pg/local-postgres.js';
+import { nodePaths, type NodePaths } from '../config/node-paths.js';
+import { readStateFile } from './state/state-file.js';
+
+export interface OpenNode {
+  config: KeeperConfig;
+  paths: NodePaths;
+  pg: PgLocalPostgres;
+  monitor: MonitorClient;
+  keeper: Keeper;
+}
+
+export function loadKeeperConfig(pgdata: string): { config: KeeperConfig; paths: NodePaths } {
+  const paths = nodePaths(pgdata);
+  const node = readNodeIni(pgdata, paths.config);
+  if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata} (no ${paths.config})`);
+  if (node.role !== 'keeper') throw new BadConfig(`PGDATA ${pgdata} is a ${node.role ?? 'unknown'} node, not a data node`);
+  return { config: keeperConfigFromIni(node.ini, node.path), paths };
+}
+
+export function localPostgres(config: KeeperConfig, paths: NodePaths, nodeId: number, log: Logger): PgLocalPostgres {
+  const monitorHost = parsePgUri(config.monitor, 'pg_autoctl.monitor').host;
+  return new PgLocalPostgres({
+    pgdata: config.pgdata,
+    binDir: resolveBinDir(config.pgCtl),
+    port: config.port,
+    host: config.listenAddresses,
+    socketDir: config.host,
+    nodeId,
+    runAs: postgresRunAs(config.pgdata),
+    replicationPassword: config.replicationPassword,
+    authMethod: config.authMethod,
+    hbaLevel: config.hbaLevel,
+    monitorHost: monitorHost.startsWith('/') ? undefined : monitorHost,
+    logFile: paths.postgresLog,
+    log,
+  });
+}
+
+export function openNode(pgdata: string, log: Logger): OpenNode {
+  const { config, paths } = loadKeeperConfig(pgdata);
+  const state = readStateFile(paths.state);
+  const pg = localPostgres(config, paths, state.nodeId, log);
+  const monitor = new MonitorClient(parsePgUri(config.monitor, 'pg_autoctl.monitor'), {
+    nodeId: state.nodeId,
+    groupId: state.groupId,
+    formation: config.formation,
+  });
+  const keeper = new Keeper({
+    formation: config.formation,
+    statePath: paths.state,
+    pg,
+    monitor,
+    log,
+    timeouts: {
+      networkPartitionTimeout: config.networkPartitionTimeout,
+      restartFailureTimeout: config.restartFailureTimeout,
+      restartFailureMaxRetries: config.restartFailureMaxRetries,
+      sleepMs: 1000,
+      refreshEveryTicks: 10,
+    },
+  });
+  return { config, paths, pg, monitor, keeper };
+}

@@ -1,0 +1,163 @@
+// The keeper's one spawner of Postgres binaries (through lib/postgres-ctl.ts runProgram):
+// pg_ctl start (in its own session) / stop / status / reload / promote, initdb,
+// pg_basebackup, pg_rewind, pg_controldata and single-user crash recovery. Each has a timeout.
+import { join } from 'node:path';
+import { PgCtl } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import type { OsUser } from '../../lib/pgbin.js';
+import { PostgresCtl, runProgram, type AuthMethod, type PgStatus, type RunResult, type StopMode } from '../../lib/postgres-ctl.js';
+
+const C_LOCALE = { LC_ALL: 'C', LANG: 'C' };
+
+function lastLines(text: string, n = 5): string {
+  return text.trim().split('\n').slice(-n).join('\n');
+}
+
+export interface KeeperCtlOptions {
+  pgdata: string;
+  binDir: string;
+  runAs?: OsUser;
+  log: Logger;
+}
+
+export class KeeperCtl {
+  readonly pgdata: string;
+  readonly binDir: string;
+  readonly runAs?: OsUser;
+  private readonly log: Logger;
+  private readonly base: PostgresCtl;
+
+  constructor(opts: KeeperCtlOptions) {
+    this.pgdata = opts.pgdata;
+    this.binDir = opts.binDir;
+    this.runAs = opts.runAs;
+    this.log = opts.log;
+    this.base = new PostgresCtl(opts);
+  }
+
+  private run(
+    program: string,
+    args: string[],
+    timeoutMs: number,
+    extra: { env?: NodeJS.ProcessEnv; detached?: boolean; quiet?: boolean } = {},
+  ): Promise<RunResult> {
+    return runProgram(join(this.binDir, program), args, {
+      runAs: this.runAs,
+      timeoutMs,
+      log: extra.quiet ? quieter(this.log) : this.log,
+      env: { ...C_LOCALE, ...extra.env },
+      detached: extra.detached,
+    });
+  }
+
+  initdb(authHost: AuthMethod): Promise<void> {
+    return this.base.initdb({ authHost });
+  }
+
+  /** `pg_ctl status` (every tick: its output is logged at trace level). */
+  async status(): Promise<PgStatus> {
+    const res = await this.run('pg_ctl', ['-D', this.pgdata, 'status'], 10_000, { quiet: true });
+    if (res.code === 0) return 'running';
+    if (res.code === 3) return 'stopped';
+    return 'no-pgdata';
+  }
+
+  async stop(mode: StopMode, timeoutSec = 60): Promise<void> {
+    await this.base.stop({ mode, timeoutSec });
+  }
+
+  reload(): Promise<void> {
+    return this.base.reload();
+  }
+
+  /**
+   * `pg_ctl start -w` in a session of its own (setsid), so that a signal to the keeper's
+   * process group, or the keeper's death, never reaches Postgres.
+   */
+  async start(logFile: string, timeoutSec = 60): Promise<void> {
+    this.log.info('Starting PostgreSQL', { pgdata: this.pgdata });
+    const res = await this.run('pg_ctl', ['-D', this.pgdata, '-l', logFile, '-w', '-t', String(timeoutSec), 'start'], (timeoutSec + 10) * 1000, {
+      detached: true,
+    });
+    if (res.code !== 0) {
+      throw new PgCtl(`starting Postgres in ${this.pgdata} failed (pg_ctl exit ${res.code}, see ${logFile}): ${lastLines(res.stderr || res.stdout)}`, {
+        retryable: true,
+      });
+    }
+  }
+
+  /** `pg_ctl promote -w`; 'not-in-recovery' when the server already is a primary. */
+  async promote(timeoutSec = 60): Promise<'promoted' | 'not-in-recovery'> {
+    this.log.info('Promoting PostgreSQL', { pgdata: this.pgdata });
+    const res = await this.run('pg_ctl', ['-D', this.pgdata, '-w', '-t', String(timeoutSec), 'promote'], (timeoutSec + 10) * 1000);
+    if (res.code === 0) return 'promoted';
+    if (/not in standby mode/.test(res.stderr)) return 'not-in-recovery';
+    throw new PgCtl(`promoting Postgres in ${this.pgdata} failed (pg_ctl exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`, {
+      retryable: true,
+    });
+  }
+
+  /** pg_controldata as a map of its "Label: value" lines. */
+  async controlData(): Promise<Record<string, string>> {
+    const res = await this.run('pg_controldata', ['-D', this.pgdata], 30_000, { quiet: true });
+    if (res.code !== 0) throw new PgCtl(`pg_controldata ${this.pgdata} failed (exit ${res.code}): ${lastLines(res.stderr)}`);
+    return parseControlData(res.stdout);
+  }
+
+  /**
+   * Crash recovery without letting anyone connect: `postgres --single` with no input replays
+   * the WAL, writes a shutdown checkpoint and exits. It refuses to run with standby.signal.
+   */
+  async singleUserRecovery(timeoutMs = 600_000): Promise<void> {
+    this.log.info('Finishing crash recovery in single-user mode', { pgdata: this.pgdata });
+    const res = await this.run('postgres', ['--single', '-F', '-D', this.pgdata, 'postgres'], timeoutMs);
+    if (res.code !== 0) {
+      throw new PgCtl(`crash recovery of ${this.pgdata} in single-user mode failed (exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`);
+    }
+  }
+
+  /** pg_basebackup into `targetDir` (which must not exist); the password comes through env. */
+  basebackup(a: { host: string; port: number; user: string; targetDir: string; slot?: string; password?: string; timeoutMs: number }): Promise<RunResult> {
+    const args = [
+      '-w',
+      '-h', a.host,
+      '-p', String(a.port),
+      '-U', a.user,
+      '-D', a.targetDir,
+      '--wal-method=stream',
+      '--checkpoint=fast',
+      ...(a.slot ? ['--slot', a.slot] : []),
+    ];
+    this.log.info('Taking a base backup', { from: `${a.host}:${a.port}`, slot: a.slot ?? 'none', into: a.targetDir });
+    return this.run('pg_basebackup', args, a.timeoutMs, { env: a.password ? { PGPASSWORD: a.password } : {} });
+  }
+
+  /** pg_rewind of our PGDATA (shut down cleanly) from a running source server. */
+  rewind(a: { sourceConninfo: string; password?: string; timeoutMs: number }): Promise<RunResult> {
+    this.log.info('Rewinding PGDATA', { pgdata: this.pgdata, source: a.sourceConninfo });
+    return this.run('pg_rewind', ['--target-pgdata', this.pgdata, '--source-server', a.sourceConninfo], a.timeoutMs, {
+      env: a.password ? { PGPASSWORD: a.password } : {},
+    });
+  }
+}
+
+/** The same logger with its debug lines demoted to trace (for calls made every tick). */
+function quieter(log: Logger): Logger {
+  return { ...log, debug: (m, f) => log.trace(m, f) };
+}
+
+export function parseControlData(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(':');
+    if (i <= 0) continue;
+    out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** A cluster pg_rewind accepts as a target: shut down cleanly, as a primary or a standby. */
+export function cleanlyShutDown(control: Record<string, string>): boolean {
+  const state = control['Database cluster state'];
+  return state === 'shut down' || state === 'shut down in recovery';
+}

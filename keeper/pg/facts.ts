@@ -1,0 +1,58 @@
+// The local facts a keeper tick starts from: is Postgres up, in recovery, on which timeline
+// and LSN, and how its pgaf standbys replicate (pg_stat_replication).
+import type { ReplicationRow } from './local-sql.js';
+
+export type SyncState = 'sync' | 'quorum' | 'potential' | 'async' | '';
+
+export interface LocalFacts {
+  running: boolean;
+  inRecovery: boolean;
+  timeline: number;
+  lsn: string;
+  /** The best sync_state among streaming pgaf standbys; '' when none streams. */
+  syncState: SyncState;
+  /** pgaf standbys connected (any walsender state). */
+  standbysConnected: number;
+}
+
+const RANK: Record<Exclude<SyncState, ''>, number> = { sync: 4, quorum: 3, potential: 2, async: 1 };
+
+/** The best sync_state of the streaming rows: sync > quorum > potential > async > ''. */
+export function bestSyncState(rows: Array<Pick<ReplicationRow, 'state' | 'syncState'>>): SyncState {
+  let best: SyncState = '';
+  for (const r of rows) {
+    if (r.state !== 'streaming') continue;
+    const s = r.syncState as Exclude<SyncState, ''>;
+    if (!(s in RANK)) continue;
+    if (best === '' || RANK[s] > RANK[best]) best = s;
+  }
+  return best;
+}
+
+export interface FactsSource {
+  isRunning(): Promise<boolean>;
+  /** position and replication rows from the running server */
+  queryFacts(): Promise<{ inRecovery: boolean; lsn: string; timeline: number; replication: ReplicationRow[] }>;
+  /** what pg_control says while the server is down */
+  stoppedFacts(): Promise<{ inRecovery: boolean; lsn: string; timeline: number }>;
+}
+
+/**
+ * Facts of a running server come from SQL; those of a stopped one from pg_control (the
+ * last checkpoint's LSN and timeline; in recovery when standby.signal is there).
+ */
+export async function readFacts(src: FactsSource): Promise<LocalFacts> {
+  if (!(await src.isRunning())) {
+    const s = await src.stoppedFacts();
+    return { running: false, ...s, syncState: '', standbysConnected: 0 };
+  }
+  const f = await src.queryFacts();
+  return {
+    running: true,
+    inRecovery: f.inRecovery,
+    timeline: f.timeline,
+    lsn: f.lsn,
+    syncState: bestSyncState(f.replication),
+    standbysConnected: f.replication.length,
+  };
+}

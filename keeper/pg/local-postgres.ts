@@ -1,0 +1,458 @@
+// PgLocalPostgres: the keeper's LocalPostgres (keeper/fsm/context.ts) over a real PGDATA.
+// Binaries go through ctl.ts, SQL through local-sql.ts (over the Unix socket, as the
+// superuser), file contents come from setup-files.ts, slots and HBA from their plans.
+//
+// Roles: pgautofailover_replicator and pgautofailover_monitor (and the pg_rewind grants)
+// can only be created on a running primary. configure() creates them when the server runs
+// as a primary; otherwise the first reconcileSlots() on a primary does (every primary step
+// reaches it through refreshPeers), once per process. initdb() does not start Postgres.
+import { chownSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { PgCtl, PgSql } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import type { OsUser } from '../../lib/pgbin.js';
+import type { AuthMethod } from '../../lib/postgres-ctl.js';
+import type { PgTarget } from '../../lib/pg-uri.js';
+import type { Query } from '../../lib/sql.js';
+import type { LocalPostgres, PeerNode, StandbySetup } from '../fsm/context.js';
+import { cleanlyShutDown, KeeperCtl } from './ctl.js';
+import { readFacts, type LocalFacts } from './facts.js';
+import { writeFileAs } from './files.js';
+import { applyHba, desiredHbaLines, planHba, type HbaLevel } from './hba-plan.js';
+import * as sql from './local-sql.js';
+import { REPLICATION_USER, SETTINGS_FILE, STANDBY_SETTINGS_FILE, STANDBY_SIGNAL, standbyName } from './names.js';
+import { conninfo, renderNoStandbySettings, renderSettings, renderStandbySettings, withIncludes } from './setup-files.js';
+import { applySlots, desiredSlots, planSlots } from './slots.js';
+
+export interface PgLocalPostgresOptions {
+  pgdata: string;
+  binDir: string;
+  port: number;
+  /** listen_addresses, e.g. 127.0.0.1 */
+  host: string;
+  /** unix_socket_directories: a directory the Postgres OS user owns */
+  socketDir: string;
+  nodeId: number;
+  /** the OS user that runs the binaries, when we are root (lib/pgbin.ts postgresRunAs) */
+  runAs?: OsUser;
+  replicationPassword?: string;
+  authMethod: AuthMethod;
+  hbaLevel: HbaLevel;
+  /** where the monitor's health checks come from (one HBA line) */
+  monitorHost?: string;
+  /** the server log (pg_ctl -l) */
+  logFile: string;
+  log: Logger;
+  /** the superuser to connect as; default: the OS user that owns PGDATA */
+  superuser?: string;
+  timeouts?: { startSec?: number; stopSec?: number; basebackupMs?: number; rewindMs?: number };
+}
+
+/** Config files of this node kept across pg_rewind and base backups (they carry the source's). */
+const NODE_LOCAL_FILES = ['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'];
+const POLL_MS = 100;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export class PgLocalPostgres implements LocalPostgres {
+  readonly pgdata: string;
+  readonly ctl: KeeperCtl;
+  private readonly o: PgLocalPostgresOptions;
+  private readonly log: Logger;
+  private readonly target: PgTarget;
+  /** the peers of the last reconcile, for configure()'s HBA */
+  private peers: PeerNode[] = [];
+  private rolesEnsured = false;
+
+  constructor(opts: PgLocalPostgresOptions) {
+    this.o = opts;
+    this.pgdata = opts.pgdata;
+    this.log = opts.log;
+    this.ctl = new KeeperCtl({ pgdata: opts.pgdata, binDir: opts.binDir, runAs: opts.runAs, log: opts.log });
+    const superuser = opts.superuser ?? opts.runAs?.name ?? userInfo().username;
+    this.target = sql.localTarget(opts.socketDir, opts.port, superuser);
+  }
+
+  private file(name: string): string {
+    return join(this.pgdata, name);
+  }
+
+  private local<T>(fn: (q: Query) => Promise<T>): Promise<T> {
+    return sql.withLocal(this.target, fn);
+  }
+
+  private mkdirOwned(dir: string, mode: number): void {
+    if (existsSync(dir)) return;
+    mkdirSync(dir, { recursive: true, mode });
+    if (this.o.runAs) chownSync(dir, this.o.runAs.uid, this.o.runAs.gid);
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------
+
+  hasData(): boolean {
+    return existsSync(this.file('PG_VERSION'));
+  }
+
+  async isRunning(): Promise<boolean> {
+    if (!this.hasData()) return false;
+    return (await this.ctl.status()) === 'running';
+  }
+
+  async start(): Promise<void> {
+    if (await this.isRunning()) return;
+    this.mkdirOwned(this.o.socketDir, 0o755);
+    await this.ctl.start(this.o.logFile, this.o.timeouts?.startSec ?? 60);
+  }
+
+  async stop(mode: 'fast' | 'immediate'): Promise<void> {
+    if (!this.hasData()) return;
+    await this.ctl.stop(mode, this.o.timeouts?.stopSec ?? 60);
+  }
+
+  /** initdb (local trust, host as configured), then configure(). Leaves Postgres stopped. */
+  async initdb(): Promise<void> {
+    if (this.hasData()) {
+      this.log.info('PGDATA already holds a cluster; not running initdb', { pgdata: this.pgdata });
+    } else {
+      this.mkdirOwned(this.pgdata, 0o700);
+      await this.ctl.initdb(this.o.authMethod);
+    }
+    await this.configure();
+  }
+
+  /** Our settings files and includes, HBA lines; roles when it runs as a primary; reload. */
+  async configure(): Promise<void> {
+    this.writeSettings();
+    this.reconcileHbaFile(this.peers);
+    if (!(await this.isRunning())) return;
+    await this.ctl.reload();
+    await this.local(async (q) => {
+      if (!(await sql.isInRecovery(q))) await this.ensureRolesWith(q, true);
+    });
+  }
+
+  /** The roles (and pg_rewind grants) on a running primary; idempotent. */
+  async ensureRoles(): Promise<void> {
+    await this.local((q) => this.ensureRolesWith(q, true));
+  }
+
+  private async ensureRolesWith(q: Query, force: boolean): Promise<void> {
+    if (this.rolesEnsured && !force) return;
+    const created = await sql.ensureRoles(q, this.o.replicationPassword);
+    if (created.length) this.log.info(`Created roles ${created.join(', ')}`);
+    this.rolesEnsured = true;
+  }
+
+  /** postgresql-auto-failover.conf (always rewritten: it may come from another node), the includes, a standby file. */
+  private writeSettings(): void {
+    const { runAs } = this.o;
+    writeFileAs(
+      this.file(SETTINGS_FILE),
+      renderSettings({ listenAddresses: this.o.host, port: this.o.port, socketDir: this.o.socketDir, authMethod: this.o.authMethod }),
+      runAs,
+    );
+    if (!existsSync(this.file(STANDBY_SETTINGS_FILE))) writeFileAs(this.file(STANDBY_SETTINGS_FILE), renderNoStandbySettings(), runAs);
+    this.writeIncludes();
+  }
+
+  private writeIncludes(): void {
+    const conf = this.file('postgresql.conf');
+    const current = existsSync(conf) ? readFileSync(conf, 'utf8') : '';
+    const next = withIncludes(current);
+    if (next.changed) {
+      writeFileAs(conf, next.text, this.o.runAs);
+      this.log.info(`Added include lines for ${SETTINGS_FILE} and ${STANDBY_SETTINGS_FILE} to postgresql.conf`);
+    }
+  }
+
+  async systemIdentifier(): Promise<string> {
+    const id = (await this.ctl.controlData())['Database system identifier'];
+    if (!id) throw new PgCtl(`pg_controldata shows no system identifier for ${this.pgdata}`);
+    return id;
+  }
+
+  async isInRecovery(): Promise<boolean> {
+    if (!(await this.isRunning())) return existsSync(this.file(STANDBY_SIGNAL));
+    return this.local(sql.isInRecovery);
+  }
+
+  /** `pg_ctl promote -w`; nothing to do on a running primary. */
+  async promote(): Promise<void> {
+    if ((await this.isRunning()) && !(await this.local(sql.isInRecovery))) {
+      this.log.info('Postgres is not in recovery: nothing to promote');
+      return;
+    }
+    const res = await this.ctl.promote(this.o.timeouts?.startSec ?? 60);
+    if (res === 'not-in-recovery') this.log.info('Postgres is not in recovery: nothing to promote');
+  }
+
+  async checkpoint(): Promise<void> {
+    await this.local(sql.checkpoint);
+  }
+
+  // ---- settings through ALTER SYSTEM ------------------------------------------------------
+
+  /** ALTER SYSTEM, reload, and wait until our session sees the value. */
+  private async alterAndReload(name: string, value: string, timeoutMs = 10_000): Promise<void> {
+    await this.local(async (q) => {
+      await sql.alterSystem(q, name, value);
+      await sql.reloadConf(q);
+      const deadline = Date.now() + timeoutMs;
+      let seen = await sql.showSetting(q, name);
+      while (seen !== value && Date.now() < deadline) {
+        await sleep(50);
+        seen = await sql.showSetting(q, name);
+      }
+      if (seen !== value) {
+        throw new PgSql(`${name} is still "${seen}" after ALTER SYSTEM and a reload (wanted "${value}")`, { retryable: true });
+      }
+    });
+    this.log.info(`Set ${name}`, { value });
+  }
+
+  async setSynchronousStandbyNames(value: string): Promise<void> {
+    await this.alterAndReload('synchronous_standby_names', value);
+  }
+
+  async setReadOnly(on: boolean): Promise<void> {
+    await this.alterAndReload('default_transaction_read_only', on ? 'on' : 'off');
+  }
+
+  async waitForStandbyCatchUp(timeoutMs: number): Promise<boolean> {
+    return this.local(async (q) => {
+      const lsn = await sql.currentFlushLsn(q);
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (await sql.standbyConfirmed(q, lsn)) return true;
+        if (Date.now() >= deadline) {
+          this.log.warn('No standby confirmed the current LSN in time', { lsn, timeoutMs });
+          return false;
+        }
+        await sleep(POLL_MS);
+      }
+    });
+  }
+
+  async waitForReplay(lsn: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const ok = await this.local((q) => sql.replayReached(q, lsn)).catch((err: Error) => {
+        this.log.debug(`Cannot read the replay LSN yet: ${err.message}`);
+        return false;
+      });
+      if (ok) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(POLL_MS);
+    }
+  }
+
+  // ---- standby setup ----------------------------------------------------------------------
+
+  async writeStandbySetup(setup: StandbySetup): Promise<void> {
+    const { runAs } = this.o;
+    this.writeIncludes();
+    writeFileAs(
+      this.file(STANDBY_SETTINGS_FILE),
+      renderStandbySettings({
+        nodeId: this.o.nodeId,
+        upstream: setup.upstream ? { host: setup.upstream.host, port: setup.upstream.port } : undefined,
+        targetLsn: setup.targetLsn,
+        replicationPassword: this.o.replicationPassword,
+      }),
+      runAs,
+    );
+    if (!existsSync(this.file(STANDBY_SIGNAL))) writeFileAs(this.file(STANDBY_SIGNAL), '', runAs);
+    this.log.info('Wrote the standby setup', {
+      upstream: setup.upstream ? `${setup.upstream.name} (${setup.upstream.host}:${setup.upstream.port})` : 'none',
+      target_lsn: setup.targetLsn,
+    });
+    if (await this.isRunning()) await this.ctl.reload();
+  }
+
+  async removeStandbySetup(): Promise<void> {
+    rmSync(this.file(STANDBY_SIGNAL), { force: true });
+    writeFileAs(this.file(STANDBY_SETTINGS_FILE), renderNoStandbySettings(), this.o.runAs);
+    if (await this.isRunning()) await this.ctl.reload();
+  }
+
+  // ---- copies of another node -------------------------------------------------------------
+
+  /** Reads this node's own config files; the returned function writes them back. */
+  private keepLocalConfig(): () => void {
+    const saved = NODE_LOCAL_FILES.filter((f) => existsSync(this.file(f))).map((f) => [f, readFileSync(this.file(f), 'utf8')] as const);
+    return () => {
+      for (const [f, text] of saved) writeFileAs(this.file(f), text, this.o.runAs);
+    };
+  }
+
+  async basebackup(from: PeerNode): Promise<void> {
+    if (await this.isRunning()) await this.stop('fast');
+    const tmp = join(dirname(this.pgdata), `.${basename(this.pgdata)}.pgaf-basebackup`);
+    rmSync(tmp, { recursive: true, force: true });
+    const args = {
+      host: from.host,
+      port: from.port,
+      user: REPLICATION_USER,
+      targetDir: tmp,
+      password: this.o.replicationPassword,
+      timeoutMs: this.o.timeouts?.basebackupMs ?? 2 * 3600_000,
+    };
+    let res = await this.ctl.basebackup({ ...args, slot: standbyName(this.o.nodeId) });
+    if (res.code !== 0 && /replication slot .* does not exist/.test(res.stderr)) {
+      this.log.info(`${from.name} has no slot ${standbyName(this.o.nodeId)} yet: taking the base backup without one`);
+      rmSync(tmp, { recursive: true, force: true });
+      res = await this.ctl.basebackup(args);
+    }
+    if (res.code !== 0) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw new PgCtl(`pg_basebackup from ${from.name} (${from.host}:${from.port}) failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' ')}`, {
+        retryable: true,
+      });
+    }
+    const restore = this.hasData() ? this.keepLocalConfig() : () => undefined;
+    this.replaceDataDir(tmp);
+    restore();
+    this.log.info('Base backup in place', { from: from.name, pgdata: this.pgdata });
+    await this.configure();
+  }
+
+  /**
+   * PGDATA's contents replaced by `src`'s, keeping PGDATA itself (path, owner, mode, mount
+   * point). PG_VERSION goes first and comes back last: hasData() is false until it is whole.
+   */
+  private replaceDataDir(src: string): void {
+    this.mkdirOwned(this.pgdata, 0o700);
+    rmSync(this.file('PG_VERSION'), { force: true });
+    for (const e of readdirSync(this.pgdata)) rmSync(join(this.pgdata, e), { recursive: true, force: true });
+    const entries = readdirSync(src).filter((e) => e !== 'PG_VERSION');
+    for (const e of [...entries, 'PG_VERSION']) this.moveInto(join(src, e), join(this.pgdata, e));
+    rmSync(src, { recursive: true, force: true });
+  }
+
+  private moveInto(from: string, to: string): void {
+    try {
+      renameSync(from, to);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      cpSync(from, to, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+      if (this.o.runAs) chownTree(to, this.o.runAs);
+      rmSync(from, { recursive: true, force: true });
+    }
+  }
+
+  async rewind(from: PeerNode): Promise<boolean> {
+    if (!this.hasData()) return false;
+    if (await this.isRunning()) await this.stop('fast');
+    try {
+      if (!cleanlyShutDown(await this.ctl.controlData())) {
+        // postgres --single refuses standby mode; the caller writes the standby setup again.
+        rmSync(this.file(STANDBY_SIGNAL), { force: true });
+        rmSync(this.file('recovery.signal'), { force: true });
+        await this.ctl.singleUserRecovery();
+        const state = (await this.ctl.controlData())['Database cluster state'];
+        if (!cleanlyShutDown({ 'Database cluster state': state ?? '' })) {
+          this.log.warn(`After crash recovery the cluster state is "${state}": cannot rewind`);
+          return false;
+        }
+      }
+    } catch (err) {
+      this.log.warn(`Cannot bring PGDATA to a clean shutdown for pg_rewind: ${(err as Error).message}`);
+      return false;
+    }
+    const restore = this.keepLocalConfig();
+    const source = conninfo({
+      host: from.host,
+      port: from.port,
+      user: REPLICATION_USER,
+      dbname: 'postgres',
+      application_name: `${standbyName(this.o.nodeId)}_rewind`,
+      sslmode: 'prefer',
+      connect_timeout: 5,
+    });
+    const res = await this.ctl.rewind({ sourceConninfo: source, password: this.o.replicationPassword, timeoutMs: this.o.timeouts?.rewindMs ?? 3600_000 });
+    restore();
+    this.writeSettings();
+    if (res.code !== 0) {
+      this.log.warn(`pg_rewind from ${from.name} failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-2).join(' ')}`);
+      return false;
+    }
+    this.log.info('Rewound PGDATA', { from: from.name });
+    return true;
+  }
+
+  // ---- slots and HBA ----------------------------------------------------------------------
+
+  async reconcileSlots(peers: PeerNode[], advance: boolean): Promise<void> {
+    this.peers = peers;
+    await this.local(async (q) => {
+      const inRecovery = await sql.isInRecovery(q);
+      if (!inRecovery) await this.ensureRolesWith(q, false);
+      const current = await sql.listSlots(q);
+      const replayLsn = inRecovery ? ((await sql.replayLsn(q)) ?? undefined) : undefined;
+      const steps = planSlots(current, desiredSlots(peers, this.o.nodeId), { advance: advance && inRecovery, replayLsn });
+      await applySlots(q, steps, this.log);
+    });
+  }
+
+  async dropAllSlots(): Promise<void> {
+    await this.local(async (q) => {
+      const names = await sql.ourSlotNames(q);
+      await applySlots(
+        q,
+        names.map((name) => ({ kind: 'drop', name })),
+        this.log,
+      );
+    });
+  }
+
+  async reconcileHba(peers: PeerNode[]): Promise<void> {
+    this.peers = peers;
+    if (this.reconcileHbaFile(peers) > 0 && (await this.isRunning())) await this.ctl.reload();
+  }
+
+  /** Appends missing HBA lines; returns how many. */
+  private reconcileHbaFile(peers: PeerNode[]): number {
+    const hbaFile = this.file('pg_hba.conf');
+    if (this.o.hbaLevel === 'skip' || !existsSync(hbaFile)) return 0;
+    const desired = desiredHbaLines({
+      peerHosts: peers.filter((p) => p.nodeId !== this.o.nodeId).map((p) => p.host),
+      monitorHost: this.o.monitorHost,
+      authMethod: this.o.authMethod,
+      hbaLevel: this.o.hbaLevel,
+    });
+    const steps = planHba(readFileSync(hbaFile, 'utf8'), desired);
+    const added = applyHba(hbaFile, steps, this.o.runAs);
+    if (added) this.log.info(`Added ${added} line(s) to pg_hba.conf`, { lines: steps.filter((s) => s.kind === 'create').map((s) => s.line).join('; ') });
+    return added;
+  }
+
+  // ---- facts ------------------------------------------------------------------------------
+
+  async readFacts(): Promise<LocalFacts> {
+    return readFacts({
+      isRunning: () => this.isRunning(),
+      queryFacts: () =>
+        this.local(async (q) => {
+          const pos = await sql.position(q);
+          return { ...pos, replication: await sql.standbyReplication(q) };
+        }),
+      stoppedFacts: async () => {
+        if (!this.hasData()) return { inRecovery: false, lsn: '0/0', timeline: 1 };
+        const c = await this.ctl.controlData();
+        return {
+          inRecovery: existsSync(this.file(STANDBY_SIGNAL)),
+          lsn: c['Latest checkpoint location'] ?? '0/0',
+          timeline: Number(c["Latest checkpoint's TimeLineID"] ?? 1),
+        };
+      },
+    });
+  }
+}
+
+function chownTree(path: string, user: OsUser): void {
+  lchownSync(path, user.uid, user.gid);
+  if (lstatSync(path).isDirectory()) for (const e of readdirSync(path)) chownTree(join(path, e), user);
+}

@@ -1,0 +1,196 @@
+// Every SQL statement the keeper runs on its local Postgres: plain functions over a Query
+// (lib/sql.ts holds the connection; `pg` is imported nowhere else).
+import { withClient, type Query } from '../../lib/sql.js';
+import type { PgTarget } from '../../lib/pg-uri.js';
+import { HEALTH_CHECK_USER, REPLICATION_USER, STANDBY_PREFIX } from './names.js';
+import type { SlotRow } from './slots.js';
+
+/** The local server over its Unix socket, as the superuser, database postgres. */
+export function localTarget(socketDir: string, port: number, superuser: string): PgTarget {
+  return { host: socketDir, port, user: superuser, database: 'postgres', sslmode: 'disable' };
+}
+
+export function withLocal<T>(target: PgTarget, fn: (q: Query) => Promise<T>, connectTimeoutMs = 5_000): Promise<T> {
+  return withClient(target, { kind: 'postgres', connectTimeoutMs, applicationName: 'pgaf keeper' }, fn);
+}
+
+export async function isInRecovery(q: Query): Promise<boolean> {
+  const [r] = await q<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+  return r?.r === true;
+}
+
+export async function systemIdentifier(q: Query): Promise<string> {
+  const [r] = await q<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
+  return r?.id ?? '';
+}
+
+export async function checkpoint(q: Query): Promise<void> {
+  await q('CHECKPOINT');
+}
+
+/** ALTER SYSTEM SET name = value (as a string literal, quoted by the server), not reloaded. */
+export async function alterSystem(q: Query, name: string, value: string): Promise<void> {
+  const [r] = await q<{ stmt: string }>('SELECT format($1::text, $2::text, $3::text) AS stmt', [
+    'ALTER SYSTEM SET %I = %L',
+    name,
+    value,
+  ]);
+  if (!r) throw new Error('format() returned nothing');
+  await q(r.stmt);
+}
+
+export async function reloadConf(q: Query): Promise<void> {
+  await q('SELECT pg_reload_conf()');
+}
+
+export async function showSetting(q: Query, name: string): Promise<string> {
+  const [r] = await q<{ v: string }>('SELECT current_setting($1) AS v', [name]);
+  return r?.v ?? '';
+}
+
+/**
+ * The two roles of a data node, and the function grants pg_rewind needs on its source.
+ * The session may not wait for a synchronous standby nor be read-only: it writes catalogs.
+ */
+export async function ensureRoles(q: Query, replicationPassword?: string): Promise<string[]> {
+  await q('SET synchronous_commit = local');
+  await q('SET default_transaction_read_only = off');
+  const created: string[] = [];
+  const have = new Set(
+    (await q<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [[REPLICATION_USER, HEALTH_CHECK_USER]])).map(
+      (r) => r.rolname,
+    ),
+  );
+  if (!have.has(REPLICATION_USER)) {
+    await q(`CREATE ROLE ${REPLICATION_USER} WITH LOGIN REPLICATION`);
+    created.push(REPLICATION_USER);
+  }
+  if (!have.has(HEALTH_CHECK_USER)) {
+    await q(`CREATE ROLE ${HEALTH_CHECK_USER} WITH LOGIN CONNECTION LIMIT 1`);
+    created.push(HEALTH_CHECK_USER);
+  }
+  if (replicationPassword) {
+    // The statement is built by the server (%L) and never logged by us.
+    const [r] = await q<{ stmt: string }>('SELECT format($1::text, $2::text) AS stmt', [
+      `ALTER ROLE ${REPLICATION_USER} WITH PASSWORD %L`,
+      replicationPassword,
+    ]);
+    if (r) await q(r.stmt);
+  }
+  for (const fn of [
+    'pg_catalog.pg_ls_dir(text, boolean, boolean)',
+    'pg_catalog.pg_stat_file(text, boolean)',
+    'pg_catalog.pg_read_binary_file(text)',
+    'pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)',
+  ]) {
+    await q(`GRANT EXECUTE ON FUNCTION ${fn} TO ${REPLICATION_USER}`);
+  }
+  return created;
+}
+
+export async function listSlots(q: Query): Promise<SlotRow[]> {
+  const rows = await q<{ slot_name: string; restart_lsn: string | null; active: boolean }>(
+    "SELECT slot_name, restart_lsn::text, active FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY slot_name",
+  );
+  return rows.map((r) => ({ name: r.slot_name, restartLsn: r.restart_lsn, active: r.active }));
+}
+
+/** A physical slot that reserves WAL at once (a slot without WAL cannot be advanced). */
+export async function createPhysicalSlot(q: Query, name: string): Promise<void> {
+  await q('SELECT pg_create_physical_replication_slot($1, true)', [name]);
+}
+
+export async function dropSlot(q: Query, name: string): Promise<void> {
+  await q('SELECT pg_drop_replication_slot($1)', [name]);
+}
+
+export async function advanceSlot(q: Query, name: string, lsn: string): Promise<void> {
+  await q('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [name, lsn]);
+}
+
+export async function ourSlotNames(q: Query): Promise<string[]> {
+  return (await listSlots(q)).map((s) => s.name).filter((n) => n.startsWith(STANDBY_PREFIX));
+}
+
+export async function currentFlushLsn(q: Query): Promise<string> {
+  const [r] = await q<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn');
+  return r?.lsn ?? '0/0';
+}
+
+export async function replayLsn(q: Query): Promise<string | null> {
+  const [r] = await q<{ lsn: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS lsn');
+  return r?.lsn ?? null;
+}
+
+/** Whether replay reached `lsn` (compared by the server). */
+export async function replayReached(q: Query, lsn: string): Promise<boolean> {
+  const [r] = await q<{ ok: boolean | null }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [lsn]);
+  return r?.ok === true;
+}
+
+export interface ReplicationRow {
+  applicationName: string;
+  state: string;
+  syncState: string;
+  flushLsn: string | null;
+  replayLsn: string | null;
+}
+
+/** pg_stat_replication rows of pgaf standbys (application_name pgautofailover_standby_*). */
+export async function standbyReplication(q: Query): Promise<ReplicationRow[]> {
+  const rows = await q<{ application_name: string; state: string; sync_state: string; flush_lsn: string | null; replay_lsn: string | null }>(
+    `SELECT application_name, state, sync_state, flush_lsn::text, replay_lsn::text
+       FROM pg_stat_replication
+      WHERE starts_with(application_name, $1)
+      ORDER BY application_name`,
+    [STANDBY_PREFIX],
+  );
+  return rows.map((r) => ({
+    applicationName: r.application_name,
+    state: r.state,
+    syncState: r.sync_state,
+    flushLsn: r.flush_lsn,
+    replayLsn: r.replay_lsn,
+  }));
+}
+
+/** Whether some pgaf standby confirmed `lsn`: flushed it, or replayed it as a sync/quorum standby. */
+export async function standbyConfirmed(q: Query, lsn: string): Promise<boolean> {
+  const [r] = await q<{ ok: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM pg_stat_replication
+        WHERE starts_with(application_name, $1)
+          AND (flush_lsn >= $2::pg_lsn
+               OR (sync_state IN ('sync', 'quorum') AND replay_lsn >= $2::pg_lsn))) AS ok`,
+    [STANDBY_PREFIX, lsn],
+  );
+  return r?.ok === true;
+}
+
+export interface PositionRow {
+  inRecovery: boolean;
+  lsn: string;
+  timeline: number;
+}
+
+/**
+ * Where this server is. Primary: the flush LSN and the timeline of its WAL file name.
+ * Standby: the greater of the receive and replay LSNs, and the newest timeline among the WAL
+ * receiver's, the last restartpoint's and the minimum recovery point's.
+ */
+export async function position(q: Query): Promise<PositionRow> {
+  if (!(await isInRecovery(q))) {
+    const [r] = await q<{ lsn: string; tli: string }>(
+      `SELECT pg_current_wal_flush_lsn()::text AS lsn,
+              substr(pg_walfile_name(pg_current_wal_flush_lsn()), 1, 8) AS tli`,
+    );
+    return { inRecovery: false, lsn: r?.lsn ?? '0/0', timeline: r ? parseInt(r.tli, 16) : 0 };
+  }
+  const [r] = await q<{ lsn: string | null; tli: number | null }>(
+    `SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text AS lsn,
+            greatest((SELECT max(received_tli) FROM pg_stat_wal_receiver),
+                     (SELECT timeline_id FROM pg_control_checkpoint()),
+                     (SELECT min_recovery_end_timeline FROM pg_control_recovery())) AS tli`,
+  );
+  return { inRecovery: true, lsn: r?.lsn ?? '0/0', timeline: Number(r?.tli ?? 0) };
+}

@@ -1,0 +1,54 @@
+// `pgaf run` on a data node: the keeper loop until a signal or until the node is dropped.
+// Stopping the keeper never stops Postgres.
+import { BadState, Dropped } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
+import { openNode } from './open-node.js';
+import { readStateFile } from './state/state-file.js';
+
+export async function runDataNode(pgdata: string, log: Logger): Promise<void> {
+  const node = openNode(pgdata, log);
+  claimPidFile(node.paths.pid);
+  const stop = (sig: string) => {
+    log.info(`Received ${sig}: the keeper stops, Postgres keeps running`);
+    node.keeper.stop();
+  };
+  const onTerm = () => stop('SIGTERM');
+  const onInt = () => stop('SIGINT');
+  const onHup = () => log.info('Received SIGHUP: configuration is re-read at the next start');
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  process.on('SIGHUP', onHup);
+  log.info(`Keeper of node ${node.config.name} starts`, { pgdata, monitor: node.config.monitor });
+  try {
+    await node.keeper.run();
+  } catch (err) {
+    if (err instanceof Dropped) log.info('This node was dropped from the monitor; the keeper exits');
+    throw err;
+  } finally {
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+    process.off('SIGHUP', onHup);
+    releasePidFile(node.paths.pid);
+    await node.monitor.close();
+  }
+}
+
+/** Runs keeper ticks until the node has left its bring-up states (create postgres without --run). */
+export async function initDataNode(pgdata: string, log: Logger, timeoutMs = 600_000): Promise<string> {
+  const node = openNode(pgdata, log);
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      await node.keeper.tick().catch((err) => log.warn(`Init step failed, retrying: ${(err as Error).message}`));
+      const state = readStateFile(node.paths.state);
+      if (!['init', 'wait_standby'].includes(state.current_role) && state.current_role === state.assigned_role) {
+        return state.current_role;
+      }
+      if (Date.now() > deadline) throw new BadState(`node initialisation did not finish within ${timeoutMs / 1000}s`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await node.monitor.close();
+  }
+}

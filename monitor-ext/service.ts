@@ -1,0 +1,55 @@
+// `pgaf run` on the monitor: keep its Postgres running and run the health worker.
+// Stopping the service leaves Postgres running (`pgaf stop` stops it).
+import { nodePaths } from '../config/node-paths.js';
+import type { MonitorConfig } from '../config/node-config.js';
+import type { Logger } from '../lib/log.js';
+import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
+import { postgresRunAs } from '../lib/pgbin.js';
+import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
+import { HealthWorker } from './health/worker.js';
+import { join } from 'node:path';
+
+const SUPERVISE_EVERY_MS = 2_000;
+
+export async function runMonitor(cfg: MonitorConfig, log: Logger): Promise<void> {
+  const pidFile = nodePaths(cfg.pgdata).pid;
+  claimPidFile(pidFile);
+  const ctl = new PostgresCtl({ pgdata: cfg.pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs: postgresRunAs(cfg.pgdata), log });
+  const logFile = join(cfg.pgdata, 'startup.log');
+  const worker = new HealthWorker({ host: cfg.host, port: cfg.port, user: cfg.username, database: cfg.dbname, sslmode: 'disable' }, log);
+  let stopping = false;
+  let timer: NodeJS.Timeout | undefined;
+  const supervise = async () => {
+    if (stopping) return;
+    try {
+      if ((await ctl.status()) !== 'running') {
+        log.warn('The monitor Postgres is not running: starting it');
+        await ctl.start({ logFile });
+      }
+    } catch (err) {
+      log.error(`Cannot start the monitor Postgres: ${(err as Error).message}`);
+    }
+    if (!stopping) timer = setTimeout(supervise, SUPERVISE_EVERY_MS);
+  };
+  const stop = (sig: string) => {
+    log.info(`Received ${sig}: the monitor service stops, Postgres keeps running`);
+    stopping = true;
+    if (timer) clearTimeout(timer);
+    worker.stop();
+  };
+  const onTerm = () => stop('SIGTERM');
+  const onInt = () => stop('SIGINT');
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  try {
+    await supervise();
+    log.info('Monitor service runs: Postgres supervised, health checks started', { pgdata: cfg.pgdata, port: cfg.port });
+    await worker.run();
+  } finally {
+    stopping = true;
+    if (timer) clearTimeout(timer);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+    releasePidFile(pidFile);
+  }
+}
