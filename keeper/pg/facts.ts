@@ -38,15 +38,23 @@ export interface FactsSource {
 }
 
 /**
- * Facts of a running server come from SQL; those of a stopped one from pg_control (the
- * last checkpoint's LSN and timeline; in recovery when standby.signal is there).
+ * Facts of a running server come from SQL; those of a stopped one, or of one that does not
+ * accept connections yet, from pg_control (the last checkpoint's LSN and timeline; in
+ * recovery when standby.signal is there).
  */
 export async function readFacts(src: FactsSource): Promise<LocalFacts> {
   if (!(await src.isRunning())) {
     const s = await src.stoppedFacts();
     return { running: false, ...s, syncState: '', standbysConnected: 0 };
   }
-  const f = await src.queryFacts();
+  let f: Awaited<ReturnType<FactsSource['queryFacts']>>;
+  try {
+    f = await src.queryFacts();
+  } catch {
+    // Up but not answering yet (starting, recovering): still running, facts from pg_control.
+    const s = await src.stoppedFacts();
+    return { running: true, ...s, syncState: '', standbysConnected: 0 };
+  }
   return {
     running: true,
     inRecovery: f.inRecovery,
