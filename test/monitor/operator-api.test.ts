@@ -271,17 +271,30 @@ describe('formations', () => {
     // The formations are separate: the default one has no node.
     expect(await m.q(`select * from pgautofailover.current_state('default')`)).toEqual([]);
     expect((await m.q(`select * from pgautofailover.current_state('f2')`)).map((x) => x.node_id)).toEqual([n.id]);
-    // A formation with nodes cannot be dropped.
+  });
+
+  it('drop_formation refuses a formation with nodes, and removes an empty one', async () => {
+    const m = await ms.fresh();
+    await addFormation(m, 'f2', 'appdb');
+    const n = await m.register(6001, { formation: 'f2', dbname: 'appdb' });
     await m.expectRefused(`select pgautofailover.drop_formation('f2')`, [], /./);
     await m.q(`select pgautofailover.remove_node($1::bigint, true)`, [n.id]);
     await m.q(`select pgautofailover.drop_formation('f2')`);
     expect(await m.formation('f2')).toBeUndefined();
   });
 
-  it('refuses a duplicate formation, an unknown kind, and dropping an unknown formation', async () => {
+  it('create_formation refuses a duplicate formation and an unknown kind', async () => {
     const m = await ms.fresh();
-    await m.expectRefused(`select * from pgautofailover.create_formation('default', 'pgsql', 'postgres', true, 0)`, [], /./);
-    await m.expectRefused(`select * from pgautofailover.create_formation('f3', 'mysql', 'postgres', true, 0)`, [], /./);
+    await m.expectRefused(
+      `select * from pgautofailover.create_formation('default', 'pgsql', 'postgres', true, 0)`,
+      [],
+      /default|exists|duplicate/i,
+    );
+    await m.expectRefused(`select * from pgautofailover.create_formation('f3', 'mysql', 'postgres', true, 0)`, [], /mysql|kind/i);
+  });
+
+  it('drop_formation refuses an unknown formation', async () => {
+    const m = await ms.fresh();
     await m.expectRefused(`select pgautofailover.drop_formation('nosuch')`, [], /nosuch/);
   });
 
