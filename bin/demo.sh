@@ -1,84 +1,102 @@
 #!/usr/bin/env bash
-# The README's demo: a pgaf monitor in /tmp/pgaf-demo on 127.0.0.1:5400.
-#   bash bin/demo.sh         install the extension (root), create or start the monitor, show its state
-#   bash bin/demo.sh stop    stop the demo monitor (pg_ctl stop -m fast)
-#   bash bin/demo.sh clean   stop it and remove /tmp/pgaf-demo and its config
-# Re-runnable: an existing demo monitor is started if stopped, never re-created.
-# PGAF_DEMO_PORT overrides the port (5400).
+# The README's demo: a pgaf monitor and two data nodes on 127.0.0.1, in /tmp/pgaf-demo.
+#   bash bin/demo.sh         install what is missing, start monitor + node1 + node2, show state
+#   bash bin/demo.sh stop    stop the keepers, the monitor service and every demo Postgres
+#   bash bin/demo.sh clean   stop, then remove /tmp/pgaf-demo
+# Re-runnable: an existing demo cluster is started again, never re-created.
+# Ports: PGAF_DEMO_PORT (5400) for the monitor, +1 and +2 for the nodes.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEMO=/tmp/pgaf-demo
-PGDATA_DIR=$DEMO/monitor
 PORT=${PGAF_DEMO_PORT:-5400}
-CONFIG_DIR=${XDG_CONFIG_HOME:-$HOME/.config}/pg_autoctl$PGDATA_DIR
-# The monitor's Unix socket lives beside its data directory.
-export PGHOST=$DEMO
+MONITOR_URI="postgres://autoctl_node@127.0.0.1:$PORT/pg_auto_failover?sslmode=prefer"
 unset PGDATA PGPORT PG_AUTOCTL_MONITOR
+export PATH="/usr/lib/postgresql/15/bin:$PATH"
 
-pgaf() { node "$ROOT/dist/cli/main.js" "$@"; }
 say() { printf '\n== %s\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
-is_root() { [ "$(id -u)" = 0 ]; }
+# Each node has its own folders, as on separate hosts.
+nodeenv() {
+  local d=$DEMO/$1
+  echo "PGDATA=$d/pgdata XDG_CONFIG_HOME=$d/config XDG_DATA_HOME=$d/share XDG_RUNTIME_DIR=$d/run PGHOST=$d"
+}
+pgaf() { local n=$1; shift; env $(nodeenv "$n") node "$ROOT/dist/cli/main.js" "$@"; }
 
-ensure_built() {
-  [ -f "$ROOT/dist/cli/main.js" ] && return
-  say "building pgaf (npm run build)"
-  (cd "$ROOT" && npm run build >/dev/null) || die "npm run build failed: run 'npm ci && npm run build' in $ROOT"
+service_running() { local pid; pid=$(cat "$DEMO/$1/service.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; }
+
+# start a long-running pgaf command for node $1 in its own session; logs in $DEMO/$1/pgaf.log
+start_service() {
+  local n=$1; shift
+  service_running "$n" && return 0
+  ( env $(nodeenv "$n") setsid node "$ROOT/dist/cli/main.js" "$@" >>"$DEMO/$n/pgaf.log" 2>&1 & echo $! > "$DEMO/$n/service.pid" )
 }
 
-# Stops the demo Postgres even without a config file: pg_ctl as the owner of PGDATA.
-pg_ctl_stop() {
-  [ -f "$PGDATA_DIR/postmaster.pid" ] || return 0
-  local bindir
-  bindir=$(pg_config --bindir)
-  if is_root; then
-    runuser -u "$(stat -c %U "$PGDATA_DIR")" -- "$bindir/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop || true
-  else
-    "$bindir/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop || true
-  fi
+wait_for() { # seconds description command...
+  local t=$1 what=$2; shift 2
+  for _ in $(seq 1 $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  die "$what did not happen within ${t}s (see $DEMO/*/pgaf.log)"
+}
+
+state_is() { pgaf monitor show state --json | node -e '
+  const want = process.argv.slice(1); let s = "";
+  process.stdin.on("data", (d) => (s += d)).on("end", () => {
+    const rows = JSON.parse(s).map((r) => `${r.nodename}:${r.current_group_state}/${r.assigned_group_state}`);
+    process.exit(want.every((w) => rows.includes(w)) ? 0 : 1);
+  });' "$@"; }
+
+start() {
+  say "installing: PostgreSQL 15, npm packages, build, pgaf extension"
+  bash "$ROOT/bin/install-deps.sh"
+  for p in "$PORT" $((PORT + 1)) $((PORT + 2)); do
+    if ! [ -d "$DEMO" ] && (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      die "port $p is taken: run PGAF_DEMO_PORT=<free port> bash bin/demo.sh"
+    fi
+  done
+  mkdir -p "$DEMO"/{monitor,node1,node2}
+  [ "$(id -u)" = 0 ] && chown -R postgres: "$DEMO"
+
+  say "pgaf create monitor --pgport $PORT"
+  pgaf monitor -q create monitor --pgport "$PORT" --hostname 127.0.0.1 --auth trust --no-ssl >/dev/null
+  start_service monitor run
+  for i in 1 2; do
+    say "pgaf create postgres --name node$i --pgport $((PORT + i)) --run"
+    if [ -f "$DEMO/node$i/share/pg_autoctl$DEMO/node$i/pgdata/pg_autoctl.state" ]; then
+      start_service "node$i" run
+    else
+      start_service "node$i" create postgres --pgport $((PORT + i)) --hostname 127.0.0.1 --listen 127.0.0.1 \
+        --name "node$i" --auth trust --no-ssl --monitor "$MONITOR_URI" --run
+    fi
+    [ "$i" = 1 ] && wait_for 60 "node1 becoming the primary" bash -c "$(declare -f pgaf nodeenv state_is); ROOT=$ROOT DEMO=$DEMO; state_is node1:single/single || state_is node1:primary/primary || state_is node1:wait_primary/wait_primary"
+  done
+  wait_for 120 "the cluster reaching primary + secondary" bash -c "$(declare -f pgaf nodeenv state_is); ROOT=$ROOT DEMO=$DEMO; state_is node1:primary/primary node2:secondary/secondary || state_is node2:primary/primary node1:secondary/secondary"
+
+  say "pgaf show state"
+  pgaf monitor show state
+  say "pgaf show uri"
+  pgaf monitor show uri
+  cat <<MSG
+
+Logs: $DEMO/*/pgaf.log     Try a switchover:
+  env $(nodeenv node1) node $ROOT/dist/cli/main.js perform switchover
+Stop: bash bin/demo.sh stop     Remove: bash bin/demo.sh clean
+MSG
 }
 
 stop() {
-  if [ -f "$CONFIG_DIR/pg_autoctl.cfg" ]; then
-    pgaf stop --pgdata "$PGDATA_DIR"
-  fi
-  pg_ctl_stop
-  echo "demo monitor stopped"
-}
-
-start() {
-  ensure_built
-  command -v pg_config >/dev/null || die "pg_config not found: install PostgreSQL (apt-get install postgresql-15)"
-
-  if is_root; then
-    say "installing the pgaf extension into $(pg_config --sharedir)/extension"
-    pgaf -q install-extension
-    mkdir -p "$DEMO"
-    chown postgres: "$DEMO"
-  elif [ ! -f "$(pg_config --sharedir)/extension/pgaf.control" ]; then
-    pgaf install-extension # fails and prints the sudo command to run
-  else
-    mkdir -p "$DEMO"
-  fi
-
-  say "pgaf create monitor --pgdata $PGDATA_DIR --pgport $PORT"
-  if ! pgaf -q create monitor --pgdata "$PGDATA_DIR" --pgport "$PORT" --hostname 127.0.0.1 --auth trust --no-ssl; then
-    die "could not create or start the demo monitor (see above). If port $PORT is taken, run: bash bin/demo.sh clean, then PGAF_DEMO_PORT=<free port> bash bin/demo.sh"
-  fi
-
-  say "pgaf show state --pgdata $PGDATA_DIR"
-  pgaf show state --pgdata "$PGDATA_DIR"
-  if [ "$(pgaf show state --pgdata "$PGDATA_DIR" --json | tr -d ' \n')" = "[]" ]; then
-    echo "monitor only: no data node yet"
-    echo "monitor URI: $(pgaf show uri --pgdata "$PGDATA_DIR" --formation monitor)"
-  fi
-  cat <<MSG
-
-Try:  node $ROOT/dist/cli/main.js show uri --pgdata $PGDATA_DIR
-Stop: bash bin/demo.sh stop     Remove: bash bin/demo.sh clean
-MSG
+  for n in node2 node1 monitor; do
+    [ -d "$DEMO/$n" ] || continue
+    if service_running "$n"; then
+      kill -TERM "$(cat "$DEMO/$n/service.pid")" 2>/dev/null || true
+      for _ in $(seq 1 50); do service_running "$n" || break; sleep 0.2; done
+    fi
+    rm -f "$DEMO/$n/service.pid"
+    if [ -f "$DEMO/$n/pgdata/postmaster.pid" ]; then
+      runuser -u "$(stat -c %U "$DEMO/$n/pgdata")" -- pg_ctl -D "$DEMO/$n/pgdata" -m fast -w stop >/dev/null || true
+    fi
+  done
+  echo "demo cluster stopped"
 }
 
 case "${1:-start}" in
@@ -86,8 +104,8 @@ case "${1:-start}" in
   stop) stop ;;
   clean)
     stop
-    rm -rf "$DEMO" "$CONFIG_DIR"
-    echo "removed $DEMO and $CONFIG_DIR"
+    rm -rf "$DEMO"
+    echo "removed $DEMO"
     ;;
   *) die "usage: bash bin/demo.sh [start|stop|clean]" ;;
 esac
