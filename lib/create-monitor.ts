@@ -16,6 +16,7 @@ import {
   type MonitorConfig,
 } from '../config/node-config.js';
 import { EXTENSION_NAME } from '../monitor-ext/bundle.js';
+import { settingPlaceholderLines } from '../monitor-ext/settings.js';
 import { BadArgs, BadConfig, PgSql } from './errors.js';
 import { appendHbaLines, hbaLine, keeperNetworkCidr, planHbaAdditions } from './hba.js';
 import { log as rootLog, type Logger } from './log.js';
@@ -237,6 +238,7 @@ export function monitorSettings(cfg: MonitorConfig): string {
     `unix_socket_directories = ${quote(cfg.host)}`,
     `cluster_name = ${quote('pgaf monitor')}`,
     `password_encryption = ${quote(cfg.authMethod === 'md5' ? 'md5' : 'scram-sha-256')}`,
+    ...settingPlaceholderLines(),
     '',
   ].join('\n');
 }

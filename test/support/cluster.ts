@@ -1,0 +1,310 @@
+// A pgaf cluster of real processes for end-to-end tests: a monitor (`pgaf run`) and data
+// nodes (`pgaf create postgres --run`), each with its own folders as if on its own host,
+// all on 127.0.0.1. Everything started here is stopped by PID in destroy(), even after a
+// failed test.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { packageRoot } from '../../lib/package-root.js';
+import { pgBin, postgresRunAs } from '../../lib/pgbin.js';
+import { freePort } from './postgres.js';
+
+export const CLI = join(packageRoot(), 'dist', 'cli', 'main.js');
+
+export interface NodeState {
+  nodeid: number;
+  nodename: string;
+  nodeport: number;
+  reportedstate: string;
+  goalstate: string;
+  health: number;
+}
+
+interface Member {
+  name: string;
+  dir: string;
+  port: number;
+  proc?: ChildProcess;
+}
+
+const liveClusters = new Set<TestCluster>();
+
+export class TestCluster {
+  readonly base: string;
+  readonly monitor: Member;
+  readonly nodes = new Map<string, Member>();
+  private readonly runAs = postgresRunAs();
+  private monitorClient?: pg.Client;
+
+  private constructor(base: string, monitorPort: number) {
+    this.base = base;
+    this.monitor = { name: 'monitor', dir: join(base, 'monitor'), port: monitorPort };
+    liveClusters.add(this);
+  }
+
+  static async create(): Promise<TestCluster> {
+    const base = mkdtempSync(join(tmpdir(), 'pgaf-e2e-'));
+    const c = new TestCluster(base, await freePort());
+    c.mkdirs(c.monitor.dir);
+    return c;
+  }
+
+  get monitorUri(): string {
+    return `postgres://autoctl_node@127.0.0.1:${this.monitor.port}/pg_auto_failover?sslmode=prefer`;
+  }
+
+  private mkdirs(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    if (this.runAs) {
+      chownSync(this.base, this.runAs.uid, this.runAs.gid);
+      chownSync(dir, this.runAs.uid, this.runAs.gid);
+    }
+  }
+
+  env(m: Member): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      PGDATA: join(m.dir, 'pgdata'),
+      XDG_CONFIG_HOME: join(m.dir, 'config'),
+      XDG_DATA_HOME: join(m.dir, 'share'),
+      XDG_RUNTIME_DIR: join(m.dir, 'run'),
+      PGHOST: m.dir,
+      PG_AUTOCTL_DEBUG: '1',
+    };
+  }
+
+  member(name: string): Member {
+    if (name === 'monitor') return this.monitor;
+    const m = this.nodes.get(name);
+    if (!m) throw new Error(`no node ${name}`);
+    return m;
+  }
+
+  /** Runs a pgaf command for a member and waits for it (asynchronously: services keep logging). */
+  cli(name: string, args: string[], timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      const p = spawn(process.execPath, [CLI, ...args], { env: this.env(this.member(name)), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout!.on('data', (d) => (stdout += d));
+      p.stderr!.on('data', (d) => (stderr += d));
+      const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+      p.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stdout, stderr });
+      });
+    });
+  }
+
+  private startService(m: Member, args: string[]): void {
+    const log = createWriteStream(join(m.dir, 'pgaf.log'), { flags: 'a' });
+    const proc = spawn(process.execPath, [CLI, '-v', ...args], { env: this.env(m), stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout!.pipe(log);
+    proc.stderr!.pipe(log);
+    m.proc = proc;
+  }
+
+  /** create monitor, then `pgaf run` on it; `settings` are ALTER SYSTEM pgautofailover.* values. */
+  async startMonitor(settings: Record<string, string> = {}): Promise<void> {
+    const r = await this.cli('monitor', ['create', 'monitor', '--pgport', String(this.monitor.port), '--hostname', '127.0.0.1', '--auth', 'trust', '--no-ssl']);
+    if (r.code !== 0) throw new Error(`create monitor failed (${r.code}): ${r.stderr}`);
+    for (const [k, v] of Object.entries(settings)) {
+      await this.monitorQuery(`ALTER SYSTEM SET pgautofailover.${k} = '${v}'`);
+    }
+    if (Object.keys(settings).length) await this.monitorQuery('SELECT pg_reload_conf()');
+    this.startService(this.monitor, ['run']);
+  }
+
+  /** Starts `create postgres --run` for a new node. */
+  async addNode(name: string, extra: string[] = []): Promise<void> {
+    const m: Member = { name, dir: join(this.base, name), port: await freePort() };
+    this.mkdirs(m.dir);
+    this.nodes.set(name, m);
+    this.startService(m, [
+      'create', 'postgres', '--pgport', String(m.port), '--hostname', '127.0.0.1', '--listen', '127.0.0.1',
+      '--name', name, '--auth', 'trust', '--no-ssl', '--monitor', this.monitorUri, '--run', ...extra,
+    ]);
+  }
+
+  /** `pgaf run` again for a node whose keeper was stopped or killed. */
+  restartKeeper(name: string): void {
+    const m = this.member(name);
+    if (m.proc && m.proc.exitCode === null && m.proc.signalCode === null) throw new Error(`${name}'s keeper still runs`);
+    this.startService(m, ['run']);
+  }
+
+  keeperPid(name: string): number | undefined {
+    return this.member(name).proc?.pid;
+  }
+
+  postmasterPid(name: string): number | undefined {
+    const f = join(this.member(name).dir, 'pgdata', 'postmaster.pid');
+    if (!existsSync(f)) return undefined;
+    const pid = Number(readFileSync(f, 'utf8').split('\n')[0]);
+    return pid > 0 ? pid : undefined;
+  }
+
+  /** SIGKILL the keeper (or monitor service) process of `name`. */
+  async killKeeper(name: string): Promise<void> {
+    const m = this.member(name);
+    const proc = m.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGKILL');
+    await exited;
+  }
+
+  /** SIGTERM the keeper and wait for it to exit. */
+  async stopKeeper(name: string): Promise<void> {
+    const proc = this.member(name).proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await exited;
+  }
+
+  /** SIGKILL the postmaster of `name` (its children exit by themselves). */
+  killPostgres(name: string): void {
+    const pid = this.postmasterPid(name);
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /** Host death: keeper and Postgres killed at once. */
+  async killHost(name: string): Promise<void> {
+    this.killPostgres(name);
+    await this.killKeeper(name);
+  }
+
+  async monitorQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    if (!this.monitorClient) {
+      const user = this.runAs?.name ?? process.env.USER ?? 'postgres';
+      const c = new pg.Client({ host: '127.0.0.1', port: this.monitor.port, user, database: 'pg_auto_failover', connectionTimeoutMillis: 3000 });
+      c.on('error', () => undefined);
+      await c.connect();
+      this.monitorClient = c;
+    }
+    try {
+      return (await this.monitorClient.query(sql, params as unknown[])).rows as R[];
+    } catch (err) {
+      await this.monitorClient.end().catch(() => undefined);
+      this.monitorClient = undefined;
+      throw err;
+    }
+  }
+
+  async states(): Promise<NodeState[]> {
+    const rows = await this.monitorQuery<NodeState>(
+      `SELECT nodeid::int, nodename, nodeport, reportedstate::text, goalstate::text, health FROM pgautofailover.node ORDER BY nodeid`,
+    );
+    return rows;
+  }
+
+  async stateOf(name: string): Promise<NodeState | undefined> {
+    return (await this.states()).find((s) => s.nodename === name);
+  }
+
+  /** Polls until `pred` holds; the error names what was expected and the last states seen. */
+  async waitFor(what: string, pred: (s: NodeState[]) => boolean, timeoutMs = 60_000): Promise<NodeState[]> {
+    const deadline = Date.now() + timeoutMs;
+    let last: NodeState[] = [];
+    for (;;) {
+      try {
+        last = await this.states();
+        if (pred(last)) return last;
+      } catch {
+        // monitor restarting
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; states: ${last.map((s) => `${s.nodename}=${s.reportedstate}/${s.goalstate}`).join(' ')}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  async waitForStates(want: Record<string, string>, timeoutMs = 60_000): Promise<NodeState[]> {
+    return this.waitFor(
+      Object.entries(want).map(([n, s]) => `${n}=${s}`).join(' '),
+      (states) => Object.entries(want).every(([n, s]) => states.some((x) => x.nodename === n && x.reportedstate === s && x.goalstate === s)),
+      timeoutMs,
+    );
+  }
+
+  async primaryName(): Promise<string | undefined> {
+    return (await this.states()).find((s) => ['primary', 'wait_primary', 'single'].includes(s.goalstate))?.nodename;
+  }
+
+  async formationUri(): Promise<string> {
+    const r = await this.cli('monitor', ['show', 'uri', '--formation', 'default']);
+    const uri = r.stdout.trim().split('\n').pop() ?? '';
+    if (!uri.startsWith('postgres')) throw new Error(`show uri printed no URI: ${r.stdout} ${r.stderr}`);
+    return uri;
+  }
+
+  get superuser(): string {
+    return this.runAs?.name ?? process.env.USER ?? 'postgres';
+  }
+
+  /** Stops everything started here (by PID) and removes the folders. */
+  async destroy(): Promise<void> {
+    await this.monitorClient?.end().catch(() => undefined);
+    this.monitorClient = undefined;
+    for (const m of [...this.nodes.values(), this.monitor]) {
+      if (m.proc && m.proc.exitCode === null && m.proc.signalCode === null) m.proc.kill('SIGKILL');
+    }
+    for (const m of [...this.nodes.values(), this.monitor]) {
+      const pgdata = join(m.dir, 'pgdata');
+      if (existsSync(join(pgdata, 'postmaster.pid'))) {
+        spawnSync(pgBin('pg_ctl'), ['-D', pgdata, '-m', 'immediate', '-w', '-t', '20', 'stop'], {
+          uid: this.runAs?.uid,
+          gid: this.runAs?.gid,
+          cwd: '/',
+          stdio: 'ignore',
+        });
+        const pid = this.postmasterPid(m.name);
+        if (pid) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone
+          }
+        }
+      }
+    }
+    rmSync(this.base, { recursive: true, force: true });
+    liveClusters.delete(this);
+  }
+
+  /** The last lines of a member's pgaf log, for failure messages. */
+  logTail(name: string, lines = 30): string {
+    try {
+      return readFileSync(join(this.member(name).dir, 'pgaf.log'), 'utf8').split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+}
+
+process.once('exit', () => {
+  for (const c of liveClusters) {
+    for (const m of [...c.nodes.values(), c.monitor]) {
+      if (m.proc && m.proc.exitCode === null) m.proc.kill('SIGKILL');
+      const pid = c.postmasterPid(m.name);
+      if (pid) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+    rmSync(c.base, { recursive: true, force: true });
+  }
+});
