@@ -1,7 +1,7 @@
 // Schema of the pgaf extension: spec §1 (the replication_state enum), §3.1 (roles, schema),
 // §3.2 (tables and constraints) and §3.3 (function names, arguments and result columns).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MonitorServer, STATES, type Monitor } from './helpers.js';
+import { MonitorServer, STATES, twoNodes, type Monitor } from './helpers.js';
 
 let ms: MonitorServer;
 beforeAll(async () => {
@@ -258,5 +258,56 @@ describe('SQL API signatures (spec §3.3)', () => {
     ]) {
       await expect(m.q(sql), sql).resolves.toBeDefined();
     }
+  });
+});
+
+describe('privileges of autoctl_node (spec §3.1)', () => {
+  it('can run the keeper protocol and the operator API', async () => {
+    const m = await ms.fresh({}, 'autoctl_node');
+    expect((await m.one(`select current_user as u`)).u).toBe('autoctl_node');
+    const { a, b } = await twoNodes(m);
+    for (const sql of [
+      `select * from pgautofailover.current_state('default')`,
+      `select * from pgautofailover.last_events('default', count => 5)`,
+      `select pgautofailover.formation_uri('default')`,
+      `select pgautofailover.synchronous_standby_names('default', 0)`,
+      `select * from pgautofailover.get_primary('default', 0)`,
+      `select * from pgautofailover.get_other_nodes(${a.id})`,
+      `select * from pgautofailover.get_nodes('default')`,
+      `select * from pgautofailover.formation_settings('default')`,
+      `select pgautofailover.set_node_candidate_priority('default', '${b.name}', 90)`,
+      `select * from pgautofailover.set_node_system_identifier(${b.id}, 424242)`,
+    ]) {
+      await expect(m.q(sql), sql).resolves.toBeDefined();
+    }
+    await m.active(a.id, 'apply_settings');
+    await m.active(a.id, 'primary');
+    await m.q(`select pgautofailover.perform_failover('default', 0)`);
+    expect(await m.goal(a.id)).toBe('draining');
+  });
+
+  it('can read the tables', async () => {
+    const m = await ms.fresh({}, 'autoctl_node');
+    await m.register(5001);
+    for (const t of ['formation', 'node', 'event']) {
+      expect((await m.q(`select * from pgautofailover.${t}`)).length).toBeGreaterThan(0);
+    }
+  });
+
+  it.each([
+    [`insert into pgautofailover.formation (formationid) values ('evil')`],
+    [`update pgautofailover.formation set number_sync_standbys = 5`],
+    [`delete from pgautofailover.formation`],
+    [`update pgautofailover.node set goalstate = 'primary'`],
+    [`delete from pgautofailover.node`],
+    [`insert into pgautofailover.event (formationid, nodeid, groupid, nodename, nodehost, nodeport, reportedstate, goalstate, description) values ('default', 1, 0, 'x', 'x', 1, 'single', 'single', 'forged')`],
+    [`update pgautofailover.event set description = 'forged'`],
+    [`delete from pgautofailover.event`],
+    [`truncate pgautofailover.event`],
+  ])('cannot write the tables directly: %s', async (sql) => {
+    const m = await ms.fresh({}, 'autoctl_node');
+    await m.register(5001);
+    const err = await m.expectRefused(sql, [], /permission denied/);
+    expect(err.code).toBe('42501');
   });
 });
