@@ -1,0 +1,70 @@
+// S4: a keeper restart, a monitor restart or a monitor outage never causes a failover by
+// itself, and never stops a healthy primary from serving.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster } from '../support/cluster.js';
+import { Writer } from '../support/writer.js';
+
+const FAST = {
+  node_considered_unhealthy_timeout: '3s',
+  primary_demote_timeout: '5s',
+  health_check_period: '1s',
+  health_check_timeout: '1s',
+  health_check_max_retries: '1',
+  health_check_retry_delay: '500ms',
+  startup_grace_period: '0',
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('no failover without a failure', () => {
+  let c: TestCluster;
+  let w: Writer;
+
+  beforeAll(async () => {
+    c = await TestCluster.create();
+    await c.startMonitor(FAST);
+    await c.addNode('node1');
+    await c.waitForStates({ node1: 'single' }, 60_000);
+    await c.addNode('node2');
+    await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
+    w = Writer.fromUri(await c.formationUri(), c.superuser, 'writes', 'nofailover');
+    await w.createTable();
+    w.start();
+    await w.waitForAcks(10, 10_000);
+  });
+  afterAll(async () => {
+    await w?.stop();
+    await c?.destroy();
+  });
+
+  it('kill -9 of the primary keeper alone: Postgres keeps serving, no failover', async () => {
+    const pm = c.postmasterPid('node1');
+    await c.killKeeper('node1');
+    // well past node_considered_unhealthy_timeout (3 s) and the demote wait
+    await sleep(10_000);
+    await w.waitForAcks(10, 5_000, c.member('node1').port);
+    expect(c.postmasterPid('node1')).toBe(pm);
+    const s = await c.states();
+    expect(s.find((n) => n.nodename === 'node1')?.goalstate).toBe('primary');
+    expect(s.find((n) => n.nodename === 'node2')?.goalstate).toBe('secondary');
+    c.restartKeeper('node1');
+    await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 30_000);
+    expect(c.postmasterPid('node1')).toBe(pm);
+  });
+
+  it('a monitor restart causes no failover', async () => {
+    await c.killKeeper('monitor');
+    const r = await c.cli('monitor', ['stop']);
+    expect(r.code, r.stderr).toBe(0);
+    await sleep(5_000);
+    await w.waitForAcks(10, 5_000, c.member('node1').port);
+    c.restartKeeper('monitor');
+    await sleep(8_000);
+    await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 30_000);
+    await w.waitForAcks(10, 5_000, c.member('node1').port);
+    const events = await c.monitorQuery(`SELECT ruleid FROM pgautofailover.event WHERE ruleid IN ('N9','E8','A1')`);
+    expect(events).toEqual([]);
+    await w.stop();
+    expect(await w.missing()).toEqual([]);
+  });
+});

@@ -1,0 +1,77 @@
+// Planned operations on a real cluster: switchover under a writer, maintenance on the
+// standby and on the primary, a third node added then dropped.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster } from '../support/cluster.js';
+import { Writer } from '../support/writer.js';
+
+const FAST = {
+  node_considered_unhealthy_timeout: '3s',
+  primary_demote_timeout: '5s',
+  health_check_period: '1s',
+  health_check_timeout: '1s',
+  health_check_max_retries: '1',
+  health_check_retry_delay: '500ms',
+  startup_grace_period: '0',
+};
+
+describe('planned operations', () => {
+  let c: TestCluster;
+
+  beforeAll(async () => {
+    c = await TestCluster.create();
+    await c.startMonitor(FAST);
+    await c.addNode('node1');
+    await c.waitForStates({ node1: 'single' }, 60_000);
+    await c.addNode('node2');
+    await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
+  });
+  afterAll(async () => {
+    await c?.destroy();
+  });
+
+  it('switches over with no lost write', async () => {
+    const w = Writer.fromUri(await c.formationUri(), c.superuser, 'writes', 'switchover');
+    await w.createTable();
+    w.start();
+    await w.waitForAcks(20, 10_000);
+    const r = await c.cli('node1', ['perform', 'switchover', '--formation', 'default', '--group', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    await c.waitForStates({ node1: 'secondary', node2: 'primary' }, 60_000);
+    await w.waitForAcks(10, 20_000, c.member('node2').port);
+    await w.stop();
+    expect(await w.missing()).toEqual([]);
+  });
+
+  it('puts the standby in maintenance and takes it back', async () => {
+    let r = await c.cli('node1', ['enable', 'maintenance']);
+    expect(r.code, r.stderr).toBe(0);
+    await c.waitForStates({ node1: 'maintenance', node2: 'wait_primary' }, 60_000);
+    r = await c.cli('node1', ['disable', 'maintenance']);
+    expect(r.code, r.stderr).toBe(0);
+    await c.waitForStates({ node1: 'secondary', node2: 'primary' }, 60_000);
+  });
+
+  it('puts the primary in maintenance: the standby takes over', async () => {
+    let r = await c.cli('node2', ['enable', 'maintenance']);
+    expect(r.code).toBe(1); // a primary needs --allow-failover
+    r = await c.cli('node2', ['enable', 'maintenance', '--allow-failover']);
+    expect(r.code, r.stderr).toBe(0);
+    await c.waitForStates({ node2: 'maintenance', node1: 'wait_primary' }, 60_000);
+    r = await c.cli('node2', ['disable', 'maintenance']);
+    expect(r.code, r.stderr).toBe(0);
+    await c.waitForStates({ node2: 'secondary', node1: 'primary' }, 90_000);
+  });
+
+  it('adds a third node, then drops it', async () => {
+    await c.addNode('node3');
+    await c.waitForStates({ node1: 'primary', node2: 'secondary', node3: 'secondary' }, 90_000);
+    const ssn = await c.monitorQuery(`SELECT pgautofailover.synchronous_standby_names() AS s`);
+    expect(ssn[0]!.s).toMatch(/^ANY 1 \(pgautofailover_standby_\d, pgautofailover_standby_\d\)$/);
+    const r = await c.cli('node3', ['drop', 'node', '--destroy']);
+    expect(r.code, r.stderr).toBe(0);
+    await c.waitFor('node3 gone', (s) => !s.some((n) => n.nodename === 'node3'), 60_000);
+    await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 60_000);
+    const after = await c.monitorQuery(`SELECT pgautofailover.synchronous_standby_names() AS s`);
+    expect(after[0]!.s).toMatch(/^ANY 1 \(pgautofailover_standby_\d\)$/);
+  });
+});
