@@ -163,6 +163,13 @@ function defaultRepState(role: State): string {
   }
 }
 
+/**
+ * SQLSTATEs that reveal a bug rather than a refusal: internal error, a PL/pgSQL INTO STRICT
+ * that found no row or too many, an undefined function/column/table, an ambiguous column,
+ * a subquery returning several rows, a function ending without RETURN, a type mismatch.
+ */
+export const BUG_SQLSTATES = ['XX000', 'P0002', 'P0003', '42883', '42703', '42P01', '42702', '21000', '2F005', '42804'];
+
 /** Rule ids of events that change no goal (RULES.md): a report, an election that waits or refuses. */
 export const EVENT_ONLY_RULES = ['R0', 'M3', 'M4'];
 
@@ -445,6 +452,8 @@ export class Monitor {
     expect(err, `expected an error from: ${sql}`).toBeInstanceOf(Error);
     const dbErr = err as pg.DatabaseError;
     expect(dbErr.code, `SQLSTATE of: ${dbErr.message}`).toBeTruthy();
+    // A refusal is a deliberate error, not a bug surfacing (internal error, missing row, …).
+    expect(BUG_SQLSTATES, `a deliberate refusal, not ${dbErr.code}: ${dbErr.message}`).not.toContain(dbErr.code);
     expect(dbErr.message).toMatch(message);
     expect(await this.snapshot(), `no state change after the refused call: ${sql}`).toBe(before);
     return dbErr;
