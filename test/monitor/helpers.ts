@@ -165,10 +165,10 @@ function defaultRepState(role: State): string {
 
 /**
  * SQLSTATEs that reveal a bug rather than a refusal: internal error, a PL/pgSQL INTO STRICT
- * that found no row or too many, an undefined function/column/table, an ambiguous column,
+ * that found too many rows, an undefined function/column/table, an ambiguous column,
  * a subquery returning several rows, a function ending without RETURN, a type mismatch.
  */
-export const BUG_SQLSTATES = ['XX000', 'P0002', 'P0003', '42883', '42703', '42P01', '42702', '21000', '2F005', '42804'];
+export const BUG_SQLSTATES = ['XX000', 'P0003', '42883', '42703', '42P01', '42702', '21000', '2F005', '42804'];
 
 /** Rule ids of events that change no goal (RULES.md): a report, an election that waits or refuses. */
 export const EVENT_ONLY_RULES = ['R0', 'M3', 'M4'];
