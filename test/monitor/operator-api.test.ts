@@ -438,6 +438,19 @@ describe('query functions', () => {
     });
   });
 
+  it('get_primary during a failover: the node being demoted, then the new primary', async () => {
+    const m = await ms.fresh();
+    const { a, b } = await twoNodes(m);
+    await m.q(FAILOVER, ['default', 0]);
+    expect((await m.one(`select * from pgautofailover.get_primary('default', 0)`)).primary_node_id).toBe(a.id);
+    await m.active(a.id, 'draining');
+    await m.active(b.id, 'prepare_promotion');
+    await m.active(a.id, 'demote_timeout');
+    expect(await m.active(b.id, 'stop_replication', { tli: 2 })).toBe('wait_primary');
+    await m.active(b.id, 'wait_primary', { tli: 2 });
+    expect((await m.one(`select * from pgautofailover.get_primary('default', 0)`)).primary_node_id).toBe(b.id);
+  });
+
   it('get_nodes and get_other_nodes: node_is_primary follows the reported state', async () => {
     const m = await ms.fresh();
     const { a, b, c } = await threeNodes(m);

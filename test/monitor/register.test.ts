@@ -69,6 +69,14 @@ describe('register_node', () => {
     expect((await m.register(5002)).state).toBe('wait_standby');
   });
 
+  it('a node registering while a standby is being promoted is assigned wait_standby', async () => {
+    const m = await ms.fresh();
+    const { a, b } = await twoNodes(m);
+    await m.markUnhealthy(a.id);
+    expect(await m.active(b.id, 'secondary')).toBe('prepare_promotion');
+    expect((await m.register(5003)).state).toBe('wait_standby');
+  });
+
   it('keeps the given node name, candidate priority and replication quorum', async () => {
     const m = await ms.fresh();
     await m.register(5001, { name: 'alpha' });

@@ -125,6 +125,52 @@ describe('N8: catchingup → secondary only when caught up', () => {
   });
 });
 
+describe('health (spec §2.1 IsHealthy / IsUnhealthy)', () => {
+  async function catchingUp(m: Monitor) {
+    const a = await m.register(5001);
+    await m.active(a.id, 'single');
+    const b = await m.register(5002);
+    await m.active(b.id, 'wait_standby');
+    await m.active(a.id, 'single');
+    await m.active(a.id, 'wait_primary');
+    expect(await m.active(b.id, 'wait_standby')).toBe('catchingup');
+    return { a, b };
+  }
+
+  it('a bad health check older than the keeper report: the keeper is trusted (healthy)', async () => {
+    const m = await ms.fresh();
+    const { b } = await catchingUp(m);
+    await m.q(`update pgautofailover.node set health = 0, healthchecktime = now() - interval '1 minute' where nodeid = $1`, [
+      b.id,
+    ]);
+    expect(await m.active(b.id, 'catchingup')).toBe('secondary');
+  });
+
+  it('a bad health check newer than the keeper report: not healthy', async () => {
+    const m = await ms.fresh();
+    const { b } = await catchingUp(m);
+    await m.q(`update pgautofailover.node set health = 0, healthchecktime = now() + interval '1 minute' where nodeid = $1`, [
+      b.id,
+    ]);
+    expect(await m.active(b.id, 'catchingup')).toBe('catchingup');
+  });
+
+  it('a good health check: healthy', async () => {
+    const m = await ms.fresh();
+    const { b } = await catchingUp(m);
+    await m.setHealth(b.id, 1);
+    expect(await m.active(b.id, 'catchingup')).toBe('secondary');
+  });
+
+  it('unknown health and a silent keeper is not unhealthy: no failover without a bad check (S4)', async () => {
+    const m = await ms.fresh();
+    const { a, b } = await twoNodes(m);
+    await m.q(`update pgautofailover.node set health = -1, reporttime = now() - interval '1 hour' where nodeid = $1`, [a.id]);
+    expect(await m.active(b.id, 'secondary')).toBe('secondary');
+    expect(await m.goal(a.id)).toBe('primary');
+  });
+});
+
 describe('N9: two-node failover when the primary is unhealthy', () => {
   it('a dead primary (health bad, silent keeper): standby → prepare_promotion, primary → draining', async () => {
     const m = await ms.fresh();
