@@ -10,14 +10,19 @@
 //   DURATION=10         seconds per point (pgbench -T)
 //   NODES=10,100,500    registered node counts (even: N/2 formations of primary + secondary)
 //   CLIENTS=1,4,8       pgbench clients (-c and -j)
-//   TARGETS=ours,c      which monitors to run (skipped with a note when not installed)
+//   TARGETS=ours,c      which monitors to run (skipped with a note when not installed); add
+//                       `patched` to also run ours with PATCH_SQL applied (an extra column)
+//   PATCH_SQL=file.sql  SQL run in the `patched` server after CREATE EXTENSION pgaf (e.g. a
+//                       CREATE OR REPLACE FUNCTION to try): A/B-test a tuning idea side by side
 //   ROUNDS=1            repeat every point, report the median
-//   FSYNC=on            fsync/synchronous_commit of both servers
+//   FSYNC=off           fsync and synchronous_commit of both servers. Off by default so the
+//                       figures show the monitor's own CPU cost; with `on`, WAL flushes
+//                       (held under the group lock) dominate and depend on the disk.
 //   STATS=0             1: load pg_stat_statements (track=all) in both servers and write the
 //                       top statements per point to bench/results/monitor-throughput-stats.md
 //                       (adds overhead to both; use it to find hot spots, not for the table)
 //   PG_CONFIG           pg_config to use (default: the one on PATH)
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -37,7 +42,7 @@ const cfg = {
   clients: list(process.env.CLIENTS ?? '1,4,8').map(Number),
   targets: list(process.env.TARGETS ?? 'ours,c').map((t) => t.toLowerCase()),
   rounds: Number(process.env.ROUNDS ?? 1),
-  fsync: process.env.FSYNC ?? 'on',
+  fsync: process.env.FSYNC ?? 'off',
   stats: process.env.STATS === '1',
 };
 for (const n of cfg.nodes) if (!(n >= 2 && n % 2 === 0)) throw new Error(`NODES: ${n} is not an even count >= 2`);
@@ -114,6 +119,24 @@ const TARGETS = {
       const r = spawnSync(join(ROOT, 'node_modules/.bin/tsx'), ['-e', code], { cwd: ROOT, encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`installing the pgaf extension files failed: ${r.stderr || r.stdout}`);
       log(`installed ${r.stdout.trim()}`);
+    },
+  },
+  patched: {
+    label: 'ours+patch',
+    extension: 'pgaf',
+    preload: [],
+    conf: [],
+    check() {
+      if (!process.env.PATCH_SQL) return 'PATCH_SQL is not set';
+      if (!existsSync(process.env.PATCH_SQL)) return `PATCH_SQL ${process.env.PATCH_SQL} does not exist`;
+      return TARGETS.ours.check();
+    },
+    install() {
+      if (!cfg.targets.includes('ours')) TARGETS.ours.install();
+    },
+    async afterCreate(db) {
+      await db.query(readFileSync(process.env.PATCH_SQL, 'utf8'));
+      log(`ours+patch: applied ${process.env.PATCH_SQL}`);
     },
   },
   c: {
@@ -205,6 +228,7 @@ async function startServer(key) {
   s.db = new pg.Client({ host: '127.0.0.1', port: s.port, user: 'postgres', database: 'pg_auto_failover' });
   await s.db.connect();
   await s.db.query(`CREATE EXTENSION ${t.extension} CASCADE`);
+  if (t.afterCreate) await t.afterCreate(s.db);
   if (cfg.stats) await s.db.query('CREATE EXTENSION pg_stat_statements');
   s.extVersion = (await s.db.query('SELECT extversion FROM pg_extension WHERE extname = $1', [t.extension])).rows[0].extversion;
   // Keepers connect as autoctl_node; use it when the extension made it a login role.
@@ -341,6 +365,47 @@ const foreignCores = (a, b, seconds) => Math.max(0, (b.busy - a.busy) - (b.serve
 
 // ---------------------------------------------------------------- measuring
 
+function runAsync(cmd, args) {
+  return new Promise((ok) => {
+    const child = spawn(cmd, args, { env: { ...process.env, LC_ALL: 'C' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', (e) => ok({ status: -1, stdout, stderr: stderr + String(e) }));
+    child.on('close', (status) => ok({ status, stdout, stderr }));
+  });
+}
+
+/** STATS mode: what the pgbench sessions wait on, sampled every 10 ms from a second connection. */
+function sampleWaits(s) {
+  const counts = new Map();
+  let samples = 0;
+  let running = true;
+  const loop = (async () => {
+    const c = new pg.Client({ host: '127.0.0.1', port: s.port, user: 'postgres', database: 'pg_auto_failover' });
+    await c.connect();
+    while (running) {
+      const { rows } = await c.query(
+        `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS w, count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = 'pg_auto_failover' AND usename = $1 AND pid <> pg_backend_pid() AND state = 'active' GROUP BY 1`,
+        [s.benchUser],
+      );
+      samples++;
+      for (const r of rows) counts.set(r.w, (counts.get(r.w) ?? 0) + r.n);
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    await c.end();
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return [...counts].sort((a, b) => b[1] - a[1]).map(([w, n]) => ({ w, avg: n / Math.max(samples, 1) }));
+    },
+  };
+}
+
 async function measure(s, clients) {
   await refresh(s);
   await s.db.query('VACUUM ANALYZE pgautofailover.node');
@@ -354,7 +419,9 @@ async function measure(s, clients) {
     '-D', `nodes=${s.nodes}`, '-h', '127.0.0.1', '-p', String(s.port), '-U', s.benchUser, 'pg_auto_failover'];
   const cpu0 = cpuSample(s);
   const t0 = Date.now();
-  const r = spawnSync(bin('pgbench'), args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+  const waits = cfg.stats ? sampleWaits(s) : undefined;
+  const r = await runAsync(bin('pgbench'), args);
+  const waitHistogram = waits ? await waits.stop() : undefined;
   const foreign = foreignCores(cpu0, cpuSample(s), (Date.now() - t0) / 1000);
   const out = `${r.stdout}\n${r.stderr}`;
   const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? NaN);
@@ -379,7 +446,7 @@ async function measure(s, clients) {
         ORDER BY total_exec_time DESC LIMIT 15`,
     )).rows;
   }
-  return { tps, events, layoutOk, error, stats, funcs, foreign };
+  return { tps, events, layoutOk, error, stats, funcs, foreign, waitHistogram };
 }
 
 const median = (xs) => {
@@ -429,7 +496,7 @@ async function main() {
           const m = await measure(servers[key], c);
           (results[key][`${n}/${c}`] ??= []).push(m);
           log(`${TARGETS[key].label}: ${n} nodes, ${c} clients: ${m.tps.toFixed(0)} calls/s, ${m.events} new events, other load ${m.foreign.toFixed(2)} cores${m.layoutOk ? '' : ', GOAL STATES CHANGED'}`);
-          if (m.stats) statsOut.push({ label: TARGETS[key].label, n, c, rows: m.stats, funcs: m.funcs, tps: m.tps });
+          if (m.stats) statsOut.push({ label: TARGETS[key].label, n, c, rows: m.stats, funcs: m.funcs, tps: m.tps, waits: m.waitHistogram, foreign: m.foreign });
           if (!m.layoutOk) {
             // Put the pairs back before the next point; the point itself is flagged in the table.
             for (let k = 1; k <= n / 2; k++) await converge(servers[key], k);
@@ -460,8 +527,9 @@ async function main() {
     `shared_buffers 128MB, fsync=${cfg.fsync}, synchronous_commit=${cfg.fsync}; C: enable_health_checks=off` +
     (cfg.stats ? '; pg_stat_statements loaded in both (track=all), figures include its overhead' : ''));
   lines.push('');
-  lines.push('| nodes | clients | ours calls/s | C calls/s | ours / C | other load, cores (ours / C) |');
-  lines.push('|---:|---:|---:|---:|---:|---:|');
+  const withPatch = has('patched');
+  lines.push(`| nodes | clients | ours calls/s | C calls/s | ours / C |${withPatch ? ' ours+patch calls/s | ours+patch / C |' : ''} other load, cores (ours / C${withPatch ? ' / patch' : ''}) |`);
+  lines.push(`|---:|---:|---:|---:|---:|${withPatch ? '---:|---:|' : ''}---:|`);
   const behind = [];
   for (const n of cfg.nodes) {
     for (const c of cfg.clients) {
@@ -469,7 +537,10 @@ async function main() {
       const k = cell('c', n, c);
       const ratio = Number.isFinite(o.tps) && Number.isFinite(k.tps) ? o.tps / k.tps : NaN;
       if (Number.isFinite(ratio) && ratio < 1) behind.push(`${n} nodes × ${c} clients (${ratio.toFixed(2)})`);
-      lines.push(`| ${n} | ${c} | ${o.text} | ${k.text} | ${Number.isFinite(ratio) ? ratio.toFixed(2) : '—'} | ${o.foreign} / ${k.foreign} |`);
+      const pt = cell('patched', n, c);
+      const pr = pt.tps / k.tps;
+      const patchCols = withPatch ? ` ${pt.text} | ${Number.isFinite(pr) ? pr.toFixed(2) : '—'} |` : '';
+      lines.push(`| ${n} | ${c} | ${o.text} | ${k.text} | ${Number.isFinite(ratio) ? ratio.toFixed(2) : '—'} |${patchCols} ${o.foreign} / ${k.foreign}${withPatch ? ` / ${pt.foreign}` : ''} |`);
     }
   }
   lines.push('');
@@ -480,6 +551,7 @@ async function main() {
   if (has('ours') && has('c')) lines.push(behind.length ? `ours < C at: ${behind.join(', ')}.` : 'ours ≥ C at every point.');
   lines.push('"Other load": CPU used during the point by processes other than the measured server, pgbench and this script (the machine may be shared; max over rounds).');
   for (const s of Object.values(servers)) if (s.formationFallback) notes.push(s.formationFallback + '.');
+  if (withPatch) notes.push(`ours+patch = ours with ${process.env.PATCH_SQL} applied after CREATE EXTENSION.`);
   for (const note of notes) lines.push(note);
   lines.push('');
   const md = lines.join('\n');
@@ -488,8 +560,10 @@ async function main() {
   writeFileSync(join(RESULTS, 'monitor-throughput.md'), md);
   if (statsOut.length) {
     const st = ['# pg_stat_statements per point (top 15 by total time, track=all)', ''];
-    for (const { label, n, c, rows, funcs, tps } of statsOut) {
-      st.push(`## ${label}: ${n} nodes, ${c} clients (${Math.round(tps)} calls/s)`, '', '| calls | total ms | mean ms | rows | blks | top | query |', '|---:|---:|---:|---:|---:|---|---|');
+    for (const { label, n, c, rows, funcs, tps, waits, foreign } of statsOut) {
+      st.push(`## ${label}: ${n} nodes, ${c} clients (${Math.round(tps)} calls/s, other load ${foreign.toFixed(2)} cores)`, '');
+      if (waits?.length) st.push(`Active pgbench sessions by wait event (average over samples): ${waits.map((x) => `${x.w} ${x.avg.toFixed(2)}`).join(', ')}`, '');
+      st.push('| calls | total ms | mean ms | rows | blks | top | query |', '|---:|---:|---:|---:|---:|---|---|');
       for (const r of rows) st.push(`| ${r.calls} | ${r.total_ms} | ${r.mean_ms} | ${r.rows} | ${r.blks} | ${r.toplevel ? 'y' : ''} | \`${r.query.replace(/\|/g, '\\|')}\` |`);
       st.push('');
       if (funcs?.length) {
