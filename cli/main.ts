@@ -9,10 +9,14 @@ import { hideBin } from 'yargs/helpers';
 import { BadArgs, exitCodeOf, PgafError } from '../lib/errors.js';
 import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
 import { packageVersion } from '../lib/package-root.js';
+import { registerConfig } from './config.js';
 import { registerCreate } from './create.js';
 import { registerDo } from './do.js';
+import { registerDrop } from './drop.js';
 import { registerRun } from './run.js';
 import { registerInstallExtension } from './install-extension.js';
+import { registerDisable, registerEnable } from './maintenance.js';
+import { registerPerform } from './perform.js';
 import { registerShow } from './show.js';
 import { registerStop } from './stop.js';
 import { registerVersion } from './version.js';
@@ -61,6 +65,11 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   cli = registerShow(cli);
   cli = registerRun(cli);
   cli = registerStop(cli);
+  cli = registerPerform(cli);
+  cli = registerEnable(cli);
+  cli = registerDisable(cli);
+  cli = registerDrop(cli);
+  cli = registerConfig(cli);
   cli = registerDo(cli);
   cli = registerVersion(cli);
   try {

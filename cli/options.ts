@@ -1,5 +1,6 @@
 // Options shared by several commands, their validation (pure, throws BadArgs), and how a
 // command finds the monitor: --monitor, $PG_AUTOCTL_MONITOR, or the config file of --pgdata.
+import { keeperConfigFromIni } from '../config/keeper-config.js';
 import { canonicalPgdata } from '../config/paths.js';
 import { monitorConfigFromIni, readNodeIni, type MonitorConfig } from '../config/node-config.js';
 import { BadArgs, BadConfig } from '../lib/errors.js';
@@ -97,4 +98,31 @@ export function resolveMonitor(
   const keeperMonitor = node.ini.pg_autoctl?.monitor;
   if (!keeperMonitor) throw new BadConfig(`${node.path} has no pg_autoctl.monitor URI`);
   return { target: parsePgUri(keeperMonitor, `pg_autoctl.monitor in ${node.path}`), uri: keeperMonitor };
+}
+
+/** --wait: seconds, a non-negative integer (0: do not wait). */
+export function parseWait(value: unknown, option = '--wait'): number {
+  return parseNonNegativeInt(value, option);
+}
+
+/** What the local data node's config says, for options that default to it. */
+export interface LocalNodeDefaults {
+  formation?: string;
+  group?: number;
+  name?: string;
+}
+
+/**
+ * Formation, group and name of the data node of --pgdata (or $PGDATA), like the original's
+ * commands that default to "this node". Nothing when --monitor is given or PGDATA is not a
+ * data node; a broken config file is an error (exit 2).
+ */
+export function localNodeDefaults(args: { monitor?: unknown; pgdata?: unknown }, env: NodeJS.ProcessEnv = process.env): LocalNodeDefaults {
+  if (typeof args.monitor === 'string' && args.monitor) return {};
+  const raw = typeof args.pgdata === 'string' && args.pgdata ? args.pgdata : env.PGDATA;
+  if (!raw) return {};
+  const node = readNodeIni(canonicalPgdata(raw));
+  if (!node || node.role !== 'keeper') return {};
+  const cfg = keeperConfigFromIni(node.ini, node.path);
+  return { formation: cfg.formation, group: cfg.group, name: cfg.name };
 }

@@ -1,9 +1,10 @@
-// `pgaf show uri | state | events`: read the monitor and print tables or --json.
+// `pgaf show uri | state | events | settings | standby-names`: read the monitor and print
+// tables or --json.
 import type { Argv } from 'yargs';
-import { currentState, formationUri, lastEvents } from '../lib/monitor-queries.js';
+import { currentState, formationSettings, formationUri, lastEvents, synchronousStandbyNames } from '../lib/monitor-queries.js';
 import { withClient } from '../lib/sql.js';
-import { parseFormation, parseNonNegativeInt, resolveMonitor } from './options.js';
-import { renderEventsTable, renderStateTable, renderUriTable, type UriRow } from './tables.js';
+import { localNodeDefaults, parseFormation, parseNonNegativeInt, resolveMonitor } from './options.js';
+import { renderEventsTable, renderSettingsTable, renderStateTable, renderUriTable, type UriRow } from './tables.js';
 
 function out(text: string): void {
   process.stdout.write(text);
@@ -97,8 +98,64 @@ function eventsCommand(cli: Argv): Argv {
   );
 }
 
+export interface ShowFormationArgs {
+  monitor?: string;
+  pgdata?: string;
+  formation?: string;
+  group?: string | number;
+}
+
+/** --formation and --group, defaulting to the node of --pgdata, then "default" and 0. */
+export function showFormationRequest(a: ShowFormationArgs, defaults: { formation?: string; group?: number } = {}) {
+  return {
+    formation: a.formation !== undefined ? parseFormation(a.formation) : (defaults.formation ?? 'default'),
+    group: a.group !== undefined ? parseNonNegativeInt(a.group, '--group') : (defaults.group ?? 0),
+  };
+}
+
+/** The value as the original prints it: a quoted SQL literal, '' when empty. */
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+function settingsCommand(cli: Argv): Argv {
+  return cli.command(
+    'settings',
+    'print the replication settings of a formation',
+    (y) => targetOptions(y).option('formation', { type: 'string', requiresArg: true, describe: 'formation (default: this node’s, else "default")' }),
+    async (args) => {
+      const { formation } = showFormationRequest(args as ShowFormationArgs, localNodeDefaults(args));
+      const m = resolveMonitor(args);
+      const rows = await withClient(m.target, { kind: 'monitor' }, (q) => formationSettings(q, formation));
+      if (args.json) json(rows);
+      else out(renderSettingsTable(rows));
+    },
+  );
+}
+
+function standbyNamesCommand(cli: Argv): Argv {
+  return cli.command(
+    'standby-names',
+    'print the synchronous_standby_names the monitor sets on the primary of a group',
+    (y) =>
+      targetOptions(y)
+        .option('formation', { type: 'string', requiresArg: true, describe: 'formation (default: this node’s, else "default")' })
+        .option('group', { type: 'string', requiresArg: true, describe: 'group id (default: this node’s, else 0)' }),
+    async (args) => {
+      const { formation, group } = showFormationRequest(args as ShowFormationArgs, localNodeDefaults(args));
+      const m = resolveMonitor(args);
+      const value = await withClient(m.target, { kind: 'monitor' }, (q) => synchronousStandbyNames(q, formation, group));
+      if (args.json) json({ formation, group, synchronous_standby_names: value });
+      else out(quoteLiteral(value) + '\n');
+    },
+  );
+}
+
 export function registerShow(cli: Argv): Argv {
   return cli.command('show', 'show monitor information', (y) =>
-    eventsCommand(stateCommand(uriCommand(y))).demandCommand(1, 'show what? uri, state or events'),
+    standbyNamesCommand(settingsCommand(eventsCommand(stateCommand(uriCommand(y))))).demandCommand(
+      1,
+      'show what? uri, state, events, settings or standby-names',
+    ),
   );
 }

@@ -1,7 +1,7 @@
 // Text tables in the layouts pg_autoctl prints: cells right-aligned to the column width,
 // separated by " | ", a dash line under the header joined by "-+-", and a last column
 // left-aligned when it holds free text.
-import type { EventRow, NodeStateRow } from '../lib/monitor-queries.js';
+import type { EventRow, NodeStateRow, SettingRow } from '../lib/monitor-queries.js';
 
 export interface Column {
   header: string;
@@ -119,5 +119,50 @@ export function renderEventsTable(rows: EventRow[]): string {
       e.goalstate ?? '',
       e.description ?? '',
     ]),
+  );
+}
+
+/**
+ * A table printed row by row as data arrives (the event lines of `perform failover`):
+ * column widths are fixed up front, from the header and `width`/`minWidth`.
+ */
+export function tableStream(columns: Column[]): { header: string; line(cells: string[]): string } {
+  const widths = columns.map((c) => c.width ?? Math.max(c.minWidth ?? 0, c.header.length));
+  const last = columns.length - 1;
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => {
+        if (columns[i]!.align === 'left') return i === last ? cell : cell.padEnd(widths[i]!);
+        return cell.padStart(widths[i]!);
+      })
+      .join(' | ');
+  return {
+    header: line(columns.map((c) => c.header)) + '\n' + widths.map((w) => '-'.repeat(w)).join('-+-') + '\n',
+    line: (cells) => line(cells) + '\n',
+  };
+}
+
+/** The columns of the notification table: Time | Name | Node | Host:Port | Current State | Assigned State. */
+export function stateEventColumns(nodes: Array<{ name: string; node: string; hostPort: string }>): Column[] {
+  return [
+    { header: 'Time', width: 8 },
+    { header: 'Name', minWidth: Math.max(4, ...nodes.map((n) => n.name.length)) },
+    { header: 'Node', minWidth: Math.max(5, ...nodes.map((n) => n.node.length)) },
+    { header: 'Host:Port', minWidth: Math.max(9, ...nodes.map((n) => n.hostPort.length)) },
+    { header: 'Current State', width: STATE_WIDTH },
+    { header: 'Assigned State', width: STATE_WIDTH },
+  ];
+}
+
+/** `show settings`: Context | Name | Setting | Value, as the original prints formation_settings(). */
+export function renderSettingsTable(rows: SettingRow[]): string {
+  return renderTable(
+    [
+      { header: 'Context' },
+      { header: 'Name' },
+      { header: 'Setting' },
+      { header: 'Value', align: 'left' },
+    ],
+    rows.map((r) => [r.context, r.nodename, r.setting, r.value ?? '']),
   );
 }

@@ -73,6 +73,13 @@ export class Monitor extends PgafError {
   }
 }
 
+/** The local pgaf service (keeper or monitor service) did not do what it was asked, e.g. stop. */
+export class KeeperFailed extends PgafError {
+  constructor(message: string, opts?: PgafErrorOptions) {
+    super(message, 8, 'KEEPER', opts);
+  }
+}
+
 /** This node was dropped from its formation. */
 export class Dropped extends PgafError {
   constructor(message: string, opts?: PgafErrorOptions) {

@@ -83,3 +83,53 @@ export async function installedExtensionVersion(q: Query, name: string): Promise
   const rows = await q<{ extversion: string }>('SELECT extversion FROM pg_extension WHERE extname = $1', [name]);
   return rows[0]?.extversion;
 }
+
+export interface SettingRow {
+  context: string;
+  group_id: number | null;
+  node_id: number | null;
+  nodename: string;
+  setting: string;
+  value: string;
+  [extra: string]: unknown;
+}
+
+/** formation_settings(): number_sync_standbys, each primary's synchronous_standby_names, each node's quorum and priority. */
+export async function formationSettings(q: Query, formation: string): Promise<SettingRow[]> {
+  const rows = await q('SELECT * FROM pgautofailover.formation_settings($1::text)', [formation]);
+  return rows.map((r) => normalise<SettingRow>(r));
+}
+
+/** The synchronous_standby_names the monitor wants on the group's primary ('' when none). */
+export async function synchronousStandbyNames(q: Query, formation: string, group: number): Promise<string> {
+  const rows = await q<{ ssn: string }>('SELECT pgautofailover.synchronous_standby_names($1::text, $2::int) AS ssn', [formation, group]);
+  return rows[0]?.ssn ?? '';
+}
+
+/** One row of pgautofailover.node, the columns the CLI needs. */
+export interface NodeRow {
+  nodeid: number;
+  groupid: number;
+  formationid: string;
+  nodename: string;
+  nodehost: string;
+  nodeport: number;
+  reportedstate: string;
+  goalstate: string;
+  [extra: string]: unknown;
+}
+
+const NODE_COLUMNS = 'nodeid, groupid, formationid, nodename, nodehost, nodeport, reportedstate::text, goalstate::text';
+
+export type NodeSelector = { id: number } | { formation: string; name: string } | { host: string; port: number };
+
+/** The node a selector names, or undefined when the monitor has no such node. */
+export async function findNode(q: Query, sel: NodeSelector): Promise<NodeRow | undefined> {
+  const rows =
+    'id' in sel
+      ? await q(`SELECT ${NODE_COLUMNS} FROM pgautofailover.node WHERE nodeid = $1`, [sel.id])
+      : 'name' in sel
+        ? await q(`SELECT ${NODE_COLUMNS} FROM pgautofailover.node WHERE formationid = $1 AND nodename = $2`, [sel.formation, sel.name])
+        : await q(`SELECT ${NODE_COLUMNS} FROM pgautofailover.node WHERE nodehost = $1 AND nodeport = $2`, [sel.host, sel.port]);
+  return rows[0] ? normalise<NodeRow>(rows[0]) : undefined;
+}

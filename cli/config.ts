@@ -1,0 +1,111 @@
+// `pgaf config get [section.option]` and `pgaf config set section.option value` on the local
+// pg_autoctl.cfg of --pgdata (a monitor or a data node). set validates the whole file through
+// the node's schema before writing; on a monitor, Postgres settings also go to
+// postgresql-auto-failover.conf, and a running Postgres reloads.
+import { chownSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Argv } from 'yargs';
+import { completeIni, configGet, configSet, maskedIni, roleOf } from '../config/config-keys.js';
+import { monitorConfigFromIni, readNodeIni, writeNodeIni, type NodeIni } from '../config/node-config.js';
+import { nodePaths } from '../config/node-paths.js';
+import { monitorSettings, SETTINGS_FILE } from '../lib/create-monitor.js';
+import { BadConfig } from '../lib/errors.js';
+import { stringifyIni } from '../lib/ini.js';
+import { log } from '../lib/log.js';
+import { servicePid } from '../lib/pid-file.js';
+import { postgresRunAs } from '../lib/pgbin.js';
+import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
+import { resolvePgdata } from './options.js';
+
+/** Monitor keys that go into the Postgres settings file. */
+const MONITOR_PG_KEYS = new Set(['postgresql.listen_addresses', 'postgresql.port', 'postgresql.host', 'postgresql.auth_method']);
+/** Of those, the ones Postgres only applies at a restart. */
+const RESTART_KEYS = new Set(['postgresql.listen_addresses', 'postgresql.port', 'postgresql.host']);
+
+export function loadNodeIni(pgdata: string): NodeIni {
+  const node = readNodeIni(pgdata);
+  if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata} (no pg_autoctl.cfg found)`);
+  return node;
+}
+
+/** Writes the config file keeping its owner (we may run as root on a file the postgres user owns). */
+function writeKeepingOwner(path: string, ini: NodeIni['ini']): void {
+  const before = statSync(path);
+  writeNodeIni(path, ini);
+  if (process.getuid?.() === 0 && (before.uid !== 0 || before.gid !== 0)) chownSync(path, before.uid, before.gid);
+}
+
+async function applyMonitorSettings(pgdata: string, ini: NodeIni['ini'], path: string, key: string): Promise<void> {
+  const cfg = monitorConfigFromIni(ini, path);
+  const settings = join(pgdata, SETTINGS_FILE);
+  if (!existsSync(join(pgdata, 'PG_VERSION'))) return;
+  const runAs = postgresRunAs(pgdata);
+  writeFileSync(settings, monitorSettings(cfg), { mode: 0o600 });
+  if (runAs) chownSync(settings, runAs.uid, runAs.gid);
+  log.info(`Updated ${settings}`);
+  const ctl = new PostgresCtl({ pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs, log });
+  if ((await ctl.status()) === 'running') {
+    await ctl.reload();
+    log.info('Reloaded the monitor Postgres');
+    if (RESTART_KEYS.has(key)) log.warn(`${key} takes effect when the monitor Postgres restarts (pgaf stop, then pgaf run)`);
+  }
+}
+
+function getCommand(cli: Argv): Argv {
+  return cli.command(
+    'get [key]',
+    'print the configuration file, or the value of one section.option',
+    (y) =>
+      y
+        .positional('key', { type: 'string', describe: 'section.option, e.g. postgresql.port' })
+        .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
+        .option('json', { type: 'boolean', default: false, describe: 'output JSON' }),
+    (args) => {
+      const pgdata = resolvePgdata(args.pgdata);
+      const node = loadNodeIni(pgdata);
+      roleOf(node.ini, node.path);
+      if (args.key !== undefined) {
+        const value = configGet(node.ini, node.path, args.key);
+        process.stdout.write((args.json ? JSON.stringify(value) : value) + '\n');
+        return;
+      }
+      const masked = maskedIni(completeIni(node.ini, node.path));
+      process.stdout.write(args.json ? JSON.stringify(masked, null, 2) + '\n' : stringifyIni(masked));
+    },
+  );
+}
+
+function setCommand(cli: Argv): Argv {
+  return cli.command(
+    'set <key> <value>',
+    'set section.option in the configuration file (validated before it is written)',
+    (y) =>
+      y
+        .positional('key', { type: 'string', describe: 'section.option, e.g. postgresql.listen_addresses' })
+        .positional('value', { type: 'string', describe: 'the new value' })
+        .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' }),
+    async (args) => {
+      const pgdata = resolvePgdata(args.pgdata);
+      const node = loadNodeIni(pgdata);
+      const role = roleOf(node.ini, node.path);
+      const next = configSet(node.ini, node.path, args.key, args.value);
+      writeKeepingOwner(node.path, next);
+      const key = String(args.key);
+      if (role === 'monitor' && MONITOR_PG_KEYS.has(key)) await applyMonitorSettings(pgdata, next, node.path, key);
+      if (role === 'keeper') {
+        const pid = servicePid(nodePaths(pgdata).pid);
+        if (pid !== undefined) {
+          process.kill(pid, 'SIGHUP');
+          log.info(`Signalled the keeper (pid ${pid}) to reload its configuration`);
+        }
+      }
+      process.stdout.write(configGet(next, node.path, key) + '\n');
+    },
+  );
+}
+
+export function registerConfig(cli: Argv): Argv {
+  return cli.command('config', 'read or change the local configuration file', (y) =>
+    setCommand(getCommand(y)).demandCommand(1, 'config what? get or set'),
+  );
+}
