@@ -92,7 +92,14 @@ describe('two nodes, from bring-up to a dead primary and back', () => {
     expect(await m.goal(b.id)).toBe('draining');
     expect(await m.active(a.id, 'prepare_promotion', { tli: 2 })).toBe('stop_replication');
     expect(await m.goal(b.id)).toBe('demote_timeout');
-    expect(await m.active(a.id, 'stop_replication', { tli: 3 })).toBe('stop_replication');
+    // The candidate waits for the old primary's demotion (1 s here); only check while that
+    // second has surely not passed yet, as a loaded machine may be slow.
+    const young = (await m.one(
+      `select now() - statechangetime < interval '800 ms' as y from pgautofailover.node where nodeid = $1`,
+      [b.id],
+    )).y;
+    const early = await m.active(a.id, 'stop_replication', { tli: 3 });
+    if (young) expect(early).toBe('stop_replication');
     await sleep(1100);
     expect(await m.active(a.id, 'stop_replication', { tli: 3 })).toBe('wait_primary');
     expect(await m.goal(b.id)).toBe('demoted');
@@ -103,6 +110,11 @@ describe('two nodes, from bring-up to a dead primary and back', () => {
     expect(failover).toContain(`${b.id}:draining:N9`);
     expect(failover).toContain(`${a.id}:wait_primary:N18`);
     expect(failover).toContain(`${b.id}:demoted:N18`);
+    // The promotion happened no sooner than primary_demote_timeout after the demotion was asked.
+    const evs = await m.events(since);
+    const asked = evs.find((e) => e.nodeid === b.id && e.goalstate === 'demote_timeout')!;
+    const done = evs.find((e) => e.nodeid === a.id && e.goalstate === 'wait_primary' && e.ruleid === 'N18')!;
+    expect(done.eventtime.getTime() - asked.eventtime.getTime()).toBeGreaterThanOrEqual(1000);
 
     // 4. B comes back: it still thinks it is primary; it is told it was demoted, and rejoins.
     expect(await m.active(b.id, 'primary', { tli: 2 })).toBe('demoted');
