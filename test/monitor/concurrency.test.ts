@@ -24,7 +24,7 @@ async function keeper(c: pg.Client, id: number, rounds: number): Promise<State> 
   let reported: State = 'init';
   for (let i = 0; i < rounds; i++) {
     const rep = reported === 'primary' ? 'quorum' : reported === 'wait_primary' ? 'async' : '';
-    const r = await c.query(ACTIVE, ['default', id, reported, true, LSN, rep]);
+    const r: pg.QueryResult = await c.query(ACTIVE, ['default', id, reported, true, LSN, rep]);
     reported = r.rows[0].assigned_group_state;
     await new Promise((res) => setTimeout(res, Math.random() * 3));
   }
@@ -152,7 +152,7 @@ describe('racing operator calls', () => {
     const beats = (async () => {
       let reported: State = 'primary';
       for (let i = 0; i < 30; i++) {
-        const r = await c1.query(ACTIVE, ['default', a.id, reported, true, LSN, 'quorum']);
+        const r: pg.QueryResult = await c1.query(ACTIVE, ['default', a.id, reported, true, LSN, 'quorum']);
         reported = r.rows[0].assigned_group_state;
       }
       return reported;
