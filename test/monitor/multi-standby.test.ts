@@ -294,6 +294,28 @@ describe('failover of a dead primary with three nodes', () => {
   });
 });
 
+describe('removing the primary of three nodes', () => {
+  it('A5: the others report their LSN; no other node gets a writable goal before the old primary confirmed dropped', async () => {
+    const m = await ms.fresh();
+    const { a, b, c } = await threeNodes(m);
+    expect((await m.one(`select pgautofailover.remove_node($1::bigint) as ok`, [a.id])).ok).toBe(true);
+    await m.expectAssigned(a.id, 'dropped', 'A5');
+    await m.expectAssigned(b.id, 'report_lsn', 'A5');
+    await m.expectAssigned(c.id, 'report_lsn', 'A5');
+    // The removed primary's keeper has not stopped Postgres yet: it may still take writes.
+    await m.settle([b.id, c.id]);
+    const early = await m.goals([b.id, c.id]);
+    expect(Object.values(early).filter((g) => WRITABLE.includes(g!)), JSON.stringify(early)).toEqual([]);
+    // A node being removed is never given another goal: the removal is not undone.
+    expect(await m.goal(a.id)).toBe('dropped');
+    // Once it confirmed, the election completes.
+    await m.active(a.id, 'dropped', { running: false });
+    expect(await m.nodeOrNull(a.id)).toBeNull();
+    await m.settle([b.id, c.id]);
+    expect(await m.goals([b.id, c.id])).toEqual({ [b.id]: 'primary', [c.id]: 'secondary' });
+  });
+});
+
 describe('maintenance of the primary with three nodes', () => {
   it('A3, E9: primary → prepare_maintenance, an election runs, the primary → maintenance, then back (A4)', async () => {
     const m = await ms.fresh();

@@ -222,6 +222,20 @@ describe('synchronous_standby_names (spec §2.4 table)', () => {
     expect(await ssn(m)).toBe('');
   });
 
+  it("2 nodes: ANY 1 as soon as the standby's goal is secondary (before it reports it)", async () => {
+    const m = await ms.fresh();
+    const a = await m.register(5001);
+    await m.active(a.id, 'single');
+    const b = await m.register(5002);
+    await m.active(b.id, 'wait_standby');
+    await m.active(a.id, 'single');
+    await m.active(a.id, 'wait_primary');
+    await m.active(b.id, 'wait_standby');
+    expect(await m.active(b.id, 'catchingup')).toBe('secondary');
+    expect((await m.node(b.id)).reportedstate).toBe('catchingup');
+    expect(await ssn(m)).toBe(`ANY 1 (pgautofailover_standby_${b.id})`);
+  });
+
   it("2 nodes: '' when the standby has replication quorum false", async () => {
     const m = await ms.fresh();
     await twoNodes(m, { b: { quorum: false } });
