@@ -3,7 +3,7 @@
 // duplicate keepers, racing operator calls, registrations in parallel.
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LSN, MonitorServer, SYSID, twoNodes, until, type Monitor, type State } from './helpers.js';
+import { LSN, MonitorServer, SYSID, expectEventsExplainGoals, twoNodes, until, type Monitor, type State } from './helpers.js';
 
 let ms: MonitorServer;
 beforeAll(async () => {
@@ -51,6 +51,7 @@ describe('concurrent node_active calls for one group', () => {
     expect(finals).toEqual(['primary', 'secondary', 'secondary']);
     expect(await m.goals(ids)).toEqual({ [ids[0]!]: 'primary', [ids[1]!]: 'secondary', [ids[2]!]: 'secondary' });
     await expectSingleWriterHistory(m);
+    await expectEventsExplainGoals(m);
   });
 
   it('duplicate keepers of a standby racing on a dead primary promote it exactly once', async () => {

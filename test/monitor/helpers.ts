@@ -460,6 +460,22 @@ export class Monitor {
   }
 }
 
+/**
+ * Every goal change writes an event carrying the new goal: replaying the goal-changing events
+ * must give each node's current goal state.
+ */
+export async function expectEventsExplainGoals(m: Monitor): Promise<void> {
+  const replay = new Map<number, string>();
+  for (const e of await m.events()) {
+    if (EVENT_ONLY_RULES.includes(e.ruleid ?? '')) continue;
+    expect(e.ruleid, `event ${e.eventid} has a rule id: ${e.description}`).toBeTruthy();
+    replay.set(e.nodeid, e.goalstate);
+  }
+  for (const n of await m.nodes()) {
+    expect(replay.get(n.nodeid), `goal of node ${n.nodeid} as told by the events`).toBe(n.goalstate);
+  }
+}
+
 /** An event description must be a sentence naming its node: by name, or as "node <id>". */
 export function expectNamesNode(ev: EventRow, id: number): void {
   const d = ev.description ?? '';

@@ -48,7 +48,19 @@ describe('register_node', () => {
       replicationquorum: true,
       nodecluster: 'default',
     });
-    await m.expectAssigned(1, 'single', 'A7');
+    const ev = await m.expectAssigned(1, 'single', 'A7');
+    expect(ev).toMatchObject({
+      formationid: 'default',
+      nodeid: 1,
+      groupid: 0,
+      nodename: 'node_1',
+      nodehost: '127.0.0.1',
+      nodeport: 5001,
+      goalstate: 'single',
+      candidatepriority: 100,
+      replicationquorum: true,
+    });
+    expect(ev.eventtime).toBeInstanceOf(Date);
   });
 
   it('the next nodes are assigned wait_standby (A7), ids follow the registration order', async () => {

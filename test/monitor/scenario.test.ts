@@ -2,7 +2,7 @@
 // would: a two-node group through a switchover, a dead primary and its return, a refused
 // failover; and a three-node group through an election and a dead primary.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MonitorServer, sleep, threeNodes, type Monitor } from './helpers.js';
+import { MonitorServer, expectEventsExplainGoals, sleep, threeNodes, type Monitor } from './helpers.js';
 
 let ms: MonitorServer;
 beforeAll(async () => {
@@ -135,8 +135,9 @@ describe('two nodes, from bring-up to a dead primary and back', () => {
       { nodename: 'alpha', current_group_state: 'primary', assigned_group_state: 'primary', reported_tli: 3 },
       { nodename: 'bravo', current_group_state: 'secondary', assigned_group_state: 'secondary', reported_tli: 3 },
     ]);
-    // Every event names its node.
+    // Every event names its node, and the events tell every goal change.
     for (const e of await m.events()) expect(e.description).toMatch(/alpha|bravo|node \d/);
+    await expectEventsExplainGoals(m);
   });
 });
 
@@ -172,5 +173,6 @@ describe('three nodes, driven by obedient keepers', () => {
     await m.settle(all);
     expect(Object.values(await m.goals(all)).sort()).toEqual(['primary', 'secondary', 'secondary']);
     await expectOneWriter(m);
+    await expectEventsExplainGoals(m);
   });
 });
