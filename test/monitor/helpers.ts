@@ -304,16 +304,24 @@ export class Monitor {
   }
 
   private simulateTimeline(n: NodeRow, all: NodeRow[]): void {
-    const maxTli = Math.max(1, ...all.map((x) => this.tli.get(x.nodeid) ?? x.reportedtli));
-    const promoting = ['stop_replication', 'wait_primary', 'single'].includes(n.goalstate) &&
-      ['prepare_promotion', 'stop_replication', 'report_lsn', 'fast_forward'].includes(n.reportedstate);
+    const tliOf = (x: NodeRow) => this.tli.get(x.nodeid) ?? x.reportedtli;
+    const others = Math.max(1, ...all.filter((x) => x.nodeid !== n.nodeid).map(tliOf));
+    // A standby being promoted (pg_ctl promote) starts the next timeline, once.
+    const promoting =
+      ['stop_replication', 'wait_primary', 'single'].includes(n.goalstate) &&
+      ['prepare_promotion', 'stop_replication', 'report_lsn', 'fast_forward', 'secondary', 'catchingup'].includes(
+        n.reportedstate,
+      );
     if (promoting) {
-      this.tli.set(n.nodeid, maxTli + 1);
+      if (tliOf(n) <= others) this.tli.set(n.nodeid, others + 1);
       return;
     }
+    // A standby following a primary (or a promoted candidate) is on its timeline.
     if (['catchingup', 'secondary', 'join_secondary'].includes(n.goalstate)) {
-      const primary = all.find((x) => ['primary', 'wait_primary', 'single', 'apply_settings'].includes(x.goalstate));
-      if (primary) this.tli.set(n.nodeid, this.tli.get(primary.nodeid) ?? primary.reportedtli);
+      const upstream =
+        all.find((x) => x.nodeid !== n.nodeid && ['primary', 'wait_primary', 'single', 'apply_settings'].includes(x.goalstate)) ??
+        all.find((x) => x.nodeid !== n.nodeid && x.goalstate === 'stop_replication');
+      if (upstream) this.tli.set(n.nodeid, tliOf(upstream));
     }
   }
 
