@@ -34,6 +34,7 @@ export interface LocalPostgres {
   promote(): Promise<void>;
   checkpoint(): Promise<void>;
   setSynchronousStandbyNames(value: string): Promise<void>;
+  synchronousStandbyNames(): Promise<string>;
   /** Waits until a standby in pg_stat_replication confirmed the LSN the primary has now. */
   waitForStandbyCatchUp(timeoutMs: number): Promise<boolean>;
   setReadOnly(on: boolean): Promise<void>;

@@ -206,6 +206,16 @@ export class Keeper {
     log.debug(`Nothing to do: ${reason}.`, { lsn: facts.lsn, sync: facts.syncState });
   }
 
+  /** A converged primary keeps the monitor's synchronous_standby_names. */
+  private async ensureSyncNames(): Promise<void> {
+    const want = await this.d.monitor.synchronousStandbyNames();
+    const have = await this.d.pg.synchronousStandbyNames();
+    if (want !== have) {
+      this.d.log.warn(`synchronous_standby_names is '${have}', the monitor wants '${want}': setting it.`);
+      await this.d.pg.setSynchronousStandbyNames(want);
+    }
+  }
+
   /** HBA and slots follow the monitor's node list: at once when it changes, else every N ticks. */
   private async refreshPeers(state: KeeperState): Promise<void> {
     this.ticksSinceRefresh += 1;
@@ -215,6 +225,7 @@ export class Keeper {
     const standby = !canTakeWrites(state.current_role);
     await this.d.pg.reconcileHba(peers);
     await this.d.pg.reconcileSlots(peers, standby);
+    if (state.current_role === 'primary') await this.ensureSyncNames();
     if (sig !== this.peersSignature) this.d.log.info(`Peers are now: ${peers.map((p) => p.name).join(', ') || 'none'}; HBA and slots updated.`);
     this.peersSignature = sig;
     this.ticksSinceRefresh = 0;

@@ -217,6 +217,10 @@ export class PgLocalPostgres implements LocalPostgres {
     await this.alterAndReload('synchronous_standby_names', value);
   }
 
+  async synchronousStandbyNames(): Promise<string> {
+    return this.local((q) => sql.showSetting(q, 'synchronous_standby_names'));
+  }
+
   async setReadOnly(on: boolean): Promise<void> {
     await this.alterAndReload('default_transaction_read_only', on ? 'on' : 'off');
   }

@@ -57,7 +57,7 @@ BEGIN
   -- 2. build the candidate list, asking standbys to report their LSN
   FOR n IN SELECT * FROM pgautofailover.node
             WHERE formationid = a.formationid AND groupid = a.groupid ORDER BY nodeid LOOP
-    IF p.nodeid IS NOT NULL AND n.nodeid = p.nodeid
+    IF p.nodeid IS NOT NULL AND n.nodeid = p.nodeid AND n.goalstate <> 'report_lsn'
        AND NOT (pgautofailover.is_current_state(n, 'draining') OR pgautofailover.is_current_state(n, 'demoted')) THEN
       CONTINUE;  -- the old primary takes part only once it has stopped
     END IF;

@@ -223,7 +223,10 @@ export class TestCluster {
         // monitor restarting
       }
       if (Date.now() > deadline) {
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; states: ${last.map((s) => `${s.nodename}=${s.reportedstate}/${s.goalstate}`).join(' ')}`);
+        const logs = [...this.nodes.keys()].map((n) => `--- ${n}\n${this.logTail(n, 12)}`).join('\n');
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${what}; states: ${last.map((s) => `${s.nodename}=${s.reportedstate}/${s.goalstate}`).join(' ')}\n${logs}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -285,7 +288,11 @@ export class TestCluster {
   /** The last lines of a member's pgaf log, for failure messages. */
   logTail(name: string, lines = 30): string {
     try {
-      return readFileSync(join(this.member(name).dir, 'pgaf.log'), 'utf8').split('\n').slice(-lines).join('\n');
+      return readFileSync(join(this.member(name).dir, 'pgaf.log'), 'utf8')
+        .split('\n')
+        .filter((l) => !l.includes(' DEBUG ') && !l.includes(' TRACE '))
+        .slice(-lines)
+        .join('\n');
     } catch {
       return '';
     }
