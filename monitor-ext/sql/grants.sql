@@ -36,7 +36,8 @@ GRANT EXECUTE ON FUNCTION
   pgautofailover.drop_formation(text),
   pgautofailover.enable_secondary(text),
   pgautofailover.disable_secondary(text),
-  pgautofailover.monitor_settings()
+  pgautofailover.monitor_settings(),
+  pgautofailover.get_coordinator(text)
 TO autoctl_node, autoctl;
 
 -- the health worker runs as autoctl (or the superuser) on the monitor host

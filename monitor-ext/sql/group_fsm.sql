@@ -29,7 +29,7 @@ BEGIN
   END IF;
 
   -- P3
-  IF pgautofailover.is_current_state(p, 'join_primary') THEN
+  IF p.goalstate = 'join_primary' AND p.reportedstate IN ('join_primary', 'primary') THEN
     PERFORM pgautofailover.set_goal(p, 'primary', 'P3', 'join_primary is no longer used, primary replaces it');
     RETURN true;
   END IF;
@@ -217,6 +217,11 @@ BEGIN
     END IF;
   END IF;
 
+  -- a primary being removed may still take writes: no candidate moves on before it confirmed
+  IF a.goalstate IN ('prepare_promotion', 'stop_replication') AND p.nodeid IS NOT NULL AND p.goalstate = 'dropped' THEN
+    RETURN false;
+  END IF;
+
   IF pgautofailover.is_current_state(a, 'prepare_promotion') THEN
     -- N12
     IF pgautofailover.is_current_state(p, 'prepare_maintenance') THEN
@@ -326,8 +331,9 @@ BEGIN
     RETURN false;
   END IF;
 
+  -- a node being dropped still counts until it confirmed: it may still take writes
   SELECT count(*) INTO node_count FROM pgautofailover.node
-   WHERE formationid = a.formationid AND groupid = a.groupid AND goalstate <> 'dropped';
+   WHERE formationid = a.formationid AND groupid = a.groupid;
 
   IF node_count = 1 THEN
     IF a.candidatepriority > 0 AND a.goalstate <> 'single' THEN
@@ -347,8 +353,8 @@ BEGIN
     RETURN false;
   END IF;
 
-  -- E6
-  IF pgautofailover.is_in_primary_state(a) THEN
+  -- E6 (and P3: a reported join_primary is recorded as primary)
+  IF pgautofailover.is_in_primary_state(a) OR (a.goalstate = 'join_primary' AND a.reportedstate = 'primary') THEN
     RETURN pgautofailover.proceed_primary(a, cfg);
   END IF;
 

@@ -31,6 +31,22 @@ BEGIN
   SELECT * INTO cand FROM pgautofailover.node
    WHERE formationid = a.formationid AND groupid = a.groupid AND pgautofailover.is_being_promoted(node)
    ORDER BY nodeid LIMIT 1;
+  -- H363: a fast_forward candidate whose WAL sources are all unhealthy starts over
+  IF cand.nodeid IS NOT NULL AND cand.goalstate = 'fast_forward'
+     AND EXISTS (SELECT 1 FROM pgautofailover.node src
+                  WHERE src.formationid = cand.formationid AND src.groupid = cand.groupid
+                    AND src.nodeid <> cand.nodeid AND src.reportedstate = 'report_lsn'
+                    AND (src.reportedtli, src.reportedlsn) > (cand.reportedtli, cand.reportedlsn))
+     AND NOT EXISTS (SELECT 1 FROM pgautofailover.node src
+                      WHERE src.formationid = cand.formationid AND src.groupid = cand.groupid
+                        AND src.nodeid <> cand.nodeid AND src.reportedstate = 'report_lsn'
+                        AND (src.reportedtli, src.reportedlsn) > (cand.reportedtli, cand.reportedlsn)
+                        AND pgautofailover.is_healthy(src, cfg)) THEN
+    PERFORM pgautofailover.set_goal(cand, 'report_lsn', 'H363',
+      'every node it could fetch the missing WAL from is unhealthy, the election starts over');
+    RETURN true;
+  END IF;
+
   IF cand.nodeid IS NOT NULL
      AND (pgautofailover.is_healthy(cand, cfg) OR cand.reportedstate IN ('report_lsn', 'prepare_promotion')) THEN
     IF cand.nodeid = a.nodeid THEN
@@ -45,7 +61,7 @@ BEGIN
     RETURN true;
   END IF;
 
-  -- H363: a fast_forward candidate whose WAL sources are all unhealthy starts over
+  -- an unhealthy candidate on its way starts over
   IF cand.nodeid IS NOT NULL AND cand.goalstate = 'fast_forward' THEN
     PERFORM pgautofailover.set_goal(cand, 'report_lsn', 'H363',
       'it is unhealthy while fetching missing WAL, the election starts over');

@@ -111,9 +111,10 @@ BEGIN
    WHERE x.formationid = formation_id AND x.groupid = n.groupid AND x.goalstate <> 'dropped';
   IF node_count > 2 THEN
     UPDATE pgautofailover.node SET candidatepriority = candidatepriority + 101 WHERE nodeid = n.nodeid;
-    PERFORM pg_notify('log', format('Promotion of %s requested: its candidate priority is raised for the election',
-                                    pgautofailover.node_label(n)));
   END IF;
+  PERFORM pgautofailover.notify_event(pgautofailover.find_node(n.nodeid), 'A2', format(
+    'Promotion of %s requested%s.', pgautofailover.node_label(n),
+    CASE WHEN node_count > 2 THEN ': its candidate priority is raised by 101 for the election' ELSE '' END));
   PERFORM pgautofailover.perform_failover(formation_id, n.groupid);
   RETURN true;
 END
@@ -510,32 +511,40 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION pgautofailover.insert_formation(
+  new_id text, new_kind text, new_dbname name, new_opt_secondary bool, new_nss int)
+RETURNS pgautofailover.formation LANGUAGE plpgsql AS $$
+DECLARE
+  f pgautofailover.formation;
+BEGIN
+  IF btrim(new_id) = '' OR length(new_id) > 63 THEN
+    RAISE EXCEPTION 'formation name must be 1 to 63 characters long' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF new_kind NOT IN ('pgsql') THEN
+    RAISE EXCEPTION 'formation kind "%" is not supported, expected pgsql', new_kind USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF new_nss < 0 THEN
+    RAISE EXCEPTION 'number_sync_standbys % is invalid, expected 0 or more', new_nss USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM pgautofailover.lock_formation_exclusive(new_id);
+  IF EXISTS (SELECT 1 FROM pgautofailover.formation x WHERE x.formationid = new_id) THEN
+    RAISE EXCEPTION 'formation "%" already exists', new_id USING ERRCODE = 'duplicate_object';
+  END IF;
+  INSERT INTO pgautofailover.formation (formationid, kind, dbname, opt_secondary, number_sync_standbys)
+  VALUES (new_id, new_kind, new_dbname, new_opt_secondary, new_nss)
+  RETURNING * INTO f;
+  RETURN f;
+END
+$$;
+
+-- IN and OUT arguments share their names (as in the original), which PL/pgSQL refuses: a
+-- SQL wrapper keeps the signature.
 CREATE FUNCTION pgautofailover.create_formation(
   IN formation_id text, IN kind text, IN dbname name, IN opt_secondary bool, IN number_sync_standbys int,
   OUT formation_id text, OUT kind text, OUT dbname name, OUT opt_secondary bool, OUT number_sync_standbys int)
-RETURNS record LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
-BEGIN
-  IF btrim(create_formation.formation_id) = '' OR length(create_formation.formation_id) > 63 THEN
-    RAISE EXCEPTION 'formation name must be 1 to 63 characters long' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF create_formation.kind NOT IN ('pgsql') THEN
-    RAISE EXCEPTION 'formation kind "%" is not supported, expected pgsql', create_formation.kind
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF create_formation.number_sync_standbys < 0 THEN
-    RAISE EXCEPTION 'number_sync_standbys % is invalid, expected 0 or more', create_formation.number_sync_standbys
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF EXISTS (SELECT 1 FROM pgautofailover.formation f WHERE f.formationid = create_formation.formation_id) THEN
-    RAISE EXCEPTION 'formation "%" already exists', create_formation.formation_id USING ERRCODE = 'duplicate_object';
-  END IF;
-  INSERT INTO pgautofailover.formation AS f (formationid, kind, dbname, opt_secondary, number_sync_standbys)
-  VALUES (create_formation.formation_id, create_formation.kind, create_formation.dbname,
-          create_formation.opt_secondary, create_formation.number_sync_standbys)
-  RETURNING f.formationid, f.kind, f.dbname, f.opt_secondary, f.number_sync_standbys
-       INTO create_formation.formation_id, create_formation.kind, create_formation.dbname,
-            create_formation.opt_secondary, create_formation.number_sync_standbys;
-END
+RETURNS record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+  SELECT f.formationid, f.kind, f.dbname, f.opt_secondary, f.number_sync_standbys
+    FROM pgautofailover.insert_formation($1, $2, $3, $4, $5) f
 $$;
 
 CREATE FUNCTION pgautofailover.drop_formation(formation_id text)

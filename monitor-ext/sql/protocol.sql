@@ -202,7 +202,8 @@ BEGIN
   ELSIF f.opt_secondary AND EXISTS (
           SELECT 1 FROM pgautofailover.node x
            WHERE x.formationid = formation_id AND x.groupid = grp
-             AND (pgautofailover.can_take_writes(x.goalstate) OR pgautofailover.is_being_promoted(x))) THEN
+             AND (pgautofailover.can_take_writes(x.goalstate) OR pgautofailover.is_being_promoted(x)
+                  OR x.goalstate IN ('prepare_promotion', 'stop_replication', 'fast_forward'))) THEN
     state := 'wait_standby';
   ELSIF EXISTS (SELECT 1 FROM pgautofailover.node x
                  WHERE x.formationid = formation_id AND x.groupid = grp

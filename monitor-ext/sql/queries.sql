@@ -178,8 +178,12 @@ BEGIN
     INTO hosts
     FROM pgautofailover.node n
    WHERE n.formationid = formation_id AND n.groupid = 0 AND n.nodecluster = cluster_name;
-  RETURN format('postgres://%s/%s?target_session_attrs=read-write&sslmode=%s%s%s',
-                coalesce(hosts, ''), f.dbname, sslmode,
+  IF hosts IS NULL THEN
+    RETURN NULL;
+  END IF;
+  RETURN format('postgres://%s/%s?%ssslmode=%s%s%s',
+                hosts, f.dbname,
+                CASE WHEN cluster_name = 'default' THEN 'target_session_attrs=read-write&' ELSE '' END, sslmode,
                 CASE WHEN sslrootcert <> '' THEN '&sslrootcert=' || sslrootcert ELSE '' END,
                 CASE WHEN sslcrl <> '' THEN '&sslcrl=' || sslcrl ELSE '' END);
 END
@@ -218,4 +222,14 @@ BEGIN
     RETURN NEXT;
   END LOOP;
 END
+$$;
+
+-- Citus coordinators: pgaf manages pgsql formations only, so this lists nothing for them.
+CREATE FUNCTION pgautofailover.get_coordinator(
+  IN formation_id text DEFAULT 'default', OUT node_host text, OUT node_port int)
+RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+  SELECT n.nodehost, n.nodeport
+    FROM pgautofailover.node n JOIN pgautofailover.formation f USING (formationid)
+   WHERE n.formationid = $1 AND f.kind = 'citus' AND n.groupid = 0
+     AND n.goalstate IN ('single', 'wait_primary', 'primary', 'join_primary', 'apply_settings')
 $$;
