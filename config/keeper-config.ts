@@ -42,7 +42,8 @@ export const KEEPER_DEFAULTS = {
   dbname: 'postgres',
   candidatePriority: 50,
   replicationQuorum: true,
-  networkPartitionTimeout: 20,
+  // seconds; the keeper also stays below the monitor's primary_demote_timeout (keeper/loop/run.ts)
+  networkPartitionTimeout: 5,
   restartFailureTimeout: 20,
   restartFailureMaxRetries: 3,
   maximumBackupRate: '100M',

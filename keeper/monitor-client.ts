@@ -145,6 +145,10 @@ export class MonitorClient implements MonitorApi {
     return (await this.q(`SELECT * FROM pgautofailover.get_other_nodes($1)`, [this.ids.nodeId])).map(peer);
   }
 
+  async getOtherNodesInState(state: string): Promise<PeerNode[]> {
+    return (await this.q(`SELECT * FROM pgautofailover.get_other_nodes($1, $2)`, [this.ids.nodeId, state])).map(peer);
+  }
+
   async getMostAdvancedStandby(): Promise<PeerNode | undefined> {
     const [r] = await this.q(`SELECT * FROM pgautofailover.get_most_advanced_standby($1, $2)`, [this.ids.formation, this.ids.groupId]);
     return r ? peer(r) : undefined;
@@ -157,6 +161,12 @@ export class MonitorClient implements MonitorApi {
   async synchronousStandbyNames(): Promise<string> {
     const [r] = await this.q(`SELECT pgautofailover.synchronous_standby_names($1, $2) AS ssn`, [this.ids.formation, this.ids.groupId]);
     return String(r?.ssn ?? '');
+  }
+
+  /** The monitor's primary_demote_timeout, in seconds. */
+  async demoteTimeoutSec(): Promise<number> {
+    const [r] = await this.q(`SELECT numeric_value FROM pgautofailover.monitor_settings() WHERE name = 'primary_demote_timeout'`);
+    return Number(r?.numeric_value ?? 30_000) / 1000;
   }
 
   async updateMetadata(name: string | null, host: string | null, port: number | null): Promise<void> {

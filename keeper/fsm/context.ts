@@ -56,6 +56,8 @@ export interface LocalPostgres {
 export interface MonitorApi {
   getPrimary(): Promise<PeerNode | undefined>;
   getOtherNodes(): Promise<PeerNode[]>;
+  /** The other nodes that last reported `state` (with their last reported LSN). */
+  getOtherNodesInState(state: string): Promise<PeerNode[]>;
   getMostAdvancedStandby(): Promise<PeerNode | undefined>;
   setSystemIdentifier(sysid: string): Promise<void>;
   synchronousStandbyNames(): Promise<string>;

@@ -3,7 +3,9 @@
 import { BadState } from '../../lib/errors.js';
 import type { PeerNode, Step, StepContext } from './context.js';
 
-const SYNC_CATCHUP_TIMEOUT_MS = 30_000;
+const SYNC_CATCHUP_TIMEOUT_MS = 5_000;
+/** how long a candidate waits for the last WAL of an old primary that stopped cleanly */
+const LAST_WAL_TIMEOUT_MS = 3_000;
 const FAST_FORWARD_TIMEOUT_MS = 60_000;
 
 async function ensureRunning(ctx: StepContext): Promise<void> {
@@ -107,27 +109,44 @@ export const resumeAsPrimary: Step = async (ctx) => {
   await disableReplication(ctx);
 };
 
-/** A standby becomes a primary: promote (idempotent), checkpoint, no standby setup, no sync rep. */
-export const promoteStandby: Step = async (ctx) => {
+/** Promote (idempotent), no standby setup, no sync rep. */
+async function promote(ctx: StepContext): Promise<void> {
   await ensureRunning(ctx);
   if (await ctx.pg.isInRecovery()) await ctx.pg.promote();
   await ctx.pg.removeStandbySetup();
-  await ctx.pg.checkpoint();
   await ctx.pg.setSynchronousStandbyNames('');
+}
+
+/**
+ * A standby becomes a primary: promote, then checkpoint, so that the new timeline is in
+ * pg_control for a later pg_rewind of the old primary.
+ */
+export const promoteStandby: Step = async (ctx) => {
+  await promote(ctx);
+  await ctx.pg.checkpoint();
   await refreshPeers(ctx, false);
 };
 
-/** prepare_promotion → stop_replication: promote, but read-only until the old primary is out. */
+/**
+ * prepare_promotion → stop_replication: once the WAL of an old primary that stopped cleanly is
+ * here (so it can follow us without a rewind), promote, read-only until the monitor says
+ * the old primary is out.
+ */
 export const stopReplication: Step = async (ctx) => {
   await ensureRunning(ctx);
+  const [drained] = await ctx.monitor.getOtherNodesInState('draining');
+  if (drained && drained.lsn !== '0/0' && !(await ctx.pg.waitForReplay(drained.lsn, LAST_WAL_TIMEOUT_MS))) {
+    ctx.log.warn(`The last WAL of ${drained.name} (${drained.lsn}) did not arrive; promoting anyway, it will need pg_rewind`);
+  }
   await ctx.pg.setReadOnly(true);
-  await promoteStandby(ctx);
+  await promote(ctx);
 };
 
-/** stop_replication → wait_primary: writes open. */
+/** stop_replication → wait_primary: writes open; then the checkpoint a later pg_rewind needs. */
 export const openWrites: Step = async (ctx) => {
   await ensureRunning(ctx);
   await ctx.pg.setReadOnly(false);
+  await ctx.pg.checkpoint();
   await refreshPeers(ctx, false);
 };
 

@@ -49,6 +49,9 @@ export class Keeper {
   private peersSignature = '';
   private ticksSinceRefresh = 0;
   private droppedRounds = 0;
+  /** the monitor's primary_demote_timeout (s), refreshed now and then */
+  private demoteTimeoutSec?: number;
+  private ticks = 0;
 
   constructor(private readonly d: KeeperDeps) {
     d.monitor.listen(() => this.wake?.());
@@ -120,6 +123,9 @@ export class Keeper {
       log.warn(`Cannot reach the monitor: ${(err as Error).message}`);
     }
     if (facts.standbysConnected > 0) state.last_secondary_contact = now;
+    if (reachable && this.ticks++ % 60 === 0) {
+      this.demoteTimeoutSec = await monitor.demoteTimeoutSec().catch(() => this.demoteTimeoutSec);
+    }
 
     if (state.current_role === 'dropped' && state.assigned_role === 'dropped') {
       writeStateFile(this.d.statePath, state);
@@ -135,7 +141,7 @@ export class Keeper {
       lastMonitorContact: state.last_monitor_contact,
       lastSecondaryContact: state.last_secondary_contact,
       standbysConnected: facts.standbysConnected,
-      networkPartitionTimeout: this.d.timeouts.networkPartitionTimeout,
+      networkPartitionTimeout: fenceDeadline(this.d.timeouts.networkPartitionTimeout, this.demoteTimeoutSec),
     });
     const acted = await this.execute(decision, state, facts, reachable);
     writeStateFile(this.d.statePath, state);
@@ -230,4 +236,12 @@ export class Keeper {
     this.peersSignature = sig;
     this.ticksSinceRefresh = 0;
   }
+}
+
+/** Seconds a keeper waits before fencing itself, well below the monitor's demote wait. */
+export const FENCE_MARGIN_SEC = 3;
+
+export function fenceDeadline(networkPartitionTimeout: number, demoteTimeoutSec?: number): number {
+  if (demoteTimeoutSec === undefined) return networkPartitionTimeout;
+  return Math.max(1, Math.min(networkPartitionTimeout, demoteTimeoutSec - FENCE_MARGIN_SEC));
 }

@@ -96,9 +96,22 @@ export class PgLocalPostgres implements LocalPostgres {
     return existsSync(this.file('PG_VERSION'));
   }
 
+  /** Like `pg_ctl status` (postmaster.pid names a live process) without spawning it each tick. */
   async isRunning(): Promise<boolean> {
     if (!this.hasData()) return false;
-    return (await this.ctl.status()) === 'running';
+    let pid: number;
+    try {
+      pid = Number(readFileSync(this.file('postmaster.pid'), 'utf8').split('\n')[0]);
+    } catch {
+      return false;
+    }
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
   }
 
   async start(): Promise<void> {

@@ -227,6 +227,12 @@ BEGIN
     IF pgautofailover.is_current_state(p, 'prepare_maintenance') THEN
       PERFORM pgautofailover.set_goal(a, 'stop_replication', 'N12', format('primary %s is stopping for maintenance', plabel));
       RETURN true;
+    -- a live old primary still stopping: its last WAL is worth waiting for (no rewind later)
+    ELSIF p.nodeid IS NOT NULL AND p.nodeid <> a.nodeid AND p.goalstate = 'draining'
+          AND pgautofailover.can_take_writes(p.reportedstate)
+          AND pgautofailover.is_healthy(p, cfg) AND pgautofailover.is_reporting(p, cfg)
+          AND now() - p.statechangetime < cfg.demote_timeout THEN
+      RETURN false;
     -- N15
     ELSIF p.nodeid IS NOT NULL AND p.nodeid <> a.nodeid AND p.goalstate NOT IN ('maintenance', 'prepare_maintenance') THEN
       PERFORM pgautofailover.set_goal(a, 'stop_replication', 'N15',
@@ -251,6 +257,16 @@ BEGIN
     ELSIF pgautofailover.is_current_state(p, 'demote_timeout') THEN
       PERFORM pgautofailover.set_goal(a, 'wait_primary', 'N18', format('old primary %s confirmed it stopped (demote_timeout)', plabel));
       PERFORM pgautofailover.set_goal(p, 'demoted', 'N18', format('it confirmed it stopped and %s takes writes', pgautofailover.node_label(a)));
+      RETURN true;
+    -- F1
+    ELSIF pgautofailover.is_fenced_by_sync(p) THEN
+      PERFORM pgautofailover.set_goal(a, 'wait_primary', 'F1', format(
+        'old primary %s cannot commit any more: it ran with synchronous_standby_names ANY %s (%s) and %s of those standbys confirmed they stopped streaming from it (%s needed)',
+        plabel, p.sync_quorum, array_to_string(p.sync_standby_ids, ', '),
+        (SELECT count(*) FROM unnest(p.sync_standby_ids) id WHERE id = ANY (p.fence_confirmed_ids)),
+        cardinality(p.sync_standby_ids) - p.sync_quorum + 1));
+      PERFORM pgautofailover.set_goal(p, 'demoted', 'F1',
+        format('it can no longer commit and %s takes writes', pgautofailover.node_label(a)));
       RETURN true;
     ELSIF pgautofailover.is_drain_time_expired(p, cfg) THEN
       PERFORM pgautofailover.set_goal(a, 'wait_primary', 'N18',

@@ -134,3 +134,15 @@ CREATE FUNCTION pgautofailover.node_label(n pgautofailover.node) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
   SELECT format('node %s "%s" (%s:%s)', n.nodeid, n.nodename, n.nodehost, n.nodeport)
 $$;
+
+-- Rule F1: old primary p ran with synchronous_standby_names = ANY k (n standbys) when it last
+-- converged in primary; once n-k+1 of them confirmed they stopped streaming from it, no
+-- transaction with the default synchronous_commit can commit on it any more.
+CREATE FUNCTION pgautofailover.is_fenced_by_sync(p pgautofailover.node) RETURNS bool
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT p.nodeid IS NOT NULL
+     AND p.sync_quorum >= 1
+     AND cardinality(p.sync_standby_ids) >= p.sync_quorum
+     AND (SELECT count(*) FROM unnest(p.sync_standby_ids) id WHERE id = ANY (p.fence_confirmed_ids))
+         >= cardinality(p.sync_standby_ids) - p.sync_quorum + 1
+$$;

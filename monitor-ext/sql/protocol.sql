@@ -1,5 +1,37 @@
 -- Keeper entry points: validate, lock the group, record the report, run the state machine.
 
+-- Bookkeeping for rule F1 after node n reported (its previous reported state: old_state).
+-- A primary converging in primary records its synchronous standby set; leaving the primary
+-- states clears it. A node reporting a state in which it cannot be streaming from its old
+-- primary (report_lsn, join_secondary: Postgres restarted without an upstream or stopped;
+-- stop_replication, wait_primary: promoted) confirms so to every node that lists it.
+CREATE FUNCTION pgautofailover.record_sync_fencing(n pgautofailover.node, old_state pgautofailover.replication_state)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  s record;
+BEGIN
+  IF n.reportedstate = 'primary' AND n.goalstate = 'primary' THEN
+    IF n.sync_standby_ids IS NULL OR old_state IS DISTINCT FROM 'primary' THEN
+      SELECT * INTO s FROM pgautofailover.sync_standby_set(n.formationid, n.groupid);
+      UPDATE pgautofailover.node
+         SET sync_standby_ids = CASE WHEN s.quorum > 0 THEN s.ids END,
+             sync_quorum = CASE WHEN s.quorum > 0 THEN s.quorum END,
+             fence_confirmed_ids = '{}'
+       WHERE nodeid = n.nodeid;
+    END IF;
+  ELSIF n.reportedstate NOT IN ('primary', 'draining', 'demote_timeout', 'prepare_maintenance')
+        AND n.sync_standby_ids IS NOT NULL THEN
+    UPDATE pgautofailover.node SET sync_standby_ids = NULL, sync_quorum = NULL, fence_confirmed_ids = '{}'
+     WHERE nodeid = n.nodeid;
+  END IF;
+  IF n.reportedstate IN ('report_lsn', 'join_secondary', 'stop_replication', 'wait_primary') THEN
+    UPDATE pgautofailover.node o SET fence_confirmed_ids = o.fence_confirmed_ids || n.nodeid
+     WHERE o.formationid = n.formationid AND o.groupid = n.groupid AND o.nodeid <> n.nodeid
+       AND o.sync_standby_ids @> ARRAY[n.nodeid] AND NOT o.fence_confirmed_ids @> ARRAY[n.nodeid];
+  END IF;
+END
+$$;
+
 CREATE FUNCTION pgautofailover.find_node(node_id bigint) RETURNS pgautofailover.node
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -67,6 +99,8 @@ BEGIN
                 THEN coalesce(replication_stall_since, now()) END
    WHERE nodeid = node_id
   RETURNING * INTO n;
+
+  PERFORM pgautofailover.record_sync_fencing(n, old_state);
 
   IF old_state IS DISTINCT FROM role THEN
     PERFORM pgautofailover.notify_event(n, 'R0',

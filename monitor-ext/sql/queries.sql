@@ -116,16 +116,19 @@ RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgau
    ORDER BY n.nodeid
 $$;
 
--- ANY k (pgautofailover_standby_<id>, …) for the group's primary, or ''.
-CREATE FUNCTION pgautofailover.synchronous_standby_names(formation_id text DEFAULT 'default', group_id int DEFAULT 0)
-RETURNS text LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+-- The synchronous standbys of the group's primary: k and the ids in priority order
+-- (k = 0 and no ids when synchronous replication is off).
+CREATE FUNCTION pgautofailover.sync_standby_set(
+  IN formation_id text, IN group_id int, OUT quorum int, OUT ids bigint[])
+RETURNS record LANGUAGE plpgsql STABLE AS $$
 DECLARE
   f pgautofailover.formation;
   p pgautofailover.node;
   node_count int;
   standby pgautofailover.node;
-  names text;
 BEGIN
+  quorum := 0;
+  ids := '{}';
   SELECT * INTO f FROM pgautofailover.formation x WHERE x.formationid = formation_id;
   IF f.formationid IS NULL THEN
     RAISE EXCEPTION 'formation "%" does not exist', formation_id USING ERRCODE = 'undefined_object';
@@ -136,29 +139,35 @@ BEGIN
   END IF;
   SELECT count(*) INTO node_count FROM pgautofailover.node x
    WHERE x.formationid = formation_id AND x.groupid = group_id AND x.goalstate <> 'dropped';
-  IF node_count = 1 THEN
-    RETURN '';
-  ELSIF node_count = 2 THEN
+  IF node_count = 2 THEN
     SELECT * INTO standby FROM pgautofailover.node x
      WHERE x.formationid = formation_id AND x.groupid = group_id AND x.nodeid <> p.nodeid AND x.goalstate <> 'dropped';
     IF standby.replicationquorum AND standby.goalstate = 'secondary' THEN
-      RETURN format('ANY 1 (pgautofailover_standby_%s)', standby.nodeid);
+      quorum := 1;
+      ids := ARRAY[standby.nodeid];
     END IF;
-    RETURN '';
+  ELSIF node_count > 2 AND NOT pgautofailover.is_current_state(p, 'wait_primary') THEN
+    SELECT coalesce(array_agg(x.nodeid ORDER BY x.candidatepriority DESC, x.nodeid), '{}')
+      INTO ids
+      FROM pgautofailover.node x
+     WHERE x.formationid = formation_id AND x.groupid = group_id AND x.nodeid <> p.nodeid
+       AND x.replicationquorum AND x.goalstate NOT IN ('dropped', 'maintenance', 'wait_maintenance');
+    IF cardinality(ids) > 0 THEN
+      quorum := greatest(f.number_sync_standbys, 1);
+    END IF;
   END IF;
-  IF pgautofailover.is_current_state(p, 'wait_primary') THEN
-    RETURN '';
-  END IF;
-  SELECT string_agg('pgautofailover_standby_' || x.nodeid, ', ' ORDER BY x.candidatepriority DESC, x.nodeid)
-    INTO names
-    FROM pgautofailover.node x
-   WHERE x.formationid = formation_id AND x.groupid = group_id AND x.nodeid <> p.nodeid
-     AND x.replicationquorum AND x.goalstate NOT IN ('dropped', 'maintenance', 'wait_maintenance');
-  IF names IS NULL THEN
-    RETURN '';
-  END IF;
-  RETURN format('ANY %s (%s)', greatest(f.number_sync_standbys, 1), names);
 END
+$$;
+
+-- ANY k (pgautofailover_standby_<id>, …) for the group's primary, or ''.
+CREATE FUNCTION pgautofailover.synchronous_standby_names(formation_id text DEFAULT 'default', group_id int DEFAULT 0)
+RETURNS text LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+  SELECT CASE WHEN s.quorum = 0 THEN ''
+              ELSE format('ANY %s (%s)', s.quorum,
+                          (SELECT string_agg('pgautofailover_standby_' || id, ', ' ORDER BY ord)
+                             FROM unnest(s.ids) WITH ORDINALITY AS u(id, ord)))
+         END
+    FROM pgautofailover.sync_standby_set($1, $2) s
 $$;
 
 CREATE FUNCTION pgautofailover.formation_uri(

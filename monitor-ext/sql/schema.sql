@@ -56,6 +56,12 @@ CREATE TABLE pgautofailover.node (
   replicationquorum       bool NOT NULL DEFAULT true,
   nodecluster             text NOT NULL DEFAULT 'default',
   replication_stall_since timestamptz,
+  -- the synchronous standbys of this node when it last converged in primary:
+  -- synchronous_standby_names = ANY sync_quorum (pgautofailover_standby_<sync_standby_ids>)
+  sync_standby_ids        bigint[],
+  sync_quorum             int,
+  -- those of them that confirmed, since, that they stopped streaming from this node
+  fence_confirmed_ids     bigint[] NOT NULL DEFAULT '{}',
   UNIQUE (formationid, nodename),
   UNIQUE (nodehost, nodeport),
   CONSTRAINT system_identifier_is_null_at_init_only CHECK (

@@ -66,12 +66,18 @@ $$;
 CREATE FUNCTION pgautofailover.setting_defaults(
   OUT name text, OUT kind text, OUT default_value text)
 RETURNS SETOF record LANGUAGE sql IMMUTABLE AS $$
-  VALUES ('health_check_period',               'duration', '5s'),
-         ('health_check_timeout',              'duration', '5s'),
+  -- Fast detection (pg_auto_failover: 5s, 5s, 2, 2s, 20s, 30s). A node is failed over only
+  -- when its keeper has been silent for node_considered_unhealthy_timeout AND 3 probes in a
+  -- row, over 2 s, got no answer at all from its postmaster: a busy server (checkpoint, GC
+  -- pause of the keeper, load) still answers a probe, so it is not taken for dead.
+  -- primary_demote_timeout exceeds the keepers' self-fencing deadline (network_partition_timeout,
+  -- 5 s) by a margin; it applies only when the old primary cannot be proven fenced (rule F1).
+  VALUES ('health_check_period',               'duration', '1s'),
+         ('health_check_timeout',              'duration', '1s'),
          ('health_check_max_retries',          'retries',  '2'),
-         ('health_check_retry_delay',          'duration', '2s'),
-         ('node_considered_unhealthy_timeout', 'duration', '20s'),
-         ('primary_demote_timeout',            'duration', '30s'),
+         ('health_check_retry_delay',          'duration', '500ms'),
+         ('node_considered_unhealthy_timeout', 'duration', '3s'),
+         ('primary_demote_timeout',            'duration', '10s'),
          ('startup_grace_period',              'duration', '10s'),
          ('enable_sync_wal_log_threshold',     'size',     '16MB'),
          ('promote_wal_log_threshold',         'size',     '16MB'),
