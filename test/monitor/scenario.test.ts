@@ -84,7 +84,17 @@ describe('two nodes, from bring-up to a dead primary and back', () => {
     expect(order.indexOf(`${b.id}:wait_primary:N18`)).toBeLessThan(order.indexOf(`${a.id}:catchingup:N22`));
     expect((await m.one(`select * from pgautofailover.get_primary()`)).primary_name).toBe('bravo');
 
-    // 3. The new primary B stops reporting and its health check fails: failover to A, with
+    // 3. The operator makes A an asynchronous standby: B applies the new settings and runs
+    //    with synchronous_standby_names '' (nothing proves any more that B cannot commit
+    //    without A, so rule F1 cannot apply).
+    expect((await m.one(`select pgautofailover.set_node_replication_quorum('default', 'alpha', false) as ok`)).ok).toBe(true);
+    expect(await m.goal(b.id)).toBe('apply_settings');
+    expect(await m.active(b.id, 'apply_settings', { tli: 2 })).toBe('primary');
+    expect(await m.active(b.id, 'primary', { tli: 2 })).toBe('primary');
+    expect(await m.active(a.id, 'secondary', { tli: 2 })).toBe('secondary');
+    expect((await m.one(`select pgautofailover.synchronous_standby_names() as s`)).s).toBe('');
+
+    // 4. The new primary B stops reporting and its health check fails: failover to A, with
     //    the demote wait (primary_demote_timeout = 1s here) since B cannot confirm.
     since = await m.lastEventId();
     await m.markUnhealthy(b.id);
@@ -110,19 +120,20 @@ describe('two nodes, from bring-up to a dead primary and back', () => {
     expect(failover).toContain(`${b.id}:draining:N9`);
     expect(failover).toContain(`${a.id}:wait_primary:N18`);
     expect(failover).toContain(`${b.id}:demoted:N18`);
+    expect(failover.filter((r) => r.endsWith(':F1'))).toEqual([]);
     // The promotion happened no sooner than primary_demote_timeout after the demotion was asked.
     const evs = await m.events(since);
     const asked = evs.find((e) => e.nodeid === b.id && e.goalstate === 'demote_timeout')!;
     const done = evs.find((e) => e.nodeid === a.id && e.goalstate === 'wait_primary' && e.ruleid === 'N18')!;
     expect(done.eventtime.getTime() - asked.eventtime.getTime()).toBeGreaterThanOrEqual(1000);
 
-    // 4. B comes back: it still thinks it is primary; it is told it was demoted, and rejoins.
+    // 5. B comes back: it still thinks it is primary; it is told it was demoted, and rejoins.
     expect(await m.active(b.id, 'primary', { tli: 2 })).toBe('demoted');
     expect(await m.goal(a.id)).toBe('wait_primary');
     await expectOneWriter(m);
     expect(await m.active(b.id, 'demoted', { tli: 2 })).toBe('catchingup');
 
-    // 5. A failover now is refused: the standby is still catching up. Nothing changes.
+    // 6. A failover now is refused: the standby is still catching up. Nothing changes.
     await m.expectRefused(`select pgautofailover.perform_failover()`, [], /./);
 
     expect(await m.active(b.id, 'catchingup', { tli: 3 })).toBe('secondary');
@@ -160,12 +171,14 @@ describe('three nodes, driven by obedient keepers', () => {
     const alive = all.filter((id) => id !== p1);
     await m.settle(alive);
     await expectOneWriter(m);
-    // The candidate waits for the demote timeout of the dead primary.
-    await sleep(1100);
-    await m.settle(alive);
+    // The dead primary ran with ANY 1 (the two others), and both reported their LSN in the
+    // election (they stopped streaming from it): the candidate does not wait for
+    // primary_demote_timeout (F1).
     const after2 = await m.goals(all);
     expect(alive.map((id) => after2[id]).sort()).toEqual(['primary', 'secondary']);
     expect(after2[p1]).toBe('demoted');
+    expect((await m.goalEvents(p1, 'demoted')).map((e) => e.ruleid)).toEqual(['F1']);
+    expect(await m.countRule('N18')).toBe(0);
     await expectOneWriter(m);
 
     // It comes back and rejoins.

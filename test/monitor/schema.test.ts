@@ -45,7 +45,7 @@ describe('schema pgautofailover', () => {
     ]);
   });
 
-  it('has table node with the columns of spec §3.2 plus replication_stall_since', async () => {
+  it('has table node with the columns of spec §3.2 plus replication_stall_since and the sync fencing columns (F1)', async () => {
     const m = await ms.fresh();
     const cols = await columns(m, 'node');
     const expected = [
@@ -71,6 +71,10 @@ describe('schema pgautofailover', () => {
       'replicationquorum:bool',
       'nodecluster:text',
       'replication_stall_since:timestamptz',
+      // rule F1: the primary's synchronous standbys when it last converged, and who confirmed
+      'sync_standby_ids:_int8',
+      'sync_quorum:int4',
+      'fence_confirmed_ids:_int8',
     ];
     expect([...cols].sort()).toEqual([...expected].sort());
     // The original's columns come first, in its order (SELECT * consumers rely on it).
@@ -124,19 +128,27 @@ describe('schema pgautofailover', () => {
     expect(rows.some((r) => r.contype === 'c' && r.cols.includes('sysidentifier'))).toBe(true);
   });
 
-  it('node defaults: goal init, priority 100, quorum true, health -1, cluster default, rep state async', async () => {
+  it('node defaults: goal init, priority 100, quorum true, health -1, cluster default, rep state async, no sync snapshot', async () => {
     const m = await ms.fresh();
     const rows = await m.q(
-      `select column_name, column_default from information_schema.columns
+      `select column_name, column_default, is_nullable from information_schema.columns
         where table_schema = 'pgautofailover' and table_name = 'node'`,
     );
     const def = Object.fromEntries(rows.map((r) => [r.column_name, r.column_default ?? '']));
+    const nullable = Object.fromEntries(rows.map((r) => [r.column_name, r.is_nullable]));
     expect(def.goalstate).toMatch(/'init'/);
     expect(def.candidatepriority).toBe('100');
     expect(def.replicationquorum).toBe('true');
     expect(def.health).toMatch(/-1/);
     expect(def.nodecluster).toMatch(/'default'/);
     expect(def.reportedrepstate).toMatch(/'async'/);
+    // F1: no snapshot until the node converges primary; nobody confirmed yet
+    expect(def.sync_standby_ids).toBe('');
+    expect(nullable.sync_standby_ids).toBe('YES');
+    expect(def.sync_quorum).toBe('');
+    expect(nullable.sync_quorum).toBe('YES');
+    expect(def.fence_confirmed_ids).toMatch(/'\{\}'/);
+    expect(nullable.fence_confirmed_ids).toBe('NO');
   });
 
   it('the node table is created with fillfactor 25', async () => {

@@ -30,7 +30,35 @@ async function probe<T>(m: Monitor, settings: Record<string, string>, fn: () => 
   }
 }
 
-describe('node_considered_unhealthy_timeout (default 20 s)', () => {
+describe('defaults (fast failover: detection in about 3 s, demote wait 10 s)', () => {
+  it('monitor_settings() lists every setting with its default when none is set', async () => {
+    const m = await ms.fresh();
+    // fresh() sets startup_grace_period for the session: reset it to read the default.
+    await m.q(`reset pgautofailover.startup_grace_period`);
+    const rows = await m.q(`select name, value, unit, numeric_value, is_default from pgautofailover.monitor_settings()`);
+    expect(rows.map((r) => [r.name, r.value, r.unit, Number(r.numeric_value), r.is_default])).toEqual([
+      ['health_check_period', '1s', 'ms', 1000, true],
+      ['health_check_timeout', '1s', 'ms', 1000, true],
+      ['health_check_max_retries', '2', '', 2, true],
+      ['health_check_retry_delay', '500ms', 'ms', 500, true],
+      ['node_considered_unhealthy_timeout', '3s', 'ms', 3000, true],
+      ['primary_demote_timeout', '10s', 'ms', 10000, true],
+      ['startup_grace_period', '10s', 'ms', 10000, true],
+      ['enable_sync_wal_log_threshold', '16MB', 'bytes', 16777216, true],
+      ['promote_wal_log_threshold', '16MB', 'bytes', 16777216, true],
+      ['replication_stall_timeout', '10s', 'ms', 10000, true],
+      ['guard_data_loss', 'on', 'bool', 1, true],
+    ]);
+  });
+
+  it('a session SET overrides a default (is_default false)', async () => {
+    const m = await ms.fresh({ primary_demote_timeout: '30s' });
+    const r = await m.one(`select value, numeric_value, is_default from pgautofailover.monitor_settings() where name = 'primary_demote_timeout'`);
+    expect([r.value, Number(r.numeric_value), r.is_default]).toEqual(['30s', 30000, false]);
+  });
+});
+
+describe('node_considered_unhealthy_timeout (default 3 s)', () => {
   // A's health check failed just now and its keeper last reported `ago` seconds ago.
   const failover = (m: Monitor, a: number, b: number, ago: number, settings: Record<string, string>) =>
     probe(m, settings, async () => {
@@ -55,11 +83,11 @@ describe('node_considered_unhealthy_timeout (default 20 s)', () => {
     expect(await failover(m, a.id, b.id, 3, { node_considered_unhealthy_timeout: value })).toBe(expected);
   });
 
-  it('defaults to 20 s', async () => {
+  it('defaults to 3 s', async () => {
     const m = await ms.fresh();
     const { a, b } = await twoNodes(m);
-    expect(await failover(m, a.id, b.id, 15, {})).toBe('secondary');
-    expect(await failover(m, a.id, b.id, 25, {})).toBe('prepare_promotion');
+    expect(await failover(m, a.id, b.id, 2, {})).toBe('secondary');
+    expect(await failover(m, a.id, b.id, 4, {})).toBe('prepare_promotion');
   });
 
   it('a nonsense value is an error naming the setting', async () => {
@@ -98,14 +126,20 @@ describe('startup_grace_period (default 10 s)', () => {
   });
 });
 
-describe('primary_demote_timeout (default 30 s)', () => {
-  /** A failover in progress: B in stop_replication, A (dead) assigned demote_timeout `ago` seconds ago. */
+describe('primary_demote_timeout (default 10 s)', () => {
+  /**
+   * A failover in progress: B in stop_replication, A (dead) assigned demote_timeout `ago` seconds
+   * ago. B is an asynchronous standby (replication quorum false): A ran with
+   * synchronous_standby_names '' and nothing proves it cannot commit (no rule F1), so the
+   * candidate waits for primary_demote_timeout.
+   */
   async function demoting(m: Monitor) {
-    const { a, b } = await twoNodes(m);
+    const { a, b } = await twoNodes(m, { b: { quorum: false } });
     await m.markUnhealthy(a.id);
     expect(await m.active(b.id, 'secondary')).toBe('prepare_promotion');
     expect(await m.active(b.id, 'prepare_promotion')).toBe('stop_replication');
     expect(await m.goal(a.id)).toBe('demote_timeout');
+    expect((await m.node(a.id) as any).sync_standby_ids, 'no synchronous standby snapshot for A').toBeNull();
     return { a, b };
   }
   const finish = (m: Monitor, a: number, b: number, ago: number, settings: Record<string, string>) =>
@@ -130,11 +164,11 @@ describe('primary_demote_timeout (default 30 s)', () => {
     expect(await finish(m, a.id, b.id, 3, { primary_demote_timeout: value })).toBe(expected);
   });
 
-  it('defaults to 30 s', async () => {
+  it('defaults to 10 s', async () => {
     const m = await ms.fresh();
     const { a, b } = await demoting(m);
-    expect(await finish(m, a.id, b.id, 20, {})).toBe('stop_replication');
-    expect(await finish(m, a.id, b.id, 40, {})).toBe('wait_primary');
+    expect(await finish(m, a.id, b.id, 8, {})).toBe('stop_replication');
+    expect(await finish(m, a.id, b.id, 12, {})).toBe('wait_primary');
   });
 
   it('a nonsense value is an error naming the setting', async () => {

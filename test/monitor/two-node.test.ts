@@ -243,21 +243,29 @@ describe('N9: two-node failover when the primary is unhealthy', () => {
 });
 
 describe('promotion: N15, N18, N22', () => {
-  it('dead primary: stop_replication waits for primary_demote_timeout, then N18 → wait_primary, old primary demoted', async () => {
+  // With a synchronous standby, rule F1 promotes without the demote wait: test/monitor/sync-fencing.test.ts.
+  it('dead primary with an asynchronous standby (no proof it stopped, no F1): stop_replication waits for primary_demote_timeout, then N18 → wait_primary, old primary demoted', async () => {
     const m = await ms.fresh();
-    const { a, b } = await twoNodes(m);
+    const { a, b } = await twoNodes(m, { b: { quorum: false } });
+    // A ran with synchronous_standby_names '': it could commit without B.
+    expect((await m.one(`select pgautofailover.synchronous_standby_names() as s`)).s).toBe('');
+    expect((await m.node(a.id) as any).sync_standby_ids).toBeNull();
     await m.markUnhealthy(a.id);
     expect(await m.active(b.id, 'secondary')).toBe('prepare_promotion');
     expect(await m.active(b.id, 'prepare_promotion')).toBe('stop_replication');
     await m.expectAssigned(b.id, 'stop_replication', 'N15');
     await m.expectAssigned(a.id, 'demote_timeout', 'N15');
-    // The dead primary cannot confirm: the candidate waits (default 30 s) …
+    // The dead primary cannot confirm: the candidate waits (default 10 s) …
+    expect(await m.active(b.id, 'stop_replication', { tli: 2 })).toBe('stop_replication');
+    await m.q(`update pgautofailover.node set statechangetime = now() - interval '8 seconds' where nodeid = $1`, [a.id]);
     expect(await m.active(b.id, 'stop_replication', { tli: 2 })).toBe('stop_replication');
     // … until the drain time expired.
-    await m.q(`update pgautofailover.node set statechangetime = now() - interval '31 seconds' where nodeid = $1`, [a.id]);
+    await m.q(`update pgautofailover.node set statechangetime = now() - interval '11 seconds' where nodeid = $1`, [a.id]);
     expect(await m.active(b.id, 'stop_replication', { tli: 2 })).toBe('wait_primary');
-    await m.expectAssigned(b.id, 'wait_primary', 'N18');
+    const ev = await m.expectAssigned(b.id, 'wait_primary', 'N18');
+    expect(ev.description).toMatch(/primary_demote_timeout/);
     await m.expectAssigned(a.id, 'demoted', 'N18');
+    expect(await m.countRule('F1')).toBe(0);
   });
 
   it('perform_failover (A1): the old primary converges draining → demote_timeout → demoted, then rejoins (N22, N8, P2d)', async () => {
@@ -270,11 +278,14 @@ describe('promotion: N15, N18, N22', () => {
     expect(await m.active(b.id, 'prepare_promotion')).toBe('stop_replication');
     await m.expectAssigned(b.id, 'stop_replication', 'N15');
     await m.expectAssigned(a.id, 'demote_timeout', 'N15');
-    expect(await m.active(b.id, 'stop_replication', { tli: 2 })).toBe('stop_replication');
+    // The old primary confirms before the candidate reports: N18 (its confirmation) takes
+    // precedence over F1, although B's report also proves A fenced.
     expect(await m.active(a.id, 'demote_timeout')).toBe('demote_timeout');
     expect(await m.active(b.id, 'stop_replication', { tli: 2 })).toBe('wait_primary');
-    await m.expectAssigned(b.id, 'wait_primary', 'N18');
+    const ev = await m.expectAssigned(b.id, 'wait_primary', 'N18');
+    expect(ev.description).toMatch(/confirmed it stopped/);
     await m.expectAssigned(a.id, 'demoted', 'N18');
+    expect(await m.countRule('F1')).toBe(0);
     // The old primary waits until the new one converged wait_primary.
     expect(await m.active(a.id, 'demoted')).toBe('demoted');
     expect(await m.active(b.id, 'wait_primary', { tli: 2 })).toBe('wait_primary');
@@ -285,6 +296,52 @@ describe('promotion: N15, N18, N22', () => {
     expect(await m.active(a.id, 'secondary', { tli: 2 })).toBe('secondary');
     expect(await m.active(b.id, 'wait_primary', { tli: 2 })).toBe('primary');
     await m.expectAssigned(b.id, 'primary', 'P2d');
+  });
+
+  it('perform_failover (A1) with an asynchronous standby: the candidate waits in stop_replication until the old primary confirms demote_timeout (N18)', async () => {
+    const m = await ms.fresh();
+    const { a, b } = await twoNodes(m, { b: { quorum: false } });
+    await m.q(`select pgautofailover.perform_failover('default', 0)`);
+    await m.expectAssigned(a.id, 'draining', 'A1');
+    expect(await m.active(a.id, 'draining')).toBe('draining');
+    expect(await m.active(b.id, 'prepare_promotion')).toBe('stop_replication');
+    await m.expectAssigned(a.id, 'demote_timeout', 'N15');
+    // No proof that A cannot commit: B waits for A's confirmation.
+    expect(await m.active(b.id, 'stop_replication', { tli: 2 })).toBe('stop_replication');
+    expect(await m.active(b.id, 'stop_replication', { tli: 2 })).toBe('stop_replication');
+    expect(await m.active(a.id, 'demote_timeout')).toBe('demote_timeout');
+    expect(await m.active(b.id, 'stop_replication', { tli: 2 })).toBe('wait_primary');
+    await m.expectAssigned(b.id, 'wait_primary', 'N18');
+    await m.expectAssigned(a.id, 'demoted', 'N18');
+    expect(await m.countRule('F1')).toBe(0);
+  });
+
+  it('perform_failover (A1): the candidate waits in prepare_promotion while the live old primary still drains, up to primary_demote_timeout', async () => {
+    const m = await ms.fresh();
+    const { a, b } = await twoNodes(m);
+    await m.q(`select pgautofailover.perform_failover('default', 0)`);
+    // A is healthy and reporting but has not stopped yet: its last WAL is worth waiting for.
+    expect(await m.active(a.id, 'primary')).toBe('draining');
+    expect(await m.active(b.id, 'prepare_promotion')).toBe('prepare_promotion');
+    expect(await m.goal(a.id)).toBe('draining');
+    // Once A stopped (reports draining), B moves on (N15).
+    expect(await m.active(a.id, 'draining')).toBe('draining');
+    expect(await m.active(b.id, 'prepare_promotion')).toBe('stop_replication');
+    await m.expectAssigned(b.id, 'stop_replication', 'N15');
+    await m.expectAssigned(a.id, 'demote_timeout', 'N15');
+  });
+
+  it('perform_failover (A1): an old primary that does not stop within primary_demote_timeout is not waited for', async () => {
+    const m = await ms.fresh();
+    const { a, b } = await twoNodes(m);
+    await m.q(`select pgautofailover.perform_failover('default', 0)`);
+    expect(await m.active(a.id, 'primary')).toBe('draining');
+    expect(await m.active(b.id, 'prepare_promotion')).toBe('prepare_promotion');
+    await m.q(`update pgautofailover.node set statechangetime = now() - interval '11 seconds' where nodeid = $1`, [a.id]);
+    expect(await m.active(a.id, 'primary')).toBe('draining');
+    expect(await m.active(b.id, 'prepare_promotion')).toBe('stop_replication');
+    await m.expectAssigned(b.id, 'stop_replication', 'N15');
+    await m.expectAssigned(a.id, 'demote_timeout', 'N15');
   });
 
   it('H323: when the primary had only converged wait_primary, only the standby moves', async () => {
