@@ -1,6 +1,7 @@
 // Every SQL connection goes through here: the only module that imports `pg`.
 // Server errors become PgSql (keeping SQLSTATE and detail); connection failures become
 // Monitor errors for the monitor and PgSql errors for a local Postgres.
+import './pg-runtime.js';
 import pg from 'pg';
 import { Monitor, PgSql, type PgafError } from './errors.js';
 import type { PgTarget } from './pg-uri.js';

@@ -32,12 +32,14 @@ export interface KeeperTimeouts {
 export interface KeeperDeps {
   formation: string;
   statePath: string;
-  pg: LocalPostgres & { readFacts(): Promise<LocalFacts> };
+  pg: LocalPostgres & { readFacts(): Promise<LocalFacts>; close?(): Promise<void> };
   monitor: MonitorClient;
   log: Logger;
   timeouts: KeeperTimeouts;
   now?: () => number;
 }
+
+const STATE_TIMESTAMPS_EVERY_SEC = 10;
 
 const NO_FACTS: LocalFacts = { running: false, inRecovery: false, timeline: 1, lsn: '0/0', syncState: '', standbysConnected: 0 };
 
@@ -49,12 +51,21 @@ export class Keeper {
   private peersSignature = '';
   private ticksSinceRefresh = 0;
   private droppedRounds = 0;
+  private state?: KeeperState;
+  private savedRoles = '';
+  private savedAt = 0;
   /** the monitor's primary_demote_timeout (s), refreshed now and then */
   private demoteTimeoutSec?: number;
   private ticks = 0;
 
+  /** set by a NOTIFY: the node list or a goal may have changed */
+  private notified = true;
+
   constructor(private readonly d: KeeperDeps) {
-    d.monitor.listen(() => this.wake?.());
+    d.monitor.listen(() => {
+      this.notified = true;
+      this.wake?.();
+    });
   }
 
   private now(): number {
@@ -79,6 +90,7 @@ export class Keeper {
       if (!acted && !this.stopping) await this.sleep(this.d.timeouts.sleepMs);
     }
     await this.d.monitor.close();
+    await this.d.pg.close?.();
   }
 
   private sleep(ms: number): Promise<void> {
@@ -95,7 +107,9 @@ export class Keeper {
   /** One iteration. Returns true when it ran a transition (the next tick follows at once). */
   async tick(): Promise<boolean> {
     const { log, monitor, pg } = this.d;
-    const state = readStateFile(this.d.statePath);
+    // read once; from then on the keeper is the only writer, and the memory copy holds the
+    // contact timestamps between two saves
+    const state = (this.state ??= readStateFile(this.d.statePath));
     const facts = await pg.readFacts().catch(() => NO_FACTS);
     const now = this.now();
     this.trackRestarts(facts.running, now);
@@ -144,8 +158,20 @@ export class Keeper {
       networkPartitionTimeout: fenceDeadline(this.d.timeouts.networkPartitionTimeout, this.demoteTimeoutSec),
     });
     const acted = await this.execute(decision, state, facts, reachable);
-    writeStateFile(this.d.statePath, state);
+    this.saveState(state, now);
     return acted;
+  }
+
+  /**
+   * The state file is rewritten (atomically, with fsync) when the roles change, and every
+   * STATE_TIMESTAMPS_EVERY_SEC for the contact timestamps: not on every tick.
+   */
+  private saveState(state: KeeperState, now: number): void {
+    const roles = `${state.current_role}/${state.assigned_role}`;
+    if (roles === this.savedRoles && now - this.savedAt < STATE_TIMESTAMPS_EVERY_SEC) return;
+    writeStateFile(this.d.statePath, state);
+    this.savedRoles = roles;
+    this.savedAt = now;
   }
 
   private trackRestarts(running: boolean, now: number): void {
@@ -225,6 +251,8 @@ export class Keeper {
   /** HBA and slots follow the monitor's node list: at once when it changes, else every N ticks. */
   private async refreshPeers(state: KeeperState): Promise<void> {
     this.ticksSinceRefresh += 1;
+    if (!this.notified && this.ticksSinceRefresh < this.d.timeouts.refreshEveryTicks) return;
+    this.notified = false;
     const peers: PeerNode[] = await this.d.monitor.getOtherNodes();
     const sig = peers.map((p) => `${p.nodeId}@${p.host}:${p.port}`).join(',');
     if (sig === this.peersSignature && this.ticksSinceRefresh < this.d.timeouts.refreshEveryTicks) return;

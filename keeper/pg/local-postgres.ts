@@ -14,7 +14,7 @@ import type { Logger } from '../../lib/log.js';
 import type { OsUser } from '../../lib/pgbin.js';
 import type { AuthMethod } from '../../lib/postgres-ctl.js';
 import type { PgTarget } from '../../lib/pg-uri.js';
-import type { Query } from '../../lib/sql.js';
+import { openSession, type Query, type SqlSession } from '../../lib/sql.js';
 import type { LocalPostgres, PeerNode, StandbySetup } from '../fsm/context.js';
 import { cleanlyShutDown, KeeperCtl } from './ctl.js';
 import { readFacts, type LocalFacts } from './facts.js';
@@ -66,6 +66,7 @@ export class PgLocalPostgres implements LocalPostgres {
   /** the peers of the last reconcile, for configure()'s HBA */
   private peers: PeerNode[] = [];
   private rolesEnsured = false;
+  private session?: SqlSession;
 
   constructor(opts: PgLocalPostgresOptions) {
     this.o = opts;
@@ -82,6 +83,25 @@ export class PgLocalPostgres implements LocalPostgres {
 
   private local<T>(fn: (q: Query) => Promise<T>): Promise<T> {
     return sql.withLocal(this.target, fn);
+  }
+
+  /** The keeper's every-tick queries share one connection, reopened after a failure. */
+  private async persistent<T>(fn: (q: Query) => Promise<T>): Promise<T> {
+    if (!this.session || this.session.closed) {
+      this.session = await openSession(this.target, { kind: 'postgres', connectTimeoutMs: 2_000, queryTimeoutMs: 5_000, applicationName: 'pgaf keeper' });
+    }
+    try {
+      return await fn(this.session.query);
+    } catch (err) {
+      await this.session.close();
+      this.session = undefined;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.session?.close();
+    this.session = undefined;
   }
 
   private mkdirOwned(dir: string, mode: number): void {
@@ -452,7 +472,7 @@ export class PgLocalPostgres implements LocalPostgres {
     return readFacts({
       isRunning: () => this.isRunning(),
       queryFacts: () =>
-        this.local(async (q) => {
+        this.persistent(async (q) => {
           const pos = await sql.position(q);
           return { ...pos, replication: await sql.standbyReplication(q) };
         }),

@@ -27,7 +27,10 @@ BEGIN
   IF n.reportedstate IN ('report_lsn', 'join_secondary', 'stop_replication', 'wait_primary') THEN
     UPDATE pgautofailover.node o SET fence_confirmed_ids = o.fence_confirmed_ids || n.nodeid
      WHERE o.formationid = n.formationid AND o.groupid = n.groupid AND o.nodeid <> n.nodeid
-       AND o.sync_standby_ids @> ARRAY[n.nodeid] AND NOT o.fence_confirmed_ids @> ARRAY[n.nodeid];
+       AND o.sync_standby_ids @> ARRAY[n.nodeid] AND NOT o.fence_confirmed_ids @> ARRAY[n.nodeid]
+       -- only an old primary being failed away from collects confirmations: a node that is
+       -- primary again must not count reports that predate its new snapshot
+       AND NOT pgautofailover.can_take_writes(o.goalstate);
   END IF;
 END
 $$;

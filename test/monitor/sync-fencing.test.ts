@@ -377,17 +377,16 @@ describe('F1 does not fire without proof: N18 after primary_demote_timeout', () 
     await expectOneWriter(m);
   });
 
-  // KNOWN BUG (monitor-ext/sql/protocol.sql record_sync_fencing): a standby that is still in
+  // Regression (monitor-ext/sql/protocol.sql record_sync_fencing): a standby that is still in
   // report_lsn (N2) or join_secondary (N24) after the election's winner converged primary
   // reports that state once more, and is appended to the winner's fence_confirmed_ids,
   // although it is about to stream from it (and its acknowledgement counts for
   // ANY 1 (A, C)). That confirmation belongs to the earlier failover; it survives, and a later
-  // failover of the winner fires F1 with one real confirmation out of the two needed.
-  // `it.fails`: remove `.fails` once record_sync_fencing ignores such reports.
-  it.fails.each([
+  // failover of the winner fired F1 with one real confirmation out of the two needed.
+  it.each([
     ['report_lsn', 'N2'],
     ['join_secondary', 'N24'],
-  ])('BUG: a standby still in %s after the new primary converged primary (%s) does not confirm for it', async (late) => {
+  ])('a standby still in %s after the new primary converged primary (%s) does not confirm for it', async (late) => {
     const m = await ms.fresh();
     const { a, b, c } = await threeNodes(m);
     m.lsn.set(b.id, '0/3000100');
