@@ -1,40 +1,40 @@
 // The data node's pg_autoctl.cfg (role keeper): sections and keys of the original's layout.
-import { z } from 'zod';
 import { BadConfig } from '../lib/errors.js';
+import { FieldErrors } from '../lib/fields.js';
 import type { Ini } from '../lib/ini.js';
 
-const port = z.coerce.number().int().min(1).max(65535);
-const seconds = z.coerce.number().positive();
+export type AuthMethod = 'trust' | 'md5' | 'scram-sha-256';
+export type HbaLevel = 'skip' | 'minimal' | 'app';
 
-export const KeeperConfigSchema = z.object({
-  role: z.literal('keeper'),
-  monitor: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URI'),
-  formation: z.string().min(1),
-  group: z.coerce.number().int().min(0),
-  name: z.string().min(1).max(63),
+export interface KeeperConfig {
+  role: 'keeper';
+  monitor: string;
+  formation: string;
+  group: number;
+  name: string;
   /** address the monitor and the other nodes use to reach this node */
-  hostname: z.string().min(1),
-  nodekind: z.literal('standalone'),
-  pgdata: z.string().startsWith('/'),
-  pgCtl: z.string().min(1),
-  username: z.string().min(1),
-  dbname: z.string().min(1),
+  hostname: string;
+  nodekind: 'standalone';
+  pgdata: string;
+  pgCtl: string;
+  username: string;
+  dbname: string;
   /** Unix socket directory */
-  host: z.string().startsWith('/'),
-  port,
-  listenAddresses: z.string().min(1),
-  authMethod: z.enum(['trust', 'md5', 'scram-sha-256']),
-  hbaLevel: z.enum(['skip', 'minimal', 'app']),
-  replicationPassword: z.string().optional(),
-  maximumBackupRate: z.string().regex(/^\d+[kMG]?$/, 'a rate like 100M'),
-  candidatePriority: z.coerce.number().int().min(0).max(100),
-  replicationQuorum: z.enum(['true', 'false']).transform((v) => v === 'true'),
-  networkPartitionTimeout: seconds,
-  restartFailureTimeout: seconds,
-  restartFailureMaxRetries: z.coerce.number().int().min(0),
-  sslMode: z.string().min(1),
-});
-export type KeeperConfig = z.infer<typeof KeeperConfigSchema>;
+  host: string;
+  port: number;
+  listenAddresses: string;
+  authMethod: AuthMethod;
+  hbaLevel: HbaLevel;
+  replicationPassword?: string;
+  maximumBackupRate: string;
+  candidatePriority: number;
+  replicationQuorum: boolean;
+  /** seconds */
+  networkPartitionTimeout: number;
+  restartFailureTimeout: number;
+  restartFailureMaxRetries: number;
+  sslMode: string;
+}
 
 export const KEEPER_DEFAULTS = {
   formation: 'default',
@@ -88,40 +88,56 @@ export function keeperConfigToIni(c: KeeperConfig): Ini {
   return ini;
 }
 
+/** Reads and checks the INI sections; errors name the file and the section.key. */
 export function keeperConfigFromIni(ini: Ini, path: string): KeeperConfig {
   const a = ini.pg_autoctl ?? {};
   const p = ini.postgresql ?? {};
   const r = ini.replication ?? {};
   const t = ini.timeout ?? {};
-  const parsed = KeeperConfigSchema.safeParse({
-    role: a.role,
-    monitor: a.monitor,
-    formation: a.formation ?? KEEPER_DEFAULTS.formation,
-    group: a.group ?? KEEPER_DEFAULTS.group,
-    name: a.name,
-    hostname: a.hostname,
-    nodekind: a.nodekind ?? 'standalone',
-    pgdata: p.pgdata,
-    pgCtl: p.pg_ctl,
-    username: p.username,
-    dbname: p.dbname ?? KEEPER_DEFAULTS.dbname,
-    host: p.host,
-    port: p.port,
-    listenAddresses: p.listen_addresses,
-    authMethod: p.auth_method ?? 'trust',
-    hbaLevel: p.hba_level ?? 'app',
-    replicationPassword: r.password,
-    maximumBackupRate: r.maximum_backup_rate ?? KEEPER_DEFAULTS.maximumBackupRate,
-    candidatePriority: r.candidate_priority ?? KEEPER_DEFAULTS.candidatePriority,
-    replicationQuorum: r.replication_quorum ?? String(KEEPER_DEFAULTS.replicationQuorum),
-    networkPartitionTimeout: t.network_partition_timeout ?? KEEPER_DEFAULTS.networkPartitionTimeout,
-    restartFailureTimeout: t.postgresql_restart_failure_timeout ?? KEEPER_DEFAULTS.restartFailureTimeout,
-    restartFailureMaxRetries: t.postgresql_restart_failure_max_retries ?? KEEPER_DEFAULTS.restartFailureMaxRetries,
-    sslMode: ini.ssl?.sslmode ?? KEEPER_DEFAULTS.sslMode,
-  });
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new BadConfig(`invalid keeper configuration in ${path}: ${issues}`);
-  }
-  return Object.freeze(parsed.data);
+  const f = new FieldErrors();
+  const config: KeeperConfig = {
+    role: f.oneOf('pg_autoctl.role', a.role, ['keeper'] as const),
+    monitor: f.string('pg_autoctl.monitor', a.monitor, { pattern: /^postgres(ql)?:\/\//, what: 'a postgres:// URI' }),
+    formation: f.string('pg_autoctl.formation', a.formation ?? KEEPER_DEFAULTS.formation, { min: 1 }),
+    group: f.number('pg_autoctl.group', a.group ?? KEEPER_DEFAULTS.group, { int: true, min: 0 }),
+    name: f.string('pg_autoctl.name', a.name, { min: 1, max: 63 }),
+    hostname: f.string('pg_autoctl.hostname', a.hostname, { min: 1 }),
+    nodekind: f.oneOf('pg_autoctl.nodekind', a.nodekind ?? 'standalone', ['standalone'] as const),
+    pgdata: f.string('postgresql.pgdata', p.pgdata, { startsWith: '/', what: 'an absolute path' }),
+    pgCtl: f.string('postgresql.pg_ctl', p.pg_ctl, { min: 1 }),
+    username: f.string('postgresql.username', p.username, { min: 1 }),
+    dbname: f.string('postgresql.dbname', p.dbname ?? KEEPER_DEFAULTS.dbname, { min: 1 }),
+    host: f.string('postgresql.host', p.host, { startsWith: '/', what: 'a Unix socket directory' }),
+    port: f.number('postgresql.port', p.port, { int: true, min: 1, max: 65535 }),
+    listenAddresses: f.string('postgresql.listen_addresses', p.listen_addresses, { min: 1 }),
+    authMethod: f.oneOf('postgresql.auth_method', p.auth_method ?? 'trust', ['trust', 'md5', 'scram-sha-256'] as const),
+    hbaLevel: f.oneOf('postgresql.hba_level', p.hba_level ?? 'app', ['skip', 'minimal', 'app'] as const),
+    replicationPassword: f.optionalString('replication.password', r.password),
+    maximumBackupRate: f.string('replication.maximum_backup_rate', r.maximum_backup_rate ?? KEEPER_DEFAULTS.maximumBackupRate, {
+      pattern: /^\d+[kMG]?$/,
+      what: 'a rate like 100M',
+    }),
+    candidatePriority: f.number('replication.candidate_priority', r.candidate_priority ?? KEEPER_DEFAULTS.candidatePriority, {
+      int: true,
+      min: 0,
+      max: 100,
+    }),
+    replicationQuorum: f.bool('replication.replication_quorum', r.replication_quorum ?? String(KEEPER_DEFAULTS.replicationQuorum)),
+    networkPartitionTimeout: f.number('timeout.network_partition_timeout', t.network_partition_timeout ?? KEEPER_DEFAULTS.networkPartitionTimeout, {
+      positive: true,
+    }),
+    restartFailureTimeout: f.number(
+      'timeout.postgresql_restart_failure_timeout',
+      t.postgresql_restart_failure_timeout ?? KEEPER_DEFAULTS.restartFailureTimeout,
+      { positive: true },
+    ),
+    restartFailureMaxRetries: f.number(
+      'timeout.postgresql_restart_failure_max_retries',
+      t.postgresql_restart_failure_max_retries ?? KEEPER_DEFAULTS.restartFailureMaxRetries,
+      { int: true, min: 0 },
+    ),
+    sslMode: f.string('ssl.sslmode', ini.ssl?.sslmode ?? KEEPER_DEFAULTS.sslMode, { min: 1 }),
+  };
+  if (!f.ok) throw new BadConfig(`invalid keeper configuration in ${path}: ${f.issues.join('; ')}`);
+  return Object.freeze(config);
 }

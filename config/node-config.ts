@@ -2,32 +2,29 @@
 // read and written in the original's layout so that scripts looking for it find it.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { z } from 'zod';
 import { BadConfig } from '../lib/errors.js';
+import { FieldErrors } from '../lib/fields.js';
 import { parseIni, stringifyIni, type Ini } from '../lib/ini.js';
 import { configFilePath } from './paths.js';
 
 export const MONITOR_DBNAME = 'pg_auto_failover';
 
-const port = z.coerce.number().int().min(1).max(65535);
-
-export const MonitorConfigSchema = z.object({
-  role: z.literal('monitor'),
-  hostname: z.string().min(1),
-  pgdata: z.string().startsWith('/'),
-  pgCtl: z.string().min(1),
-  dbname: z.string().min(1),
-  username: z.string().min(1),
+export interface MonitorConfig {
+  role: 'monitor';
+  hostname: string;
+  pgdata: string;
+  pgCtl: string;
+  dbname: string;
+  username: string;
   /** Unix socket directory (libpq's PGHOST). */
-  host: z.string().min(1),
-  port,
-  listenAddresses: z.string().min(1),
-  authMethod: z.enum(['trust', 'md5', 'scram-sha-256']),
+  host: string;
+  port: number;
+  listenAddresses: string;
+  authMethod: 'trust' | 'md5' | 'scram-sha-256';
   /** 'app' when we edit pg_hba.conf, 'skip' with --skip-pg-hba. */
-  hbaLevel: z.enum(['app', 'skip']),
-  sslMode: z.string().min(1),
-});
-export type MonitorConfig = z.infer<typeof MonitorConfigSchema>;
+  hbaLevel: 'app' | 'skip';
+  sslMode: string;
+}
 
 export function monitorConfigToIni(c: MonitorConfig): Ini {
   return {
@@ -49,25 +46,23 @@ export function monitorConfigToIni(c: MonitorConfig): Ini {
 
 export function monitorConfigFromIni(ini: Ini, path: string): MonitorConfig {
   const pgs = ini.postgresql ?? {};
-  const parsed = MonitorConfigSchema.safeParse({
-    role: ini.pg_autoctl?.role,
-    hostname: ini.pg_autoctl?.hostname,
-    pgdata: pgs.pgdata,
-    pgCtl: pgs.pg_ctl,
-    dbname: pgs.dbname ?? MONITOR_DBNAME,
-    username: pgs.username,
-    host: pgs.host ?? '/tmp',
-    port: pgs.port,
-    listenAddresses: pgs.listen_addresses,
-    authMethod: pgs.auth_method ?? 'trust',
-    hbaLevel: pgs.hba_level ?? 'app',
-    sslMode: ini.ssl?.sslmode ?? 'prefer',
-  });
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new BadConfig(`invalid monitor configuration in ${path}: ${issues}`);
-  }
-  return Object.freeze(parsed.data);
+  const f = new FieldErrors();
+  const config: MonitorConfig = {
+    role: f.oneOf('pg_autoctl.role', ini.pg_autoctl?.role, ['monitor'] as const),
+    hostname: f.string('pg_autoctl.hostname', ini.pg_autoctl?.hostname, { min: 1 }),
+    pgdata: f.string('postgresql.pgdata', pgs.pgdata, { startsWith: '/', what: 'an absolute path' }),
+    pgCtl: f.string('postgresql.pg_ctl', pgs.pg_ctl, { min: 1 }),
+    dbname: f.string('postgresql.dbname', pgs.dbname ?? MONITOR_DBNAME, { min: 1 }),
+    username: f.string('postgresql.username', pgs.username, { min: 1 }),
+    host: f.string('postgresql.host', pgs.host ?? '/tmp', { min: 1 }),
+    port: f.number('postgresql.port', pgs.port, { int: true, min: 1, max: 65535 }),
+    listenAddresses: f.string('postgresql.listen_addresses', pgs.listen_addresses, { min: 1 }),
+    authMethod: f.oneOf('postgresql.auth_method', pgs.auth_method ?? 'trust', ['trust', 'md5', 'scram-sha-256'] as const),
+    hbaLevel: f.oneOf('postgresql.hba_level', pgs.hba_level ?? 'app', ['app', 'skip'] as const),
+    sslMode: f.string('ssl.sslmode', ini.ssl?.sslmode ?? 'prefer', { min: 1 }),
+  };
+  if (!f.ok) throw new BadConfig(`invalid monitor configuration in ${path}: ${f.issues.join('; ')}`);
+  return Object.freeze(config);
 }
 
 export interface NodeIni {

@@ -2,25 +2,23 @@
 // directory), so a kill -9 at any instant leaves either the old or the new version.
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
 import { BadState } from '../../lib/errors.js';
+import { FieldErrors } from '../../lib/fields.js';
 import { NODE_STATES, type NodeState } from '../fsm/states.js';
 
 export const STATE_FILE_VERSION = 1;
 
-const stateSchema = z.object({
-  version: z.literal(STATE_FILE_VERSION),
-  current_role: z.enum(NODE_STATES),
-  assigned_role: z.enum(NODE_STATES),
-  nodeId: z.number().int(),
-  groupId: z.number().int(),
+export interface KeeperState {
+  version: typeof STATE_FILE_VERSION;
+  current_role: NodeState;
+  assigned_role: NodeState;
+  nodeId: number;
+  groupId: number;
   /** seconds since the epoch, 0 = never */
-  last_monitor_contact: z.number(),
-  last_secondary_contact: z.number(),
-  pgversion: z.number().int(),
-});
-
-export type KeeperState = z.infer<typeof stateSchema>;
+  last_monitor_contact: number;
+  last_secondary_contact: number;
+  pgversion: number;
+}
 
 export function initialState(nodeId: number, groupId: number, assigned: NodeState): KeeperState {
   return {
@@ -51,12 +49,20 @@ export function readStateFile(path: string): KeeperState {
   } catch (err) {
     throw new BadState(`the state file ${path} is corrupt: it is not JSON`, { cause: err });
   }
-  const parsed = stateSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new BadState(`the state file ${path} is corrupt: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
-  }
-  return parsed.data;
+  const j = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
+  const f = new FieldErrors();
+  const state: KeeperState = {
+    version: f.number('version', j.version, { int: true, min: STATE_FILE_VERSION, max: STATE_FILE_VERSION }) as typeof STATE_FILE_VERSION,
+    current_role: f.oneOf('current_role', j.current_role, NODE_STATES),
+    assigned_role: f.oneOf('assigned_role', j.assigned_role, NODE_STATES),
+    nodeId: f.number('nodeId', j.nodeId, { int: true }),
+    groupId: f.number('groupId', j.groupId, { int: true }),
+    last_monitor_contact: f.number('last_monitor_contact', j.last_monitor_contact),
+    last_secondary_contact: f.number('last_secondary_contact', j.last_secondary_contact),
+    pgversion: f.number('pgversion', j.pgversion, { int: true }),
+  };
+  if (!f.ok) throw new BadState(`the state file ${path} is corrupt: ${f.issues.join('; ')}`);
+  return state;
 }
 
 export function writeStateFile(path: string, state: KeeperState): void {

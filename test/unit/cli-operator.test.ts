@@ -258,7 +258,7 @@ describe('config get / set', () => {
 
   it('gets a value of the file, or the default the node uses', () => {
     expect(configGet(keeper, P, 'postgresql.port')).toBe('6001');
-    expect(configGet(keeper, P, 'timeout.network_partition_timeout')).toBe('20');
+    expect(configGet(keeper, P, 'timeout.network_partition_timeout')).toBe('5');
     expect(configGet(keeper, P, 'replication.password')).toBe('s3cret');
     expect(configGet(monitor, P, 'postgresql.listen_addresses')).toBe('127.0.0.1');
     expect(knownKeys('keeper', keeper, P).has('replication.candidate_priority')).toBe(true);
@@ -297,7 +297,7 @@ describe('config get / set', () => {
     const full = maskedIni(completeIni(keeper, P));
     expect(full.replication!.password).toBe('****');
     expect(full.pg_autoctl!.monitor).toBe('postgres://autoctl_node:****@127.0.0.1:6000/pg_auto_failover?sslmode=prefer');
-    expect(full.timeout!.network_partition_timeout).toBe('20');
+    expect(full.timeout!.network_partition_timeout).toBe('5');
     expect(full.postgresql!.port).toBe('6001');
     expect(JSON.stringify(full)).not.toContain('s3cret');
     expect(JSON.stringify(full)).not.toContain('monpw');
