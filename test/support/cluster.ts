@@ -10,6 +10,7 @@ import pg from 'pg';
 import { packageRoot } from '../../lib/package-root.js';
 import { pgBin, postgresRunAs } from '../../lib/pgbin.js';
 import { freePort } from './postgres.js';
+import { pgConnectionKind, TcpProxy, type ProxyMode } from './proxy.js';
 
 export const CLI = join(packageRoot(), 'dist', 'cli', 'main.js');
 
@@ -27,7 +28,32 @@ interface Member {
   dir: string;
   port: number;
   proc?: ChildProcess;
+  /** the address the node registered with (the monitor and the standbys use it) */
+  host?: string;
+  /** proxied clusters: 127.0.0.(10+N):port -> 127.0.0.1:port (monitor->node, standby->node,
+   *  clients of the formation URI) and 127.0.0.(50+N):monitor port -> the monitor (this
+   *  node's keeper->monitor) */
+  proxies?: { postgres: TcpProxy; monitor: TcpProxy };
 }
+
+export interface ClusterOptions {
+  /**
+   * Put each data node behind its own address: node N registers with --hostname
+   * 127.0.0.(10+N) and listens on 127.0.0.1, and a proxy on 127.0.0.(10+N):pgport forwards
+   * to it; its keeper reaches the monitor through a proxy on 127.0.0.(50+N):monitorport.
+   * A client can still reach any node directly at 127.0.0.1:pgport.
+   */
+  proxied?: boolean;
+}
+
+/** Which of a node's links partition()/heal() switch. */
+export type NodeLink =
+  /** everything that reaches this node's Postgres through its address: health checks, replication from it, formation-URI clients */
+  | 'postgres'
+  /** only the replication connections to this node (its standbys streaming from it) */
+  | 'replication'
+  /** this node's keeper -> monitor */
+  | 'monitor';
 
 const liveClusters = new Set<TestCluster>();
 
@@ -37,22 +63,29 @@ export class TestCluster {
   readonly nodes = new Map<string, Member>();
   private readonly runAs = postgresRunAs();
   private monitorClient?: pg.Client;
+  readonly proxied: boolean;
+  private nodeCount = 0;
 
-  private constructor(base: string, monitorPort: number) {
+  private constructor(base: string, monitorPort: number, opts: ClusterOptions = {}) {
     this.base = base;
+    this.proxied = opts.proxied ?? false;
     this.monitor = { name: 'monitor', dir: join(base, 'monitor'), port: monitorPort };
     liveClusters.add(this);
   }
 
-  static async create(): Promise<TestCluster> {
+  static async create(opts: ClusterOptions = {}): Promise<TestCluster> {
     const base = mkdtempSync(join(tmpdir(), 'pgaf-e2e-'));
-    const c = new TestCluster(base, await freePort());
+    const c = new TestCluster(base, await freePort(), opts);
     c.mkdirs(c.monitor.dir);
     return c;
   }
 
   get monitorUri(): string {
-    return `postgres://autoctl_node@127.0.0.1:${this.monitor.port}/pg_auto_failover?sslmode=prefer`;
+    return this.monitorUriAt('127.0.0.1', this.monitor.port);
+  }
+
+  private monitorUriAt(host: string, port: number): string {
+    return `postgres://autoctl_node@${host}:${port}/pg_auto_failover?sslmode=prefer`;
   }
 
   private mkdirs(dir: string): void {
@@ -100,7 +133,8 @@ export class TestCluster {
 
   private startService(m: Member, args: string[]): void {
     const log = createWriteStream(join(m.dir, 'pgaf.log'), { flags: 'a' });
-    const proc = spawn(process.execPath, [CLI, '-v', ...args], { env: this.env(m), stdio: ['ignore', 'pipe', 'pipe'] });
+    const verbose = process.env.PGAF_TEST_QUIET ? [] : ['-v'];
+    const proc = spawn(process.execPath, [CLI, ...verbose, ...args], { env: this.env(m), stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout!.pipe(log);
     proc.stderr!.pipe(log);
     m.proc = proc;
@@ -117,15 +151,76 @@ export class TestCluster {
     this.startService(this.monitor, ['run']);
   }
 
-  /** Starts `create postgres --run` for a new node. */
+  /** Starts `create postgres --run` for a new node (behind its proxies in a proxied cluster). */
   async addNode(name: string, extra: string[] = []): Promise<void> {
-    const m: Member = { name, dir: join(this.base, name), port: await freePort() };
+    if (this.nodes.has(name)) throw new Error(`node ${name} exists`);
+    const m: Member = { name, dir: join(this.base, name), port: await freePort(), host: '127.0.0.1' };
+    let monitorUri = this.monitorUri;
+    if (this.proxied) {
+      const n = ++this.nodeCount;
+      if (n > 39) throw new Error('at most 39 proxied nodes');
+      m.host = `127.0.0.${10 + n}`;
+      const postgres = await TcpProxy.start({
+        name: `${name} postgres`,
+        listenHost: m.host,
+        listenPort: m.port,
+        targetPort: m.port,
+        classify: pgConnectionKind,
+      });
+      let monitor: TcpProxy;
+      try {
+        monitor = await TcpProxy.start({ name: `${name} keeper->monitor`, listenHost: `127.0.0.${50 + n}`, listenPort: this.monitor.port, targetPort: this.monitor.port });
+      } catch (err) {
+        await postgres.close();
+        throw err;
+      }
+      m.proxies = { postgres, monitor };
+      monitorUri = this.monitorUriAt(monitor.listenHost, monitor.listenPort);
+    }
     this.mkdirs(m.dir);
     this.nodes.set(name, m);
     this.startService(m, [
-      'create', 'postgres', '--pgport', String(m.port), '--hostname', '127.0.0.1', '--listen', '127.0.0.1',
-      '--name', name, '--auth', 'trust', '--no-ssl', '--monitor', this.monitorUri, '--run', ...extra,
+      'create', 'postgres', '--pgport', String(m.port), '--hostname', m.host!, '--listen', '127.0.0.1',
+      '--name', name, '--auth', 'trust', '--no-ssl', '--monitor', monitorUri, '--run', ...extra,
     ]);
+  }
+
+  /** The address `name` registered with: 127.0.0.(10+N) in a proxied cluster, else 127.0.0.1. */
+  hostOf(name: string): string {
+    return this.member(name).host ?? '127.0.0.1';
+  }
+
+  private proxiesOf(name: string): { postgres: TcpProxy; monitor: TcpProxy } {
+    const p = this.member(name).proxies;
+    if (!p) throw new Error(`${name} has no proxies: create the cluster with { proxied: true }`);
+    return p;
+  }
+
+  /** The proxy of one link of a node (proxied clusters). */
+  proxy(name: string, link: 'postgres' | 'monitor'): TcpProxy {
+    return this.proxiesOf(name)[link];
+  }
+
+  /**
+   * Cuts (or slows) a node off: by default both of its proxies (everything that reaches its
+   * Postgres by its registered address, and its keeper's link to the monitor), else only the
+   * links named. A client connected to 127.0.0.1:port directly is not affected.
+   */
+  partition(name: string, mode: ProxyMode = 'blackhole', opts: { links?: NodeLink[]; delayMs?: number } = {}): void {
+    const p = this.proxiesOf(name);
+    const links = opts.links ?? ['postgres', 'monitor'];
+    for (const link of links) {
+      if (link === 'monitor') p.monitor.setMode(mode, { delayMs: opts.delayMs });
+      else if (link === 'postgres') p.postgres.setMode(mode, { delayMs: opts.delayMs });
+      else p.postgres.setMode(mode, { delayMs: opts.delayMs, kind: 'replication' });
+    }
+  }
+
+  /** Every link of the node passes again. */
+  heal(name: string): void {
+    const p = this.proxiesOf(name);
+    p.postgres.setMode('pass');
+    p.monitor.setMode('pass');
   }
 
   /** `pgaf run` again for a node whose keeper was stopped or killed. */
@@ -259,6 +354,12 @@ export class TestCluster {
   async destroy(): Promise<void> {
     await this.monitorClient?.end().catch(() => undefined);
     this.monitorClient = undefined;
+    for (const m of this.nodes.values()) {
+      if (m.proxies) {
+        await m.proxies.postgres.close().catch(() => undefined);
+        await m.proxies.monitor.close().catch(() => undefined);
+      }
+    }
     for (const m of [...this.nodes.values(), this.monitor]) {
       if (m.proc && m.proc.exitCode === null && m.proc.signalCode === null) m.proc.kill('SIGKILL');
     }

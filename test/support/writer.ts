@@ -6,7 +6,10 @@ import pg from 'pg';
 export interface Ack {
   id: number;
   port: number;
+  /** when the acknowledgement arrived */
   at: number;
+  /** when the attempt began (before connecting, if it had to): the commit happened in [sentAt, at] */
+  sentAt: number;
 }
 
 export interface WriterResult {
@@ -78,10 +81,11 @@ export class Writer {
       let id = 0;
       while (this.running) {
         id += 1;
+        const sentAt = Date.now();
         try {
           if (!this.client) await this.connectWritable();
           await this.client!.query(`INSERT INTO ${this.opts.table} (label, id, port) VALUES ($1, $2, inet_server_port())`, [this.opts.label, id]);
-          this.acked.push({ id, port: this.clientPort, at: Date.now() });
+          this.acked.push({ id, port: this.clientPort, at: Date.now(), sentAt });
         } catch {
           this.failed.push(id);
           await this.client?.end().catch(() => undefined);
