@@ -1,86 +1,42 @@
 #!/usr/bin/env node
-// The pgaf command line (also installed as pg_autoctl): the yargs command tree, global
-// flags, and the one place that turns errors into exit codes.
+// The pgaf program (also installed as pg_autoctl). `run`, the long-running keeper or monitor
+// service, takes a lean path that loads neither yargs nor the other commands (a keeper's
+// memory counts); everything else goes through the command tree (cli/tree.ts).
 import { realpathSync } from 'node:fs';
-import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import yargs, { type Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { BadArgs, exitCodeOf, PgafError } from '../lib/errors.js';
-import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
-import { packageVersion } from '../lib/package-root.js';
-import { registerConfig } from './config.js';
-import { registerCreate } from './create.js';
-import { registerDo } from './do.js';
-import { registerDrop } from './drop.js';
-import { registerRun } from './run.js';
-import { registerInstallExtension } from './install-extension.js';
-import { registerDisable, registerEnable } from './maintenance.js';
-import { registerPerform } from './perform.js';
-import { registerShow } from './show.js';
-import { registerStop } from './stop.js';
-import { registerVersion } from './version.js';
 
-/** "pgaf" or "pg_autoctl", whichever name we were run as. */
-export function scriptNameFrom(argv1: string | undefined): string {
-  const name = basename(argv1 ?? 'pgaf');
-  return name === 'pg_autoctl' ? 'pg_autoctl' : 'pgaf';
-}
+const RUN_FLAGS_WITH_VALUE = new Set(['--pgdata', '--name', '--hostname', '--pgport']);
 
-/** Logs an error the way users should read it; returns the exit code. */
-export function reportError(err: unknown): number {
-  if (err instanceof PgafError) {
-    log.error(err.message);
-    if (err.hint) log.error(`Hint: ${err.hint}`);
-  } else {
-    log.error(`unexpected error: ${(err as Error)?.stack ?? String(err)}`);
+/** The options of a plain `run` invocation, or undefined for anything else (yargs handles it). */
+export function leanRunArgs(args: string[]): { pgdata?: string; verbose: number; quiet: boolean } | undefined {
+  if (args.find((a) => !a.startsWith('-')) !== 'run') return undefined;
+  if (args.filter((a) => a === 'run').length !== 1) return undefined;
+  const out = { pgdata: undefined as string | undefined, verbose: 0, quiet: false };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === 'run') continue;
+    if (/^-v+$/.test(a)) out.verbose += a.length - 1;
+    else if (a === '--verbose') out.verbose += 1;
+    else if (a === '-q' || a === '--quiet') out.quiet = true;
+    else if (RUN_FLAGS_WITH_VALUE.has(a) && args[i + 1] !== undefined && !args[i + 1]!.startsWith('-')) {
+      if (a === '--pgdata') out.pgdata = args[i + 1];
+      i++;
+    } else if (a.startsWith('--pgdata=')) out.pgdata = a.slice('--pgdata='.length);
+    else return undefined;
   }
-  return exitCodeOf(err);
+  return out;
 }
 
-export async function main(argv: string[] = process.argv): Promise<number> {
-  const scriptName = scriptNameFrom(argv[1]);
-  let cli: Argv = yargs(hideBin(argv))
-    .scriptName(scriptName)
-    .parserConfiguration({ 'boolean-negation': false })
-    .option('verbose', { alias: 'v', type: 'count', global: true, describe: 'more output (-v debug, -vv trace)' })
-    .option('quiet', { alias: 'q', type: 'boolean', global: true, describe: 'only warnings and errors' })
-    .middleware((a) => setLogLevel(levelFromFlags(Number(a.verbose ?? 0), Boolean(a.quiet))))
-    .version(packageVersion())
-    .help()
-    .alias('help', 'h')
-    .strict()
-    .demandCommand(1, `a command is needed: see ${scriptName} --help`)
-    .recommendCommands()
-    .exitProcess(false)
-    .wrap(100)
-    // Every parse or validation failure becomes BadArgs (exit 1); errors thrown by
-    // handlers pass through unchanged.
-    .fail((msg: string | null, err: Error | undefined) => {
-      if (err && err.name !== 'YError') throw err;
-      throw new BadArgs(msg ?? err?.message ?? 'invalid arguments');
-    });
-  cli = registerInstallExtension(cli);
-  cli = registerCreate(cli);
-  cli = registerShow(cli);
-  cli = registerRun(cli);
-  cli = registerStop(cli);
-  cli = registerPerform(cli);
-  cli = registerEnable(cli);
-  cli = registerDisable(cli);
-  cli = registerDrop(cli);
-  cli = registerConfig(cli);
-  cli = registerDo(cli);
-  cli = registerVersion(cli);
-  try {
-    await cli.parseAsync();
-    return 0;
-  } catch (err) {
-    return reportError(err);
+async function entry(): Promise<number> {
+  const lean = leanRunArgs(process.argv.slice(2));
+  if (lean) {
+    const { runLean } = await import('./run.js');
+    return runLean(lean);
   }
+  const { main } = await import('./tree.js');
+  return main();
 }
 
-/** True when this file is the program being run (directly or through a bin symlink). */
 function isEntryPoint(): boolean {
   try {
     return realpathSync(process.argv[1] ?? '') === fileURLToPath(import.meta.url);
@@ -90,7 +46,7 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  main().then((code) => {
+  entry().then((code) => {
     process.exitCode = code;
   });
 }

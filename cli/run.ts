@@ -1,12 +1,12 @@
 // `pgaf run`: the monitor service (Postgres + health worker) or a data node's keeper.
 import type { Argv } from 'yargs';
-import { readNodeIni } from '../config/node-config.js';
-import { monitorConfigFromIni } from '../config/node-config.js';
+import { monitorConfigFromIni, readNodeIni } from '../config/node-config.js';
 import { BadConfig } from '../lib/errors.js';
-import { log } from '../lib/log.js';
+import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
 import { runDataNode } from '../keeper/service.js';
 import { runMonitor } from '../monitor-ext/service.js';
 import { resolvePgdata } from './options.js';
+import { reportError } from './report-error.js';
 
 export function registerRun(cli: Argv): Argv {
   return cli.command(
@@ -18,12 +18,25 @@ export function registerRun(cli: Argv): Argv {
         .option('name', { type: 'string', requiresArg: true, hidden: true, describe: 'accepted for compatibility' })
         .option('hostname', { type: 'string', requiresArg: true, hidden: true, describe: 'accepted for compatibility' })
         .option('pgport', { type: 'string', requiresArg: true, hidden: true, describe: 'accepted for compatibility' }),
-    async (args) => {
-      const pgdata = resolvePgdata(args.pgdata);
-      const node = readNodeIni(pgdata);
-      if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`, { hint: 'run pgaf create monitor|postgres first' });
-      if (node.role === 'monitor') await runMonitor(monitorConfigFromIni(node.ini, node.path), log);
-      else await runDataNode(pgdata, log);
-    },
+    async (args) => runService(args.pgdata),
   );
+}
+
+async function runService(pgdataArg: unknown): Promise<void> {
+  const pgdata = resolvePgdata(pgdataArg);
+  const node = readNodeIni(pgdata);
+  if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`, { hint: 'run pgaf create monitor|postgres first' });
+  if (node.role === 'monitor') await runMonitor(monitorConfigFromIni(node.ini, node.path), log);
+  else await runDataNode(pgdata, log);
+}
+
+/** `run` without yargs (cli/main.ts): the same service, errors mapped to exit codes. */
+export async function runLean(opts: { pgdata?: string; verbose: number; quiet: boolean }): Promise<number> {
+  setLogLevel(levelFromFlags(opts.verbose, opts.quiet));
+  try {
+    await runService(opts.pgdata);
+    return 0;
+  } catch (err) {
+    return reportError(err);
+  }
 }

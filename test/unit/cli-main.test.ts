@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main, scriptNameFrom } from '../../cli/main.js';
+import { main, scriptNameFrom } from '../../cli/tree.js';
 import { parsePostgresVersion } from '../../cli/version.js';
 import { setLogSink } from '../../lib/log.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropNodeRequest } from '../../cli/drop.js';
 import { parseStatePayload } from '../../cli/follow.js';
-import { main } from '../../cli/main.js';
+import { main } from '../../cli/tree.js';
 import { checkMaintenanceAllowed, maintenanceRequest } from '../../cli/maintenance.js';
 import { performFailoverRequest, performPromotionRequest } from '../../cli/perform.js';
 import { quoteLiteral, showFormationRequest } from '../../cli/show.js';

@@ -1,0 +1,72 @@
+// The pgaf command tree (yargs): global flags, every command, and the one place that turns
+// errors into exit codes. cli/main.ts is the program.
+import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { BadArgs } from '../lib/errors.js';
+import { reportError } from './report-error.js';
+import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
+import { packageVersion } from '../lib/package-root.js';
+import { registerConfig } from './config.js';
+import { registerCreate } from './create.js';
+import { registerDo } from './do.js';
+import { registerDrop } from './drop.js';
+import { registerRun } from './run.js';
+import { registerInstallExtension } from './install-extension.js';
+import { registerDisable, registerEnable } from './maintenance.js';
+import { registerPerform } from './perform.js';
+import { registerShow } from './show.js';
+import { registerStop } from './stop.js';
+import { registerVersion } from './version.js';
+
+/** "pgaf" or "pg_autoctl", whichever name we were run as. */
+export function scriptNameFrom(argv1: string | undefined): string {
+  const name = basename(argv1 ?? 'pgaf');
+  return name === 'pg_autoctl' ? 'pg_autoctl' : 'pgaf';
+}
+
+export { reportError };
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const scriptName = scriptNameFrom(argv[1]);
+  let cli: Argv = yargs(hideBin(argv))
+    .scriptName(scriptName)
+    .parserConfiguration({ 'boolean-negation': false })
+    .option('verbose', { alias: 'v', type: 'count', global: true, describe: 'more output (-v debug, -vv trace)' })
+    .option('quiet', { alias: 'q', type: 'boolean', global: true, describe: 'only warnings and errors' })
+    .middleware((a) => setLogLevel(levelFromFlags(Number(a.verbose ?? 0), Boolean(a.quiet))))
+    .version(packageVersion())
+    .help()
+    .alias('help', 'h')
+    .strict()
+    .demandCommand(1, `a command is needed: see ${scriptName} --help`)
+    .recommendCommands()
+    .exitProcess(false)
+    .wrap(100)
+    // Every parse or validation failure becomes BadArgs (exit 1); errors thrown by
+    // handlers pass through unchanged.
+    .fail((msg: string | null, err: Error | undefined) => {
+      if (err && err.name !== 'YError') throw err;
+      throw new BadArgs(msg ?? err?.message ?? 'invalid arguments');
+    });
+  cli = registerInstallExtension(cli);
+  cli = registerCreate(cli);
+  cli = registerShow(cli);
+  cli = registerRun(cli);
+  cli = registerStop(cli);
+  cli = registerPerform(cli);
+  cli = registerEnable(cli);
+  cli = registerDisable(cli);
+  cli = registerDrop(cli);
+  cli = registerConfig(cli);
+  cli = registerDo(cli);
+  cli = registerVersion(cli);
+  try {
+    await cli.parseAsync();
+    return 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
