@@ -10,8 +10,13 @@ import { resolveBinDir } from '../lib/postgres-ctl.js';
 import { Keeper } from './loop/run.js';
 import { MonitorClient } from './monitor-client.js';
 import { PgLocalPostgres } from './pg/local-postgres.js';
+import type { KeeperCtl } from './pg/ctl.js';
+import type { PostgresSupervisor } from './pg/supervisor.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
 import { readStateFile } from './state/state-file.js';
+
+/** Builds the node's Postgres supervisor (PM2 in module mode); default pg_ctl. */
+export type SupervisorFactory = (ctl: KeeperCtl, config: KeeperConfig, paths: NodePaths) => PostgresSupervisor;
 
 export interface OpenNode {
   config: KeeperConfig;
@@ -29,7 +34,7 @@ export function loadKeeperConfig(pgdata: string): { config: KeeperConfig; paths:
   return { config: keeperConfigFromIni(node.ini, node.path), paths };
 }
 
-export function localPostgres(config: KeeperConfig, paths: NodePaths, nodeId: number, log: Logger): PgLocalPostgres {
+export function localPostgres(config: KeeperConfig, paths: NodePaths, nodeId: number, log: Logger, supervisor?: SupervisorFactory): PgLocalPostgres {
   const monitorHost = parsePgUri(config.monitor, 'pg_autoctl.monitor').host;
   return new PgLocalPostgres({
     pgdata: config.pgdata,
@@ -45,13 +50,14 @@ export function localPostgres(config: KeeperConfig, paths: NodePaths, nodeId: nu
     monitorHost: monitorHost.startsWith('/') ? undefined : monitorHost,
     logFile: paths.postgresLog,
     log,
+    supervisor: supervisor ? (ctl) => supervisor(ctl, config, paths) : undefined,
   });
 }
 
-export function openNode(pgdata: string, log: Logger): OpenNode {
+export function openNode(pgdata: string, log: Logger, supervisor?: SupervisorFactory): OpenNode {
   const { config, paths } = loadKeeperConfig(pgdata);
   const state = readStateFile(paths.state);
-  const pg = localPostgres(config, paths, state.nodeId, log);
+  const pg = localPostgres(config, paths, state.nodeId, log, supervisor);
   const monitor = new MonitorClient(parsePgUri(config.monitor, 'pg_autoctl.monitor'), {
     nodeId: state.nodeId,
     groupId: state.groupId,

@@ -3,11 +3,21 @@
 import { BadState, Dropped } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
-import { openNode } from './open-node.js';
+import { openNode, type OpenNode, type SupervisorFactory } from './open-node.js';
 import { readStateFile } from './state/state-file.js';
 
-export async function runDataNode(pgdata: string, log: Logger): Promise<void> {
-  const node = openNode(pgdata, log);
+export interface RunDataNodeOptions {
+  /** PM2 in module mode (plugin/); default pg_ctl */
+  supervisor?: SupervisorFactory;
+  /** called once the node is open, before the loop (the PM2 module reads its status) */
+  onOpen?: (node: OpenNode) => void;
+  /** false: the caller handles SIGINT/SIGTERM and calls node.keeper.stop() (default true) */
+  handleSignals?: boolean;
+}
+
+export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNodeOptions = {}): Promise<void> {
+  const node = openNode(pgdata, log, opts.supervisor);
+  opts.onOpen?.(node);
   claimPidFile(node.paths.pid);
   const stop = (sig: string) => {
     log.info(`Received ${sig}: the keeper stops, Postgres keeps running`);
@@ -16,9 +26,12 @@ export async function runDataNode(pgdata: string, log: Logger): Promise<void> {
   const onTerm = () => stop('SIGTERM');
   const onInt = () => stop('SIGINT');
   const onHup = () => log.info('Received SIGHUP: configuration is re-read at the next start');
-  process.on('SIGTERM', onTerm);
-  process.on('SIGINT', onInt);
-  process.on('SIGHUP', onHup);
+  const signals = opts.handleSignals !== false;
+  if (signals) {
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+    process.on('SIGHUP', onHup);
+  }
   log.info(`Keeper of node ${node.config.name} starts`, { pgdata, monitor: node.config.monitor });
   try {
     await node.keeper.run();

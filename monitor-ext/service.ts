@@ -11,20 +11,40 @@ import { join } from 'node:path';
 
 const SUPERVISE_EVERY_MS = 2_000;
 
-export async function runMonitor(cfg: MonitorConfig, log: Logger): Promise<void> {
+/** Who keeps the monitor's Postgres running: default `pg_ctl start`; PM2 in module mode. */
+export interface MonitorPostgresSupervisor {
+  readonly kind: string;
+  isRunning(): Promise<boolean>;
+  start(): Promise<void>;
+}
+
+export interface RunMonitorOptions {
+  supervisor?: MonitorPostgresSupervisor;
+  /** false: the caller handles SIGINT/SIGTERM and calls the returned stop (default true) */
+  handleSignals?: boolean;
+  /** receives the function that stops the service */
+  onStop?: (stop: () => void) => void;
+}
+
+export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonitorOptions = {}): Promise<void> {
   const pidFile = nodePaths(cfg.pgdata).pid;
   claimPidFile(pidFile);
   const ctl = new PostgresCtl({ pgdata: cfg.pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs: postgresRunAs(cfg.pgdata), log });
   const logFile = join(cfg.pgdata, 'startup.log');
+  const supervisor: MonitorPostgresSupervisor = opts.supervisor ?? {
+    kind: 'pg_ctl',
+    isRunning: async () => (await ctl.status()) === 'running',
+    start: () => ctl.start({ logFile }),
+  };
   const worker = new HealthWorker({ host: cfg.host, port: cfg.port, user: cfg.username, database: cfg.dbname, sslmode: 'disable' }, log);
   let stopping = false;
   let timer: NodeJS.Timeout | undefined;
   const supervise = async () => {
     if (stopping) return;
     try {
-      if ((await ctl.status()) !== 'running') {
-        log.warn('The monitor Postgres is not running: starting it');
-        await ctl.start({ logFile });
+      if (!(await supervisor.isRunning())) {
+        log.warn('The monitor Postgres is not running: starting it', { supervisor: supervisor.kind });
+        await supervisor.start();
       }
     } catch (err) {
       log.error(`Cannot start the monitor Postgres: ${(err as Error).message}`);
@@ -39,8 +59,11 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger): Promise<void>
   };
   const onTerm = () => stop('SIGTERM');
   const onInt = () => stop('SIGINT');
-  process.on('SIGTERM', onTerm);
-  process.on('SIGINT', onInt);
+  opts.onStop?.(() => stop('a stop request'));
+  if (opts.handleSignals !== false) {
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  }
   try {
     await supervise();
     log.info('Monitor service runs: Postgres supervised, health checks started', { pgdata: cfg.pgdata, port: cfg.port });

@@ -24,6 +24,7 @@ import * as sql from './local-sql.js';
 import { REPLICATION_USER, SETTINGS_FILE, STANDBY_SETTINGS_FILE, STANDBY_SIGNAL, standbyName } from './names.js';
 import { conninfo, renderNoStandbySettings, renderSettings, renderStandbySettings, withIncludes } from './setup-files.js';
 import { applySlots, desiredSlots, planSlots } from './slots.js';
+import { PgCtlSupervisor, postmasterRunning, type PostgresSupervisor } from './supervisor.js';
 
 export interface PgLocalPostgresOptions {
   pgdata: string;
@@ -47,6 +48,8 @@ export interface PgLocalPostgresOptions {
   /** the superuser to connect as; default: the OS user that owns PGDATA */
   superuser?: string;
   timeouts?: { startSec?: number; stopSec?: number; basebackupMs?: number; rewindMs?: number };
+  /** who starts and stops the postmaster; default pg_ctl (keeper/pg/supervisor.ts) */
+  supervisor?: (ctl: KeeperCtl) => PostgresSupervisor;
 }
 
 /** Config files of this node kept across pg_rewind and base backups (they carry the source's). */
@@ -60,6 +63,7 @@ function sleep(ms: number): Promise<void> {
 export class PgLocalPostgres implements LocalPostgres {
   readonly pgdata: string;
   readonly ctl: KeeperCtl;
+  readonly supervisor: PostgresSupervisor;
   private readonly o: PgLocalPostgresOptions;
   private readonly log: Logger;
   private readonly target: PgTarget;
@@ -73,6 +77,9 @@ export class PgLocalPostgres implements LocalPostgres {
     this.pgdata = opts.pgdata;
     this.log = opts.log;
     this.ctl = new KeeperCtl({ pgdata: opts.pgdata, binDir: opts.binDir, runAs: opts.runAs, log: opts.log });
+    this.supervisor =
+      opts.supervisor?.(this.ctl) ??
+      new PgCtlSupervisor(this.ctl, { logFile: opts.logFile, startSec: opts.timeouts?.startSec, stopSec: opts.timeouts?.stopSec });
     const superuser = opts.superuser ?? opts.runAs?.name ?? userInfo().username;
     this.target = sql.localTarget(opts.socketDir, opts.port, superuser);
   }
@@ -119,30 +126,18 @@ export class PgLocalPostgres implements LocalPostgres {
   /** Like `pg_ctl status` (postmaster.pid names a live process) without spawning it each tick. */
   async isRunning(): Promise<boolean> {
     if (!this.hasData()) return false;
-    let pid: number;
-    try {
-      pid = Number(readFileSync(this.file('postmaster.pid'), 'utf8').split('\n')[0]);
-    } catch {
-      return false;
-    }
-    if (!Number.isInteger(pid) || pid <= 0) return false;
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'EPERM';
-    }
+    return postmasterRunning(this.pgdata);
   }
 
   async start(): Promise<void> {
     if (await this.isRunning()) return;
     this.mkdirOwned(this.o.socketDir, 0o755);
-    await this.ctl.start(this.o.logFile, this.o.timeouts?.startSec ?? 60);
+    await this.supervisor.start();
   }
 
   async stop(mode: 'fast' | 'immediate'): Promise<void> {
     if (!this.hasData()) return;
-    await this.ctl.stop(mode, this.o.timeouts?.stopSec ?? 60);
+    await this.supervisor.stop(mode);
   }
 
   /** initdb (local trust, host as configured), then configure(). Leaves Postgres stopped. */
