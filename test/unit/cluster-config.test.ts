@@ -1,0 +1,90 @@
+// config/cluster-config.ts: discovery, precedence, secrets and error messages.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadClusterConfig } from '../../config/cluster-config.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pgaf-cc-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const NODE_YAML = `
+formation:
+  name: prod
+  number_sync_standbys: 1
+monitor:
+  uri: postgres://autoctl_node@127.0.0.1:5000/pg_auto_failover
+node:
+  role: postgres
+  name: node1
+  pgdata: /srv/node1
+  port: 5001
+`;
+
+describe('loadClusterConfig', () => {
+  it('finds pgaf.config.yaml and applies defaults', async () => {
+    writeFileSync(join(dir, 'pgaf.config.yaml'), NODE_YAML);
+    const c = await loadClusterConfig({ cwd: dir, env: {} });
+    expect(c.file).toBe(join(dir, 'pgaf.config.yaml'));
+    expect(c.formation).toMatchObject({ name: 'prod', number_sync_standbys: 1, nodes: {} });
+    expect(c.node).toMatchObject({ role: 'postgres', port: 5001, hostname: '127.0.0.1', socket_dir: '/tmp', auth: 'trust', candidate_priority: 50 });
+    expect(Object.isFrozen(c.node)).toBe(true);
+  });
+
+  it('finds .pgafrc.json and an explicit path', async () => {
+    writeFileSync(join(dir, '.pgafrc.json'), JSON.stringify({ node: { role: 'monitor', pgdata: '/srv/mon', port: 5000 } }));
+    const a = await loadClusterConfig({ cwd: dir, env: {} });
+    expect(a.monitorUri).toBe('postgres://autoctl_node@127.0.0.1:5000/pg_auto_failover?sslmode=prefer');
+    writeFileSync(join(dir, 'cluster.yml'), 'formation: { number_sync_standbys: 0 }\n');
+    const b = await loadClusterConfig({ cwd: dir, file: 'cluster.yml', env: {} });
+    expect(b.formation.number_sync_standbys).toBe(0);
+    expect(b.node).toBeUndefined();
+  });
+
+  it('flags > environment > file > defaults', async () => {
+    writeFileSync(join(dir, 'pgaf.config.yaml'), NODE_YAML);
+    const env = { PGAF_NODE_PORT: '6001', PGAF_FORMATION_NAME: 'envname', PGAF_NODE_REPLICATION_QUORUM: 'false' };
+    const c = await loadClusterConfig({ cwd: dir, env, flags: { 'formation.name': 'flagname' } });
+    expect(c.node?.port).toBe(6001);
+    expect(c.node?.replication_quorum).toBe(false);
+    expect(c.formation.name).toBe('flagname');
+  });
+
+  it('errors name the source, the key path, what was expected and what was found', async () => {
+    writeFileSync(join(dir, 'pgaf.config.yaml'), NODE_YAML.replace('port: 5001', 'port: lots'));
+    await expect(loadClusterConfig({ cwd: dir, env: {} })).rejects.toThrow(`${join(dir, 'pgaf.config.yaml')}: node.port: expected a number, found "lots"`);
+    await expect(loadClusterConfig({ cwd: dir, env: { PGAF_NODE_PORT: '70000' } })).rejects.toThrow(
+      'environment PGAF_NODE_PORT: node.port: expected a value <= 65535',
+    );
+    writeFileSync(join(dir, 'pgaf.config.yaml'), NODE_YAML.replace('role: postgres', 'role: standby'));
+    await expect(loadClusterConfig({ cwd: dir, env: {} })).rejects.toThrow(/node\.role: expected one of "monitor", "postgres", found "standby"/);
+    writeFileSync(join(dir, 'pgaf.config.yaml'), NODE_YAML + '  replication_password: hunter2\n');
+    await expect(loadClusterConfig({ cwd: dir, env: {} })).rejects.toThrow(/node\.replication_password: unknown key/);
+    writeFileSync(join(dir, 'pgaf.config.yaml'), 'node:\n  role: postgres\n  pgdata: relative/dir\n');
+    const err = await loadClusterConfig({ cwd: dir, env: {} }).catch((e: Error) => e);
+    expect(String(err)).toMatch(/node\.pgdata: expected an absolute path, found "relative\/dir"/);
+    expect(String(err)).toMatch(/monitor\.uri: expected a data node needs monitor\.uri|monitor\.uri/);
+    expect((err as { exitCode: number }).exitCode).toBe(2);
+  });
+
+  it('reports YAML syntax errors and a missing explicit file with the file name', async () => {
+    writeFileSync(join(dir, 'bad.yaml'), 'node: [unclosed\n');
+    await expect(loadClusterConfig({ cwd: dir, file: 'bad.yaml', env: {} })).rejects.toThrow(join(dir, 'bad.yaml'));
+    await expect(loadClusterConfig({ cwd: dir, file: 'missing.yaml', env: {} })).rejects.toThrow(`${join(dir, 'missing.yaml')}: expected a configuration file`);
+  });
+
+  it('reads secrets from a file or the environment', async () => {
+    writeFileSync(join(dir, 'pw'), 's3cret\n');
+    writeFileSync(join(dir, 'pgaf.config.yaml'), NODE_YAML + `  replication_password_file: ${join(dir, 'pw')}\n`);
+    const c = await loadClusterConfig({ cwd: dir, env: {} });
+    expect(c.secrets.replicationPassword).toBe('s3cret');
+    writeFileSync(join(dir, 'pgaf.config.yaml'), NODE_YAML);
+    const d = await loadClusterConfig({ cwd: dir, env: { PG_AUTOCTL_REPLICATION_PASSWORD: 'fromenv' } });
+    expect(d.secrets.replicationPassword).toBe('fromenv');
+    writeFileSync(join(dir, 'pgaf.config.yaml'), NODE_YAML + `  replication_password_file: ${join(dir, 'nope')}\n`);
+    await expect(loadClusterConfig({ cwd: dir, env: {} })).rejects.toThrow(/node\.replication_password_file: expected a readable file/);
+  });
+});
