@@ -11,9 +11,16 @@ export interface LocalFacts {
   lsn: string;
   /** The best sync_state among streaming pgaf standbys; '' when none streams. */
   syncState: SyncState;
-  /** pgaf standbys connected (any walsender state). */
+  /**
+   * pgaf standbys heard from within STANDBY_REPLY_FRESH_MS. A walsender whose standby went
+   * silent (a partition) keeps its pg_stat_replication row until wal_sender_timeout: only a
+   * fresh status reply (standbys send one every wal_receiver_status_interval, 1 s) proves contact.
+   */
   standbysConnected: number;
 }
+
+/** a standby whose last status reply is older than this does not count as contact */
+export const STANDBY_REPLY_FRESH_MS = 3_000;
 
 const RANK: Record<Exclude<SyncState, ''>, number> = { sync: 4, quorum: 3, potential: 2, async: 1 };
 
@@ -61,6 +68,6 @@ export async function readFacts(src: FactsSource): Promise<LocalFacts> {
     timeline: f.timeline,
     lsn: f.lsn,
     syncState: bestSyncState(f.replication),
-    standbysConnected: f.replication.length,
+    standbysConnected: f.replication.filter((r) => r.replyAgeMs !== null && r.replyAgeMs <= STANDBY_REPLY_FRESH_MS).length,
   };
 }

@@ -134,12 +134,22 @@ export interface ReplicationRow {
   syncState: string;
   flushLsn: string | null;
   replayLsn: string | null;
+  /** ms since the standby's last status reply (null: none yet) */
+  replyAgeMs: number | null;
 }
 
 /** pg_stat_replication rows of pgaf standbys (application_name pgautofailover_standby_*). */
 export async function standbyReplication(q: Query): Promise<ReplicationRow[]> {
-  const rows = await q<{ application_name: string; state: string; sync_state: string; flush_lsn: string | null; replay_lsn: string | null }>(
-    `SELECT application_name, state, sync_state, flush_lsn::text, replay_lsn::text
+  const rows = await q<{
+    application_name: string;
+    state: string;
+    sync_state: string;
+    flush_lsn: string | null;
+    replay_lsn: string | null;
+    reply_age_ms: number | null;
+  }>(
+    `SELECT application_name, state, sync_state, flush_lsn::text, replay_lsn::text,
+            (extract(epoch FROM clock_timestamp() - reply_time) * 1000)::float8 AS reply_age_ms
        FROM pg_stat_replication
       WHERE starts_with(application_name, $1)
       ORDER BY application_name`,
@@ -151,6 +161,7 @@ export async function standbyReplication(q: Query): Promise<ReplicationRow[]> {
     syncState: r.sync_state,
     flushLsn: r.flush_lsn,
     replayLsn: r.replay_lsn,
+    replyAgeMs: r.reply_age_ms,
   }));
 }
 

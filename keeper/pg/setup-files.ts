@@ -56,6 +56,9 @@ export function renderSettings(s: SettingsInput): string {
     `wal_level = 'replica'`,
     `wal_log_hints = on`,
     `wal_sender_timeout = '30s'`,
+    // standbys report every second even when idle: the primary's keeper counts a standby as
+    // contact only while its replies are fresh (keeper/pg/facts.ts)
+    `wal_receiver_status_interval = '1s'`,
     `wal_keep_size = '512MB'`,
     `hot_standby = on`,
     `hot_standby_feedback = on`,

@@ -115,9 +115,11 @@ $$;
 -- Concurrent calls for one group serialize on the group lock; every caller takes the
 -- formation lock (shared) first and the group lock second, so they cannot deadlock.
 CREATE FUNCTION pgautofailover.lock_group(formation text, grp int) RETURNS void
-LANGUAGE sql AS $$
-  SELECT pg_advisory_xact_lock_shared(hashtext('pgautofailover.formation'), hashtext(formation));
-  SELECT pg_advisory_xact_lock(hashtext('pgautofailover.group:' || formation), grp);
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock_shared(hashtext('pgautofailover.formation'), hashtext(formation));
+  PERFORM pg_advisory_xact_lock(hashtext('pgautofailover.group:' || formation), grp);
+END
 $$;
 
 CREATE FUNCTION pgautofailover.lock_formation_exclusive(formation text) RETURNS void
@@ -132,7 +134,7 @@ $$;
 
 CREATE FUNCTION pgautofailover.node_label(n pgautofailover.node) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
-  SELECT format('node %s "%s" (%s:%s)', n.nodeid, n.nodename, n.nodehost, n.nodeport)
+  SELECT 'node ' || n.nodeid || ' "' || n.nodename || '" (' || n.nodehost || ':' || n.nodeport || ')'
 $$;
 
 -- Rule F1: old primary p ran with synchronous_standby_names = ANY k (n standbys) when it last

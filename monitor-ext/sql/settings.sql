@@ -62,9 +62,10 @@ BEGIN
 END
 $$;
 
--- Every setting: name, kind, default (as text, parsed like a user value).
+-- Every setting: name, kind, default (as text, parsed like a user value) and that default
+-- parsed (ms, bytes, a count, or 0/1), so that the state machine parses only what is set.
 CREATE FUNCTION pgautofailover.setting_defaults(
-  OUT name text, OUT kind text, OUT default_value text)
+  OUT name text, OUT kind text, OUT default_value text, OUT default_number bigint)
 RETURNS SETOF record LANGUAGE sql IMMUTABLE AS $$
   -- Fast detection (pg_auto_failover: 5s, 5s, 2, 2s, 20s, 30s). A node is failed over only
   -- when its keeper has been silent for node_considered_unhealthy_timeout AND 3 probes in a
@@ -72,17 +73,17 @@ RETURNS SETOF record LANGUAGE sql IMMUTABLE AS $$
   -- pause of the keeper, load) still answers a probe, so it is not taken for dead.
   -- primary_demote_timeout exceeds the keepers' self-fencing deadline (network_partition_timeout,
   -- 5 s) by a margin; it applies only when the old primary cannot be proven fenced (rule F1).
-  VALUES ('health_check_period',               'duration', '1s'),
-         ('health_check_timeout',              'duration', '1s'),
-         ('health_check_max_retries',          'retries',  '2'),
-         ('health_check_retry_delay',          'duration', '500ms'),
-         ('node_considered_unhealthy_timeout', 'duration', '3s'),
-         ('primary_demote_timeout',            'duration', '10s'),
-         ('startup_grace_period',              'duration', '10s'),
-         ('enable_sync_wal_log_threshold',     'size',     '16MB'),
-         ('promote_wal_log_threshold',         'size',     '16MB'),
-         ('replication_stall_timeout',         'duration', '10s'),
-         ('guard_data_loss',                   'bool',     'on')
+  VALUES ('health_check_period',               'duration', '1s',    1000),
+         ('health_check_timeout',              'duration', '1s',    1000),
+         ('health_check_max_retries',          'retries',  '2',     2),
+         ('health_check_retry_delay',          'duration', '500ms', 500),
+         ('node_considered_unhealthy_timeout', 'duration', '3s',    3000),
+         ('primary_demote_timeout',            'duration', '10s',   10000),
+         ('startup_grace_period',              'duration', '10s',   10000),
+         ('enable_sync_wal_log_threshold',     'size',     '16MB',  16777216),
+         ('promote_wal_log_threshold',         'size',     '16MB',  16777216),
+         ('replication_stall_timeout',         'duration', '10s',   10000),
+         ('guard_data_loss',                   'bool',     'on',    1)
 $$;
 
 -- The settings in force, parsed; raises a clear error naming a setting with a bad value.
@@ -127,26 +128,40 @@ LANGUAGE sql STABLE AS $$
                   (SELECT d.default_value FROM pgautofailover.setting_defaults() d WHERE d.name = setting))
 $$;
 
-CREATE FUNCTION pgautofailover.setting_interval(setting text) RETURNS interval
-LANGUAGE sql STABLE AS $$
-  SELECT make_interval(secs => pgautofailover.parse_duration_ms(
-           'pgautofailover.' || setting, pgautofailover.setting_text(setting)) / 1000.0)
-$$;
-
-CREATE FUNCTION pgautofailover.setting_bytes(setting text) RETURNS bigint
-LANGUAGE sql STABLE AS $$
-  SELECT pgautofailover.parse_size_bytes('pgautofailover.' || setting, pgautofailover.setting_text(setting))
-$$;
-
+-- What the state machine reads, once per call: unset settings take their parsed default,
+-- set ones are parsed (a bad value is an error naming the setting).
 CREATE FUNCTION pgautofailover.fsm_settings() RETURNS pgautofailover.fsm_settings
-LANGUAGE sql STABLE AS $$
-  SELECT ROW(pgautofailover.setting_interval('node_considered_unhealthy_timeout'),
-             pgautofailover.setting_interval('primary_demote_timeout'),
-             pgautofailover.setting_interval('startup_grace_period'),
-             pgautofailover.setting_bytes('enable_sync_wal_log_threshold'),
-             pgautofailover.setting_bytes('promote_wal_log_threshold'),
-             pgautofailover.setting_interval('replication_stall_timeout'),
-             pgautofailover.parse_bool('pgautofailover.guard_data_loss',
-                                       pgautofailover.setting_text('guard_data_loss'))
-            )::pgautofailover.fsm_settings
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  s pgautofailover.fsm_settings;
+  d record;
+  raw text;
+  v bigint;
+BEGIN
+  FOR d IN SELECT * FROM pgautofailover.setting_defaults() LOOP
+    CONTINUE WHEN d.name NOT IN ('node_considered_unhealthy_timeout', 'primary_demote_timeout', 'startup_grace_period',
+                                 'enable_sync_wal_log_threshold', 'promote_wal_log_threshold',
+                                 'replication_stall_timeout', 'guard_data_loss');
+    raw := nullif(current_setting('pgautofailover.' || d.name, true), '');
+    IF raw IS NULL THEN
+      v := d.default_number;
+    ELSIF d.kind = 'duration' THEN
+      v := pgautofailover.parse_duration_ms('pgautofailover.' || d.name, raw);
+    ELSIF d.kind = 'size' THEN
+      v := pgautofailover.parse_size_bytes('pgautofailover.' || d.name, raw);
+    ELSE
+      v := pgautofailover.parse_bool('pgautofailover.' || d.name, raw)::int;
+    END IF;
+    CASE d.name
+      WHEN 'node_considered_unhealthy_timeout' THEN s.unhealthy_timeout := v * interval '1 millisecond';
+      WHEN 'primary_demote_timeout' THEN s.demote_timeout := v * interval '1 millisecond';
+      WHEN 'startup_grace_period' THEN s.startup_grace := v * interval '1 millisecond';
+      WHEN 'enable_sync_wal_log_threshold' THEN s.sync_threshold := v;
+      WHEN 'promote_wal_log_threshold' THEN s.promote_threshold := v;
+      WHEN 'replication_stall_timeout' THEN s.stall_timeout := v * interval '1 millisecond';
+      ELSE s.guard_data_loss := v = 1;
+    END CASE;
+  END LOOP;
+  RETURN s;
+END
 $$;

@@ -123,15 +123,18 @@ describe('facts', () => {
     expect(f).toEqual({ running: false, ...stopped, syncState: '', standbysConnected: 0 });
   });
 
-  it('a running server: SQL facts, counting every pgaf walsender', async () => {
+  it('a running server: SQL facts, counting the pgaf standbys whose last reply is fresh', async () => {
     const f = await readFacts(
       source(true, async () => ({
         inRecovery: false,
         lsn: '0/5000000',
         timeline: 3,
         replication: [
-          { applicationName: 'pgautofailover_standby_2', state: 'streaming', syncState: 'quorum', flushLsn: '0/5000000', replayLsn: '0/5000000' },
-          { applicationName: 'pgautofailover_standby_3', state: 'catchup', syncState: 'potential', flushLsn: null, replayLsn: null },
+          { applicationName: 'pgautofailover_standby_2', state: 'streaming', syncState: 'quorum', flushLsn: '0/5000000', replayLsn: '0/5000000', replyAgeMs: 400 },
+          { applicationName: 'pgautofailover_standby_3', state: 'catchup', syncState: 'potential', flushLsn: null, replayLsn: null, replyAgeMs: 900 },
+          // a walsender whose standby went silent (partition) keeps its row until wal_sender_timeout
+          { applicationName: 'pgautofailover_standby_4', state: 'streaming', syncState: 'quorum', flushLsn: '0/4000000', replayLsn: '0/4000000', replyAgeMs: 12_000 },
+          { applicationName: 'pgautofailover_standby_5', state: 'startup', syncState: 'async', flushLsn: null, replayLsn: null, replyAgeMs: null },
         ],
       })),
     );
