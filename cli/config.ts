@@ -5,7 +5,8 @@
 import { chownSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
-import { completeIni, configGet, configSet, maskedIni, roleOf } from '../config/config-keys.js';
+import { completeIni, configGet, configSet, maskedIni, roleOf, validateConfig } from '../config/config-keys.js';
+import { keeperConfigFromIni } from '../config/keeper-config.js';
 import { monitorConfigFromIni, readNodeIni, writeNodeIni, type NodeIni } from '../config/node-config.js';
 import { nodePaths } from '../config/node-paths.js';
 import { monitorSettings, SETTINGS_FILE } from '../lib/create-monitor.js';
@@ -104,8 +105,52 @@ function setCommand(cli: Argv): Argv {
   );
 }
 
+function checkCommand(cli: Argv): Argv {
+  return cli.command(
+    'check',
+    'check the configuration file, the Postgres binaries, and whether Postgres runs',
+    (y) =>
+      y
+        .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
+        .option('json', { type: 'boolean', default: false, describe: 'output JSON' }),
+    async (args) => {
+      const pgdata = resolvePgdata(args.pgdata);
+      const node = loadNodeIni(pgdata);
+      const role = roleOf(node.ini, node.path);
+      validateConfig(role, node.ini, node.path);
+      const c = role === 'monitor' ? monitorConfigFromIni(node.ini, node.path) : keeperConfigFromIni(node.ini, node.path);
+      let binDir: string;
+      try {
+        binDir = resolveBinDir(c.pgCtl);
+      } catch (err) {
+        throw new BadConfig(`postgresql.pg_ctl: ${(err as Error).message}`);
+      }
+      const pgCtlPath = join(binDir, 'pg_ctl');
+      if (!existsSync(pgCtlPath)) throw new BadConfig(`postgresql.pg_ctl: ${pgCtlPath} does not exist`);
+      const ctl = new PostgresCtl({ pgdata, binDir, runAs: postgresRunAs(pgdata), log });
+      const status = await ctl.status();
+      log.info(`Configuration file "${node.path}" is valid for a ${role === 'monitor' ? 'monitor' : 'data node'}`);
+      log.info(`pg_ctl: ${pgCtlPath}`);
+      log.info(status === 'running' ? `Postgres is running at "${pgdata}" on port ${c.port}` : `Postgres is not running at "${pgdata}"`);
+      if (args.json) {
+        process.stdout.write(
+          JSON.stringify(
+            {
+              config: node.path,
+              role,
+              postgres: { pgdata, pg_ctl: pgCtlPath, port: c.port, is_running: status === 'running', pgdata_exists: status !== 'no-pgdata' },
+            },
+            null,
+            2,
+          ) + '\n',
+        );
+      }
+    },
+  );
+}
+
 export function registerConfig(cli: Argv): Argv {
-  return cli.command('config', 'read or change the local configuration file', (y) =>
-    setCommand(getCommand(y)).demandCommand(1, 'config what? get or set'),
+  return cli.command('config', 'check, read or change the local configuration file', (y) =>
+    checkCommand(setCommand(getCommand(y))).demandCommand(1, 'config what? check, get or set'),
   );
 }

@@ -5,6 +5,7 @@ import { log } from '../lib/log.js';
 import type { AuthMethod } from '../lib/postgres-ctl.js';
 import { AUTH_METHODS, parseHostname, parsePort, resolvePgdata } from './options.js';
 import { postgresCommand } from './create-postgres.js';
+import { createFormationCommand } from './formation.js';
 
 export interface CreateMonitorArgs {
   pgdata?: string;
@@ -58,6 +59,7 @@ function monitorCommand(cli: Argv): Argv {
         .option('skip-pg-hba', { type: 'boolean', describe: 'do not edit pg_hba.conf' })
         .option('no-ssl', { type: 'boolean', describe: 'do not enable SSL (the only mode for now)' })
         .option('ssl-self-signed', { type: 'boolean', describe: 'self-signed SSL certificate (not implemented yet: ignored)' })
+        .option('run', { type: 'boolean', describe: 'go on running the monitor service (as pgaf run)' })
         .conflicts('no-ssl', 'ssl-self-signed'),
     async (args) => {
       const req = createMonitorRequest(args as CreateMonitorArgs);
@@ -65,12 +67,17 @@ function monitorCommand(cli: Argv): Argv {
       const plan = await planCreateMonitor(req);
       const uri = await createMonitor(plan);
       process.stdout.write(uri + '\n');
+      if (args.run) {
+        const { runMonitor } = await import('../monitor-ext/service.js');
+        const { loadMonitorConfig } = await import('./options.js');
+        await runMonitor(loadMonitorConfig(req.pgdata), log);
+      }
     },
   );
 }
 
 export function registerCreate(cli: Argv): Argv {
   return cli.command('create', 'create a pgaf node', (y) =>
-    postgresCommand(monitorCommand(y)).demandCommand(1, 'create what? monitor or postgres'),
+    createFormationCommand(postgresCommand(monitorCommand(y))).demandCommand(1, 'create what? monitor, postgres or formation'),
   );
 }

@@ -19,6 +19,8 @@ import { readStateFile } from '../keeper/state/state-file.js';
 import { actAndFollow, monitorRefusal } from './follow.js';
 import { parseFormation, parseHostname, parsePort, parseWait, resolveMonitor, resolvePgdata } from './options.js';
 import { DEFAULT_WAIT_SEC } from './perform.js';
+import { dropMonitorCommand } from './drop-monitor.js';
+import { dropFormationCommand } from './formation.js';
 
 export interface DropNodeArgs {
   pgdata?: string;
@@ -215,8 +217,8 @@ async function dropLocal(req: DropNodeRequest, pgdata: string): Promise<void> {
 }
 
 export function registerDrop(cli: Argv): Argv {
-  return cli.command('drop', 'drop a node', (y) =>
-    y
+  return cli.command('drop', 'drop a node, a monitor or a formation', (y) =>
+    dropFormationCommand(dropMonitorCommand(y))
       .command(
         'node',
         'remove a node from its formation (the local node of PGDATA, or one named on the monitor)',
@@ -225,6 +227,7 @@ export function registerDrop(cli: Argv): Argv {
             .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
             .option('monitor', { type: 'string', requiresArg: true, describe: 'monitor URI, to drop another node' })
             .option('hostname', { type: 'string', requiresArg: true, describe: 'host of the node to drop' })
+            .option('nodename', { type: 'string', requiresArg: true, hidden: true, describe: 'older name of --hostname' })
             .option('pgport', { type: 'string', requiresArg: true, describe: 'port of the node to drop (default: $PGPORT, else 5432)' })
             .option('formation', { type: 'string', requiresArg: true, describe: 'formation of the node to drop (default "default")' })
             .option('name', { type: 'string', requiresArg: true, describe: 'name of the node to drop' })
@@ -232,6 +235,7 @@ export function registerDrop(cli: Argv): Argv {
             .option('force', { type: 'boolean', default: false, describe: 'remove the node now, without waiting for its keeper' })
             .option('wait', { type: 'string', requiresArg: true, describe: `seconds to wait (default ${DEFAULT_WAIT_SEC}, 0: do not wait)` }),
         async (args) => {
+          if (args.hostname === undefined && args.nodename !== undefined) args.hostname = args.nodename;
           const req = dropNodeRequest(args as DropNodeArgs);
           const explicitMonitor = typeof args.monitor === 'string' && args.monitor !== '';
           if (req.target) {
@@ -257,6 +261,6 @@ export function registerDrop(cli: Argv): Argv {
           await dropLocal(req, pgdata);
         },
       )
-      .demandCommand(1, 'drop what? node'),
+      .demandCommand(1, 'drop what? node, monitor or formation'),
   );
 }

@@ -5,7 +5,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const RUN_FLAGS_WITH_VALUE = new Set(['--pgdata', '--name', '--hostname', '--pgport']);
+const RUN_FLAGS_WITH_VALUE = new Set(['--pgdata', '--name', '--hostname', '--nodename', '--pgport']);
 
 /** The options of a plain `run` invocation, or undefined for anything else (yargs handles it). */
 export function leanRunArgs(args: string[]): { pgdata?: string; verbose: number; quiet: boolean } | undefined {

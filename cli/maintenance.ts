@@ -12,6 +12,7 @@ import { readStateFile } from '../keeper/state/state-file.js';
 import { actAndFollow, monitorRefusal } from './follow.js';
 import { parseWait, resolvePgdata } from './options.js';
 import { DEFAULT_WAIT_SEC } from './perform.js';
+import { disableSecondaryCommand, enableSecondaryCommand } from './formation.js';
 
 export interface MaintenanceArgs {
   pgdata?: string;
@@ -141,12 +142,12 @@ function disableMaintenance(cli: Argv): Argv {
 
 export function registerEnable(cli: Argv): Argv {
   return cli.command('enable', 'enable a feature on this node', (y) =>
-    enableMaintenance(y).demandCommand(1, 'enable what? maintenance'),
+    enableSecondaryCommand(enableMaintenance(y)).demandCommand(1, 'enable what? maintenance or secondary'),
   );
 }
 
 export function registerDisable(cli: Argv): Argv {
   return cli.command('disable', 'disable a feature on this node', (y) =>
-    disableMaintenance(y).demandCommand(1, 'disable what? maintenance'),
+    disableSecondaryCommand(disableMaintenance(y)).demandCommand(1, 'disable what? maintenance or secondary'),
   );
 }

@@ -4,6 +4,8 @@ import type { Argv } from 'yargs';
 import { currentState, formationSettings, formationUri, lastEvents, synchronousStandbyNames } from '../lib/monitor-queries.js';
 import { withClient } from '../lib/sql.js';
 import { localNodeDefaults, parseFormation, parseNonNegativeInt, resolveMonitor } from './options.js';
+import { fileCommand, ipaddrCommand, localStateRow, systemdCommand, watchLoop } from './show-more.js';
+import { resolvePgdata } from './options.js';
 import { renderEventsTable, renderSettingsTable, renderStateTable, renderUriTable, type UriRow } from './tables.js';
 
 function out(text: string): void {
@@ -65,12 +67,23 @@ function stateCommand(cli: Argv): Argv {
     (y) =>
       targetOptions(y)
         .option('formation', { type: 'string', requiresArg: true, default: 'default', describe: 'formation name' })
-        .option('group', { type: 'string', requiresArg: true, describe: 'group id (default: all groups)' }),
+        .option('group', { type: 'string', requiresArg: true, describe: 'group id (default: all groups)' })
+        .option('local', { type: 'boolean', default: false, describe: 'this node only, from its local state file (no monitor)' })
+        .option('watch', { type: 'boolean', default: false, describe: 'refresh every second until interrupted' })
+        .conflicts('watch', 'json'),
     async (args) => {
       const formation = parseFormation(args.formation);
       const group = args.group === undefined ? undefined : parseNonNegativeInt(args.group, '--group');
+      if (args.local) {
+        const rows = [localStateRow(resolvePgdata(args.pgdata))];
+        if (args.json) json(rows);
+        else out(renderStateTable(rows));
+        return;
+      }
       const m = resolveMonitor(args);
-      const rows = await withClient(m.target, { kind: 'monitor' }, (q) => currentState(q, formation, group));
+      const fetch = () => withClient(m.target, { kind: 'monitor' }, (q) => currentState(q, formation, group));
+      if (args.watch) return watchLoop(async () => renderStateTable(await fetch()));
+      const rows = await fetch();
       if (args.json) json(rows);
       else out(renderStateTable(rows));
     },
@@ -85,13 +98,17 @@ function eventsCommand(cli: Argv): Argv {
       targetOptions(y)
         .option('formation', { type: 'string', requiresArg: true, default: 'default', describe: 'formation name' })
         .option('group', { type: 'string', requiresArg: true, describe: 'group id (default: all groups)' })
-        .option('count', { type: 'string', requiresArg: true, default: '10', describe: 'how many events' }),
+        .option('count', { type: 'string', requiresArg: true, default: '10', describe: 'how many events' })
+        .option('watch', { type: 'boolean', default: false, describe: 'refresh every second until interrupted' })
+        .conflicts('watch', 'json'),
     async (args) => {
       const formation = parseFormation(args.formation);
       const group = args.group === undefined ? undefined : parseNonNegativeInt(args.group, '--group');
       const count = parseNonNegativeInt(args.count, '--count');
       const m = resolveMonitor(args);
-      const rows = await withClient(m.target, { kind: 'monitor' }, (q) => lastEvents(q, formation, count, group));
+      const fetch = () => withClient(m.target, { kind: 'monitor' }, (q) => lastEvents(q, formation, count, group));
+      if (args.watch) return watchLoop(async () => renderEventsTable(await fetch()));
+      const rows = await fetch();
       if (args.json) json(rows);
       else out(renderEventsTable(rows));
     },
@@ -153,9 +170,9 @@ function standbyNamesCommand(cli: Argv): Argv {
 
 export function registerShow(cli: Argv): Argv {
   return cli.command('show', 'show monitor information', (y) =>
-    standbyNamesCommand(settingsCommand(eventsCommand(stateCommand(uriCommand(y))))).demandCommand(
+    systemdCommand(fileCommand(ipaddrCommand(standbyNamesCommand(settingsCommand(eventsCommand(stateCommand(uriCommand(y)))))))).demandCommand(
       1,
-      'show what? uri, state, events, settings or standby-names',
+      'show what? uri, state, events, settings, standby-names, file, systemd or ipaddr',
     ),
   );
 }

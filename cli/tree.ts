@@ -20,6 +20,9 @@ import { registerPerform } from './perform.js';
 import { registerShow } from './show.js';
 import { registerStop } from './stop.js';
 import { registerVersion } from './version.js';
+import { registerGet, registerSet } from './settings.js';
+import { registerWatch } from './watch.js';
+import { registerCompletion } from './completion.js';
 
 /** "pgaf" or "pg_autoctl", whichever name we were run as. */
 export function scriptNameFrom(argv1: string | undefined): string {
@@ -51,6 +54,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       if (err && err.name !== 'YError') throw err;
       throw new BadArgs(msg ?? err?.message ?? 'invalid arguments');
     });
+  cli = registerCompletion(cli);
   cli = registerInstallExtension(cli);
   cli = registerCreate(cli);
   cli = registerShow(cli);
@@ -60,6 +64,9 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   cli = registerEnable(cli);
   cli = registerDisable(cli);
   cli = registerDrop(cli);
+  cli = registerGet(cli);
+  cli = registerSet(cli);
+  cli = registerWatch(cli);
   cli = registerConfig(cli);
   cli = registerDo(cli);
   cli = registerVersion(cli);

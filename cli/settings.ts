@@ -1,0 +1,369 @@
+// `pgaf get|set node candidate-priority|replication-quorum|metadata` and
+// `pgaf get|set formation number-sync-standbys|settings`: bare values on stdout (as the
+// original prints them), --json objects, and for `set` a wait until the primary has applied
+// the change (apply_settings back to primary). A value the command line rejects exits 1
+// before any connection; a value the monitor refuses exits 6 with the monitor's words.
+import type { Argv } from 'yargs';
+import { readNodeIni, writeNodeIni } from '../config/node-config.js';
+import { configSet } from '../config/config-keys.js';
+import { BadArgs, BadConfig, Monitor } from '../lib/errors.js';
+import { log } from '../lib/log.js';
+import { findNode, formationSettings, type NodeStateRow } from '../lib/monitor-queries.js';
+import { withClient, type Query } from '../lib/sql.js';
+import { loadKeeperConfig } from '../keeper/open-node.js';
+import { readStateFile } from '../keeper/state/state-file.js';
+import { actAndFollow, monitorRefusal } from './follow.js';
+import {
+  localNodeDefaults,
+  parseFormation,
+  parseHostname,
+  parseNonNegativeInt,
+  parsePort,
+  parseWait,
+  resolveMonitor,
+  resolvePgdata,
+  type LocalNodeDefaults,
+} from './options.js';
+import { DEFAULT_WAIT_SEC } from './perform.js';
+import { renderSettingsTable } from './tables.js';
+
+function out(text: string): void {
+  process.stdout.write(text);
+}
+
+function json(value: unknown): void {
+  out(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** candidate priority: an integer from 0 to 100. */
+export function parseCandidatePriority(value: unknown, option = 'candidate-priority'): number {
+  const t = String(value ?? '').trim();
+  if (!/^\d+$/.test(t) || Number(t) > 100) {
+    throw new BadArgs(`${option} must be an integer from 0 to 100, got "${String(value ?? '')}"`);
+  }
+  return Number(t);
+}
+
+/** A boolean the way Postgres spells them: true/false, on/off, yes/no, 1/0. */
+export function parseBoolean(value: unknown, option: string): boolean {
+  const t = String(value ?? '').trim().toLowerCase();
+  if (['true', 't', 'on', 'yes', 'y', '1'].includes(t)) return true;
+  if (['false', 'f', 'off', 'no', 'n', '0'].includes(t)) return false;
+  throw new BadArgs(`${option} must be true or false, got "${String(value ?? '')}"`);
+}
+
+export interface NodeTargetArgs {
+  pgdata?: string;
+  monitor?: string;
+  formation?: string;
+  name?: string;
+}
+
+/** The node a get/set node command is about: --name, else the node of --pgdata. */
+export function nodeTarget(a: NodeTargetArgs, defaults: LocalNodeDefaults): { formation: string; name: string } {
+  const name = a.name ?? defaults.name;
+  if (name === undefined) {
+    throw new BadArgs('--name is required: the node to read or change (default: the node of --pgdata or $PGDATA)');
+  }
+  if (name.trim() === '' || name.length > 63) throw new BadArgs(`--name must be 1 to 63 characters long, got "${name}"`);
+  return { formation: a.formation !== undefined ? parseFormation(a.formation) : (defaults.formation ?? 'default'), name };
+}
+
+function targetOptions<T>(y: Argv<T>) {
+  return y
+    .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory of a local node (default: $PGDATA)' })
+    .option('monitor', { type: 'string', requiresArg: true, describe: 'monitor URI (default: from the config of --pgdata)' })
+    .option('formation', { type: 'string', requiresArg: true, describe: 'formation (default: this node’s, else "default")' })
+    .option('json', { type: 'boolean', default: false, describe: 'output JSON' });
+}
+
+function nodeOptions<T>(y: Argv<T>) {
+  return targetOptions(y).option('name', { type: 'string', requiresArg: true, describe: 'node name (default: the node of --pgdata)' });
+}
+
+function waitOption<T>(y: Argv<T>) {
+  return y.option('wait', {
+    type: 'string',
+    requiresArg: true,
+    describe: `seconds to wait for the primary to apply the change (default ${DEFAULT_WAIT_SEC}, 0: do not wait)`,
+  });
+}
+
+interface NodeProps {
+  nodeid: number;
+  groupid: number;
+  nodename: string;
+  candidatepriority: number;
+  replicationquorum: boolean;
+}
+
+async function nodeProps(q: Query, formation: string, name: string): Promise<NodeProps> {
+  const rows = await q<{ nodeid: string; groupid: number; nodename: string; candidatepriority: number; replicationquorum: boolean }>(
+    'SELECT nodeid, groupid, nodename, candidatepriority, replicationquorum FROM pgautofailover.node WHERE formationid = $1 AND nodename = $2',
+    [formation, name],
+  );
+  const r = rows[0];
+  if (!r) throw new BadArgs(`--name: no node named "${name}" in formation "${formation}"`);
+  return { ...r, nodeid: Number(r.nodeid) };
+}
+
+async function numberSyncStandbys(q: Query, formation: string): Promise<number> {
+  const rows = await q<{ n: number }>('SELECT number_sync_standbys AS n FROM pgautofailover.formation WHERE formationid = $1', [formation]);
+  if (!rows[0]) throw new Monitor(`formation "${formation}" does not exist on the monitor`, { retryable: false });
+  return Number(rows[0].n);
+}
+
+const settled = (rows: NodeStateRow[]) =>
+  !rows.some((r) => r.current_group_state === 'apply_settings' || r.assigned_group_state === 'apply_settings');
+
+/** Calls a set_* function of the monitor, then waits for the group's primary to apply it. */
+async function setAndWait(
+  args: { monitor?: unknown; pgdata?: unknown; json?: unknown },
+  formation: string,
+  group: number | undefined,
+  waitSec: number,
+  what: string,
+  call: (q: Query) => Promise<void>,
+): Promise<void> {
+  const m = resolveMonitor(args);
+  const grp = group ?? 0;
+  await actAndFollow({
+    target: m.target,
+    formation,
+    group: grp,
+    timeoutSec: waitSec,
+    waitingFor: 'the primary to apply the new settings',
+    table: !args.json,
+    out: (t) => process.stderr.write(t),
+    action: async (q) => {
+      try {
+        await call(q);
+      } catch (err) {
+        throw monitorRefusal(err, `cannot set ${what}`);
+      }
+      return true;
+    },
+    done: settled,
+  });
+}
+
+// --- get node ------------------------------------------------------------------------
+
+function getNode(cli: Argv): Argv {
+  return cli.command('node', 'read a property of a node', (y) =>
+    y
+      .command(
+        'candidate-priority',
+        'print the candidate priority of a node (0 to 100)',
+        (c) => nodeOptions(c),
+        async (args) => {
+          const t = nodeTarget(args as NodeTargetArgs, localNodeDefaults(args));
+          const m = resolveMonitor(args);
+          const n = await withClient(m.target, { kind: 'monitor' }, (q) => nodeProps(q, t.formation, t.name));
+          if (args.json) json({ name: n.nodename, 'candidate-priority': n.candidatepriority });
+          else out(`${n.candidatepriority}\n`);
+        },
+      )
+      .command(
+        'replication-quorum',
+        'print whether a node takes part in the synchronous replication quorum (true or false)',
+        (c) => nodeOptions(c),
+        async (args) => {
+          const t = nodeTarget(args as NodeTargetArgs, localNodeDefaults(args));
+          const m = resolveMonitor(args);
+          const n = await withClient(m.target, { kind: 'monitor' }, (q) => nodeProps(q, t.formation, t.name));
+          if (args.json) json({ name: n.nodename, 'replication-quorum': n.replicationquorum });
+          else out(`${n.replicationquorum}\n`);
+        },
+      )
+      .demandCommand(1, 'get node what? candidate-priority or replication-quorum'),
+  );
+}
+
+// --- get formation ---------------------------------------------------------------------
+
+function formationOf(a: { formation?: unknown }, defaults: LocalNodeDefaults): string {
+  return a.formation !== undefined ? parseFormation(a.formation) : (defaults.formation ?? 'default');
+}
+
+function getFormation(cli: Argv): Argv {
+  return cli.command('formation', 'read a property of a formation', (y) =>
+    y
+      .command(
+        'number-sync-standbys',
+        'print the number of synchronous standbys a commit waits for',
+        (c) => targetOptions(c),
+        async (args) => {
+          const formation = formationOf(args, localNodeDefaults(args));
+          const m = resolveMonitor(args);
+          const n = await withClient(m.target, { kind: 'monitor' }, (q) => numberSyncStandbys(q, formation));
+          if (args.json) json({ 'number-sync-standbys': n });
+          else out(`${n}\n`);
+        },
+      )
+      .command(
+        'settings',
+        'print the replication settings of a formation (as show settings)',
+        (c) => targetOptions(c),
+        async (args) => {
+          const formation = formationOf(args, localNodeDefaults(args));
+          const m = resolveMonitor(args);
+          const rows = await withClient(m.target, { kind: 'monitor' }, (q) => formationSettings(q, formation));
+          if (args.json) json(rows);
+          else out(renderSettingsTable(rows));
+        },
+      )
+      .demandCommand(1, 'get formation what? number-sync-standbys or settings'),
+  );
+}
+
+// --- set node ----------------------------------------------------------------------------
+
+function setNode(cli: Argv): Argv {
+  return cli.command('node', 'change a property of a node', (y) =>
+    y
+      .command(
+        'candidate-priority <priority>',
+        'set the candidate priority of a node (0 to 100; 0: never promoted)',
+        (c) => waitOption(nodeOptions(c)).positional('priority', { type: 'string', describe: 'an integer from 0 to 100' }),
+        async (args) => {
+          const priority = parseCandidatePriority(args.priority);
+          const waitSec = args.wait !== undefined ? parseWait(args.wait) : DEFAULT_WAIT_SEC;
+          const t = nodeTarget(args as NodeTargetArgs, localNodeDefaults(args));
+          const m = resolveMonitor(args);
+          const n = await withClient(m.target, { kind: 'monitor' }, (q) => nodeProps(q, t.formation, t.name));
+          await setAndWait(args, t.formation, n.groupid, waitSec, `the candidate priority of node "${t.name}" to ${priority}`, async (q) => {
+            await q('SELECT pgautofailover.set_node_candidate_priority($1::text, $2::text, $3::int)', [t.formation, t.name, priority]);
+          });
+          if (args.json) json({ name: t.name, 'candidate-priority': priority });
+          else out(`${priority}\n`);
+        },
+      )
+      .command(
+        'replication-quorum <quorum>',
+        'set whether a node takes part in the synchronous replication quorum',
+        (c) => waitOption(nodeOptions(c)).positional('quorum', { type: 'string', describe: 'true or false' }),
+        async (args) => {
+          const quorum = parseBoolean(args.quorum, 'replication-quorum');
+          const waitSec = args.wait !== undefined ? parseWait(args.wait) : DEFAULT_WAIT_SEC;
+          const t = nodeTarget(args as NodeTargetArgs, localNodeDefaults(args));
+          const m = resolveMonitor(args);
+          const n = await withClient(m.target, { kind: 'monitor' }, (q) => nodeProps(q, t.formation, t.name));
+          await setAndWait(args, t.formation, n.groupid, waitSec, `the replication quorum of node "${t.name}" to ${quorum}`, async (q) => {
+            await q('SELECT pgautofailover.set_node_replication_quorum($1::text, $2::text, $3::bool)', [t.formation, t.name, quorum]);
+          });
+          if (args.json) json({ name: t.name, 'replication-quorum': quorum });
+          else out(`${quorum}\n`);
+        },
+      )
+      .command(
+        'metadata',
+        'change the name, host name or port of the node of PGDATA, on the monitor and in its configuration',
+        (c) =>
+          c
+            .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
+            .option('name', { type: 'string', requiresArg: true, describe: 'new node name' })
+            .option('hostname', { type: 'string', requiresArg: true, describe: 'new host name or IP address' })
+            .option('nodename', { type: 'string', requiresArg: true, hidden: true, describe: 'older name of --hostname' })
+            .option('pgport', { type: 'string', requiresArg: true, describe: 'new Postgres port' })
+            .option('json', { type: 'boolean', default: false, describe: 'output JSON' }),
+        async (args) => {
+          const req = metadataRequest(args as MetadataArgs);
+          const pgdata = resolvePgdata(args.pgdata);
+          const { config, paths } = loadKeeperConfig(pgdata);
+          const state = readStateFile(paths.state);
+          const m = resolveMonitor({ pgdata });
+          await withClient(m.target, { kind: 'monitor' }, async (q) => {
+            const node = await findNode(q, { id: state.nodeId });
+            if (!node) throw new Monitor(`node ${state.nodeId} "${config.name}" is not registered on the monitor`, { retryable: false });
+            try {
+              await q('SELECT pgautofailover.update_node_metadata($1::bigint, $2::text, $3::text, $4::int)', [
+                state.nodeId,
+                req.name ?? null,
+                req.hostname ?? null,
+                req.port ?? null,
+              ]);
+            } catch (err) {
+              throw monitorRefusal(err, `cannot update the metadata of node ${state.nodeId}`);
+            }
+          });
+          const local = readNodeIni(pgdata);
+          if (!local) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`);
+          let ini = local.ini;
+          if (req.name !== undefined) ini = configSet(ini, local.path, 'pg_autoctl.name', req.name);
+          if (req.hostname !== undefined) ini = configSet(ini, local.path, 'pg_autoctl.hostname', req.hostname);
+          if (req.port !== undefined) ini = configSet(ini, local.path, 'postgresql.port', String(req.port));
+          writeNodeIni(local.path, ini);
+          if (req.port !== undefined && req.port !== config.port) {
+            log.warn(`postgresql.port is now ${req.port}: Postgres listens on it once restarted`);
+          }
+          const result = {
+            name: req.name ?? config.name,
+            hostname: req.hostname ?? config.hostname,
+            port: req.port ?? config.port,
+          };
+          if (args.json) json(result);
+          else log.info(`Node ${state.nodeId} is now "${result.name}" at ${result.hostname}:${result.port}`);
+        },
+      )
+      .demandCommand(1, 'set node what? candidate-priority, replication-quorum or metadata'),
+  );
+}
+
+export interface MetadataArgs {
+  name?: string;
+  hostname?: string;
+  nodename?: string;
+  pgport?: string;
+}
+
+export function metadataRequest(a: MetadataArgs): { name?: string; hostname?: string; port?: number } {
+  const host = a.hostname ?? a.nodename;
+  if (a.name === undefined && host === undefined && a.pgport === undefined) {
+    throw new BadArgs('set node metadata needs at least one of --name, --hostname and --pgport');
+  }
+  if (a.name !== undefined && (a.name.trim() === '' || a.name.length > 63)) {
+    throw new BadArgs(`--name must be 1 to 63 characters long, got "${a.name}"`);
+  }
+  return {
+    name: a.name,
+    hostname: host !== undefined ? parseHostname(host) : undefined,
+    port: a.pgport !== undefined ? parsePort(a.pgport, '--pgport') : undefined,
+  };
+}
+
+// --- set formation ---------------------------------------------------------------------
+
+function setFormation(cli: Argv): Argv {
+  return cli.command('formation', 'change a property of a formation', (y) =>
+    y
+      .command(
+        'number-sync-standbys <number>',
+        'set how many synchronous standbys a commit waits for',
+        (c) => waitOption(targetOptions(c)).positional('number', { type: 'string', describe: 'a non-negative integer' }),
+        async (args) => {
+          const n = parseNonNegativeInt(args.number, 'number-sync-standbys');
+          const waitSec = args.wait !== undefined ? parseWait(args.wait) : DEFAULT_WAIT_SEC;
+          const formation = formationOf(args, localNodeDefaults(args));
+          await setAndWait(args, formation, 0, waitSec, `number_sync_standbys of formation "${formation}" to ${n}`, async (q) => {
+            await q('SELECT pgautofailover.set_formation_number_sync_standbys($1::text, $2::int)', [formation, n]);
+          });
+          if (args.json) json({ 'number-sync-standbys': n });
+          else out(`${n}\n`);
+        },
+      )
+      .demandCommand(1, 'set formation what? number-sync-standbys'),
+  );
+}
+
+export function registerGet(cli: Argv): Argv {
+  return cli.command('get', 'read a node or formation property from the monitor', (y) =>
+    getFormation(getNode(y)).demandCommand(1, 'get what? node or formation'),
+  );
+}
+
+export function registerSet(cli: Argv): Argv {
+  return cli.command('set', 'change a node or formation property on the monitor', (y) =>
+    setFormation(setNode(y)).demandCommand(1, 'set what? node or formation'),
+  );
+}
