@@ -1,0 +1,170 @@
+// The PM2 module's process (`pm2 install pm2-pgaf-<v>.tgz`): one setting names the node's
+// cluster file (`pm2 set pm2-pgaf:config /etc/pgaf/pgaf.config.yaml`, which restarts us);
+// we load it (config/cluster-config.ts), create the node when needed and run the keeper or the
+// monitor service in-process, with Postgres as the PM2 app pgaf-postgres-<node>. Logs go to
+// stdout (`pm2 logs`), metrics to `pm2 show`, actions to `pm2 trigger pm2-pgaf <action>`.
+// Stopping, restarting or uninstalling the module never stops Postgres.
+import { createRequire } from 'node:module';
+import { loadClusterConfig, type ClusterConfig } from '../config/cluster-config.js';
+import { BadArgs, BadConfig, BadState, Dropped } from '../lib/errors.js';
+import { log, setLogSink } from '../lib/log.js';
+import { disconnectPm2 } from './pm2-supervisor.js';
+import { runNodeFromConfig, type RunningNode } from './node-runner.js';
+import { NodeStatusSource, type NodeStatus } from './status.js';
+
+export const MODULE_NAME = 'pm2-pgaf';
+
+interface Tx2 {
+  action(name: string, fn: (reply: (data: unknown) => void) => void): void;
+  action(name: string, opts: object, fn: (param: unknown, reply: (data: unknown) => void) => void): void;
+  metric(name: string, value: () => unknown): void;
+}
+
+/** tx2 comes with pm2 (a bundled dependency); without PM2 (no process.send) it is unused. */
+function loadTx2(): Tx2 | undefined {
+  if (!process.send) return undefined;
+  const req = createRequire(import.meta.url);
+  try {
+    return createRequire(req.resolve('pm2'))('tx2') as Tx2;
+  } catch {
+    return req('tx2') as Tx2;
+  }
+}
+
+/** The cluster file named by the module setting `config`, or by $PGAF_CONFIG / --config. */
+export function configPathFrom(env: NodeJS.ProcessEnv, argv: string[]): string | undefined {
+  const i = argv.indexOf('--config');
+  if (i >= 0 && argv[i + 1]) return argv[i + 1];
+  if (env.PGAF_CONFIG) return env.PGAF_CONFIG;
+  const modConf = env[MODULE_NAME];
+  if (modConf) {
+    try {
+      const c = JSON.parse(modConf) as { config?: unknown };
+      if (typeof c.config === 'string' && c.config !== '') return c.config;
+    } catch {
+      // not JSON: fall back to the single variable
+    }
+  }
+  return env.config || undefined;
+}
+
+function idle(reason: string): Promise<void> {
+  log.error(`${reason}; the module waits (fix it, then \`pm2 set ${MODULE_NAME}:config <path>\` or \`pm2 restart ${MODULE_NAME}\`)`);
+  return new Promise((resolve) => {
+    const timer = setInterval(() => undefined, 3600_000);
+    const done = () => {
+      clearInterval(timer);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export async function main(): Promise<number> {
+  setLogSink((line) => process.stdout.write(line + '\n'));
+  const tx2 = loadTx2();
+  let phase = 'starting';
+  let last: NodeStatus | undefined;
+  tx2?.metric('pgaf phase', () => phase);
+
+  const path = configPathFrom(process.env, process.argv);
+  if (!path) {
+    phase = 'no config';
+    await idle(`No cluster file is set (module setting "config")`);
+    return 0;
+  }
+  let config: ClusterConfig;
+  try {
+    config = await loadClusterConfig({ file: path });
+  } catch (err) {
+    phase = 'config error';
+    await idle(`Invalid configuration: ${errorText(err)}`);
+    return 0;
+  }
+  const node = config.node;
+  log.info(`pgaf module starts the ${node?.role ?? 'unknown'} node of ${config.file}`, { pgdata: node?.pgdata, port: node?.port });
+
+  let running: RunningNode | undefined;
+  let status: NodeStatusSource | undefined;
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`Received ${sig}: the pgaf module stops; Postgres keeps running`);
+    running?.stop();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+
+  const refresh = async () => {
+    if (status) last = await status.status().catch(() => last);
+  };
+  const timer = setInterval(() => void refresh(), 5_000);
+  timer.unref();
+  tx2?.metric('node state', () => last?.state ?? phase);
+  tx2?.metric('goal state', () => last?.goal ?? phase);
+  tx2?.metric('replication lag (bytes)', () => last?.replication_lag_bytes ?? 'n/a');
+  tx2?.metric('last monitor contact', () => last?.last_monitor_contact ?? 'never');
+  tx2?.metric('postgres', () => (last ? `${last.postgres.app} ${last.postgres.running ? `running (pid ${last.postgres.pid})` : 'stopped'}` : 'n/a'));
+
+  const guard = (fn: (param: unknown) => Promise<unknown>) => (param: unknown, reply: (d: unknown) => void) => {
+    if (!status) return reply({ ok: false, error: `the node is not running yet (${phase})` });
+    fn(param).then(
+      (res) => reply(typeof res === 'string' ? { ok: true, message: res } : res),
+      (err) => reply({ ok: false, error: errorText(err) }),
+    );
+  };
+  tx2?.action('status', {}, guard(async () => status!.status()));
+  tx2?.action('switchover', {}, guard(async () => status!.switchover()));
+  tx2?.action('maintenance-on', {}, guard(async (p) => status!.maintenance(true, p === 'allow-failover')));
+  tx2?.action('maintenance-off', {}, guard(async () => status!.maintenance(false, false)));
+
+  try {
+    for (;;) {
+      try {
+        phase = 'creating';
+        await runNodeFromConfig(config, log, (r) => {
+          running = r;
+          phase = 'running';
+          status = new NodeStatusSource(r, config.formation.name, config.monitorUri!);
+          void refresh();
+          if (stopping) r.stop();
+        });
+        return 0;
+      } catch (err) {
+        if (stopping) return 0;
+        if (err instanceof Dropped) {
+          phase = 'dropped';
+          await idle('This node was dropped from the monitor');
+          return 0;
+        }
+        if (err instanceof BadConfig || err instanceof BadArgs || err instanceof BadState) {
+          phase = 'config error';
+          await idle(`Cannot run the node of ${config.file}: ${errorText(err)}`);
+          return 0;
+        }
+        log.error(`The pgaf node stopped on an error, retrying in 5 s: ${errorText(err)}`);
+        running = undefined;
+        status = undefined;
+        await new Promise((r) => setTimeout(r, 5_000));
+        if (stopping) return 0;
+      }
+    }
+  } finally {
+    clearInterval(timer);
+    disconnectPm2();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    log.error(`The pgaf module failed: ${errorText(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,139 @@
+// What the PM2 module runs for one cluster file: creates the node the file describes when it
+// does not exist yet (create monitor / create postgres), then runs the monitor service or the
+// keeper in-process, with Postgres supervised as the PM2 app pgaf-postgres-<node>.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClusterConfig, NodeSection } from '../config/cluster-config.js';
+import { monitorConfigFromIni, readNodeIni } from '../config/node-config.js';
+import { nodePaths, type NodePaths } from '../config/node-paths.js';
+import type { KeeperConfig } from '../config/keeper-config.js';
+import { createNode } from '../keeper/create-node.js';
+import type { OpenNode } from '../keeper/open-node.js';
+import { KeeperCtl } from '../keeper/pg/ctl.js';
+import { runDataNode } from '../keeper/service.js';
+import { createMonitor, planCreateMonitor } from '../lib/create-monitor.js';
+import { BadConfig } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { pgShareDir, postgresRunAs } from '../lib/pgbin.js';
+import { resolveBinDir } from '../lib/postgres-ctl.js';
+import { EXTENSION_NAME, installExtensionFiles } from '../monitor-ext/bundle.js';
+import { runMonitor } from '../monitor-ext/service.js';
+import { Pm2Supervisor, postgresAppName } from './pm2-supervisor.js';
+
+export interface RunningNode {
+  role: 'monitor' | 'postgres';
+  /** the node name (data node: as registered; monitor: node.name or "monitor") */
+  name: string;
+  pgdata: string;
+  paths: NodePaths;
+  appName: string;
+  /** set once a data node is open */
+  keeper?: KeeperConfig;
+  stop(): void;
+}
+
+/** The extension files, when we may write them and they are missing (root installs). */
+function ensureExtensionFiles(log: Logger): void {
+  let share: string;
+  try {
+    share = pgShareDir();
+  } catch {
+    return;
+  }
+  if (existsSync(join(share, 'extension', `${EXTENSION_NAME}.control`))) return;
+  if (process.getuid?.() !== 0) return;
+  const written = installExtensionFiles(share);
+  log.info(`Installed the ${EXTENSION_NAME} extension files`, { into: join(share, 'extension'), files: written.length });
+}
+
+function pm2Supervisor(appName: string, ctl: KeeperCtl, log: Logger): Pm2Supervisor {
+  return new Pm2Supervisor({
+    appName,
+    pgdata: ctl.pgdata,
+    binDir: ctl.binDir,
+    runAs: ctl.runAs,
+    log,
+    foreignStop: (mode) => ctl.stop(mode),
+  });
+}
+
+async function runMonitorNode(node: NodeSection, log: Logger, started: (r: RunningNode) => void): Promise<void> {
+  ensureExtensionFiles(log);
+  let ini = readNodeIni(node.pgdata);
+  if (!ini) {
+    log.info('No monitor in PGDATA yet: creating it', { pgdata: node.pgdata, port: node.port });
+    const plan = await planCreateMonitor(
+      { pgdata: node.pgdata, port: node.port, hostname: node.hostname, auth: node.auth, socketDir: node.socket_dir, pgctl: node.pg_ctl, skipPgHba: node.skip_pg_hba },
+      log,
+    );
+    const uri = await createMonitor(plan, log);
+    log.info(`Monitor created: ${uri}`);
+    ini = readNodeIni(node.pgdata);
+  }
+  if (!ini || ini.role !== 'monitor') throw new BadConfig(`PGDATA ${node.pgdata} is a ${ini?.role ?? 'unknown'} node, but the cluster file says monitor`);
+  const cfg = monitorConfigFromIni(ini.ini, ini.path);
+  const name = node.name ?? 'monitor';
+  const appName = postgresAppName(name);
+  const ctl = new KeeperCtl({ pgdata: cfg.pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs: postgresRunAs(cfg.pgdata), log });
+  const sup = pm2Supervisor(appName, ctl, log);
+  await sup.adopt();
+  let stopFn: () => void = () => undefined;
+  started({ role: 'monitor', name, pgdata: cfg.pgdata, paths: nodePaths(cfg.pgdata), appName, stop: () => stopFn() });
+  await runMonitor(cfg, log, { supervisor: sup, handleSignals: false, onStop: (s) => (stopFn = s) });
+}
+
+async function runDataNodeFromFile(c: ClusterConfig, node: NodeSection, log: Logger, started: (r: RunningNode) => void): Promise<void> {
+  const monitor = c.monitorUri!;
+  const created = await createNode(
+    {
+      pgdata: node.pgdata,
+      port: node.port,
+      monitor,
+      formation: c.formation.name,
+      name: node.name,
+      hostname: node.hostname,
+      listen: node.listen,
+      socketDir: node.socket_dir,
+      dbname: 'postgres',
+      pgctl: node.pg_ctl,
+      auth: node.auth,
+      hbaLevel: node.skip_pg_hba ? 'skip' : 'app',
+      candidatePriority: node.candidate_priority,
+      replicationQuorum: node.replication_quorum,
+      replicationPassword: c.secrets.replicationPassword,
+      maximumBackupRate: '100M',
+      networkPartitionTimeout: 5,
+      sslMode: node.ssl_mode,
+    },
+    log,
+  );
+  const appName = postgresAppName(created.config.name);
+  const running: RunningNode = {
+    role: 'postgres',
+    name: created.config.name,
+    pgdata: node.pgdata,
+    paths: created.paths,
+    appName,
+    keeper: created.config,
+    stop: () => undefined,
+  };
+  // a postmaster started outside PM2 becomes the PM2 app before the keeper's first tick
+  const ctl = new KeeperCtl({ pgdata: node.pgdata, binDir: resolveBinDir(created.config.pgCtl), runAs: postgresRunAs(node.pgdata), log });
+  await pm2Supervisor(appName, ctl, log).adopt();
+  await runDataNode(node.pgdata, log, {
+    handleSignals: false,
+    supervisor: (ctl) => pm2Supervisor(appName, ctl, log),
+    onOpen: (open: OpenNode) => {
+      running.stop = () => open.keeper.stop();
+      started(running);
+    },
+  });
+}
+
+/** Creates (when needed) and runs the node of the cluster file until stopped. */
+export async function runNodeFromConfig(c: ClusterConfig, log: Logger, started: (r: RunningNode) => void): Promise<void> {
+  if (!c.node) throw new BadConfig(`${c.file ?? 'the configuration'}: node: expected a node section (role, pgdata, port), found nothing`);
+  if (c.secrets.monitorPassword && !process.env.PGPASSWORD) process.env.PGPASSWORD = c.secrets.monitorPassword;
+  if (c.node.role === 'monitor') await runMonitorNode(c.node, log, started);
+  else await runDataNodeFromFile(c, c.node, log, started);
+}
