@@ -20,6 +20,7 @@ import { registerPerform } from './perform.js';
 import { registerShow } from './show.js';
 import { registerStop } from './stop.js';
 import { registerVersion } from './version.js';
+import { registerApply } from './apply.js';
 import { registerGet, registerSet } from './settings.js';
 import { registerWatch } from './watch.js';
 import { registerCompletion } from './completion.js';
@@ -70,6 +71,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   cli = registerConfig(cli);
   cli = registerDo(cli);
   cli = registerVersion(cli);
+  cli = registerApply(cli);
   try {
     await cli.parseAsync();
     return 0;
