@@ -1,6 +1,7 @@
 // `pgaf show uri | state | events | settings | standby-names`: read the monitor and print
 // tables or --json.
 import type { Argv } from 'yargs';
+import { BadArgs } from '../lib/errors.js';
 import { currentState, formationSettings, formationUri, lastEvents, synchronousStandbyNames } from '../lib/monitor-queries.js';
 import { withClient } from '../lib/sql.js';
 import { localNodeDefaults, parseFormation, parseNonNegativeInt, resolveMonitor } from './options.js';
@@ -69,8 +70,7 @@ function stateCommand(cli: Argv): Argv {
         .option('formation', { type: 'string', requiresArg: true, default: 'default', describe: 'formation name' })
         .option('group', { type: 'string', requiresArg: true, describe: 'group id (default: all groups)' })
         .option('local', { type: 'boolean', default: false, describe: 'this node only, from its local state file (no monitor)' })
-        .option('watch', { type: 'boolean', default: false, describe: 'refresh every second until interrupted' })
-        .conflicts('watch', 'json'),
+        .option('watch', { type: 'boolean', describe: 'refresh every second until interrupted (q quits)' }),
     async (args) => {
       const formation = parseFormation(args.formation);
       const group = args.group === undefined ? undefined : parseNonNegativeInt(args.group, '--group');
@@ -82,6 +82,7 @@ function stateCommand(cli: Argv): Argv {
       }
       const m = resolveMonitor(args);
       const fetch = () => withClient(m.target, { kind: 'monitor' }, (q) => currentState(q, formation, group));
+      if (args.watch && args.json) throw new BadArgs('--watch and --json are mutually exclusive');
       if (args.watch) return watchLoop(async () => renderStateTable(await fetch()));
       const rows = await fetch();
       if (args.json) json(rows);
@@ -99,14 +100,14 @@ function eventsCommand(cli: Argv): Argv {
         .option('formation', { type: 'string', requiresArg: true, default: 'default', describe: 'formation name' })
         .option('group', { type: 'string', requiresArg: true, describe: 'group id (default: all groups)' })
         .option('count', { type: 'string', requiresArg: true, default: '10', describe: 'how many events' })
-        .option('watch', { type: 'boolean', default: false, describe: 'refresh every second until interrupted' })
-        .conflicts('watch', 'json'),
+        .option('watch', { type: 'boolean', describe: 'refresh every second until interrupted (q quits)' }),
     async (args) => {
       const formation = parseFormation(args.formation);
       const group = args.group === undefined ? undefined : parseNonNegativeInt(args.group, '--group');
       const count = parseNonNegativeInt(args.count, '--count');
       const m = resolveMonitor(args);
       const fetch = () => withClient(m.target, { kind: 'monitor' }, (q) => lastEvents(q, formation, count, group));
+      if (args.watch && args.json) throw new BadArgs('--watch and --json are mutually exclusive');
       if (args.watch) return watchLoop(async () => renderEventsTable(await fetch()));
       const rows = await fetch();
       if (args.json) json(rows);

@@ -7,7 +7,7 @@ import { log, setLogSink } from '../lib/log.js';
 import { currentState, lastEvents, type EventRow, type NodeStateRow } from '../lib/monitor-queries.js';
 import { openSession, type SqlSession } from '../lib/sql.js';
 import { localNodeDefaults, parseFormation, parseNonNegativeInt, resolveMonitor } from './options.js';
-import { connectionCell, nodeCell, renderTable } from './tables.js';
+import { connectionType, nodeCell, renderTable } from './tables.js';
 
 export interface WatchData {
   formation: string;
@@ -55,7 +55,7 @@ export function lagCells(nodes: NodeStateRow[]): string[] {
 }
 
 export function healthName(h: number): string {
-  return h === 1 ? 'up' : h === 0 ? 'down' : 'unknown';
+  return h === 1 ? 'up' : h === 0 ? 'down' : '?';
 }
 
 function clip(line: string, cols: number): string {
@@ -86,7 +86,7 @@ export function renderWatchScreen(d: WatchData, cols: number, rows: number): str
       { header: 'TLI: LSN', minWidth: 9 },
       { header: 'Lag', minWidth: 7 },
       { header: 'Connection', minWidth: 10 },
-      { header: 'Health', minWidth: 7 },
+      { header: 'Health', minWidth: 6 },
       { header: 'Reported State', minWidth: 14 },
       { header: 'Assigned State', minWidth: 14, align: 'left' },
     ],
@@ -96,7 +96,7 @@ export function renderWatchScreen(d: WatchData, cols: number, rows: number): str
       `${r.nodehost}:${r.nodeport}`,
       `${String(r.reported_tli ?? 0).padStart(3)}: ${r.reported_lsn ?? '0/0'}`,
       lags[i]!,
-      connectionCell(r.current_group_state, r.health),
+      connectionType(r.current_group_state),
       healthName(r.health),
       r.current_group_state,
       r.assigned_group_state,

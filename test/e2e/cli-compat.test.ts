@@ -1,0 +1,558 @@
+// End to end: the pg_autoctl command line as scripts use it, against a real monitor created
+// with the CLI (temp XDG dirs, a free 127.0.0.1 port) and fake data nodes registered and
+// driven over SQL (no keeper, no data Postgres): output shapes, --json, exit codes, error
+// paths that change nothing on disk, --help everywhere, and `watch` driven through tmux.
+import { spawn, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../lib/package-root.js';
+import { pgBin, postgresRunAs } from '../../lib/pgbin.js';
+import { freePort } from '../support/postgres.js';
+
+const root = packageRoot();
+const mainJs = join(root, 'dist', 'cli', 'main.js');
+const runAs = postgresRunAs();
+const dir = mkdtempSync(join(tmpdir(), 'pgaf-e2e-compat-'));
+const xdg = { XDG_CONFIG_HOME: join(dir, 'config'), XDG_DATA_HOME: join(dir, 'share'), XDG_RUNTIME_DIR: join(dir, 'run') };
+const pgdata = join(dir, 'monitor');
+const tmuxSocket = `pgaf-watch-${process.pid}`;
+let port = 0;
+let monitorUri = '';
+let db: pg.Client | undefined;
+const p1 = 7201;
+const p2 = 7202;
+let n1 = 0;
+let n2 = 0;
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const base = { ...process.env };
+  for (const k of ['PGDATA', 'PGPORT', 'PGHOST', 'PG_AUTOCTL_MONITOR', 'PG_AUTOCTL_DEBUG']) delete base[k];
+  return { ...base, ...xdg, PGHOST: dir, ...extra };
+}
+
+function cli(args: string[], extra: Record<string, string> = {}, timeoutMs = 60_000): Promise<Result> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [mainJs, ...args], { env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+async function q<T extends pg.QueryResultRow = any>(sql: string, params: unknown[] = []): Promise<T[]> {
+  return (await db!.query<T>(sql, params as any[])).rows;
+}
+
+async function register(nodePort: number, name: string): Promise<number> {
+  const rows = await q(
+    `SELECT assigned_node_id FROM pgautofailover.register_node('default', '127.0.0.1', $1, 'postgres', $2, 424242)`,
+    [nodePort, name],
+  );
+  return Number(rows[0].assigned_node_id);
+}
+
+async function step(ids: number[]): Promise<void> {
+  for (const id of ids) {
+    const rows = await q<{ goalstate: string }>('SELECT goalstate::text FROM pgautofailover.node WHERE nodeid = $1', [id]);
+    const goal = rows[0]?.goalstate;
+    if (!goal) continue;
+    const rep = ['primary', 'apply_settings', 'join_primary'].includes(goal) ? 'quorum' : goal === 'wait_primary' ? 'async' : '';
+    const lsn = goal === 'secondary' ? '0/2FFF000' : '0/3000000';
+    await q(`SELECT pgautofailover.node_active('default', $1, 0, $2::pgautofailover.replication_state, true, 1, $3::pg_lsn, $4)`, [id, goal, lsn, rep]);
+  }
+}
+
+async function states(): Promise<Record<string, string>> {
+  const rows = await q<{ nodename: string; reportedstate: string; goalstate: string }>(
+    'SELECT nodename, reportedstate::text, goalstate::text FROM pgautofailover.node ORDER BY nodeid',
+  );
+  return Object.fromEntries(rows.map((r) => [r.nodename, `${r.reportedstate}/${r.goalstate}`]));
+}
+
+async function settle(ids: number[], want: Record<string, string>, rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    await step(ids);
+    const s = await states();
+    if (Object.entries(want).every(([k, v]) => s[k] === v)) return;
+  }
+  throw new Error(`did not settle to ${JSON.stringify(want)}: ${JSON.stringify(await states())}`);
+}
+
+/** Steps every node every 100 ms while `fn` runs: obedient keepers. */
+async function withDriver<T>(fn: () => Promise<T>): Promise<T> {
+  let stop = false;
+  const driver = (async () => {
+    while (!stop) {
+      await step([n1, n2]).catch(() => undefined);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  })();
+  try {
+    return await fn();
+  } finally {
+    stop = true;
+    await driver;
+  }
+}
+
+function fakeDataNode(name: string, nodeId: number, nodePort: number, role: string): string {
+  const nodeData = join(dir, name);
+  mkdirSync(nodeData, { recursive: true });
+  const cfgDir = join(xdg.XDG_CONFIG_HOME, 'pg_autoctl', nodeData);
+  const stateDir = join(xdg.XDG_DATA_HOME, 'pg_autoctl', nodeData);
+  mkdirSync(cfgDir, { recursive: true });
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(
+    join(cfgDir, 'pg_autoctl.cfg'),
+    [
+      '[pg_autoctl]',
+      'role = keeper',
+      `monitor = ${monitorUri}`,
+      'formation = default',
+      'group = 0',
+      `name = ${name}`,
+      'hostname = 127.0.0.1',
+      'nodekind = standalone',
+      '',
+      '[postgresql]',
+      `pgdata = ${nodeData}`,
+      `pg_ctl = ${pgBin('pg_ctl')}`,
+      `username = ${runAs?.name ?? 'postgres'}`,
+      'dbname = postgres',
+      `host = ${dir}`,
+      `port = ${nodePort}`,
+      'listen_addresses = 127.0.0.1',
+      'auth_method = trust',
+      'hba_level = app',
+      '',
+    ].join('\n'),
+  );
+  const state = { version: 1, current_role: role, assigned_role: role, nodeId, groupId: 0, last_monitor_contact: 0, last_secondary_contact: 0, pgversion: 0 };
+  writeFileSync(join(stateDir, 'pg_autoctl.state'), JSON.stringify(state));
+  return nodeData;
+}
+
+function stopPostgres(data: string): void {
+  if (!existsSync(join(data, 'postmaster.pid'))) return;
+  spawnSync(pgBin('pg_ctl'), ['-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop'], { uid: runAs?.uid, gid: runAs?.gid, cwd: '/', stdio: 'ignore' });
+  try {
+    const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
+
+/** Every file under the temp dir but PGDATA's, with its size and mtime: "nothing on disk changes". */
+function snapshot(): string {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (p === pgdata || p.startsWith(pgdata + '/')) continue;
+      if (e.isDirectory()) walk(p);
+      else {
+        const s = statSync(p);
+        out.push(`${p} ${s.size} ${s.mtimeMs}`);
+      }
+    }
+  };
+  walk(dir);
+  return out.sort().join('\n');
+}
+
+function tmux(...args: string[]) {
+  return spawnSync('tmux', ['-L', tmuxSocket, ...args], { encoding: 'utf8' });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function paneUntil(pred: (text: string) => boolean, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = tmux('capture-pane', '-p', '-t', 'watch').stdout ?? '';
+    if (pred(text)) return text;
+    await sleep(200);
+  }
+  throw new Error(`the watch pane never matched; last capture:\n${text}`);
+}
+
+beforeAll(async () => {
+  if (!existsSync(mainJs)) {
+    const build = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8' });
+    if (build.status !== 0) throw new Error(`npm run build failed: ${build.stderr}`);
+  }
+  if (runAs) chownSync(dir, runAs.uid, runAs.gid);
+  port = await freePort();
+  const r = await cli(['create', 'monitor', '--pgdata', pgdata, '--pgport', String(port), '--hostname', '127.0.0.1', '--auth', 'trust', '--no-ssl'], {}, 120_000);
+  if (r.code !== 0) throw new Error(`create monitor failed (${r.code}): ${r.stderr}`);
+  monitorUri = r.stdout.trim();
+  db = new pg.Client({ host: dir, port, user: runAs?.name ?? process.env.USER ?? 'postgres', database: 'pg_auto_failover' });
+  await db.connect();
+  n1 = await register(p1, 'node_a');
+  await settle([n1], { node_a: 'single/single' });
+  n2 = await register(p2, 'node_b');
+  await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
+});
+
+afterAll(async () => {
+  tmux('kill-server');
+  await db?.end().catch(() => undefined);
+  stopPostgres(pgdata);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('show: the original table layouts and --json', () => {
+  it('show state: columns, one row per node, --json = current_state() rows', async () => {
+    const r = await cli(['show', 'state', '--pgdata', pgdata]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ *Name \| +Node \| +Host:Port \| +TLI: LSN \| +Connection \| +Reported State \| +Assigned State$/);
+    expect(lines[1]).toMatch(/^-+(-\+-+)+$/);
+    expect(lines).toHaveLength(4);
+    expect(lines[2]).toMatch(/node_a \| +\d+ \| 127\.0\.0\.1:7201 \| +1: 0\/3000000 \| +read-write[ !?]* \| +primary \| +primary$/);
+    const js = JSON.parse((await cli(['show', 'state', '--json', '--monitor', monitorUri])).stdout);
+    expect(js.map((n: any) => n.nodename)).toEqual(['node_a', 'node_b']);
+    expect(js[0]).toMatchObject({ nodehost: '127.0.0.1', nodeport: p1, current_group_state: 'primary', assigned_group_state: 'primary' });
+  });
+
+  it('show events: columns and --json', async () => {
+    const r = await cli(['show', 'events', '--pgdata', pgdata, '--count', '3']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ +Event Time \| +Node \| +Current State \| +Assigned State \| Comment$/);
+    expect(lines).toHaveLength(5);
+    const js = JSON.parse((await cli(['show', 'events', '--json', '--monitor', monitorUri, '--count', '2'])).stdout);
+    expect(js).toHaveLength(2);
+    expect(js[0]).toHaveProperty('description');
+  });
+
+  it('show uri: table, --json, --formation monitor', async () => {
+    const r = await cli(['show', 'uri', '--pgdata', pgdata]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ +Type \| +Name \| Connection String$/);
+    expect(lines[2]).toMatch(/^ +monitor \| +monitor \| postgres:\/\/autoctl_node@127\.0\.0\.1:\d+\/pg_auto_failover\?sslmode=prefer$/);
+    expect(lines[3]).toMatch(/^ +formation \| +default \| postgres:\/\/127\.0\.0\.1:7201,127\.0\.0\.1:7202\/postgres\?/);
+    const js = JSON.parse((await cli(['show', 'uri', '--json', '--pgdata', pgdata])).stdout);
+    expect(js.map((x: any) => x.type)).toEqual(['monitor', 'formation']);
+  });
+
+  it('show file, show systemd, show ipaddr, do show ipaddr/cidr/hostname', async () => {
+    let r = await cli(['show', 'file', '--pgdata', pgdata]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ *File \| Path\n-+-\+-+\n\s*Config \| .*pg_autoctl\.cfg\n\s*Pid \| .*pg_autoctl\.pid\n$/);
+    r = await cli(['show', 'file', '--config', '--pgdata', pgdata]);
+    expect(r.stdout.trim()).toBe(join(xdg.XDG_CONFIG_HOME, 'pg_autoctl', pgdata, 'pg_autoctl.cfg'));
+    r = await cli(['show', 'file', '--config', '--contents', '--pgdata', pgdata]);
+    expect(r.stdout).toMatch(/^\[pg_autoctl\]\nrole = monitor/);
+    r = await cli(['show', 'file', '--state', '--pgdata', pgdata]);
+    expect(r.code).toBe(1);
+    r = await cli(['show', 'systemd', '--pgdata', pgdata]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Environment = 'PGDATA=${pgdata}'`);
+    expect(r.stdout).toMatch(/ExecStart = .* run\n/);
+    expect(r.stdout).toContain('WantedBy = multi-user.target');
+    r = await cli(['show', 'ipaddr', '--pgdata', pgdata]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('127.0.0.1\n');
+    r = await cli(['do', 'show', 'ipaddr', '--monitor', monitorUri]);
+    expect(r.stdout).toBe('127.0.0.1\n');
+    r = await cli(['do', 'show', 'cidr', '--monitor', monitorUri]);
+    expect(r.stdout).toBe('127.0.0.0/8\n');
+    r = await cli(['do', 'show', 'hostname']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().length).toBeGreaterThan(0);
+  });
+
+  it('show state --local reads the state file of a data node; PGDATA from the environment', async () => {
+    const a = fakeDataNode('node_a', n1, p1, 'primary');
+    const r = await cli(['show', 'state', '--local'], { PGDATA: a });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/node_a \| +\d+ \| 127\.0\.0\.1:7201 \| .* \| +primary \| +primary\n$/);
+    // settings default to the node of $PGDATA
+    const g = await cli(['get', 'node', 'candidate-priority'], { PGDATA: a });
+    expect(g.code, g.stderr).toBe(0);
+    expect(g.stdout).toBe('50\n'.replace('50', String((await q('SELECT candidatepriority FROM pgautofailover.node WHERE nodeid=$1', [n1]))[0].candidatepriority)));
+  });
+
+  it('version --json has the original keys', async () => {
+    const r = await cli(['version', '--json']);
+    expect(r.code).toBe(0);
+    expect(Object.keys(JSON.parse(r.stdout)).sort()).toEqual(['pg_autoctl', 'pg_major', 'pg_version', 'pg_version_num', 'pg_version_str', 'pgautofailover'].sort());
+  });
+});
+
+describe('get / set node and formation properties', () => {
+  it('get prints bare values; --json objects', async () => {
+    let r = await cli(['get', 'node', 'candidate-priority', '--monitor', monitorUri, '--name', 'node_b']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^\d+\n$/);
+    r = await cli(['get', 'node', 'replication-quorum', '--monitor', monitorUri, '--name', 'node_b']);
+    expect(r.stdout).toBe('true\n');
+    r = await cli(['get', 'node', 'replication-quorum', '--monitor', monitorUri, '--name', 'node_b', '--json']);
+    expect(JSON.parse(r.stdout)).toEqual({ name: 'node_b', 'replication-quorum': true });
+    r = await cli(['get', 'formation', 'number-sync-standbys', '--monitor', monitorUri]);
+    expect(r.stdout).toBe('0\n');
+    r = await cli(['get', 'formation', 'number-sync-standbys', '--monitor', monitorUri, '--json']);
+    expect(JSON.parse(r.stdout)).toEqual({ 'number-sync-standbys': 0 });
+    r = await cli(['get', 'formation', 'settings', '--monitor', monitorUri]);
+    expect(r.stdout.split('\n')[0]).toMatch(/^ +Context \| +Name \| +Setting \| Value$/);
+    r = await cli(['get', 'formation', 'settings', '--monitor', monitorUri, '--json']);
+    expect(JSON.parse(r.stdout)[0]).toMatchObject({ context: 'formation', setting: 'number_sync_standbys' });
+  });
+
+  it('set candidate-priority waits for the primary to apply it, and prints the value', async () => {
+    const r = await withDriver(() => cli(['set', 'node', 'candidate-priority', '30', '--monitor', monitorUri, '--name', 'node_b', '--wait', '30']));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('30\n');
+    expect((await cli(['get', 'node', 'candidate-priority', '--monitor', monitorUri, '--name', 'node_b'])).stdout).toBe('30\n');
+    const js = await withDriver(() =>
+      cli(['set', 'node', 'candidate-priority', '50', '--monitor', monitorUri, '--name', 'node_b', '--json', '--wait', '30']),
+    );
+    expect(js.code, js.stderr).toBe(0);
+    expect(JSON.parse(js.stdout)).toEqual({ name: 'node_b', 'candidate-priority': 50 });
+    await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
+  });
+
+  it('set replication-quorum false then true', async () => {
+    let r = await withDriver(() => cli(['set', 'node', 'replication-quorum', 'false', '--monitor', monitorUri, '--name', 'node_b', '--wait', '30']));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('false\n');
+    r = await withDriver(() => cli(['set', 'node', 'replication-quorum', 'true', '--monitor', monitorUri, '--name', 'node_b', '--wait', '30']));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('true\n');
+    await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
+  });
+
+  it('a value the command line rejects: exit 1 naming it, before any change', async () => {
+    const before = await q('SELECT nodeid, candidatepriority, replicationquorum FROM pgautofailover.node ORDER BY nodeid');
+    let r = await cli(['set', 'node', 'candidate-priority', '101', '--monitor', monitorUri, '--name', 'node_b']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/candidate-priority must be an integer from 0 to 100, got "101"/);
+    r = await cli(['set', 'node', 'candidate-priority', 'high', '--monitor', monitorUri, '--name', 'node_b']);
+    expect(r.code).toBe(1);
+    r = await cli(['set', 'node', 'replication-quorum', 'maybe', '--monitor', monitorUri, '--name', 'node_b']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/replication-quorum must be true or false, got "maybe"/);
+    r = await cli(['set', 'formation', 'number-sync-standbys', 'x', '--monitor', monitorUri]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/number-sync-standbys must be a non-negative integer/);
+    r = await cli(['set', 'node', 'candidate-priority', '--monitor', monitorUri, '--name', 'node_b']);
+    expect(r.code).toBe(1);
+    r = await cli(['get', 'node', 'candidate-priority', '--monitor', monitorUri, '--name', 'nobody']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no node named "nobody"/);
+    expect(await q('SELECT nodeid, candidatepriority, replicationquorum FROM pgautofailover.node ORDER BY nodeid')).toEqual(before);
+  });
+
+  it('a value the monitor refuses: exit 6 with its reason, nothing changes', async () => {
+    const r = await cli(['set', 'formation', 'number-sync-standbys', '1', '--monitor', monitorUri, '--wait', '5']);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/the monitor refused: cannot set number_sync_standbys of formation "default" to 1: it needs 2 quorum standbys and has 1/);
+    expect((await cli(['get', 'formation', 'number-sync-standbys', '--monitor', monitorUri])).stdout).toBe('0\n');
+  });
+
+  it('set node metadata updates the monitor and the local configuration', async () => {
+    const b = fakeDataNode('node_b', n2, p2, 'secondary');
+    let r = await cli(['set', 'node', 'metadata', '--pgdata', b, '--name', 'node_bee']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await q('SELECT nodename FROM pgautofailover.node WHERE nodeid = $1', [n2]))[0].nodename).toBe('node_bee');
+    expect((await cli(['config', 'get', 'pg_autoctl.name', '--pgdata', b])).stdout).toBe('node_bee\n');
+    r = await cli(['set', 'node', 'metadata', '--pgdata', b, '--name', 'node_b', '--json']);
+    expect(JSON.parse(r.stdout)).toEqual({ name: 'node_b', hostname: '127.0.0.1', port: p2 });
+    r = await cli(['set', 'node', 'metadata', '--pgdata', b]);
+    expect(r.code).toBe(1);
+    r = await cli(['set', 'node', 'metadata', '--pgdata', b, '--pgport', '0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--pgport must be an integer between 1 and 65535/);
+  });
+});
+
+describe('formations', () => {
+  it('create formation, refuse a duplicate, disable/enable secondary, drop formation', async () => {
+    let r = await cli(['create', 'formation', '--monitor', monitorUri, '--formation', 'reports', '--number-sync-standbys', '0', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ formation: 'reports', kind: 'pgsql', dbname: 'postgres', opt_secondary: true, number_sync_standbys: 0 });
+    r = await cli(['create', 'formation', '--monitor', monitorUri, '--formation', 'reports']);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/formation "reports" already exists/);
+    r = await cli(['disable', 'secondary', '--monitor', monitorUri, '--formation', 'reports']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await q(`SELECT opt_secondary FROM pgautofailover.formation WHERE formationid = 'reports'`))[0].opt_secondary).toBe(false);
+    r = await cli(['enable', 'secondary', '--monitor', monitorUri, '--formation', 'reports']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await q(`SELECT opt_secondary FROM pgautofailover.formation WHERE formationid = 'reports'`))[0].opt_secondary).toBe(true);
+    r = await cli(['drop', 'formation', '--monitor', monitorUri, '--formation', 'reports']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await q(`SELECT 1 FROM pgautofailover.formation WHERE formationid = 'reports'`)).toHaveLength(0);
+    r = await cli(['drop', 'formation', '--monitor', monitorUri, '--formation', 'default']);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/it still has nodes/);
+    r = await cli(['create', 'formation', '--monitor', monitorUri]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--formation is required/);
+    r = await cli(['create', 'formation', '--monitor', monitorUri, '--formation', 'c', '--kind', 'citus']);
+    expect(r.code).toBe(1);
+  });
+});
+
+describe('bad input: exit 1, a message naming the option, nothing on disk changes', () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['unknown command', ['frobnicate'], /Unknown argument: frobnicate/],
+    ['unknown subcommand', ['show', 'nodes'], /Unknown argument: nodes/],
+    ['unknown option', ['show', 'state', '--frobnicate'], /Unknown argument(s)?: frobnicate/],
+    ['missing command', [], /a command is needed/],
+    ['missing subcommand', ['perform'], /perform what\?/],
+    ['option without its value', ['show', 'state', '--formation'], /Not enough arguments following: formation/],
+    ['bad port', ['create', 'monitor', '--pgdata', join(dir, 'm2'), '--pgport', '99999'], /--pgport must be an integer between 1 and 65535, got "99999"/],
+    ['bad port text', ['drop', 'node', '--monitor', 'postgres://x@127.0.0.1/pg_auto_failover', '--hostname', 'h', '--pgport', 'abc'], /--pgport must be an integer/],
+    ['bad priority', ['create', 'postgres', '--pgdata', join(dir, 'n9'), '--monitor', 'postgres://autoctl_node@127.0.0.1/pg_auto_failover', '--auth', 'trust', '--candidate-priority', '200'], /--candidate-priority must be an integer from 0 to 100/],
+    ['bad state', ['do', 'fsm', 'assign', 'flying'], /unknown state "flying"/],
+    ['bad URI', ['show', 'state', '--monitor', 'http://example.com/'], /--monitor must be a postgres:\/\/ URI/],
+    ['bad URI port', ['show', 'state', '--monitor', 'postgres://h:0/db'], /--monitor has an invalid port "0"/],
+    ['bad group', ['show', 'state', '--monitor', 'postgres://h/db', '--group', '-1'], /--group must be a non-negative integer/],
+    ['bad auth', ['create', 'monitor', '--pgdata', join(dir, 'm3'), '--auth', 'password'], /Invalid values:\s+Argument: auth/],
+    ['bad wait', ['perform', 'failover', '--monitor', 'postgres://h/db', '--wait', 'soon'], /--wait must be a non-negative integer/],
+    ['bad formation name', ['show', 'state', '--monitor', 'postgres://h/db', '--formation', 'a b'], /--formation must be a formation name/],
+    ['conflicting options', ['stop', '--fast', '--immediate', '--pgdata', pgdata], /mutually exclusive/],
+    ['no pgdata', ['status'], /--pgdata is required \(or set the PGDATA environment variable\)/],
+  ];
+  it.each(cases)('%s', async (_name, args, message) => {
+    const before = snapshot();
+    const r = await cli(args);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
+    expect(snapshot()).toBe(before);
+  });
+
+  it('exit codes of the other classes: 2 configuration, 3 state, 6 monitor', async () => {
+    let r = await cli(['config', 'get', '--pgdata', join(dir, 'nowhere')]);
+    expect(r.code).toBe(2);
+    r = await cli(['status', '--pgdata', pgdata]);
+    expect(r.code).toBe(3);
+    const dead = await freePort();
+    r = await cli(['show', 'state', '--monitor', `postgres://autoctl_node@127.0.0.1:${dead}/pg_auto_failover`]);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/cannot connect to the monitor at 127\.0\.0\.1:\d+/);
+  });
+
+  it('-q silences info lines, -v adds debug lines', async () => {
+    const quiet = await cli(['-q', 'enable', 'secondary', '--monitor', monitorUri]);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe('');
+    const loud = await cli(['enable', 'secondary', '--monitor', monitorUri]);
+    expect(loud.stderr).toMatch(/INFO/);
+    const debug = await cli(['-v', 'show', 'ipaddr']);
+    expect(debug.stderr).toMatch(/DEBUG/);
+  });
+});
+
+describe('--help on every command', () => {
+  const commands = [
+    [], ['create'], ['create', 'monitor'], ['create', 'postgres'], ['create', 'formation'],
+    ['drop'], ['drop', 'node'], ['drop', 'monitor'], ['drop', 'formation'],
+    ['run'], ['stop'], ['reload'], ['status'],
+    ['config'], ['config', 'check'], ['config', 'get'], ['config', 'set'],
+    ['show'], ['show', 'uri'], ['show', 'state'], ['show', 'events'], ['show', 'settings'], ['show', 'standby-names'],
+    ['show', 'file'], ['show', 'systemd'], ['show', 'ipaddr'],
+    ['enable'], ['enable', 'secondary'], ['enable', 'maintenance'], ['disable'], ['disable', 'secondary'], ['disable', 'maintenance'],
+    ['get'], ['get', 'node'], ['get', 'node', 'candidate-priority'], ['get', 'node', 'replication-quorum'],
+    ['get', 'formation'], ['get', 'formation', 'number-sync-standbys'], ['get', 'formation', 'settings'],
+    ['set'], ['set', 'node'], ['set', 'node', 'candidate-priority'], ['set', 'node', 'replication-quorum'], ['set', 'node', 'metadata'],
+    ['set', 'formation'], ['set', 'formation', 'number-sync-standbys'],
+    ['perform'], ['perform', 'failover'], ['perform', 'switchover'], ['perform', 'promotion'],
+    ['watch'], ['version'], ['completion'],
+    ['do'], ['do', 'fsm'], ['do', 'fsm', 'state'], ['do', 'fsm', 'assign'], ['do', 'fsm', 'step'], ['do', 'monitor', 'get', 'primary'],
+    ['do', 'pgsetup', 'ready'], ['do', 'service', 'restart', 'postgres'], ['do', 'show', 'cidr'],
+  ];
+  it('prints usage and exits 0, for every command', async () => {
+    const queue = [...commands];
+    const worker = async () => {
+      for (let c = queue.shift(); c; c = queue.shift()) {
+        const r = await cli([...c, '--help'], { PG_AUTOCTL_DEBUG: '1' });
+        expect(r.code, `${c.join(' ')}: ${r.stderr}`).toBe(0);
+        expect(r.stdout, c.join(' ')).toMatch(/^pg(af|_autoctl) /);
+        expect(r.stdout, c.join(' ')).toMatch(/--help/);
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+  }, 180_000);
+
+  it('do is listed only when PG_AUTOCTL_DEBUG is set', async () => {
+    expect((await cli(['--help'])).stdout).not.toMatch(/^ +pgaf do /m);
+    expect((await cli(['--help'], { PG_AUTOCTL_DEBUG: '1' })).stdout).toMatch(/^ +pgaf do /m);
+  });
+
+  it('bash completion script and completions', async () => {
+    const r = await cli(['completion']);
+    expect(r.stdout).toMatch(/complete .* pgaf\n/);
+    expect(r.stdout).toMatch(/complete .* pg_autoctl\n/);
+    const c = await cli(['--get-yargs-completions', 'pgaf', 'get', 'node', '']);
+    expect(c.stdout.split('\n')).toEqual(expect.arrayContaining(['candidate-priority', 'replication-quorum']));
+  });
+});
+
+describe('watch in tmux', () => {
+  it('shows the nodes, refreshes on a goal change, follows a resize, quits on q', async () => {
+    if (spawnSync('tmux', ['-V']).status !== 0) throw new Error('tmux is required for this test');
+    const rcFile = join(dir, 'watch.rc');
+    const vars = Object.entries(env())
+      .filter(([k]) => /^(PATH|HOME|USER|XDG_.*|PGHOST|LANG)$/.test(k))
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join(' ');
+    const cmd = `env ${vars} TERM=xterm-256color ${JSON.stringify(process.execPath)} ${JSON.stringify(mainJs)} watch --monitor ${JSON.stringify(monitorUri)}; echo $? > ${JSON.stringify(rcFile)}`;
+    const started = tmux('new-session', '-d', '-s', 'watch', '-x', '120', '-y', '40', cmd);
+    expect(started.status, started.stderr).toBe(0);
+    let pane = await paneUntil((t) => /node_a/.test(t) && /node_b/.test(t));
+    expect(pane).toMatch(/Name \| +Node \| +Host:Port \| +TLI: LSN \| +Lag \| +Connection \| +Health \| +Reported State \| +Assigned State/);
+    expect(pane).toMatch(/node_b .*127\.0\.0\.1:7202 .* secondary \| secondary/);
+    expect(pane).toMatch(/Last events:/);
+
+    // a goal change shows without any key press
+    await q('SELECT pgautofailover.start_maintenance($1::bigint)', [n2]);
+    pane = await paneUntil((t) => /node_b .*\| +(wait_maintenance|maintenance) *$/m.test(t), 5000);
+
+    // resize: lines fit the new width
+    expect(tmux('resize-window', '-t', 'watch', '-x', '70', '-y', '20').status).toBe(0);
+    pane = await paneUntil((t) => t.split('\n').every((l) => l.length <= 70) && /node_a/.test(t) && /…/.test(t));
+
+    tmux('send-keys', '-t', 'watch', 'q');
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(rcFile) && Date.now() < deadline) await sleep(100);
+    expect(readFileSync(rcFile, 'utf8').trim()).toBe('0');
+    expect(tmux('has-session', '-t', 'watch').status).not.toBe(0);
+    await settle([n1, n2], { node_b: 'maintenance/maintenance' });
+    await q('SELECT pgautofailover.stop_maintenance($1::bigint)', [n2]);
+    await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
+  });
+});
+
+describe('drop monitor', () => {
+  it('--destroy stops the monitor and removes PGDATA and its configuration', async () => {
+    await db?.end().catch(() => undefined);
+    db = undefined;
+    const cfg = join(xdg.XDG_CONFIG_HOME, 'pg_autoctl', pgdata, 'pg_autoctl.cfg');
+    const r = await cli(['drop', 'monitor', '--pgdata', pgdata, '--destroy']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(pgdata)).toBe(false);
+    expect(existsSync(cfg)).toBe(false);
+  });
+});
