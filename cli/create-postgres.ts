@@ -3,10 +3,12 @@
 import type { Argv } from 'yargs';
 import { KEEPER_DEFAULTS } from '../config/keeper-config.js';
 import { BadArgs } from '../lib/errors.js';
-import { log } from '../lib/log.js';
+import { parseArgs } from 'node:util';
+import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
 import { createNode, type CreateNodeRequest } from '../keeper/create-node.js';
 import { initDataNode, runDataNode } from '../keeper/service.js';
 import { AUTH_METHODS, parseFormation, parseHostname, parsePort, resolvePgdata } from './options.js';
+import { reportError } from './report-error.js';
 
 export interface CreatePostgresArgs {
   pgdata?: string;
@@ -50,6 +52,9 @@ export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.Process
   if (!monitor) throw new BadArgs('--monitor is required: the monitor URI, postgres://autoctl_node@host:port/pg_auto_failover');
   if (!/^postgres(ql)?:\/\//.test(monitor)) throw new BadArgs(`--monitor must be a postgres:// URI, got "${monitor}"`);
   if (!a.auth && !a.skipPgHba) throw new BadArgs('--auth is required (trust, md5 or scram-sha-256), or --skip-pg-hba');
+  if (a.auth !== undefined && !(AUTH_METHODS as readonly string[]).includes(a.auth)) {
+    throw new BadArgs(`--auth must be one of ${AUTH_METHODS.join(', ')}, got "${a.auth}"`);
+  }
   const hostnameArg = a.hostname ?? a.nodename;
   const pghost = a.pghost ?? env.PGHOST;
   if (a.name !== undefined && (a.name.trim() === '' || a.name.length > 63)) throw new BadArgs('--name must be 1 to 63 characters long');
@@ -108,15 +113,56 @@ export function postgresCommand(cli: Argv): Argv {
         .option('ssl-self-signed', { type: 'boolean', describe: 'accepted; SSL is not implemented yet' })
         .option('ssl-mode', { type: 'string', requiresArg: true, describe: 'sslmode for connections to other nodes (default prefer)' })
         .option('run', { type: 'boolean', describe: 'go on running the keeper' }),
-    async (args) => {
-      const req = createPostgresRequest(args as CreatePostgresArgs);
-      const created = await createNode(req, log);
-      if (args.run) {
-        await runDataNode(req.pgdata, log);
-        return;
-      }
-      const state = await initDataNode(req.pgdata, log);
-      log.info(`Node ${created.config.name} is ${state}; run \`pgaf run --pgdata ${req.pgdata}\` to keep it managed`);
-    },
+    async (args) => createPostgres(args as CreatePostgresArgs, Boolean(args.run)),
   );
+}
+
+async function createPostgres(args: CreatePostgresArgs, run: boolean): Promise<void> {
+  const req = createPostgresRequest(args);
+  const created = await createNode(req, log);
+  if (run) {
+    await runDataNode(req.pgdata, log);
+    return;
+  }
+  const state = await initDataNode(req.pgdata, log);
+  log.info(`Node ${created.config.name} is ${state}; run \`pgaf run --pgdata ${req.pgdata}\` to keep it managed`);
+}
+
+const LEAN_OPTIONS = {
+  pgdata: { type: 'string' }, pgport: { type: 'string' }, pghost: { type: 'string' }, pgctl: { type: 'string' },
+  listen: { type: 'string' }, hostname: { type: 'string' }, nodename: { type: 'string' }, name: { type: 'string' },
+  formation: { type: 'string' }, group: { type: 'string' }, monitor: { type: 'string' }, auth: { type: 'string' },
+  'skip-pg-hba': { type: 'boolean' }, 'pg-hba-lan': { type: 'boolean' }, username: { type: 'string' },
+  dbname: { type: 'string' }, 'candidate-priority': { type: 'string' }, 'replication-quorum': { type: 'string' },
+  'maximum-backup-rate': { type: 'string' }, 'no-ssl': { type: 'boolean' }, 'ssl-self-signed': { type: 'boolean' },
+  'ssl-mode': { type: 'string' }, run: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v', multiple: true }, quiet: { type: 'boolean', short: 'q' },
+} as const;
+
+/**
+ * `create postgres … --run` becomes the keeper: like `run`, it parses its options without
+ * yargs (util.parseArgs), so the long-running process stays small. Anything it does not
+ * recognise (help, unknown options) returns undefined and goes through the command tree.
+ */
+export function leanCreatePostgres(argv: string[]): (() => Promise<number>) | undefined {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: LEAN_OPTIONS, allowPositionals: true, strict: true });
+  } catch {
+    return undefined;
+  }
+  const v = parsed.values;
+  if (parsed.positionals.join(' ') !== 'create postgres' || !v.run) return undefined;
+  const camel = Object.fromEntries(
+    Object.entries(v).map(([k, val]) => [k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), val]),
+  ) as CreatePostgresArgs;
+  return async () => {
+    setLogLevel(levelFromFlags(v.verbose?.length ?? 0, Boolean(v.quiet)));
+    try {
+      await createPostgres(camel, true);
+      return 0;
+    } catch (err) {
+      return reportError(err);
+    }
+  };
 }

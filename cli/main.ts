@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The pgaf program (also installed as pg_autoctl). `run`, the long-running keeper or monitor
-// service, takes a lean path that loads neither yargs nor the other commands (a keeper's
-// memory counts); everything else goes through the command tree (cli/tree.ts).
+// The pgaf program (also installed as pg_autoctl). `run` and `create postgres … --run`, which
+// become the long-running keeper or monitor service, take a lean path that loads neither
+// yargs nor the other commands (a keeper's memory counts); everything else goes through the
+// command tree (cli/tree.ts).
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -28,10 +29,16 @@ export function leanRunArgs(args: string[]): { pgdata?: string; verbose: number;
 }
 
 async function entry(): Promise<number> {
-  const lean = leanRunArgs(process.argv.slice(2));
+  const args = process.argv.slice(2);
+  const lean = leanRunArgs(args);
   if (lean) {
     const { runLean } = await import('./run.js');
     return runLean(lean);
+  }
+  if (args[0] === 'create' && args.includes('--run')) {
+    const { leanCreatePostgres } = await import('./create-postgres.js');
+    const go = leanCreatePostgres(args);
+    if (go) return go();
   }
   const { main } = await import('./tree.js');
   return main();
