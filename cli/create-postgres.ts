@@ -51,7 +51,10 @@ export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.Process
   const monitor = a.monitor ?? env.PG_AUTOCTL_MONITOR;
   if (!monitor) throw new BadArgs('--monitor is required: the monitor URI, postgres://autoctl_node@host:port/pg_auto_failover');
   if (!/^postgres(ql)?:\/\//.test(monitor)) throw new BadArgs(`--monitor must be a postgres:// URI, got "${monitor}"`);
-  if (!a.auth && !a.skipPgHba) throw new BadArgs('--auth is required (trust, md5 or scram-sha-256), or --skip-pg-hba');
+  if (!a.auth && !a.skipPgHba) {
+    // pg_auto_failover 1.0 (its first README) had no --auth and trusted the other nodes.
+    log.warn('--auth is not given: using trust, as pg_auto_failover 1.0 did; pass --auth md5|scram-sha-256 (or --skip-pg-hba)');
+  }
   if (a.auth !== undefined && !(AUTH_METHODS as readonly string[]).includes(a.auth)) {
     throw new BadArgs(`--auth must be one of ${AUTH_METHODS.join(', ')}, got "${a.auth}"`);
   }
@@ -112,6 +115,10 @@ export function postgresCommand(cli: Argv): Argv {
         .option('no-ssl', { type: 'boolean', describe: 'no SSL (the only mode for now)' })
         .option('ssl-self-signed', { type: 'boolean', describe: 'accepted; SSL is not implemented yet' })
         .option('ssl-mode', { type: 'string', requiresArg: true, describe: 'sslmode for connections to other nodes (default prefer)' })
+        .option('ssl-ca-file', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
+        .option('ssl-crl-file', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
+        .option('server-cert', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
+        .option('server-key', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
         .option('run', { type: 'boolean', describe: 'go on running the keeper' }),
     async (args) => createPostgres(args as CreatePostgresArgs, Boolean(args.run)),
   );

@@ -12,6 +12,7 @@ export interface CreateMonitorArgs {
   pgport?: string;
   pgctl?: string;
   hostname?: string;
+  nodename?: string;
   auth?: string;
   skipPgHba?: boolean;
   noSsl?: boolean;
@@ -23,7 +24,8 @@ export function createMonitorRequest(args: CreateMonitorArgs, env: NodeJS.Proces
   const pgdata = resolvePgdata(args.pgdata, env);
   const port =
     args.pgport !== undefined ? parsePort(args.pgport, '--pgport') : env.PGPORT ? parsePort(env.PGPORT, 'PGPORT') : undefined;
-  const hostname = args.hostname !== undefined ? parseHostname(args.hostname) : undefined;
+  const hostArg = args.hostname ?? args.nodename;
+  const hostname = hostArg !== undefined ? parseHostname(hostArg, args.hostname !== undefined ? '--hostname' : '--nodename') : undefined;
   // Our Unix socket goes where libpq looks for it: $PGHOST when that is a directory path.
   const socketDir = env.PGHOST?.startsWith('/') ? env.PGHOST : undefined;
   return {
@@ -51,6 +53,7 @@ function monitorCommand(cli: Argv): Argv {
           requiresArg: true,
           describe: 'address keepers use to reach the monitor, also listen_addresses (default 127.0.0.1)',
         })
+        .option('nodename', { type: 'string', requiresArg: true, hidden: true, describe: 'older name of --hostname' })
         .option('auth', {
           type: 'string',
           choices: AUTH_METHODS,
@@ -59,11 +62,18 @@ function monitorCommand(cli: Argv): Argv {
         .option('skip-pg-hba', { type: 'boolean', describe: 'do not edit pg_hba.conf' })
         .option('no-ssl', { type: 'boolean', describe: 'do not enable SSL (the only mode for now)' })
         .option('ssl-self-signed', { type: 'boolean', describe: 'self-signed SSL certificate (not implemented yet: ignored)' })
+        .option('ssl-ca-file', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
+        .option('ssl-crl-file', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
+        .option('server-cert', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
+        .option('server-key', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
+        .option('ssl-mode', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
         .option('run', { type: 'boolean', describe: 'go on running the monitor service (as pgaf run)' })
         .conflicts('no-ssl', 'ssl-self-signed'),
     async (args) => {
       const req = createMonitorRequest(args as CreateMonitorArgs);
-      if (args.sslSelfSigned) log.warn('--ssl-self-signed is not implemented yet: the monitor runs without SSL');
+      if (args.sslSelfSigned || args.sslCaFile || args.serverCert || args.serverKey) {
+        log.warn('SSL is not implemented yet: the monitor runs without SSL');
+      }
       const plan = await planCreateMonitor(req);
       const uri = await createMonitor(plan);
       process.stdout.write(uri + '\n');

@@ -13,6 +13,7 @@ import { actAndFollow, monitorRefusal } from './follow.js';
 import { parseWait, resolvePgdata } from './options.js';
 import { DEFAULT_WAIT_SEC } from './perform.js';
 import { disableSecondaryCommand, enableSecondaryCommand } from './formation.js';
+import { disableMonitorCommand, disableSslCommand, enableMonitorCommand, enableSslCommand } from './ssl-monitor.js';
 
 export interface MaintenanceArgs {
   pgdata?: string;
@@ -142,12 +143,12 @@ function disableMaintenance(cli: Argv): Argv {
 
 export function registerEnable(cli: Argv): Argv {
   return cli.command('enable', 'enable a feature on this node', (y) =>
-    enableSecondaryCommand(enableMaintenance(y)).demandCommand(1, 'enable what? maintenance or secondary'),
+    enableMonitorCommand(enableSslCommand(enableSecondaryCommand(enableMaintenance(y)))).demandCommand(1, 'enable what? maintenance, secondary, ssl or monitor'),
   );
 }
 
 export function registerDisable(cli: Argv): Argv {
   return cli.command('disable', 'disable a feature on this node', (y) =>
-    disableSecondaryCommand(disableMaintenance(y)).demandCommand(1, 'disable what? maintenance or secondary'),
+    disableMonitorCommand(disableSslCommand(disableSecondaryCommand(disableMaintenance(y)))).demandCommand(1, 'disable what? maintenance, secondary, ssl or monitor'),
   );
 }

@@ -465,25 +465,11 @@ describe('bad input: exit 1, a message naming the option, nothing on disk change
   });
 });
 
-describe('--help on every command', () => {
-  const commands = [
-    [], ['create'], ['create', 'monitor'], ['create', 'postgres'], ['create', 'formation'],
-    ['drop'], ['drop', 'node'], ['drop', 'monitor'], ['drop', 'formation'],
-    ['run'], ['stop'], ['reload'], ['status'],
-    ['config'], ['config', 'check'], ['config', 'get'], ['config', 'set'],
-    ['show'], ['show', 'uri'], ['show', 'state'], ['show', 'events'], ['show', 'settings'], ['show', 'standby-names'],
-    ['show', 'file'], ['show', 'systemd'], ['show', 'ipaddr'],
-    ['enable'], ['enable', 'secondary'], ['enable', 'maintenance'], ['disable'], ['disable', 'secondary'], ['disable', 'maintenance'],
-    ['get'], ['get', 'node'], ['get', 'node', 'candidate-priority'], ['get', 'node', 'replication-quorum'],
-    ['get', 'formation'], ['get', 'formation', 'number-sync-standbys'], ['get', 'formation', 'settings'],
-    ['set'], ['set', 'node'], ['set', 'node', 'candidate-priority'], ['set', 'node', 'replication-quorum'], ['set', 'node', 'metadata'],
-    ['set', 'formation'], ['set', 'formation', 'number-sync-standbys'],
-    ['perform'], ['perform', 'failover'], ['perform', 'switchover'], ['perform', 'promotion'],
-    ['watch'], ['version'], ['completion'],
-    ['do'], ['do', 'fsm'], ['do', 'fsm', 'state'], ['do', 'fsm', 'assign'], ['do', 'fsm', 'step'], ['do', 'monitor', 'get', 'primary'],
-    ['do', 'pgsetup', 'ready'], ['do', 'service', 'restart', 'postgres'], ['do', 'show', 'cidr'],
-  ];
-  it('prints usage and exits 0, for every command', async () => {
+describe('--help through the program', () => {
+  // Every command's --help is checked in process by test/unit/cli-compat.test.ts; here a
+  // sample goes through the installed program.
+  const commands = [[], ['show', 'state'], ['set', 'node', 'candidate-priority'], ['watch'], ['do', 'fsm', 'assign']];
+  it('prints usage and exits 0', async () => {
     const queue = [...commands];
     const worker = async () => {
       for (let c = queue.shift(); c; c = queue.shift()) {
