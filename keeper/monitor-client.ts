@@ -158,9 +158,14 @@ export class MonitorClient implements MonitorApi {
     await this.q(`SELECT * FROM pgautofailover.set_node_system_identifier($1, $2::bigint)`, [this.ids.nodeId, sysid]);
   }
 
-  async synchronousStandbyNames(): Promise<string> {
-    const [r] = await this.q(`SELECT pgautofailover.synchronous_standby_names($1, $2) AS ssn`, [this.ids.formation, this.ids.groupId]);
-    return String(r?.ssn ?? '');
+  async syncNamesIfStillPrimary(): Promise<string | undefined> {
+    // one statement, one snapshot: the names match the goal read beside them
+    const [r] = await this.q(
+      `SELECT n.goalstate::text AS goal, pgautofailover.synchronous_standby_names($1, $2) AS ssn
+         FROM pgautofailover.node n WHERE n.nodeid = $3`,
+      [this.ids.formation, this.ids.groupId, this.ids.nodeId],
+    );
+    return r && r.goal === 'primary' ? String(r.ssn ?? '') : undefined;
   }
 
   /** The monitor's primary_demote_timeout, in seconds. */

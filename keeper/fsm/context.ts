@@ -60,7 +60,11 @@ export interface MonitorApi {
   getOtherNodesInState(state: string): Promise<PeerNode[]>;
   getMostAdvancedStandby(): Promise<PeerNode | undefined>;
   setSystemIdentifier(sysid: string): Promise<void>;
-  synchronousStandbyNames(): Promise<string>;
+  /**
+   * synchronous_standby_names for this node as a primary, read in one statement with this
+   * node's goal: undefined when the goal is no longer primary (a failover started).
+   */
+  syncNamesIfStillPrimary(): Promise<string | undefined>;
 }
 
 export interface StepContext {

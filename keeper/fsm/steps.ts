@@ -62,11 +62,19 @@ export const disableSyncRep: Step = async (ctx) => {
   await refreshPeers(ctx, false);
 };
 
-/** → primary: synchronous_standby_names from the monitor, then wait for a standby to catch up. */
+/**
+ * → primary: synchronous_standby_names from the monitor, then wait for a standby to catch up.
+ * The names are read with this node's goal in one snapshot: if a failover started meanwhile
+ * (the goal is no longer primary) nothing is changed, since the monitor's value then
+ * describes the group after the failover and could turn synchronous replication off here.
+ */
 export const enableSyncRep: Step = async (ctx) => {
   await ensureRunning(ctx);
   await refreshPeers(ctx, false);
-  const names = await ctx.monitor.synchronousStandbyNames();
+  const names = await ctx.monitor.syncNamesIfStillPrimary();
+  if (names === undefined) {
+    throw new BadState('the goal of this node changed while it turned synchronous replication on', { retryable: true });
+  }
   await ctx.pg.setSynchronousStandbyNames(names);
   if (names !== '' && !(await ctx.pg.waitForStandbyCatchUp(SYNC_CATCHUP_TIMEOUT_MS))) {
     ctx.log.warn('No standby caught up with synchronous replication yet; writes wait for one', { names });

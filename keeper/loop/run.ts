@@ -238,12 +238,18 @@ export class Keeper {
     log.debug(`Nothing to do: ${reason}.`, { lsn: facts.lsn, sync: facts.syncState });
   }
 
-  /** A converged primary keeps the monitor's synchronous_standby_names. */
+  /**
+   * A converged primary whose synchronous replication is off gets it back. Only that way: the
+   * monitor's value follows the goals of the moment (a failover that just started makes it
+   * ''), and weakening it here would let this primary acknowledge writes its standby may
+   * not have. Turning synchronous replication off is the wait_primary transition's job alone.
+   */
   private async ensureSyncNames(): Promise<void> {
-    const want = await this.d.monitor.synchronousStandbyNames();
     const have = await this.d.pg.synchronousStandbyNames();
-    if (want !== have) {
-      this.d.log.warn(`synchronous_standby_names is '${have}', the monitor wants '${want}': setting it.`);
+    if (have !== '') return;
+    const want = await this.d.monitor.syncNamesIfStillPrimary();
+    if (want !== undefined && want !== '') {
+      this.d.log.warn(`synchronous_standby_names is '', the monitor wants '${want}': setting it.`);
       await this.d.pg.setSynchronousStandbyNames(want);
     }
   }
