@@ -496,6 +496,63 @@ describe('--help through the program', () => {
   });
 });
 
+describe('debug do commands (PG_AUTOCTL_DEBUG)', () => {
+  it('do monitor get primary|others, do fsm list|state|nodes get|init, do pgsetup ready|discover', async () => {
+    const dbg = { PG_AUTOCTL_DEBUG: '1' };
+    let r = await cli(['do', 'monitor', 'get', 'primary', '--monitor', monitorUri], dbg);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`${n1} node_a 127.0.0.1:${p1}\n`);
+    r = await cli(['do', 'monitor', 'get', 'primary', '--monitor', monitorUri, '--json'], dbg);
+    expect(JSON.parse(r.stdout)).toEqual({ node_id: n1, name: 'node_a', host: '127.0.0.1', port: p1 });
+    const b = fakeDataNode('node_b', n2, p2, 'secondary');
+    r = await cli(['do', 'monitor', 'get', 'others', '--pgdata', b, '--json'], dbg);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([expect.objectContaining({ node_id: n1, node_name: 'node_a', node_port: p1, node_is_primary: true })]);
+    r = await cli(['do', 'fsm', 'nodes', 'get', '--pgdata', b], dbg);
+    expect(JSON.parse(r.stdout)[0].node_id).toBe(n1);
+    r = await cli(['do', 'fsm', 'list'], dbg);
+    expect(r.stdout.split('\n')[0]).toMatch(/^ +Current State \| +Assigned State \| Comment$/);
+    expect(r.stdout).toMatch(/init \| +single \| /);
+    r = await cli(['do', 'fsm', 'state', '--pgdata', b], dbg);
+    expect(r.code, r.stderr).toBe(0);
+    const st = JSON.parse(r.stdout);
+    expect(st.state).toMatchObject({ current_role: 'secondary', assigned_role: 'secondary', nodeId: n2, groupId: 0 });
+    expect(st.postgres).toMatchObject({ pgdata: b, port: p2, is_running: false });
+    r = await cli(['do', 'pgsetup', 'ready', '--pgdata', b], dbg);
+    expect(r.code).toBe(3);
+    r = await cli(['do', 'pgsetup', 'discover', '--pgdata', b], dbg);
+    expect(JSON.parse(r.stdout)).toMatchObject({ pgdata: b, port: p2, is_running: false });
+    r = await cli(['do', 'fsm', 'nodes', 'set', '/dev/null', '--pgdata', b], dbg);
+    expect(r.code).toBe(1);
+    const c = fakeDataNode('node_c', 99, 7299, 'secondary');
+    r = await cli(['do', 'fsm', 'init', '--pgdata', c], dbg);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ current_role: 'init', assigned_role: 'init', nodeId: 99 });
+  });
+});
+
+describe('config check and the --watch of show', () => {
+  it('config check validates the monitor configuration', async () => {
+    const r = await cli(['config', 'check', '--pgdata', pgdata, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ role: 'monitor', postgres: { pgdata, port, is_running: true } });
+  });
+
+  it('show events --watch redraws until interrupted', async () => {
+    const p = spawn(process.execPath, [mainJs, 'show', 'events', '--watch', '--monitor', monitorUri], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    const deadline = Date.now() + 10_000;
+    while ((stdout.match(/Event Time/g) ?? []).length < 2 && Date.now() < deadline) await sleep(100);
+    p.kill('SIGINT');
+    const code = await new Promise<number | null>((res) => p.on('close', res));
+    expect(code).toBe(0);
+    expect((stdout.match(/\x1b\[H\x1b\[2J/g) ?? []).length).toBeGreaterThanOrEqual(2);
+    const r = await cli(['show', 'state', '--watch', '--json', '--monitor', monitorUri]);
+    expect(r.code).toBe(1);
+  });
+});
+
 describe('watch in tmux', () => {
   it('shows the nodes, refreshes on a goal change, follows a resize, quits on q', async () => {
     if (spawnSync('tmux', ['-V']).status !== 0) throw new Error('tmux is required for this test');
