@@ -9,10 +9,20 @@ import { fileURLToPath } from 'node:url';
 const RUN_FLAGS_WITH_VALUE = new Set(['--pgdata', '--name', '--hostname', '--nodename', '--pgport']);
 
 /** The options of a plain `run` invocation, or undefined for anything else (yargs handles it). */
-export function leanRunArgs(args: string[]): { pgdata?: string; verbose: number; quiet: boolean } | undefined {
+export interface LeanRunArgs {
+  pgdata?: string;
+  verbose: number;
+  quiet: boolean;
+  /** --name, --hostname (or --nodename) and --pgport: node metadata to update on start */
+  name?: string;
+  hostname?: string;
+  pgport?: string;
+}
+
+export function leanRunArgs(args: string[]): LeanRunArgs | undefined {
   if (args.find((a) => !a.startsWith('-')) !== 'run') return undefined;
   if (args.filter((a) => a === 'run').length !== 1) return undefined;
-  const out = { pgdata: undefined as string | undefined, verbose: 0, quiet: false };
+  const out: LeanRunArgs = { pgdata: undefined, verbose: 0, quiet: false };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === 'run') continue;
@@ -20,7 +30,11 @@ export function leanRunArgs(args: string[]): { pgdata?: string; verbose: number;
     else if (a === '--verbose') out.verbose += 1;
     else if (a === '-q' || a === '--quiet') out.quiet = true;
     else if (RUN_FLAGS_WITH_VALUE.has(a) && args[i + 1] !== undefined && !args[i + 1]!.startsWith('-')) {
-      if (a === '--pgdata') out.pgdata = args[i + 1];
+      const v = args[i + 1]!;
+      if (a === '--pgdata') out.pgdata = v;
+      else if (a === '--name') out.name = v;
+      else if (a === '--hostname' || a === '--nodename') out.hostname = v;
+      else if (a === '--pgport') out.pgport = v;
       i++;
     } else if (a.startsWith('--pgdata=')) out.pgdata = a.slice('--pgdata='.length);
     else return undefined;

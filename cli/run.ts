@@ -1,7 +1,7 @@
 // `pgaf run`: the monitor service (Postgres + health worker) or a data node's keeper.
 import type { Argv } from 'yargs';
 import { monitorConfigFromIni, readNodeIni } from '../config/node-config.js';
-import { BadConfig } from '../lib/errors.js';
+import { BadConfig, PgafError } from '../lib/errors.js';
 import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
 import { runDataNode } from '../keeper/service.js';
 import { runMonitor } from '../monitor-ext/service.js';
@@ -17,24 +17,47 @@ export function registerRun(cli: Argv): Argv {
         .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
         .option('name', { type: 'string', requiresArg: true, hidden: true, describe: 'accepted for compatibility' })
         .option('hostname', { type: 'string', requiresArg: true, hidden: true, describe: 'accepted for compatibility' })
+        .option('nodename', { type: 'string', requiresArg: true, hidden: true, describe: 'older name of --hostname' })
         .option('pgport', { type: 'string', requiresArg: true, hidden: true, describe: 'accepted for compatibility' }),
-    async (args) => runService(args.pgdata),
+    async (args) => runService(args.pgdata, { name: args.name, hostname: args.hostname ?? args.nodename, pgport: args.pgport }),
   );
 }
 
-async function runService(pgdataArg: unknown): Promise<void> {
+interface RunMetadata {
+  name?: string;
+  hostname?: string;
+  pgport?: string;
+}
+
+async function runService(pgdataArg: unknown, meta: RunMetadata = {}): Promise<void> {
   const pgdata = resolvePgdata(pgdataArg);
   const node = readNodeIni(pgdata);
   if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`, { hint: 'run pgaf create monitor|postgres first' });
-  if (node.role === 'monitor') await runMonitor(monitorConfigFromIni(node.ini, node.path), log);
-  else await runDataNode(pgdata, log);
+  if (node.role === 'monitor') {
+    await runMonitor(monitorConfigFromIni(node.ini, node.path), log);
+    return;
+  }
+  if (meta.name !== undefined || meta.hostname !== undefined || meta.pgport !== undefined) {
+    // As the original: run --name/--hostname/--pgport updates the node metadata first.
+    const { metadataRequest, updateNodeMetadata } = await import('./node-metadata.js');
+    const req = metadataRequest(meta);
+    try {
+      const r = await updateNodeMetadata(pgdata, req);
+      log.info(`Node ${r.nodeId} metadata: "${r.name}" at ${r.hostname}:${r.port}`);
+    } catch (err) {
+      // an unreachable monitor must not keep the keeper from running; a refusal must
+      if (!(err instanceof PgafError && err.exitCode === 6 && err.retryable)) throw err;
+      log.warn(`Cannot update the node metadata now, the monitor is unreachable: ${err.message}`);
+    }
+  }
+  await runDataNode(pgdata, log);
 }
 
 /** `run` without yargs (cli/main.ts): the same service, errors mapped to exit codes. */
-export async function runLean(opts: { pgdata?: string; verbose: number; quiet: boolean }): Promise<number> {
+export async function runLean(opts: { pgdata?: string; verbose: number; quiet: boolean } & RunMetadata): Promise<number> {
   setLogLevel(levelFromFlags(opts.verbose, opts.quiet));
   try {
-    await runService(opts.pgdata);
+    await runService(opts.pgdata, opts);
     return 0;
   } catch (err) {
     return reportError(err);

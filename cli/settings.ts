@@ -25,6 +25,8 @@ import {
   type LocalNodeDefaults,
 } from './options.js';
 import { DEFAULT_WAIT_SEC } from './perform.js';
+import { metadataRequest, updateNodeMetadata, type MetadataArgs } from './node-metadata.js';
+export { metadataRequest };
 import { renderSettingsTable } from './tables.js';
 
 function out(text: string): void {
@@ -269,67 +271,13 @@ function setNode(cli: Argv): Argv {
             .option('json', { type: 'boolean', default: false, describe: 'output JSON' }),
         async (args) => {
           const req = metadataRequest(args as MetadataArgs);
-          const pgdata = resolvePgdata(args.pgdata);
-          const { config, paths } = loadKeeperConfig(pgdata);
-          const state = readStateFile(paths.state);
-          const m = resolveMonitor({ pgdata });
-          await withClient(m.target, { kind: 'monitor' }, async (q) => {
-            const node = await findNode(q, { id: state.nodeId });
-            if (!node) throw new Monitor(`node ${state.nodeId} "${config.name}" is not registered on the monitor`, { retryable: false });
-            try {
-              await q('SELECT pgautofailover.update_node_metadata($1::bigint, $2::text, $3::text, $4::int)', [
-                state.nodeId,
-                req.name ?? null,
-                req.hostname ?? null,
-                req.port ?? null,
-              ]);
-            } catch (err) {
-              throw monitorRefusal(err, `cannot update the metadata of node ${state.nodeId}`);
-            }
-          });
-          const local = readNodeIni(pgdata);
-          if (!local) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`);
-          let ini = local.ini;
-          if (req.name !== undefined) ini = configSet(ini, local.path, 'pg_autoctl.name', req.name);
-          if (req.hostname !== undefined) ini = configSet(ini, local.path, 'pg_autoctl.hostname', req.hostname);
-          if (req.port !== undefined) ini = configSet(ini, local.path, 'postgresql.port', String(req.port));
-          writeNodeIni(local.path, ini);
-          if (req.port !== undefined && req.port !== config.port) {
-            log.warn(`postgresql.port is now ${req.port}: Postgres listens on it once restarted`);
-          }
-          const result = {
-            name: req.name ?? config.name,
-            hostname: req.hostname ?? config.hostname,
-            port: req.port ?? config.port,
-          };
-          if (args.json) json(result);
-          else log.info(`Node ${state.nodeId} is now "${result.name}" at ${result.hostname}:${result.port}`);
+          const result = await updateNodeMetadata(resolvePgdata(args.pgdata), req);
+          if (args.json) json({ name: result.name, hostname: result.hostname, port: result.port });
+          else log.info(`Node ${result.nodeId} is now "${result.name}" at ${result.hostname}:${result.port}`);
         },
       )
       .demandCommand(1, 'set node what? candidate-priority, replication-quorum or metadata'),
   );
-}
-
-export interface MetadataArgs {
-  name?: string;
-  hostname?: string;
-  nodename?: string;
-  pgport?: string;
-}
-
-export function metadataRequest(a: MetadataArgs): { name?: string; hostname?: string; port?: number } {
-  const host = a.hostname ?? a.nodename;
-  if (a.name === undefined && host === undefined && a.pgport === undefined) {
-    throw new BadArgs('set node metadata needs at least one of --name, --hostname and --pgport');
-  }
-  if (a.name !== undefined && (a.name.trim() === '' || a.name.length > 63)) {
-    throw new BadArgs(`--name must be 1 to 63 characters long, got "${a.name}"`);
-  }
-  return {
-    name: a.name,
-    hostname: host !== undefined ? parseHostname(host) : undefined,
-    port: a.pgport !== undefined ? parsePort(a.pgport, '--pgport') : undefined,
-  };
 }
 
 // --- set formation ---------------------------------------------------------------------

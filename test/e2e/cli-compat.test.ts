@@ -377,6 +377,18 @@ describe('get / set node and formation properties', () => {
     expect((await cli(['config', 'get', 'pg_autoctl.name', '--pgdata', b])).stdout).toBe('node_bee\n');
     r = await cli(['set', 'node', 'metadata', '--pgdata', b, '--name', 'node_b', '--json']);
     expect(JSON.parse(r.stdout)).toEqual({ name: 'node_b', hostname: '127.0.0.1', port: p2 });
+    // run --name updates the metadata before the keeper starts, as the original
+    const keeper = spawn(process.execPath, [mainJs, 'run', '--pgdata', b, '--name', 'node_run'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let keeperErr = '';
+    keeper.stderr.on('data', (d) => (keeperErr += d));
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && (await q('SELECT nodename FROM pgautofailover.node WHERE nodeid = $1', [n2]))[0].nodename !== 'node_run') await sleep(100);
+    keeper.kill('SIGTERM');
+    await new Promise((res) => keeper.on('close', res));
+    expect((await q('SELECT nodename FROM pgautofailover.node WHERE nodeid = $1', [n2]))[0].nodename, keeperErr).toBe('node_run');
+    expect((await cli(['config', 'get', 'pg_autoctl.name', '--pgdata', b])).stdout).toBe('node_run\n');
+    r = await cli(['set', 'node', 'metadata', '--pgdata', b, '--name', 'node_b']);
+    expect(r.code, r.stderr).toBe(0);
     r = await cli(['set', 'node', 'metadata', '--pgdata', b]);
     expect(r.code).toBe(1);
     r = await cli(['set', 'node', 'metadata', '--pgdata', b, '--pgport', '0']);

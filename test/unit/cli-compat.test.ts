@@ -86,7 +86,7 @@ describe('value parsing', () => {
     expect(parsePgUri('postgres://autoctl_node@host/pg_auto_failover')).toMatchObject({ host: 'host', port: 5432, database: 'pg_auto_failover', user: 'autoctl_node' });
     expect(createMonitorRequest({ pgdata: join(dir, 'm'), nodename: '10.1.2.3' }, {}).hostname).toBe('10.1.2.3');
     expect(() => createMonitorRequest({ pgdata: join(dir, 'm'), nodename: 'bad host' }, {})).toThrow(/--nodename must be a host name/);
-    expect(leanRunArgs(['run', '--pgdata', '/d', '--nodename', 'h'])).toEqual({ pgdata: '/d', verbose: 0, quiet: false });
+    expect(leanRunArgs(['run', '--pgdata', '/d', '--nodename', 'h'])).toEqual({ pgdata: '/d', verbose: 0, quiet: false, hostname: 'h' });
   });
 
   it('show ipaddr looks toward the monitor, else the default lookup service', () => {

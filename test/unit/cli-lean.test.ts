@@ -11,6 +11,9 @@ describe('leanRunArgs', () => {
       pgdata: '/d',
       verbose: 0,
       quiet: true,
+      name: 'n1',
+      hostname: 'h',
+      pgport: '5',
     });
   });
   it('leaves everything else to yargs', () => {

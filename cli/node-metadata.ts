@@ -1,0 +1,77 @@
+// Updating a data node's name, host name and port: on the monitor (update_node_metadata)
+// and in its configuration file. Used by `set node metadata` and by `run --name --hostname
+// --pgport` (the original updates the node metadata when its keeper starts). No yargs here:
+// `run` takes a lean path.
+import { configSet } from '../config/config-keys.js';
+import { readNodeIni, writeNodeIni } from '../config/node-config.js';
+import { BadArgs, BadConfig, Monitor, PgSql } from '../lib/errors.js';
+import { log } from '../lib/log.js';
+import { findNode } from '../lib/monitor-queries.js';
+import { parsePgUri } from '../lib/pg-uri.js';
+import { withClient } from '../lib/sql.js';
+import { loadKeeperConfig } from '../keeper/open-node.js';
+import { readStateFile } from '../keeper/state/state-file.js';
+import { parseHostname, parsePort } from './options.js';
+
+export interface MetadataArgs {
+  name?: string;
+  hostname?: string;
+  nodename?: string;
+  pgport?: string;
+}
+
+export interface MetadataRequest {
+  name?: string;
+  hostname?: string;
+  port?: number;
+}
+
+export function metadataRequest(a: MetadataArgs): MetadataRequest {
+  const host = a.hostname ?? a.nodename;
+  if (a.name === undefined && host === undefined && a.pgport === undefined) {
+    throw new BadArgs('set node metadata needs at least one of --name, --hostname and --pgport');
+  }
+  if (a.name !== undefined && (a.name.trim() === '' || a.name.length > 63)) {
+    throw new BadArgs(`--name must be 1 to 63 characters long, got "${a.name}"`);
+  }
+  return {
+    name: a.name,
+    hostname: host !== undefined ? parseHostname(host) : undefined,
+    port: a.pgport !== undefined ? parsePort(a.pgport, '--pgport') : undefined,
+  };
+}
+
+/** Updates the node of PGDATA on the monitor, then in its config file; returns the result. */
+export async function updateNodeMetadata(pgdata: string, req: MetadataRequest): Promise<{ nodeId: number; name: string; hostname: string; port: number }> {
+  const { config, paths } = loadKeeperConfig(pgdata);
+  const state = readStateFile(paths.state);
+  const target = parsePgUri(config.monitor, `pg_autoctl.monitor in ${paths.config}`);
+  await withClient(target, { kind: 'monitor' }, async (q) => {
+    const node = await findNode(q, { id: state.nodeId });
+    if (!node) throw new Monitor(`node ${state.nodeId} "${config.name}" is not registered on the monitor`, { retryable: false });
+    try {
+      await q('SELECT pgautofailover.update_node_metadata($1::bigint, $2::text, $3::text, $4::int)', [
+        state.nodeId,
+        req.name ?? null,
+        req.hostname ?? null,
+        req.port ?? null,
+      ]);
+    } catch (err) {
+      if (err instanceof PgSql) {
+        throw new Monitor(`cannot update the metadata of node ${state.nodeId}: the monitor refused: ${err.message}`, { retryable: false, cause: err });
+      }
+      throw err;
+    }
+  });
+  const local = readNodeIni(pgdata);
+  if (!local) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`);
+  let ini = local.ini;
+  if (req.name !== undefined) ini = configSet(ini, local.path, 'pg_autoctl.name', req.name);
+  if (req.hostname !== undefined) ini = configSet(ini, local.path, 'pg_autoctl.hostname', req.hostname);
+  if (req.port !== undefined) ini = configSet(ini, local.path, 'postgresql.port', String(req.port));
+  writeNodeIni(local.path, ini);
+  if (req.port !== undefined && req.port !== config.port) {
+    log.warn(`postgresql.port is now ${req.port}: Postgres listens on it once restarted`);
+  }
+  return { nodeId: state.nodeId, name: req.name ?? config.name, hostname: req.hostname ?? config.hostname, port: req.port ?? config.port };
+}
