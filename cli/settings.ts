@@ -4,21 +4,19 @@
 // the change (apply_settings back to primary). A value the command line rejects exits 1
 // before any connection; a value the monitor refuses exits 6 with the monitor's words.
 import type { Argv } from 'yargs';
-import { readNodeIni, writeNodeIni } from '../config/node-config.js';
-import { configSet } from '../config/config-keys.js';
-import { BadArgs, BadConfig, Monitor } from '../lib/errors.js';
+import { readNodeIni } from '../config/node-config.js';
+import { completeIni, maskedIni } from '../config/config-keys.js';
+import { BadArgs, Monitor } from '../lib/errors.js';
 import { log } from '../lib/log.js';
-import { findNode, formationSettings, type NodeStateRow } from '../lib/monitor-queries.js';
+import { formationSettings, synchronousStandbyNames, type NodeStateRow } from '../lib/monitor-queries.js';
+import { servicePid } from '../lib/pid-file.js';
+import { nodePaths } from '../config/node-paths.js';
 import { withClient, type Query } from '../lib/sql.js';
-import { loadKeeperConfig } from '../keeper/open-node.js';
-import { readStateFile } from '../keeper/state/state-file.js';
 import { actAndFollow, monitorRefusal } from './follow.js';
 import {
   localNodeDefaults,
   parseFormation,
-  parseHostname,
   parseNonNegativeInt,
-  parsePort,
   parseWait,
   resolveMonitor,
   resolvePgdata,
@@ -237,7 +235,7 @@ function setNode(cli: Argv): Argv {
           await setAndWait(args, t.formation, n.groupid, waitSec, `the candidate priority of node "${t.name}" to ${priority}`, async (q) => {
             await q('SELECT pgautofailover.set_node_candidate_priority($1::text, $2::text, $3::int)', [t.formation, t.name, priority]);
           });
-          if (args.json) json({ name: t.name, 'candidate-priority': priority });
+          if (args.json) json({ 'candidate-priority': priority });
           else out(`${priority}\n`);
         },
       )
@@ -254,7 +252,7 @@ function setNode(cli: Argv): Argv {
           await setAndWait(args, t.formation, n.groupid, waitSec, `the replication quorum of node "${t.name}" to ${quorum}`, async (q) => {
             await q('SELECT pgautofailover.set_node_replication_quorum($1::text, $2::text, $3::bool)', [t.formation, t.name, quorum]);
           });
-          if (args.json) json({ name: t.name, 'replication-quorum': quorum });
+          if (args.json) json({ 'replication-quorum': quorum });
           else out(`${quorum}\n`);
         },
       )
@@ -271,9 +269,19 @@ function setNode(cli: Argv): Argv {
             .option('json', { type: 'boolean', default: false, describe: 'output JSON' }),
         async (args) => {
           const req = metadataRequest(args as MetadataArgs);
-          const result = await updateNodeMetadata(resolvePgdata(args.pgdata), req);
-          if (args.json) json({ name: result.name, hostname: result.hostname, port: result.port });
-          else log.info(`Node ${result.nodeId} is now "${result.name}" at ${result.hostname}:${result.port}`);
+          const pgdata = resolvePgdata(args.pgdata);
+          const result = await updateNodeMetadata(pgdata, req);
+          log.info(`Node ${result.nodeId} is now "${result.name}" at ${result.hostname}:${result.port}`);
+          const pid = servicePid(nodePaths(pgdata).pid);
+          if (pid !== undefined) {
+            process.kill(pid, 'SIGHUP');
+            log.info(`Signalled the keeper (pid ${pid}) to reload its configuration`);
+          }
+          if (args.json) {
+            // as the original: the node's configuration, as JSON
+            const node = readNodeIni(pgdata);
+            if (node) json(maskedIni(completeIni(node.ini, node.path)));
+          }
         },
       )
       .demandCommand(1, 'set node what? candidate-priority, replication-quorum or metadata'),
@@ -296,7 +304,11 @@ function setFormation(cli: Argv): Argv {
           await setAndWait(args, formation, 0, waitSec, `number_sync_standbys of formation "${formation}" to ${n}`, async (q) => {
             await q('SELECT pgautofailover.set_formation_number_sync_standbys($1::text, $2::int)', [formation, n]);
           });
-          if (args.json) json({ 'number-sync-standbys': n });
+          const ssn = await withClient(resolveMonitor(args).target, { kind: 'monitor' }, (q) => synchronousStandbyNames(q, formation, 0)).catch(
+            () => undefined,
+          );
+          if (ssn !== undefined) log.info(`primary node has now set synchronous_standby_names = '${ssn}'`);
+          if (args.json) json(ssn ? { 'number-sync-standbys': n, synchronous_standby_names: ssn } : { 'number-sync-standbys': n });
           else out(`${n}\n`);
         },
       )

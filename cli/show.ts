@@ -67,12 +67,12 @@ function stateCommand(cli: Argv): Argv {
     'print the state of the nodes of a formation',
     (y) =>
       targetOptions(y)
-        .option('formation', { type: 'string', requiresArg: true, default: 'default', describe: 'formation name' })
+        .option('formation', { type: 'string', requiresArg: true, describe: 'formation (default: this node’s, else "default")' })
         .option('group', { type: 'string', requiresArg: true, describe: 'group id (default: all groups)' })
         .option('local', { type: 'boolean', default: false, describe: 'this node only, from its local state file (no monitor)' })
         .option('watch', { type: 'boolean', describe: 'refresh every second until interrupted (q quits)' }),
     async (args) => {
-      const formation = parseFormation(args.formation);
+      const formation = args.formation !== undefined ? parseFormation(args.formation) : (localNodeDefaults(args).formation ?? 'default');
       const group = args.group === undefined ? undefined : parseNonNegativeInt(args.group, '--group');
       if (args.local) {
         const rows = [localStateRow(resolvePgdata(args.pgdata))];
@@ -97,12 +97,12 @@ function eventsCommand(cli: Argv): Argv {
     'print the last events of a formation, oldest first',
     (y) =>
       targetOptions(y)
-        .option('formation', { type: 'string', requiresArg: true, default: 'default', describe: 'formation name' })
+        .option('formation', { type: 'string', requiresArg: true, describe: 'formation (default: this node’s, else "default")' })
         .option('group', { type: 'string', requiresArg: true, describe: 'group id (default: all groups)' })
         .option('count', { type: 'string', requiresArg: true, default: '10', describe: 'how many events' })
         .option('watch', { type: 'boolean', describe: 'refresh every second until interrupted (q quits)' }),
     async (args) => {
-      const formation = parseFormation(args.formation);
+      const formation = args.formation !== undefined ? parseFormation(args.formation) : (localNodeDefaults(args).formation ?? 'default');
       const group = args.group === undefined ? undefined : parseNonNegativeInt(args.group, '--group');
       const count = parseNonNegativeInt(args.count, '--count');
       const m = resolveMonitor(args);

@@ -327,7 +327,7 @@ describe('get / set node and formation properties', () => {
       cli(['set', 'node', 'candidate-priority', '50', '--monitor', monitorUri, '--name', 'node_b', '--json', '--wait', '30']),
     );
     expect(js.code, js.stderr).toBe(0);
-    expect(JSON.parse(js.stdout)).toEqual({ name: 'node_b', 'candidate-priority': 50 });
+    expect(JSON.parse(js.stdout)).toEqual({ 'candidate-priority': 50 });
     await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
   });
 
@@ -367,6 +367,11 @@ describe('get / set node and formation properties', () => {
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/the monitor refused: cannot set number_sync_standbys of formation "default" to 1: it needs 2 quorum standbys and has 1/);
     expect((await cli(['get', 'formation', 'number-sync-standbys', '--monitor', monitorUri])).stdout).toBe('0\n');
+    const ok = await withDriver(() => cli(['set', 'formation', 'number-sync-standbys', '0', '--monitor', monitorUri, '--json', '--wait', '30']));
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toEqual({ 'number-sync-standbys': 0, synchronous_standby_names: `ANY 1 (pgautofailover_standby_${n2})` });
+    expect(ok.stderr).toMatch(/primary node has now set synchronous_standby_names = 'ANY 1 \(pgautofailover_standby_\d+\)'/);
+    await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
   });
 
   it('set node metadata updates the monitor and the local configuration', async () => {
@@ -376,7 +381,7 @@ describe('get / set node and formation properties', () => {
     expect((await q('SELECT nodename FROM pgautofailover.node WHERE nodeid = $1', [n2]))[0].nodename).toBe('node_bee');
     expect((await cli(['config', 'get', 'pg_autoctl.name', '--pgdata', b])).stdout).toBe('node_bee\n');
     r = await cli(['set', 'node', 'metadata', '--pgdata', b, '--name', 'node_b', '--json']);
-    expect(JSON.parse(r.stdout)).toEqual({ name: 'node_b', hostname: '127.0.0.1', port: p2 });
+    expect(JSON.parse(r.stdout)).toMatchObject({ pg_autoctl: { name: 'node_b', hostname: '127.0.0.1' }, postgresql: { port: String(p2) } });
     // run --name updates the metadata before the keeper starts, as the original
     const keeper = spawn(process.execPath, [mainJs, 'run', '--pgdata', b, '--name', 'node_run'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
     let keeperErr = '';
