@@ -1,13 +1,14 @@
 // `pgaf show ipaddr | file | systemd`, `show state --local`, and the --watch loop of
 // `show state` and `show events`.
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { hostname, networkInterfaces, userInfo } from 'node:os';
+import { networkInterfaces, userInfo } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { keeperConfigFromIni } from '../config/keeper-config.js';
 import { nodePaths } from '../config/node-paths.js';
 import { readNodeIni } from '../config/node-config.js';
-import { BadArgs, BadConfig } from '../lib/errors.js';
+import { BadArgs, BadConfig, Monitor } from '../lib/errors.js';
+import { completeIni, maskedIni } from '../config/config-keys.js';
 import { log } from '../lib/log.js';
 import type { NodeStateRow } from '../lib/monitor-queries.js';
 import { localAddressToward } from '../lib/net.js';
@@ -84,13 +85,15 @@ export function nodeFiles(pgdata: string, role: string | undefined): FileSet {
   return role === 'monitor' ? { config: p.config, pid: p.pid } : { config: p.config, state: p.state, init: p.init, pid: p.pid };
 }
 
+/** The original's layout: "%7s | %s" rows under a fixed header, then an empty line. */
 export function renderFileTable(files: FileSet): string {
-  const rows: Array<[string, string]> = [['Config', files.config]];
-  if (files.state) rows.push(['State', files.state]);
-  if (files.init) rows.push(['Init', files.init]);
-  rows.push(['Pid', files.pid]);
-  const w = Math.max(4, ...rows.map((r) => r[0].length));
-  return [`${'File'.padStart(w)} | Path`, `${'-'.repeat(w)}-+-${'-'.repeat(Math.max(4, ...rows.map((r) => r[1].length)))}`, ...rows.map(([k, v]) => `${k.padStart(w)} | ${v}`)].join('\n') + '\n';
+  const row = (k: string, v: string) => `${k.padStart(7)} | ${v}\n`;
+  let out = row('File', 'Path') + `${'-'.repeat(7)}-+-${'-'.repeat(15)}\n`;
+  out += row('Config', files.config);
+  if (files.state) out += row('State', files.state);
+  if (files.init) out += row('Init', files.init);
+  out += row('Pid', files.pid);
+  return out + '\n';
 }
 
 export function fileCommand(cli: Argv): Argv {
@@ -113,24 +116,25 @@ export function fileCommand(cli: Argv): Argv {
       const files = nodeFiles(pgdata, node?.role);
       const chosen = (['config', 'state', 'init', 'pid'] as const).filter((k) => args[k]);
       if (chosen.length > 1 || (chosen.length === 1 && args.all)) {
-        throw new BadArgs('show file takes one of --all, --config, --state, --init and --pid');
+        throw new BadArgs('Please use only one of --config --state --init --pid');
       }
       if (chosen.length === 0) {
-        if (args.contents) throw new BadArgs('--contents needs one of --config, --state, --init or --pid');
+        if (args.contents) log.warn('Ignoring option --contents with --all');
         if (args.json) process.stdout.write(JSON.stringify(files, null, 2) + '\n');
         else process.stdout.write(renderFileTable(files));
         return;
       }
       const which = chosen[0]!;
       const path = files[which];
-      if (!path) throw new BadArgs(`--${which}: a ${node?.role ?? 'monitor'} node has no ${which} file`);
+      if (!path) throw new BadArgs(`A monitor has no ${which === 'init' ? 'init state' : which} file`);
       if (!args.contents) {
         process.stdout.write(args.json ? JSON.stringify({ [which]: path }) + '\n' : path + '\n');
         return;
       }
       if (!existsSync(path)) throw new BadConfig(`${path} does not exist`);
       const text = readFileSync(path, 'utf8');
-      if (args.json && which === 'state') process.stdout.write(JSON.stringify(JSON.parse(text), null, 2) + '\n');
+      if (args.json && which === 'config' && node) process.stdout.write(JSON.stringify(maskedIni(completeIni(node.ini, node.path)), null, 2) + '\n');
+      else if (args.json && which === 'state') process.stdout.write(JSON.stringify(JSON.parse(text), null, 2) + '\n');
       else process.stdout.write(text.endsWith('\n') ? text : text + '\n');
     },
   );
@@ -211,7 +215,8 @@ export function systemdCommand(cli: Argv): Argv {
 export function localStateRow(pgdata: string): NodeStateRow {
   const node = readNodeIni(pgdata);
   if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`);
-  if (node.role !== 'keeper') throw new BadArgs(`--local needs the PGDATA of a data node; ${pgdata} is a ${node.role ?? 'unknown'} node`);
+  if (node.role === 'monitor') throw new Monitor('pgaf show state --local is not supported on a monitor', { retryable: false });
+  if (node.role !== 'keeper') throw new BadConfig(`${node.path}: unknown node role ${node.role ?? '(none)'}`);
   const cfg = keeperConfigFromIni(node.ini, node.path);
   const state = readStateFile(nodePaths(pgdata).state);
   return {
@@ -232,59 +237,3 @@ export function localStateRow(pgdata: string): NodeStateRow {
   };
 }
 
-/**
- * --watch: redraw the output of `render` every second on a cleared terminal until a signal
- * (or q on a terminal). Errors are shown in place and retried.
- */
-export async function watchLoop(render: () => Promise<string>, intervalMs = 1000): Promise<void> {
-  const stdout = process.stdout;
-  let stop = false;
-  let wake: (() => void) | undefined;
-  const quit = () => {
-    stop = true;
-    wake?.();
-  };
-  process.on('SIGINT', quit);
-  process.on('SIGTERM', quit);
-  const stdin = process.stdin;
-  const onKey = (b: Buffer) => {
-    const k = b.toString();
-    if (k === 'q' || k === 'Q' || k === '\x03') quit();
-  };
-  const raw = stdin.isTTY === true;
-  if (raw) {
-    stdin.setRawMode(true);
-    stdin.resume();
-    stdin.on('data', onKey);
-  }
-  try {
-    while (!stop) {
-      let text: string;
-      try {
-        text = await render();
-      } catch (err) {
-        text = `error: ${(err as Error).message}\n`;
-      }
-      stdout.write(`\x1b[H\x1b[2J${new Date().toISOString()}  (every ${intervalMs / 1000}s)\n\n${text}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(done, intervalMs);
-        function done() {
-          clearTimeout(t);
-          wake = undefined;
-          r();
-        }
-        wake = done;
-      });
-    }
-  } finally {
-    process.off('SIGINT', quit);
-    process.off('SIGTERM', quit);
-    if (raw) {
-      stdin.off('data', onKey);
-      stdin.setRawMode(false);
-      stdin.pause();
-    }
-  }
-}
-
-export { hostname };

@@ -5,7 +5,8 @@ import { BadArgs } from '../lib/errors.js';
 import { currentState, formationSettings, formationUri, lastEvents, synchronousStandbyNames } from '../lib/monitor-queries.js';
 import { withClient } from '../lib/sql.js';
 import { localNodeDefaults, parseFormation, parseNonNegativeInt, resolveMonitor } from './options.js';
-import { fileCommand, ipaddrCommand, localStateRow, systemdCommand, watchLoop } from './show-more.js';
+import { fileCommand, ipaddrCommand, localStateRow, systemdCommand } from './show-more.js';
+import { runWatch } from './watch.js';
 import { resolvePgdata } from './options.js';
 import { renderEventsTable, renderSettingsTable, renderStateTable, renderUriTable, type UriRow } from './tables.js';
 
@@ -34,7 +35,7 @@ function uriCommand(cli: Argv): Argv {
       const m = resolveMonitor(args);
       const only = args.formation === undefined ? undefined : args.formation === 'monitor' ? 'monitor' : parseFormation(args.formation);
       if (only === 'monitor') {
-        if (args.json) json({ type: 'monitor', name: 'monitor', uri: m.uri });
+        if (args.json) json({ monitor: m.uri });
         else out(m.uri + '\n');
         return;
       }
@@ -50,7 +51,7 @@ function uriCommand(cli: Argv): Argv {
       });
       if (only) {
         const uri = rows[0]?.uri ?? '';
-        if (args.json) json(rows[0]);
+        if (args.json) json({ monitor: m.uri, [only]: uri });
         else out(uri + '\n');
         return;
       }
@@ -70,10 +71,11 @@ function stateCommand(cli: Argv): Argv {
         .option('formation', { type: 'string', requiresArg: true, describe: 'formation (default: this node’s, else "default")' })
         .option('group', { type: 'string', requiresArg: true, describe: 'group id (default: all groups)' })
         .option('local', { type: 'boolean', default: false, describe: 'this node only, from its local state file (no monitor)' })
-        .option('watch', { type: 'boolean', describe: 'refresh every second until interrupted (q quits)' }),
+        .option('watch', { type: 'boolean', describe: 'live view of the formation, as pgaf watch (q quits)' }),
     async (args) => {
       const formation = args.formation !== undefined ? parseFormation(args.formation) : (localNodeDefaults(args).formation ?? 'default');
       const group = args.group === undefined ? undefined : parseNonNegativeInt(args.group, '--group');
+      if (args.local && args.watch) throw new BadArgs('--local and --watch are mutually exclusive');
       if (args.local) {
         const rows = [localStateRow(resolvePgdata(args.pgdata))];
         if (args.json) json(rows);
@@ -83,7 +85,7 @@ function stateCommand(cli: Argv): Argv {
       const m = resolveMonitor(args);
       const fetch = () => withClient(m.target, { kind: 'monitor' }, (q) => currentState(q, formation, group));
       if (args.watch && args.json) throw new BadArgs('--watch and --json are mutually exclusive');
-      if (args.watch) return watchLoop(async () => renderStateTable(await fetch()));
+      if (args.watch) return runWatch(args, { formation, group, count: 10 });
       const rows = await fetch();
       if (args.json) json(rows);
       else out(renderStateTable(rows));
@@ -100,7 +102,7 @@ function eventsCommand(cli: Argv): Argv {
         .option('formation', { type: 'string', requiresArg: true, describe: 'formation (default: this node’s, else "default")' })
         .option('group', { type: 'string', requiresArg: true, describe: 'group id (default: all groups)' })
         .option('count', { type: 'string', requiresArg: true, default: '10', describe: 'how many events' })
-        .option('watch', { type: 'boolean', describe: 'refresh every second until interrupted (q quits)' }),
+        .option('watch', { type: 'boolean', describe: 'live view of the formation, as pgaf watch (q quits)' }),
     async (args) => {
       const formation = args.formation !== undefined ? parseFormation(args.formation) : (localNodeDefaults(args).formation ?? 'default');
       const group = args.group === undefined ? undefined : parseNonNegativeInt(args.group, '--group');
@@ -108,7 +110,7 @@ function eventsCommand(cli: Argv): Argv {
       const m = resolveMonitor(args);
       const fetch = () => withClient(m.target, { kind: 'monitor' }, (q) => lastEvents(q, formation, count, group));
       if (args.watch && args.json) throw new BadArgs('--watch and --json are mutually exclusive');
-      if (args.watch) return watchLoop(async () => renderEventsTable(await fetch()));
+      if (args.watch) return runWatch(args, { formation, group, count });
       const rows = await fetch();
       if (args.json) json(rows);
       else out(renderEventsTable(rows));

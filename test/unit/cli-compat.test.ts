@@ -106,7 +106,7 @@ describe('value parsing', () => {
 describe('renderers', () => {
   it('show file table', () => {
     expect(renderFileTable({ config: '/c/pg_autoctl.cfg', pid: '/r/pg_autoctl.pid' })).toBe(
-      '  File | Path\n-------+------------------\nConfig | /c/pg_autoctl.cfg\n   Pid | /r/pg_autoctl.pid\n',
+      '   File | Path\n--------+----------------\n Config | /c/pg_autoctl.cfg\n    Pid | /r/pg_autoctl.pid\n\n',
     );
   });
 
