@@ -283,22 +283,63 @@ describe('pgaf as a PM2 module', () => {
     expect(app1?.pid).toBe(postmasterPid('node1'));
   }, 120_000);
 
+  it('maintenance on the primary through pm2 trigger: PM2 never brings back the Postgres the keeper stopped', async () => {
+    const refused = await pm2('node2', ['trigger', 'pm2-pgaf', 'maintenance-on']);
+    expect(refused.stdout).toMatch(/"ok":false.*allow-failover/);
+    const r = await pm2('node2', ['trigger', 'pm2-pgaf', 'maintenance-on', 'allow-failover']);
+    expect(r.stdout).toMatch(/"ok":true/);
+    // node2 is the only standby: node1 takes writes without synchronous replication meanwhile
+    await waitStates({ node1: 'wait_primary/wait_primary', node2: 'maintenance/maintenance' }, 90_000);
+    await waitFor('node2 Postgres to be stopped', 30_000, async () => (await proc('node2', 'pgaf-postgres-node2'))?.pm2_env.status === 'stopped');
+    await new Promise((res) => setTimeout(res, 5000));
+    expect((await proc('node2', 'pgaf-postgres-node2'))?.pm2_env.status).toBe('stopped');
+    expect(existsSync(join(hostDir('node2'), 'data', 'pgdata', 'postmaster.pid'))).toBe(false);
+    const off = await pm2('node2', ['trigger', 'pm2-pgaf', 'maintenance-off']);
+    expect(off.stdout).toMatch(/"ok":true/);
+    await waitStates({ node1: 'primary/primary', node2: 'secondary/secondary' }, 90_000);
+    expect((await proc('node2', 'pgaf-postgres-node2'))?.pm2_env.status).toBe('online');
+  }, 240_000);
+
   it('kill -9 of the primary host (PM2 daemon, keeper, Postgres) fails over with no lost write', async () => {
     const formationUri = `postgres://127.0.0.1:${ports.node1},127.0.0.1:${ports.node2}/postgres?target_session_attrs=read-write`;
     const w = Writer.fromUri(formationUri, 'postgres', 'writes', 'pm2');
     await w.createTable();
     w.start();
-    await w.waitForAcks(20, 30_000, ports.node2);
-    const daemon = Number(readFileSync(join(hostDir('node2'), 'pm2', 'pm2.pid'), 'utf8'));
-    const keeper = (await proc('node2', 'pm2-pgaf'))?.pid;
-    const postgres = postmasterPid('node2');
+    await w.waitForAcks(20, 30_000, ports.node1);
+    const daemon = Number(readFileSync(join(hostDir('node1'), 'pm2', 'pm2.pid'), 'utf8'));
+    const keeper = (await proc('node1', 'pm2-pgaf'))?.pid;
+    const postgres = postmasterPid('node1');
     tryKill(daemon, 'SIGKILL');
     tryKill(keeper, 'SIGKILL');
     tryKill(postgres, 'SIGKILL');
-    await waitFor('node1 to be primary', 90_000, async () => (await states()).node1 === 'wait_primary/wait_primary' || (await states()).node1 === 'primary/primary');
-    await w.waitForAcks(20, 60_000, ports.node1);
+    let seen: States = {};
+    await waitFor('node2 to be primary', 90_000, async () => ['wait_primary/wait_primary', 'primary/primary'].includes((seen = await states()).node2 ?? '')).catch(async (err) => {
+      const logs = await pm2('node2', ['logs', 'pm2-pgaf', '--nostream', '--lines', '40']);
+      const events = await monitorQuery('SELECT eventtime, nodename, reportedstate, goalstate, description FROM pgautofailover.event ORDER BY eventid DESC LIMIT 15');
+      throw new Error(`${(err as Error).message}; states ${JSON.stringify(seen)}\nevents:\n${events.map((e) => JSON.stringify(e)).join('\n')}\nnode2 log:\n${logs.stdout}`);
+    });
+    await w.waitForAcks(20, 60_000, ports.node2);
     const res = await w.stop();
     expect(res.acked.length).toBeGreaterThan(40);
     expect(await w.missing()).toEqual([]);
   }, 200_000);
+
+  it('a module upgrade (pm2 install again) and pm2 uninstall leave Postgres running', async () => {
+    const before = postmasterPid('node2');
+    expect(before).toBeGreaterThan(0);
+    const up = await pm2('node2', ['install', tarball], { npm_config_offline: 'true' }, 300_000);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    await waitFor('the upgraded module to report', 60_000, async () => {
+      const st = await pm2('node2', ['trigger', 'pm2-pgaf', 'status']);
+      return /"state":"(wait_primary|primary)"/.test(st.stdout);
+    });
+    expect(postmasterPid('node2')).toBe(before);
+    const un = await pm2('node2', ['uninstall', 'pm2-pgaf']);
+    expect(un.code, un.stdout + un.stderr).toBe(0);
+    expect(await proc('node2', 'pm2-pgaf')).toBeUndefined();
+    await new Promise((res) => setTimeout(res, 2000));
+    expect(postmasterPid('node2')).toBe(before);
+    expect((await proc('node2', 'pgaf-postgres-node2'))?.pm2_env.status).toBe('online');
+    expect(existsSync(join(hostDir('node2'), 'data', 'pgdata', 'PG_VERSION'))).toBe(true);
+  }, 400_000);
 });
