@@ -562,10 +562,10 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION pgautofailover.enable_secondary(formation_id text)
-RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+CREATE FUNCTION pgautofailover.set_opt_secondary(formation_id text, enabled bool)
+RETURNS bool LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE pgautofailover.formation f SET opt_secondary = true WHERE f.formationid = formation_id;
+  UPDATE pgautofailover.formation f SET opt_secondary = enabled WHERE f.formationid = formation_id;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'formation "%" does not exist', formation_id USING ERRCODE = 'undefined_object';
   END IF;
@@ -573,13 +573,12 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION pgautofailover.enable_secondary(formation_id text)
+RETURNS bool LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+  SELECT pgautofailover.set_opt_secondary($1, true)
+$$;
+
 CREATE FUNCTION pgautofailover.disable_secondary(formation_id text)
-RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
-BEGIN
-  UPDATE pgautofailover.formation f SET opt_secondary = false WHERE f.formationid = formation_id;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'formation "%" does not exist', formation_id USING ERRCODE = 'undefined_object';
-  END IF;
-  RETURN true;
-END
+RETURNS bool LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+  SELECT pgautofailover.set_opt_secondary($1, false)
 $$;
