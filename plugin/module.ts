@@ -8,11 +8,11 @@ import { createRequire } from 'node:module';
 import { loadClusterConfig, type ClusterConfig } from '../config/cluster-config.js';
 import { BadArgs, BadConfig, BadState, Dropped } from '../lib/errors.js';
 import { log, setLogSink } from '../lib/log.js';
+import { configPathFrom, MODULE_NAME } from './module-config.js';
 import { disconnectPm2 } from './pm2-supervisor.js';
 import { runNodeFromConfig, type RunningNode } from './node-runner.js';
 import { NodeStatusSource, type NodeStatus } from './status.js';
 
-export const MODULE_NAME = 'pm2-pgaf';
 
 interface Tx2 {
   action(name: string, fn: (reply: (data: unknown) => void) => void): void;
@@ -29,23 +29,6 @@ function loadTx2(): Tx2 | undefined {
   } catch {
     return req('tx2') as Tx2;
   }
-}
-
-/** The cluster file named by the module setting `config`, or by $PGAF_CONFIG / --config. */
-export function configPathFrom(env: NodeJS.ProcessEnv, argv: string[]): string | undefined {
-  const i = argv.indexOf('--config');
-  if (i >= 0 && argv[i + 1]) return argv[i + 1];
-  if (env.PGAF_CONFIG) return env.PGAF_CONFIG;
-  const modConf = env[MODULE_NAME];
-  if (modConf) {
-    try {
-      const c = JSON.parse(modConf) as { config?: unknown };
-      if (typeof c.config === 'string' && c.config !== '') return c.config;
-    } catch {
-      // not JSON: fall back to the single variable
-    }
-  }
-  return env.config || undefined;
 }
 
 function idle(reason: string): Promise<void> {
