@@ -83,6 +83,16 @@ export async function main(): Promise<number> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Without its PM2 daemon (killed), the keeper must not go on: a new daemon relaunches the
+  // module, and two keepers of one node must never run at once.
+  const daemon = process.ppid;
+  const watchdog = setInterval(() => {
+    if (process.send && process.ppid !== daemon) {
+      log.error('The PM2 daemon is gone: the pgaf module exits (Postgres is left as it is)');
+      process.exit(1);
+    }
+  }, 1_000);
+  watchdog.unref();
 
   const refresh = async () => {
     if (status) last = await status.status().catch(() => last);
