@@ -30,9 +30,18 @@ async function pgsetup(pgdata: string) {
   return { config, paths, state, pg };
 }
 
+/** Runs fn with the local Postgres of PGDATA, always closing its connection. */
+async function withLocalPostgres<T>(pgdata: string, fn: (s: Awaited<ReturnType<typeof pgsetup>>) => Promise<T>): Promise<T> {
+  const s = await pgsetup(pgdata);
+  try {
+    return await fn(s);
+  } finally {
+    await s.pg.close();
+  }
+}
+
 async function pgsetupJson(pgdata: string) {
-  const { config, pg } = await pgsetup(pgdata);
-  const facts = await pg.readFacts();
+  const { config, facts } = await withLocalPostgres(pgdata, async ({ config, pg }) => ({ config, facts: await pg.readFacts() }));
   return {
     pgdata,
     pg_ctl: config.pgCtl,
@@ -75,7 +84,7 @@ function fsmCommands(f: Argv): Argv {
       const { config, paths } = loadKeeperConfig(pgdata);
       const state = readStateFile(paths.state);
       const pg = localPostgres(config, paths, state.nodeId, log);
-      const facts = await pg.readFacts();
+      const facts = await pg.readFacts().finally(() => pg.close());
       json({
         postgres: { pgdata, pg_ctl: config.pgCtl, host: config.host, port: config.port, is_running: facts.running, in_recovery: facts.inRecovery, timeline: facts.timeline, lsn: facts.lsn },
         state: { ...state },
@@ -196,8 +205,8 @@ function monitorCommands(m: Argv): Argv {
 function pgsetupCommands(p: Argv): Argv {
   return p
     .command('ready', 'exit 0 when Postgres runs', (s) => s.option('pgdata', pgdataOption), async (args) => {
-      const { pg } = await pgsetup(resolvePgdata(args.pgdata));
-      if (!(await pg.isRunning())) throw new BadState('Postgres is not running');
+      const running = await withLocalPostgres(resolvePgdata(args.pgdata), ({ pg }) => pg.isRunning());
+      if (!running) throw new BadState('Postgres is not running');
       process.stdout.write('Postgres is ready\n');
     })
     .command(
@@ -206,12 +215,13 @@ function pgsetupCommands(p: Argv): Argv {
       (s) => s.option('pgdata', pgdataOption).option('timeout', { type: 'string', requiresArg: true, default: '60', describe: 'seconds' }),
       async (args) => {
         const timeout = parseNonNegativeInt(args.timeout, '--timeout');
-        const { pg } = await pgsetup(resolvePgdata(args.pgdata));
-        const deadline = Date.now() + timeout * 1000;
-        while (!(await pg.isRunning())) {
-          if (Date.now() > deadline) throw new BadState(`Postgres is not running after ${timeout}s`);
-          await new Promise((r) => setTimeout(r, 200));
-        }
+        await withLocalPostgres(resolvePgdata(args.pgdata), async ({ pg }) => {
+          const deadline = Date.now() + timeout * 1000;
+          while (!(await pg.isRunning())) {
+            if (Date.now() > deadline) throw new BadState(`Postgres is not running after ${timeout}s`);
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        });
         process.stdout.write('Postgres is ready\n');
       },
     )
@@ -226,11 +236,11 @@ function serviceCommands(s: Argv): Argv {
     .command('restart', 'restart a service', (r) =>
       r
         .command('postgres', 'restart the local Postgres (fast stop, then start)', (c) => c.option('pgdata', pgdataOption), async (args) => {
-          const { pg } = await pgsetup(resolvePgdata(args.pgdata));
-          await pg.stop('fast');
-          await pg.start();
+          await withLocalPostgres(resolvePgdata(args.pgdata), async ({ pg }) => {
+            await pg.stop('fast');
+            await pg.start();
+          });
           log.info('Restarted Postgres');
-          await pg.close();
         })
         .demandCommand(1, 'do service restart what? postgres'),
     )

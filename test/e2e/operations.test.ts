@@ -74,4 +74,41 @@ describe('planned operations', () => {
     const after = await c.monitorQuery(`SELECT pgautofailover.synchronous_standby_names() AS s`);
     expect(after[0]!.s).toMatch(/^ANY 1 \(pgautofailover_standby_\d\)$/);
   });
+  it('pg_autoctl commands against running keepers: get/set default to the local node, do commands, status', async () => {
+    await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 60_000);
+    let r = await c.cli('node2', ['get', 'node', 'candidate-priority']);
+    expect(r.code, r.stderr).toBe(0);
+    const before = r.stdout;
+    expect(before).toMatch(/^\d+\n$/);
+    // waits until the primary has applied the change (apply_settings, then primary again)
+    r = await c.cli('node2', ['set', 'node', 'candidate-priority', '40']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('40\n');
+    expect((await c.cli('node2', ['get', 'node', 'candidate-priority'])).stdout).toBe('40\n');
+    r = await c.cli('node2', ['set', 'node', 'candidate-priority', before.trim()]);
+    expect(r.code, r.stderr).toBe(0);
+    r = await c.cli('node2', ['set', 'formation', 'number-sync-standbys', '1']);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/the monitor refused/);
+
+    r = await c.cli('node2', ['do', 'pgsetup', 'ready']);
+    expect(r.code, r.stderr).toBe(0);
+    r = await c.cli('node2', ['do', 'pgsetup', 'wait', '--timeout', '5']);
+    expect(r.code, r.stderr).toBe(0);
+    r = await c.cli('node2', ['do', 'fsm', 'state'], 20_000);
+    expect(r.code, r.stderr).toBe(0);
+    const st = JSON.parse(r.stdout);
+    expect(st.state).toMatchObject({ current_role: 'secondary', assigned_role: 'secondary' });
+    expect(st.postgres.is_running).toBe(true);
+    r = await c.cli('node2', ['show', 'state', '--local']);
+    expect(r.stdout).toMatch(/node2 \| .* \| +secondary \| +secondary\n$/);
+    r = await c.cli('node2', ['status', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).pg_autoctl.status).toBe('running');
+    r = await c.cli('node2', ['do', 'fsm', 'step']);
+    expect(r.code).toBe(3); // the keeper runs: no stepping by hand
+    r = await c.cli('node2', ['do', 'service', 'restart', 'postgres']);
+    expect(r.code, r.stderr).toBe(0);
+    await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 60_000);
+  });
 });
