@@ -33,6 +33,32 @@ export function scriptNameFrom(argv1: string | undefined): string {
 
 export { reportError };
 
+/** "pgaf show state --help": the help of the deepest command yargs recognised. */
+export function usageOf(scriptName: string, usage: unknown): string {
+  return [scriptName, usageLine(usage).replace(/\s*[<[].*$/, ''), '--help'].filter(Boolean).join(' ');
+}
+
+/** The usage line of the command yargs recognised, "show state" or "set node candidate-priority <priority>". */
+function usageLine(usage: unknown): string {
+  try {
+    // the third argument of .fail() is yargs' usage instance: its usage line names the command
+    const lines = (usage as { getUsage(): Array<[string, string]> }).getUsage();
+    return (lines[0]?.[0] ?? '').replace(/^\$0\s*/, '');
+  } catch {
+    return '';
+  }
+}
+
+/** yargs' words for a missing positional, in ours: the argument and the expected form. */
+export function failMessage(scriptName: string, msg: string, usage: unknown): string {
+  const line = usageLine(usage);
+  if (/^Not enough non-option arguments/.test(msg) && /</.test(line)) {
+    const missing = line.match(/<[^>]+>/g) ?? [];
+    return `missing argument ${missing.join(' ')}: usage: ${scriptName} ${line}`;
+  }
+  return msg;
+}
+
 export async function main(argv: string[] = process.argv): Promise<number> {
   const scriptName = scriptNameFrom(argv[1]);
   let cli: Argv = yargs(hideBin(argv))
@@ -51,9 +77,11 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     .wrap(100)
     // Every parse or validation failure becomes BadArgs (exit 1); errors thrown by
     // handlers pass through unchanged.
-    .fail((msg: string | null, err: Error | undefined) => {
+    .fail((msg: string | null, err: Error | undefined, usage: unknown) => {
       if (err && err.name !== 'YError') throw err;
-      throw new BadArgs(msg ?? err?.message ?? 'invalid arguments');
+      throw new BadArgs(failMessage(scriptName, msg ?? err?.message ?? 'invalid arguments', usage), {
+        hint: `see ${usageOf(scriptName, usage)}`,
+      });
     });
   cli = registerCompletion(cli);
   cli = registerInstallExtension(cli);

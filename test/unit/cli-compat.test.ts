@@ -175,6 +175,29 @@ describe('renderers', () => {
   });
 });
 
+describe('bad command lines: exit 1, what is wrong, and where the usage is', () => {
+  const run = async (...args: string[]) => {
+    logLines.length = 0;
+    const code = await main(['node', '/usr/bin/pg_autoctl', ...args]);
+    return { code, text: logLines.join('\n') };
+  };
+  it.each([
+    [['frobnicate'], /Unknown argument: frobnicate[\s\S]*Hint: see pg_autoctl --help/],
+    [['show', 'nodes'], /Unknown argument: nodes[\s\S]*Hint: see pg_autoctl show --help/],
+    [['show', 'state', '--bogus'], /Unknown argument: bogus[\s\S]*Hint: see pg_autoctl show state --help/],
+    [['set', 'node', 'candidate-priority'], /missing argument <priority>: usage: pg_autoctl set node candidate-priority <priority>/],
+    [['get', 'formation', 'number-sync-standbys', '--formation'], /Not enough arguments following: formation/],
+    [['set', 'node', 'candidate-priority', '101', '--name', 'n', '--monitor', 'postgres://h/db'], /candidate-priority must be an integer from 0 to 100, got "101"/],
+    [['show', 'state', '--monitor', 'postgres://h/db', '--watch', '--local'], /--local and --watch are mutually exclusive/],
+    [['create', 'formation', '--monitor', 'postgres://h/db', '--formation', 'f', '--enable-secondary', '--disable-secondary'], /mutually exclusive/],
+    [['enable', 'monitor', 'http://nope'], /must be a postgres:\/\/ URI/],
+  ])('%j', async (args, message) => {
+    const r = await run(...(args as string[]));
+    expect(r.code).toBe(1);
+    expect(r.text).toMatch(message);
+  });
+});
+
 describe('--help on every command, in process', () => {
   let out = '';
   afterEach(() => vi.restoreAllMocks());
