@@ -11,6 +11,9 @@ import { AUTH_METHODS, parseFormation, parseHostname, parsePort, resolvePgdata }
 import { reportError } from './report-error.js';
 
 export interface CreatePostgresArgs {
+  disableMonitor?: boolean;
+  nodeId?: string;
+  citusCluster?: string;
   pgdata?: string;
   pgport?: string;
   pghost?: string;
@@ -48,6 +51,10 @@ function parseBool(v: unknown, option: string): boolean {
 
 /** Validates the flags (pure apart from the environment). */
 export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.ProcessEnv = process.env): CreateNodeRequest {
+  if (a.disableMonitor || a.nodeId !== undefined) {
+    throw new BadArgs('--disable-monitor and --node-id are not supported: a pgaf node always registers with a monitor (--monitor)');
+  }
+  if (a.citusCluster !== undefined) throw new BadArgs('--citus-cluster is not supported: pgaf manages pgsql formations only');
   const monitor = a.monitor ?? env.PG_AUTOCTL_MONITOR;
   if (!monitor) throw new BadArgs('--monitor is required: the monitor URI, postgres://autoctl_node@host:port/pg_auto_failover');
   if (!/^postgres(ql)?:\/\//.test(monitor)) throw new BadArgs(`--monitor must be a postgres:// URI, got "${monitor}"`);
@@ -119,6 +126,9 @@ export function postgresCommand(cli: Argv): Argv {
         .option('ssl-crl-file', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
         .option('server-cert', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
         .option('server-key', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
+        .option('disable-monitor', { type: 'boolean', describe: 'run without a monitor (not supported: refused)' })
+        .option('node-id', { type: 'string', requiresArg: true, describe: 'node id without a monitor (not supported: refused)' })
+        .option('citus-cluster', { type: 'string', requiresArg: true, hidden: true, describe: 'Citus: not supported' })
         .option('run', { type: 'boolean', describe: 'go on running the keeper' }),
     async (args) => createPostgres(args as CreatePostgresArgs, Boolean(args.run)),
   );

@@ -191,6 +191,7 @@ describe('bad command lines: exit 1, what is wrong, and where the usage is', () 
     [['show', 'state', '--monitor', 'postgres://h/db', '--watch', '--local'], /--local and --watch are mutually exclusive/],
     [['create', 'formation', '--monitor', 'postgres://h/db', '--formation', 'f', '--enable-secondary', '--disable-secondary'], /mutually exclusive/],
     [['enable', 'monitor', 'http://nope'], /must be a postgres:\/\/ URI/],
+    [['create', 'postgres', '--pgdata', '/tmp/nowhere', '--disable-monitor', '--node-id', '3'], /--disable-monitor and --node-id are not supported/],
   ])('%j', async (args, message) => {
     const r = await run(...(args as string[]));
     expect(r.code).toBe(1);
