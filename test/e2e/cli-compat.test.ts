@@ -3,7 +3,7 @@
 // driven over SQL (no keeper, no data Postgres): output shapes, --json, exit codes, error
 // paths that change nothing on disk, --help everywhere, and `watch` driven through tmux.
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -504,6 +504,17 @@ describe('--help through the program', () => {
     };
     await Promise.all([worker(), worker(), worker()]);
   }, 180_000);
+
+  it('runs under the name pg_autoctl', async () => {
+    const bin = join(dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(mainJs, join(bin, 'pg_autoctl'));
+    const r = spawnSync(join(bin, 'pg_autoctl'), ['show', 'uri', '--formation', 'monitor', '--pgdata', pgdata], { env: env(), encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`${monitorUri}\n`);
+    const h = spawnSync(join(bin, 'pg_autoctl'), ['--help'], { env: env(), encoding: 'utf8' });
+    expect(h.stdout).toMatch(/^pg_autoctl <command>/);
+  });
 
   it('do is listed only when PG_AUTOCTL_DEBUG is set', async () => {
     expect((await cli(['--help'])).stdout).not.toMatch(/^ +pgaf do /m);
