@@ -197,6 +197,15 @@ describe('pgaf as a PM2 module', () => {
   }, 400_000);
 
   it('brings a monitor and two nodes up from their cluster files', async () => {
+    // a bad file first: the module says what is wrong, where, and waits
+    const bad = join(hostDir('monitor'), 'bad.yaml');
+    writeFileSync(bad, 'node:\n  role: monitor\n  pgdata: /nowhere\n  port: fifty\n');
+    await pm2('monitor', ['set', 'pm2-pgaf:config', bad]);
+    await waitFor('the configuration error in pm2 logs', 30_000, async () => {
+      const logs = await pm2('monitor', ['logs', 'pm2-pgaf', '--nostream', '--lines', '20']);
+      return logs.stdout.includes(`Invalid configuration: ${bad}: node.port: expected a number, found "fifty"`);
+    });
+    expect((await proc('monitor', 'pm2-pgaf'))?.pm2_env.status).toBe('online');
     await pm2('monitor', ['set', 'pm2-pgaf:config', writeConfig('monitor')]);
     await waitFor('the monitor to accept connections', 90_000, async () => (await monitorQuery('SELECT 1 AS one')).length === 1);
     await pm2('node1', ['set', 'pm2-pgaf:config', writeConfig('node1')]);
