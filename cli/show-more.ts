@@ -13,6 +13,7 @@ import { log } from '../lib/log.js';
 import type { NodeStateRow } from '../lib/monitor-queries.js';
 import { localAddressToward } from '../lib/net.js';
 import { readStateFile } from '../keeper/state/state-file.js';
+import { localPostgres } from '../keeper/open-node.js';
 import { resolveMonitor, resolvePgdata } from './options.js';
 
 /** Where `show ipaddr` looks when no monitor is known: the original's default lookup target. */
@@ -212,13 +213,29 @@ export function systemdCommand(cli: Argv): Argv {
 }
 
 /** `show state --local`: this node's row from its config and state files, no monitor. */
-export function localStateRow(pgdata: string): NodeStateRow {
+export async function localStateRow(pgdata: string): Promise<NodeStateRow> {
   const node = readNodeIni(pgdata);
   if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`);
   if (node.role === 'monitor') throw new Monitor('pgaf show state --local is not supported on a monitor', { retryable: false });
   if (node.role !== 'keeper') throw new BadConfig(`${node.path}: unknown node role ${node.role ?? '(none)'}`);
   const cfg = keeperConfigFromIni(node.ini, node.path);
-  const state = readStateFile(nodePaths(pgdata).state);
+  const paths = nodePaths(pgdata);
+  const state = readStateFile(paths.state);
+  // timeline and LSN from the local Postgres when it runs, as the original
+  let tli = 0;
+  let lsn = '0/0';
+  const pg = localPostgres(cfg, paths, state.nodeId, log);
+  try {
+    const facts = await pg.readFacts();
+    if (facts.running) {
+      tli = facts.timeline;
+      lsn = facts.lsn || '0/0';
+    }
+  } catch (err) {
+    log.warn(`Failed to read the local Postgres metadata: ${(err as Error).message}`);
+  } finally {
+    await pg.close();
+  }
   return {
     formation_kind: 'pgsql',
     nodename: cfg.name,
@@ -230,8 +247,8 @@ export function localStateRow(pgdata: string): NodeStateRow {
     assigned_group_state: state.assigned_role,
     candidate_priority: cfg.candidatePriority,
     replication_quorum: cfg.replicationQuorum,
-    reported_tli: 0,
-    reported_lsn: '0/0',
+    reported_tli: tli,
+    reported_lsn: lsn,
     health: -1,
     nodecluster: 'default',
   };

@@ -77,7 +77,7 @@ function stateCommand(cli: Argv): Argv {
       const group = args.group === undefined ? undefined : parseNonNegativeInt(args.group, '--group');
       if (args.local && args.watch) throw new BadArgs('--local and --watch are mutually exclusive');
       if (args.local) {
-        const rows = [localStateRow(resolvePgdata(args.pgdata))];
+        const rows = [await localStateRow(resolvePgdata(args.pgdata))];
         if (args.json) json(rows);
         else out(renderStateTable(rows));
         return;
