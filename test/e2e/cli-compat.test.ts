@@ -436,6 +436,22 @@ describe('formations', () => {
   });
 });
 
+describe('older forms of the first README', () => {
+  it('drop node --nodename (for --hostname), show state --group, a monitor URI without a port', async () => {
+    const id = await register(7203, 'node_c');
+    let r = await cli(['show', 'state', '--monitor', monitorUri, '--group', '0', '--json']);
+    expect(JSON.parse(r.stdout).map((n: any) => n.nodename)).toContain('node_c');
+    r = await cli(['drop', 'node', '--monitor', monitorUri, '--nodename', '127.0.0.1', '--pgport', '7203', '--force']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await q('SELECT 1 FROM pgautofailover.node WHERE nodeid = $1', [id])).toHaveLength(0);
+    await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
+    // no port in the URI: 5432, where no monitor listens here
+    r = await cli(['show', 'state', '--monitor', 'postgres://autoctl_node@127.0.0.1/pg_auto_failover']);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/cannot connect to the monitor at 127\.0\.0\.1:5432/);
+  });
+});
+
 describe('bad input: exit 1, a message naming the option, nothing on disk changes', () => {
   const cases: Array<[string, string[], RegExp]> = [
     ['unknown command', ['frobnicate'], /Unknown argument: frobnicate/],
