@@ -213,6 +213,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   tmux('kill-server');
+  // kill-server leaves its socket file behind
+  const uid = process.getuid?.() ?? 0;
+  rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${uid}`, tmuxSocket), { force: true });
   await db?.end().catch(() => undefined);
   stopPostgres(pgdata);
   rmSync(dir, { recursive: true, force: true });
