@@ -134,7 +134,7 @@ export interface ReplicationRow {
   syncState: string;
   flushLsn: string | null;
   replayLsn: string | null;
-  /** ms since the standby's last status reply (null: none yet) */
+  /** ms since the standby's last status reply (or since it connected, before its first one) */
   replyAgeMs: number | null;
 }
 
@@ -149,7 +149,8 @@ export async function standbyReplication(q: Query): Promise<ReplicationRow[]> {
     reply_age_ms: number | null;
   }>(
     `SELECT application_name, state, sync_state, flush_lsn::text, replay_lsn::text,
-            (extract(epoch FROM clock_timestamp() - reply_time) * 1000)::float8 AS reply_age_ms
+            -- a walsender that has not had a reply yet was connected by its standby just now
+            (extract(epoch FROM clock_timestamp() - coalesce(reply_time, backend_start)) * 1000)::float8 AS reply_age_ms
        FROM pg_stat_replication
       WHERE starts_with(application_name, $1)
       ORDER BY application_name`,
