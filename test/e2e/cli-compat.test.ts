@@ -3,6 +3,7 @@
 // driven over SQL (no keeper, no data Postgres): output shapes, --json, exit codes, error
 // paths that change nothing on disk, --help everywhere, and `watch` driven through tmux.
 import { spawn, spawnSync } from 'node:child_process';
+import { stopPostgresAt, writeFakeDataNode } from '../support/fake-node.js';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,51 +112,11 @@ async function withDriver<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 function fakeDataNode(name: string, nodeId: number, nodePort: number, role: string): string {
-  const nodeData = join(dir, name);
-  mkdirSync(nodeData, { recursive: true });
-  const cfgDir = join(xdg.XDG_CONFIG_HOME, 'pg_autoctl', nodeData);
-  const stateDir = join(xdg.XDG_DATA_HOME, 'pg_autoctl', nodeData);
-  mkdirSync(cfgDir, { recursive: true });
-  mkdirSync(stateDir, { recursive: true });
-  writeFileSync(
-    join(cfgDir, 'pg_autoctl.cfg'),
-    [
-      '[pg_autoctl]',
-      'role = keeper',
-      `monitor = ${monitorUri}`,
-      'formation = default',
-      'group = 0',
-      `name = ${name}`,
-      'hostname = 127.0.0.1',
-      'nodekind = standalone',
-      '',
-      '[postgresql]',
-      `pgdata = ${nodeData}`,
-      `pg_ctl = ${pgBin('pg_ctl')}`,
-      `username = ${runAs?.name ?? 'postgres'}`,
-      'dbname = postgres',
-      `host = ${dir}`,
-      `port = ${nodePort}`,
-      'listen_addresses = 127.0.0.1',
-      'auth_method = trust',
-      'hba_level = app',
-      '',
-    ].join('\n'),
-  );
-  const state = { version: 1, current_role: role, assigned_role: role, nodeId, groupId: 0, last_monitor_contact: 0, last_secondary_contact: 0, pgversion: 0 };
-  writeFileSync(join(stateDir, 'pg_autoctl.state'), JSON.stringify(state));
-  return nodeData;
+  return writeFakeDataNode({ dir, xdg, monitorUri, name, nodeId, port: nodePort, role, runAs });
 }
 
 function stopPostgres(data: string): void {
-  if (!existsSync(join(data, 'postmaster.pid'))) return;
-  spawnSync(pgBin('pg_ctl'), ['-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop'], { uid: runAs?.uid, gid: runAs?.gid, cwd: '/', stdio: 'ignore' });
-  try {
-    const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    if (pid > 0) process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone
-  }
+  stopPostgresAt(data, runAs);
 }
 
 /** Every file under the temp dir but PGDATA's, with its size and mtime: "nothing on disk changes". */

@@ -2,6 +2,7 @@
 // CLI (temp XDG dirs, a free 127.0.0.1 port). Two fake data nodes are registered and driven
 // through node_active() over SQL, like obedient keepers; no keeper or data Postgres runs.
 import { spawn, spawnSync } from 'node:child_process';
+import { stopPostgresAt, writeFakeDataNode } from '../support/fake-node.js';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,67 +88,12 @@ async function settle(ids: number[], want: Record<string, string>, rounds = 20):
   throw new Error(`did not settle to ${JSON.stringify(want)}: ${JSON.stringify(await states())}`);
 }
 
-/** A fake data node's config and state files, as create postgres would leave them. */
 function fakeDataNode(name: string, nodeId: number, nodePort: number, role: string): string {
-  const nodeData = join(dir, name);
-  mkdirSync(nodeData, { recursive: true });
-  const cfgDir = join(xdg.XDG_CONFIG_HOME, 'pg_autoctl', nodeData);
-  const stateDir = join(xdg.XDG_DATA_HOME, 'pg_autoctl', nodeData);
-  mkdirSync(cfgDir, { recursive: true });
-  mkdirSync(stateDir, { recursive: true });
-  writeFileSync(
-    join(cfgDir, 'pg_autoctl.cfg'),
-    [
-      '[pg_autoctl]',
-      'role = keeper',
-      `monitor = ${monitorUri}`,
-      'formation = default',
-      'group = 0',
-      `name = ${name}`,
-      'hostname = 127.0.0.1',
-      'nodekind = standalone',
-      '',
-      '[postgresql]',
-      `pgdata = ${nodeData}`,
-      `pg_ctl = ${pgBin('pg_ctl')}`,
-      `username = ${runAs?.name ?? 'postgres'}`,
-      'dbname = postgres',
-      `host = ${dir}`,
-      `port = ${nodePort}`,
-      'listen_addresses = 127.0.0.1',
-      'auth_method = trust',
-      'hba_level = app',
-      '',
-    ].join('\n'),
-  );
-  const state = {
-    version: 1,
-    current_role: role,
-    assigned_role: role,
-    nodeId,
-    groupId: 0,
-    last_monitor_contact: 0,
-    last_secondary_contact: 0,
-    pgversion: 0,
-  };
-  writeFileSync(join(stateDir, 'pg_autoctl.state'), JSON.stringify(state));
-  return nodeData;
+  return writeFakeDataNode({ dir, xdg, monitorUri, name, nodeId, port: nodePort, role, runAs });
 }
 
 function stopPostgres(data: string): void {
-  if (!existsSync(join(data, 'postmaster.pid'))) return;
-  spawnSync(pgBin('pg_ctl'), ['-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop'], {
-    uid: runAs?.uid,
-    gid: runAs?.gid,
-    cwd: '/',
-    stdio: 'ignore',
-  });
-  try {
-    const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    if (pid > 0) process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone
-  }
+  stopPostgresAt(data, runAs);
 }
 
 beforeAll(async () => {
