@@ -51,6 +51,8 @@ function hostEnv(h: Host, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     XDG_CONFIG_HOME: join(d, 'config'),
     XDG_DATA_HOME: join(d, 'share'),
     XDG_RUNTIME_DIR: join(d, 'run'),
+    // pm2 backs a module up into os.tmpdir() when it is installed again, and leaves it there
+    TMPDIR: join(d, 'tmp'),
     ...extra,
   };
 }
@@ -164,7 +166,7 @@ beforeAll(async () => {
   const pgUser = lookupUser('postgres');
   for (const h of HOSTS) {
     ports[h] = await freePort();
-    for (const d of ['pm2', 'config', 'share', 'run']) mkdirSync(join(hostDir(h), d), { recursive: true });
+    for (const d of ['pm2', 'config', 'share', 'run', 'tmp']) mkdirSync(join(hostDir(h), d), { recursive: true });
     mkdirSync(join(hostDir(h), 'data'));
     chownSync(join(hostDir(h), 'data'), pgUser.uid, pgUser.gid);
   }
