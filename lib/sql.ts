@@ -87,18 +87,22 @@ async function connect(target: PgTarget, opts: ConnectOptions): Promise<pg.Clien
   return Promise.reject(new PgSql(message, { sqlstate: e?.code, cause: lastErr, retryable: !e?.severity, hint }));
 }
 
-/** Connects, runs `fn` with a query function, and always disconnects. */
-export async function withClient<T>(target: PgTarget, opts: ConnectOptions, fn: (q: Query) => Promise<T>): Promise<T> {
-  const client = await connect(target, opts);
-  const q: Query = async (sql, params) => {
+/** A Query over `client`: rows out, server errors as PgSql. */
+function queryOf(client: pg.Client): Query {
+  return async (sql, params) => {
     try {
       return (await client.query(sql, params as unknown[])).rows;
     } catch (err) {
       throw wrapQueryError(err);
     }
   };
+}
+
+/** Connects, runs `fn` with a query function, and always disconnects. */
+export async function withClient<T>(target: PgTarget, opts: ConnectOptions, fn: (q: Query) => Promise<T>): Promise<T> {
+  const client = await connect(target, opts);
   try {
-    return await fn(q);
+    return await fn(queryOf(client));
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -123,13 +127,7 @@ export async function openSession(target: PgTarget, opts: ConnectOptions): Promi
   client.on('end', () => {
     closed = true;
   });
-  const query: Query = async (sql, params) => {
-    try {
-      return (await client.query(sql, params as unknown[])).rows;
-    } catch (err) {
-      throw wrapQueryError(err);
-    }
-  };
+  const query = queryOf(client);
   return {
     query,
     async listen(channel, fn) {

@@ -4,13 +4,14 @@
 // paths that change nothing on disk, --help everywhere, and `watch` driven through tmux.
 import { spawn, spawnSync } from 'node:child_process';
 import { stopPostgresAt, writeFakeDataNode } from '../support/fake-node.js';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cleanEnv, runCli, type CliResult } from '../support/run-cli.js';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../lib/package-root.js';
-import { pgBin, postgresRunAs } from '../../lib/pgbin.js';
+import { postgresRunAs } from '../../lib/pgbin.js';
 import { freePort } from '../support/postgres.js';
 
 const root = packageRoot();
@@ -28,31 +29,14 @@ const p2 = 7202;
 let n1 = 0;
 let n2 = 0;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const base = { ...process.env };
-  for (const k of ['PGDATA', 'PGPORT', 'PGHOST', 'PG_AUTOCTL_MONITOR', 'PG_AUTOCTL_DEBUG']) delete base[k];
-  return { ...base, ...xdg, PGHOST: dir, ...extra };
+  return { ...cleanEnv(['PG_AUTOCTL_DEBUG']), ...xdg, PGHOST: dir, ...extra };
 }
 
 function cli(args: string[], extra: Record<string, string> = {}, timeoutMs = 60_000): Promise<Result> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [mainJs, ...args], { env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
+  return runCli(args, env(extra), timeoutMs);
 }
 
 async function q<T extends pg.QueryResultRow = any>(sql: string, params: unknown[] = []): Promise<T[]> {

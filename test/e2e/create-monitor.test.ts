@@ -1,12 +1,14 @@
 // End to end: the built CLI creates a monitor in a temp PGDATA on a free 127.0.0.1 port,
 // shows its URI and state, stops and restarts it; bad input changes nothing.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { stopPostgresAt } from '../support/fake-node.js';
+import { cleanEnv, runCli, type CliResult } from '../support/run-cli.js';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../lib/package-root.js';
-import { pgBin, postgresRunAs } from '../../lib/pgbin.js';
+import { postgresRunAs } from '../../lib/pgbin.js';
 import { freePort } from '../support/postgres.js';
 
 const root = packageRoot();
@@ -18,43 +20,15 @@ const pgdata = join(dir, 'monitor');
 let port = 0;
 const started: string[] = [];
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    const base = { ...process.env };
-    for (const k of ['PGDATA', 'PGPORT', 'PGHOST', 'PG_AUTOCTL_MONITOR']) delete base[k];
-    const p = spawn(process.execPath, [mainJs, ...args], {
-      env: { ...base, XDG_CONFIG_HOME: xdg, PGHOST: dir, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  return runCli(args, { ...cleanEnv(), XDG_CONFIG_HOME: xdg, PGHOST: dir, ...env });
 }
 
 /** Stops a Postgres we started: pg_ctl by its PGDATA, then SIGKILL by postmaster.pid. */
 function stopPostgres(data: string): void {
-  if (!existsSync(join(data, 'postmaster.pid'))) return;
-  spawnSync(pgBin('pg_ctl'), ['-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop'], {
-    uid: runAs?.uid,
-    gid: runAs?.gid,
-    cwd: '/',
-    stdio: 'ignore',
-  });
-  try {
-    const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    if (pid > 0) process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone
-  }
+  stopPostgresAt(data, runAs);
 }
 
 beforeAll(async () => {

@@ -1,15 +1,16 @@
 // End to end: the operator commands of the built CLI against a real monitor created with the
 // CLI (temp XDG dirs, a free 127.0.0.1 port). Two fake data nodes are registered and driven
 // through node_active() over SQL, like obedient keepers; no keeper or data Postgres runs.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { stopPostgresAt, writeFakeDataNode } from '../support/fake-node.js';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cleanEnv, runCli, type CliResult } from '../support/run-cli.js';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../lib/package-root.js';
-import { pgBin, postgresRunAs } from '../../lib/pgbin.js';
+import { postgresRunAs } from '../../lib/pgbin.js';
 import { freePort } from '../support/postgres.js';
 
 const root = packageRoot();
@@ -23,30 +24,10 @@ let port = 0;
 let monitorUri = '';
 let db: pg.Client | undefined;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 function cli(args: string[], timeoutMs = 60_000): Promise<Result> {
-  return new Promise((resolve) => {
-    const base = { ...process.env };
-    for (const k of ['PGDATA', 'PGPORT', 'PGHOST', 'PG_AUTOCTL_MONITOR']) delete base[k];
-    const p = spawn(process.execPath, [mainJs, ...args], {
-      env: { ...base, ...xdg, PGHOST: dir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
+  return runCli(args, { ...cleanEnv(), ...xdg, PGHOST: dir }, timeoutMs);
 }
 
 async function q<T extends pg.QueryResultRow = any>(sql: string, params: unknown[] = []): Promise<T[]> {

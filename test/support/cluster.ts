@@ -7,12 +7,12 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, cr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { packageRoot } from '../../lib/package-root.js';
 import { pgBin, postgresRunAs } from '../../lib/pgbin.js';
 import { freePort } from './postgres.js';
+import { CLI, runCli, type CliResult } from './run-cli.js';
 import { pgConnectionKind, TcpProxy, type ProxyMode } from './proxy.js';
 
-export const CLI = join(packageRoot(), 'dist', 'cli', 'main.js');
+export { CLI };
 
 export interface NodeState {
   nodeid: number;
@@ -116,20 +116,10 @@ export class TestCluster {
   }
 
   /** Runs a pgaf command for a member and waits for it (asynchronously: services keep logging). */
-  cli(name: string, args: string[], timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const p = spawn(process.execPath, [CLI, ...args], { env: this.env(this.member(name)), stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      p.stdout!.on('data', (d) => (stdout += d));
-      p.stderr!.on('data', (d) => (stderr += d));
-      const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-      p.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
-    });
+  cli(name: string, args: string[], timeoutMs = 120_000): Promise<CliResult> {
+    return runCli(args, this.env(this.member(name)), timeoutMs);
   }
+
 
   private startService(m: Member, args: string[]): void {
     const log = createWriteStream(join(m.dir, 'pgaf.log'), { flags: 'a' });
