@@ -13,7 +13,8 @@ import { actAndFollow, monitorRefusal } from './follow.js';
 import { parseWait, resolvePgdata } from './options.js';
 import { DEFAULT_WAIT_SEC } from './perform.js';
 import { disableSecondaryCommand, enableSecondaryCommand } from './formation.js';
-import { disableMonitorCommand, disableSslCommand, enableMonitorCommand, enableSslCommand } from './ssl-monitor.js';
+import { disableMonitorCommand, enableMonitorCommand } from './monitor-switch.js';
+import { disableSslCommand, enableSslCommand } from './ssl.js';
 
 export interface MaintenanceArgs {
   pgdata?: string;

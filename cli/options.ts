@@ -126,3 +126,11 @@ export function localNodeDefaults(args: { monitor?: unknown; pgdata?: unknown },
   const cfg = keeperConfigFromIni(node.ini, node.path);
   return { formation: cfg.formation, group: cfg.group, name: cfg.name };
 }
+
+/** the pgaf node (keeper or monitor) configured for PGDATA, or a BadConfig naming it */
+export function localNode(pgdataArg: unknown) {
+  const pgdata = resolvePgdata(pgdataArg);
+  const node = readNodeIni(pgdata);
+  if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`);
+  return { pgdata, node };
+}
