@@ -5,13 +5,14 @@
 import { chownSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
+import { json, out } from './output.js';
 import { completeIni, configGet, configSet, maskedIni, roleOf, validateConfig } from '../config/config-keys.js';
 import { keeperConfigFromIni } from '../config/keeper-config.js';
 import { monitorConfigFromIni, readNodeIni, writeNodeIni, type NodeIni } from '../config/node-config.js';
 import { nodePaths } from '../config/node-paths.js';
 import { monitorSettings, SETTINGS_FILE } from '../lib/create-monitor.js';
 import { BadConfig } from '../lib/errors.js';
-import { stringifyIni } from '../lib/ini.js';
+import { stringifyIni, type Ini } from '../lib/ini.js';
 import { log } from '../lib/log.js';
 import { servicePid } from '../lib/pid-file.js';
 import { postgresRunAs } from '../lib/pgbin.js';
@@ -67,11 +68,12 @@ function getCommand(cli: Argv): Argv {
       roleOf(node.ini, node.path);
       if (args.key !== undefined) {
         const value = configGet(node.ini, node.path, args.key);
-        process.stdout.write((args.json ? JSON.stringify(value) : value) + '\n');
+        out((args.json ? JSON.stringify(typedValue(value)) : value) + '\n');
         return;
       }
       const masked = maskedIni(completeIni(node.ini, node.path));
-      process.stdout.write(args.json ? JSON.stringify(masked, null, 2) + '\n' : stringifyIni(masked));
+      if (args.json) json(typedIni(masked));
+      else out(stringifyIni(masked));
     },
   );
 }
@@ -153,4 +155,13 @@ export function registerConfig(cli: Argv): Argv {
   return cli.command('config', 'check, read or change the local configuration file', (y) =>
     checkCommand(setCommand(getCommand(y))).demandCommand(1, 'config what? check, get or set'),
   );
+}
+
+/** A value as the original's --json prints it: integers as numbers, everything else as text. */
+export function typedValue(value: string): string | number {
+  return /^-?\d{1,15}$/.test(value) ? Number(value) : value;
+}
+
+export function typedIni(ini: Ini): Record<string, Record<string, string | number>> {
+  return Object.fromEntries(Object.entries(ini).map(([section, kv]) => [section, Object.fromEntries(Object.entries(kv).map(([k, v]) => [k, typedValue(v)]))]));
 }

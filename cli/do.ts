@@ -180,7 +180,7 @@ function monitorCommands(m: Argv): Argv {
           if (!p || p.primary_node_id === null) throw new BadState(`formation "${formation}" group ${group} has no primary`);
           const out = { node_id: Number(p.primary_node_id), name: p.primary_name, host: p.primary_host, port: p.primary_port };
           if (args.json) json(out);
-          else process.stdout.write(`${out.node_id} ${out.name} ${out.host}:${out.port}\n`);
+          else process.stdout.write(`${formation}/${group} ${out.host}:${out.port}\n`);
         })
         .command('others', 'print the nodes other than the node of PGDATA', (s) => opts(s), async (args) => {
           const { config, paths } = loadKeeperConfig(resolvePgdata(args.pgdata));
@@ -207,7 +207,7 @@ function pgsetupCommands(p: Argv): Argv {
     .command('ready', 'exit 0 when Postgres runs', (s) => s.option('pgdata', pgdataOption), async (args) => {
       const running = await withLocalPostgres(resolvePgdata(args.pgdata), ({ pg }) => pg.isRunning());
       if (!running) throw new BadState('Postgres is not running');
-      process.stdout.write('Postgres is ready\n');
+      log.info('Postgres status is: "ready"');
     })
     .command(
       'wait',
@@ -222,7 +222,7 @@ function pgsetupCommands(p: Argv): Argv {
             await new Promise((r) => setTimeout(r, 200));
           }
         });
-        process.stdout.write('Postgres is ready\n');
+        log.info('Postgres status is: "ready"');
       },
     )
     .command('discover', 'print what pgaf knows about the local Postgres, as JSON', (s) => s.option('pgdata', pgdataOption), async (args) => {

@@ -4,11 +4,12 @@
 // the change (apply_settings back to primary). A value the command line rejects exits 1
 // before any connection; a value the monitor refuses exits 6 with the monitor's words.
 import type { Argv } from 'yargs';
+import { json, out } from './output.js';
 import { readNodeIni } from '../config/node-config.js';
 import { completeIni, maskedIni } from '../config/config-keys.js';
 import { BadArgs, Monitor } from '../lib/errors.js';
 import { log } from '../lib/log.js';
-import { formationSettings, synchronousStandbyNames, type NodeStateRow } from '../lib/monitor-queries.js';
+import { synchronousStandbyNames, type NodeStateRow } from '../lib/monitor-queries.js';
 import { servicePid } from '../lib/pid-file.js';
 import { nodePaths } from '../config/node-paths.js';
 import { withClient, type Query } from '../lib/sql.js';
@@ -25,15 +26,8 @@ import {
 import { DEFAULT_WAIT_SEC } from './perform.js';
 import { metadataRequest, updateNodeMetadata, type MetadataArgs } from './node-metadata.js';
 export { metadataRequest };
-import { renderSettingsTable } from './tables.js';
+import { printFormationSettings } from './show.js';
 
-function out(text: string): void {
-  process.stdout.write(text);
-}
-
-function json(value: unknown): void {
-  out(JSON.stringify(value, null, 2) + '\n');
-}
 
 /** candidate priority: an integer from 0 to 100. */
 export function parseCandidatePriority(value: unknown, option = 'candidate-priority'): number {
@@ -208,9 +202,7 @@ function getFormation(cli: Argv): Argv {
         async (args) => {
           const formation = formationOf(args, localNodeDefaults(args));
           const m = resolveMonitor(args);
-          const rows = await withClient(m.target, { kind: 'monitor' }, (q) => formationSettings(q, formation));
-          if (args.json) json(rows);
-          else out(renderSettingsTable(rows));
+          await printFormationSettings(m.target, formation, Boolean(args.json));
         },
       )
       .demandCommand(1, 'get formation what? number-sync-standbys or settings'),

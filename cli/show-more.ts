@@ -206,7 +206,7 @@ export function systemdCommand(cli: Argv): Argv {
       const unit = renderSystemdUnit({ pgdata, user, home, program: programPath() });
       log.info('HINT: to complete a systemd integration, run the following commands (as root):');
       log.info(`pg_autoctl -q show systemd --pgdata "${pgdata}" | tee /etc/systemd/system/pgautofailover.service`);
-      log.info('systemctl daemon-reload; systemctl enable pgautofailover; systemctl start pgautofailover');
+      for (const step of ['daemon-reload', 'enable pgautofailover', 'start pgautofailover']) log.info(`systemctl ${step}`);
       process.stdout.write(unit);
     },
   );

@@ -1,22 +1,17 @@
 // `pgaf show uri | state | events | settings | standby-names`: read the monitor and print
 // tables or --json.
 import type { Argv } from 'yargs';
+import { json, jsonRows, out } from './output.js';
 import { BadArgs } from '../lib/errors.js';
 import { currentState, formationSettings, formationUri, lastEvents, synchronousStandbyNames } from '../lib/monitor-queries.js';
 import { withClient } from '../lib/sql.js';
+import type { PgTarget } from '../lib/pg-uri.js';
 import { localNodeDefaults, parseFormation, parseNonNegativeInt, resolveMonitor } from './options.js';
 import { fileCommand, ipaddrCommand, localStateRow, systemdCommand } from './show-more.js';
 import { runWatch } from './watch.js';
 import { resolvePgdata } from './options.js';
-import { renderEventsTable, renderSettingsTable, renderStateTable, renderUriTable, type UriRow } from './tables.js';
+import { renderEventsTable, renderSettingsTable, renderStateTable, renderUriTable, settingsJson, type UriRow } from './tables.js';
 
-function out(text: string): void {
-  process.stdout.write(text);
-}
-
-function json(value: unknown): void {
-  out(JSON.stringify(value, null, 2) + '\n');
-}
 
 /** Options every show command takes: where the monitor is, and --json. */
 function targetOptions<T>(y: Argv<T>) {
@@ -56,7 +51,7 @@ function uriCommand(cli: Argv): Argv {
         return;
       }
       const all: UriRow[] = [{ type: 'monitor', name: 'monitor', uri: m.uri }, ...rows];
-      if (args.json) json(all);
+      if (args.json) jsonRows(all);
       else out(renderUriTable(all));
     },
   );
@@ -78,7 +73,7 @@ function stateCommand(cli: Argv): Argv {
       if (args.local && args.watch) throw new BadArgs('--local and --watch are mutually exclusive');
       if (args.local) {
         const rows = [await localStateRow(resolvePgdata(args.pgdata))];
-        if (args.json) json(rows);
+        if (args.json) jsonRows(rows);
         else out(renderStateTable(rows));
         return;
       }
@@ -87,7 +82,7 @@ function stateCommand(cli: Argv): Argv {
       if (args.watch && args.json) throw new BadArgs('--watch and --json are mutually exclusive');
       if (args.watch) return runWatch(args, { formation, group, count: 10 });
       const rows = await fetch();
-      if (args.json) json(rows);
+      if (args.json) jsonRows(rows);
       else out(renderStateTable(rows));
     },
   );
@@ -112,7 +107,7 @@ function eventsCommand(cli: Argv): Argv {
       if (args.watch && args.json) throw new BadArgs('--watch and --json are mutually exclusive');
       if (args.watch) return runWatch(args, { formation, group, count });
       const rows = await fetch();
-      if (args.json) json(rows);
+      if (args.json) jsonRows(rows);
       else out(renderEventsTable(rows));
     },
   );
@@ -146,9 +141,7 @@ function settingsCommand(cli: Argv): Argv {
     async (args) => {
       const { formation } = showFormationRequest(args as ShowFormationArgs, localNodeDefaults(args));
       const m = resolveMonitor(args);
-      const rows = await withClient(m.target, { kind: 'monitor' }, (q) => formationSettings(q, formation));
-      if (args.json) json(rows);
-      else out(renderSettingsTable(rows));
+      await printFormationSettings(m.target, formation, Boolean(args.json));
     },
   );
 }
@@ -178,4 +171,11 @@ export function registerShow(cli: Argv): Argv {
       'show what? uri, state, events, settings, standby-names, file, systemd or ipaddr',
     ),
   );
+}
+
+/** show settings and get formation settings: the table, or --json grouped as the original. */
+export async function printFormationSettings(target: PgTarget, formation: string, asJson: boolean): Promise<void> {
+  const rows = await withClient(target, { kind: 'monitor' }, (q) => formationSettings(q, formation));
+  if (asJson) jsonRows(settingsJson(rows));
+  else out(renderSettingsTable(rows));
 }

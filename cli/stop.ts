@@ -13,7 +13,10 @@ import { BadConfig, BadState, KeeperFailed, PgCtl } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { servicePid, waitForExit } from '../lib/pid-file.js';
 import { postgresRunAs } from '../lib/pgbin.js';
-import { PostgresCtl, resolveBinDir, type StopMode } from '../lib/postgres-ctl.js';
+import { PostgresCtl, postgresVersion, resolveBinDir, type StopMode } from '../lib/postgres-ctl.js';
+import { readControlData, type ControlData } from '../lib/controldata.js';
+import { json, programName } from './output.js';
+import { parsePostgresVersion } from './version.js';
 import { loadNodeIni } from './config.js';
 import { resolvePgdata } from './options.js';
 
@@ -35,6 +38,8 @@ interface LocalService {
   pgdata: string;
   port: number;
   pgCtl: string;
+  /** Unix socket directory */
+  host: string;
   pidFile: string;
   ctl: PostgresCtl;
 }
@@ -44,12 +49,13 @@ export function localService(pgdata: string): LocalService {
   const node = loadNodeIni(pgdata);
   let port: number;
   let pgCtl: string;
+  let host: string;
   if (node.role === 'monitor') {
     const cfg = monitorConfigFromIni(node.ini, node.path);
-    ({ port, pgCtl } = cfg);
+    ({ port, pgCtl, host } = cfg);
   } else if (node.role === 'keeper') {
     const cfg = keeperConfigFromIni(node.ini, node.path);
-    ({ port, pgCtl } = cfg);
+    ({ port, pgCtl, host } = cfg);
   } else {
     throw new BadConfig(`${node.path} is not a pgaf node configuration: pg_autoctl.role is ${node.role ?? 'missing'}`);
   }
@@ -60,6 +66,7 @@ export function localService(pgdata: string): LocalService {
     pgdata,
     port,
     pgCtl,
+    host,
     pidFile: nodePaths(pgdata).pid,
     ctl: new PostgresCtl({ pgdata, binDir: resolveBinDir(pgCtl), runAs: postgresRunAs(pgdata), log }),
   };
@@ -130,9 +137,51 @@ function reloadCommand(cli: Argv): Argv {
   );
 }
 
+/** status --json: the original's keys (postgres.control, postmaster, services…) plus pidfile, role, is_running. */
 export interface ServiceStatus {
-  pg_autoctl: { pid: number | null; status: 'running' | 'not running'; pidfile: string; role: string };
-  postgres: { pgdata: string; pg_ctl: string; port: number; is_running: boolean; pid: number | null };
+  postgres: {
+    pgdata: string;
+    pg_ctl: string;
+    version: string | null;
+    host: string;
+    port: number;
+    proxyport: number;
+    pid: number | null;
+    in_recovery: boolean;
+    control: { version: number; catalog_version: number; system_identifier: string };
+    postmaster: { status: 'ready' | 'stopped' };
+    is_running: boolean;
+  };
+  pg_autoctl: { pid: number | null; status: 'running' | 'not running'; pidfile: string; role: string; services: string[] };
+}
+
+/** The postgres part of status --json from pg_controldata (when readable) and what we know. */
+export function postgresStatus(
+  svc: Pick<LocalService, 'pgdata' | 'pgCtl' | 'host' | 'port'>,
+  running: boolean,
+  pid: number | null,
+  control: ControlData | undefined,
+  version: string | null,
+): ServiceStatus['postgres'] {
+  const num = (label: string) => Number(control?.get(label) ?? 0) || 0;
+  const state = control?.get('Database cluster state') ?? '';
+  return {
+    pgdata: svc.pgdata,
+    pg_ctl: svc.pgCtl,
+    version,
+    host: svc.host,
+    port: svc.port,
+    proxyport: 0,
+    pid,
+    in_recovery: /recovery/.test(state),
+    control: {
+      version: num('pg_control version number'),
+      catalog_version: num('Catalog version number'),
+      system_identifier: control?.get('Database system identifier') ?? '0',
+    },
+    postmaster: { status: running ? 'ready' : 'stopped' },
+    is_running: running,
+  };
 }
 
 function statusCommand(cli: Argv): Argv {
@@ -148,14 +197,17 @@ function statusCommand(cli: Argv): Argv {
       const pid = servicePid(svc.pidFile);
       const pgRunning = (await svc.ctl.status()) === 'running';
       const pmPid = pgRunning ? (postmasterPid(svc.pgdata) ?? null) : null;
+      const binDir = resolveBinDir(svc.pgCtl);
+      const control = args.json ? await readControlData(binDir, svc.pgdata, postgresRunAs(svc.pgdata)) : undefined;
+      const version = args.json ? await postgresVersion(binDir).then((t) => parsePostgresVersion(t).pg_version?.split(' ')[0] ?? null, () => null) : null;
       const status: ServiceStatus = {
-        pg_autoctl: { pid: pid ?? null, status: pid !== undefined ? 'running' : 'not running', pidfile: svc.pidFile, role: svc.role },
-        postgres: { pgdata: svc.pgdata, pg_ctl: svc.pgCtl, port: svc.port, is_running: pgRunning, pid: pmPid },
+        postgres: postgresStatus(svc, pgRunning, pmPid, control instanceof Map ? control : undefined, version),
+        pg_autoctl: { pid: pid ?? null, status: pid !== undefined ? 'running' : 'not running', pidfile: svc.pidFile, role: svc.role, services: [] },
       };
-      if (pid !== undefined) log.info(`pgaf is running with pid ${pid}`);
+      if (pid !== undefined) log.info(`${programName()} is running with pid ${pid}`);
       if (pgRunning) log.info(`Postgres is serving PGDATA "${svc.pgdata}" on port ${svc.port} with pid ${pmPid ?? '?'}`);
-      if (args.json) process.stdout.write(JSON.stringify(status, null, 2) + '\n');
-      if (pid === undefined) throw new BadState(`pgaf is not running at "${svc.pgdata}"`);
+      if (args.json) json(status);
+      if (pid === undefined) throw new BadState(`${programName()} is not running at "${svc.pgdata}"`);
       if (!pgRunning) throw new PgCtl(`Postgres is not running at "${svc.pgdata}"`);
     },
   );

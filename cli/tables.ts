@@ -10,6 +10,10 @@ export interface Column {
   /** Fixed width, as the original uses for state names. */
   width?: number;
   align?: 'right' | 'left';
+  /** Dashes under a free-text last column: the original draws a fixed number, not its width. */
+  dashWidth?: number;
+  /** Pad a left-aligned last column to its width (the original does for show settings). */
+  padLast?: boolean;
 }
 
 export function renderTable(columns: Column[], rows: string[][]): string {
@@ -20,12 +24,18 @@ export function renderTable(columns: Column[], rows: string[][]): string {
   const line = (cells: string[]) =>
     cells
       .map((cell, i) => {
-        if (columns[i]!.align === 'left') return i === last ? cell : cell.padEnd(widths[i]!);
+        if (columns[i]!.align === 'left') return i === last && !columns[i]!.padLast ? cell : cell.padEnd(widths[i]!);
         return cell.padStart(widths[i]!);
       })
       .join(' | ');
-  const dashes = widths.map((w) => '-'.repeat(w)).join('-+-');
-  return [line(columns.map((c) => c.header)), dashes, ...rows.map(line)].join('\n') + '\n';
+  const dashes = widths.map((w, i) => '-'.repeat(columns[i]!.dashWidth ?? w)).join('-+-');
+  // the original ends its tables with an empty line
+  return [line(columns.map((c) => c.header)), dashes, ...rows.map(line)].join('\n') + '\n\n';
+}
+
+/** Postgres' text form of a timestamptz ("2026-11-26 04:20:09.090551+00") from its JSON form. */
+export function pgTimestampText(json: string): string {
+  return json.replace('T', ' ').replace(/([+-]\d\d):00$/, '$1');
 }
 
 /** The longest node state name ("prepare_maintenance" and friends), as the original pads them. */
@@ -97,7 +107,7 @@ export function renderUriTable(rows: UriRow[]): string {
     [
       { header: 'Type', minWidth: 12 },
       { header: 'Name', minWidth: 4 },
-      { header: 'Connection String', align: 'left' },
+      { header: 'Connection String', align: 'left', dashWidth: 30 },
     ],
     rows.map((r) => [r.type, r.name, r.uri]),
   );
@@ -110,10 +120,10 @@ export function renderEventsTable(rows: EventRow[]): string {
       { header: 'Node', minWidth: 6 },
       { header: 'Current State', width: STATE_WIDTH },
       { header: 'Assigned State', width: STATE_WIDTH },
-      { header: 'Comment', align: 'left' },
+      { header: 'Comment', align: 'left', dashWidth: 10 },
     ],
     rows.map((e) => [
-      String(e.eventtime),
+      pgTimestampText(String(e.eventtime)),
       `${e.groupid}/${e.nodeid}`,
       e.reportedstate ?? '',
       e.goalstate ?? '',
@@ -161,8 +171,29 @@ export function renderSettingsTable(rows: SettingRow[]): string {
       { header: 'Context' },
       { header: 'Name' },
       { header: 'Setting' },
-      { header: 'Value', align: 'left' },
+      { header: 'Value', align: 'left', padLast: true },
     ],
-    rows.map((r) => [r.context, r.nodename, r.setting, r.value ?? '']),
+    settingsInOriginalOrder(rows).map((r) => [r.context, r.nodename, r.setting, r.value ?? '']),
   );
+}
+
+const SETTING_ORDER = ['formation', 'primary', 'candidate priority', 'replication quorum'];
+
+/** formation, primaries, then every node's candidate priority, then every node's quorum, as the original. */
+export function settingsInOriginalOrder(rows: SettingRow[]): SettingRow[] {
+  const rank = (r: SettingRow) => {
+    const i = SETTING_ORDER.indexOf(r.context === 'node' ? r.setting : r.context);
+    return i < 0 ? SETTING_ORDER.length : i;
+  };
+  return rows.map((r, i) => ({ r, i })).sort((a, b) => rank(a.r) - rank(b.r) || a.i - b.i).map((x) => x.r);
+}
+
+/** --json of show settings: the rows grouped by context, in formation_settings() order, as the original. */
+export function settingsJson(rows: SettingRow[]): { formation: SettingRow[]; primary: SettingRow[]; nodes: SettingRow[] } {
+  const ordered = rows;
+  return {
+    formation: ordered.filter((r) => r.context === 'formation'),
+    primary: ordered.filter((r) => r.context === 'primary'),
+    nodes: ordered.filter((r) => r.context !== 'formation' && r.context !== 'primary'),
+  };
 }

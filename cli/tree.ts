@@ -1,14 +1,12 @@
 // The pgaf command tree (yargs): global flags, every command, and the one place that turns
 // errors into exit codes. cli/main.ts is the program.
 import { realpathSync } from 'node:fs';
-import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BadArgs } from '../lib/errors.js';
 import { reportError } from './report-error.js';
 import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
-import { packageVersion } from '../lib/package-root.js';
 import { registerConfig } from './config.js';
 import { registerCreate } from './create.js';
 import { registerDo } from './do.js';
@@ -24,12 +22,9 @@ import { registerApply } from './apply.js';
 import { registerGet, registerSet } from './settings.js';
 import { registerWatch } from './watch.js';
 import { registerCompletion } from './completion.js';
+import { programName as scriptNameFrom } from './output.js';
 
-/** "pgaf" or "pg_autoctl", whichever name we were run as. */
-export function scriptNameFrom(argv1: string | undefined): string {
-  const name = basename(argv1 ?? 'pgaf');
-  return name === 'pg_autoctl' ? 'pg_autoctl' : 'pgaf';
-}
+export { scriptNameFrom };
 
 export { reportError };
 
@@ -67,7 +62,9 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     .option('verbose', { alias: 'v', type: 'count', global: true, describe: 'more output (-v debug, -vv trace)' })
     .option('quiet', { alias: 'q', type: 'boolean', global: true, describe: 'only warnings and errors' })
     .middleware((a) => setLogLevel(levelFromFlags(Number(a.verbose ?? 0), Boolean(a.quiet))))
-    .version(packageVersion())
+    // --version prints what `version` prints (the original's four lines), not a bare number
+    .version(false)
+    .option('version', { type: 'boolean', global: false, describe: 'print the versions (as the version command)' })
     .help()
     .alias('help', 'h')
     .strict()
@@ -98,10 +95,11 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   cli = registerWatch(cli);
   cli = registerConfig(cli);
   cli = registerDo(cli);
-  cli = registerVersion(cli);
+  cli = registerVersion(cli, scriptName);
   cli = registerApply(cli);
   try {
-    await cli.parseAsync();
+    // `--version [--json]` is the version command, as in the original
+    await cli.parseAsync(argv[2] === '--version' ? ['version', ...argv.slice(3)] : hideBin(argv));
     return 0;
   } catch (err) {
     return reportError(err);

@@ -15,13 +15,17 @@ export interface VersionInfo {
   pg_version_num: number | null;
 }
 
-/** Parses "postgres (PostgreSQL) 15.10 (Debian …)" into the original's version fields. */
-export function parsePostgresVersion(text: string): Pick<VersionInfo, 'pg_major' | 'pg_version' | 'pg_version_num'> {
-  const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(text);
-  if (!m) return { pg_major: null, pg_version: null, pg_version_num: null };
-  const major = Number(m[1]);
-  const minor = Number(m[2] ?? 0);
-  return { pg_major: String(major), pg_version: `${major}.${minor}`, pg_version_num: major * 10000 + minor };
+/**
+ * Parses `postgres --version` ("postgres (PostgreSQL) 15.10 (Debian 15.10-1)") into the
+ * original's fields: pg_version "15.10 (Debian 15.10-1)", pg_version_str "PostgreSQL 15.10
+ * (Debian 15.10-1)", pg_major "15", pg_version_num 150010.
+ */
+export function parsePostgresVersion(text: string): Omit<VersionInfo, 'pg_autoctl' | 'pgautofailover'> {
+  const m = /\(PostgreSQL\)\s+((\d+)(?:\.(\d+))?.*)$/.exec(text.trim());
+  if (!m) return { pg_major: null, pg_version: null, pg_version_str: null, pg_version_num: null };
+  const major = Number(m[2]);
+  const minor = Number(m[3] ?? 0);
+  return { pg_major: String(major), pg_version: m[1]!, pg_version_str: `PostgreSQL ${m[1]}`, pg_version_num: major * 10000 + minor };
 }
 
 export async function versionInfo(pgctl?: string): Promise<VersionInfo> {
@@ -34,12 +38,29 @@ export async function versionInfo(pgctl?: string): Promise<VersionInfo> {
   return {
     pg_autoctl: packageVersion(),
     pgautofailover: EXTENSION_VERSION,
-    ...(str ? parsePostgresVersion(str) : { pg_major: null, pg_version: null, pg_version_num: null }),
-    pg_version_str: str,
+    ...parsePostgresVersion(str ?? ''),
   };
 }
 
-export function registerVersion(cli: Argv): Argv {
+/** The original's text: program and extension versions, the PostgreSQL we run, the majors we support. */
+export function versionLines(program: string, v: VersionInfo): string[] {
+  return [
+    `${program} version ${v.pg_autoctl}`,
+    `${program} extension version ${v.pgautofailover}`,
+    v.pg_version_str ? `running with ${v.pg_version_str}` : 'running with PostgreSQL: not found (no pg_config or pg_ctl on PATH)',
+    `compatible with Postgres ${SUPPORTED_PG_MAJORS.join(', ')}`,
+  ];
+}
+
+/** The majors pgaf is tested with (CI runs 15). */
+export const SUPPORTED_PG_MAJORS = [15];
+
+export async function printVersion(program: string, json: boolean, pgctl?: string): Promise<void> {
+  const v = await versionInfo(pgctl);
+  process.stdout.write(json ? JSON.stringify(v, null, 4) + '\n' : versionLines(program, v).join('\n') + '\n');
+}
+
+export function registerVersion(cli: Argv, program = 'pgaf'): Argv {
   return cli.command(
     'version',
     'print the pgaf, extension and PostgreSQL versions',
@@ -47,20 +68,6 @@ export function registerVersion(cli: Argv): Argv {
       y
         .option('json', { type: 'boolean', default: false, describe: 'output JSON' })
         .option('pgctl', { type: 'string', describe: 'path to pg_ctl (default: from pg_config)' }),
-    async (args) => {
-      const v = await versionInfo(args.pgctl);
-      if (args.json) {
-        process.stdout.write(JSON.stringify(v, null, 2) + '\n');
-        return;
-      }
-      process.stdout.write(
-        [
-          `pgaf version ${v.pg_autoctl}`,
-          `pgaf extension version ${v.pgautofailover}`,
-          `PostgreSQL ${v.pg_version ?? 'not found'}${v.pg_version_str ? ` (${v.pg_version_str})` : ''}`,
-          '',
-        ].join('\n'),
-      );
-    },
+    (args) => printVersion(program, Boolean(args.json), args.pgctl),
   );
 }

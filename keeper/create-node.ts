@@ -6,6 +6,7 @@ import { keeperConfigFromIni, keeperConfigToIni, type KeeperConfig } from '../co
 import { readNodeIni, writeNodeIni } from '../config/node-config.js';
 import { BadArgs, BadConfig, Monitor } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { readControlData } from '../lib/controldata.js';
 import { localAddressToward } from '../lib/net.js';
 import { parsePgUri } from '../lib/pg-uri.js';
 import { postgresRunAs, type OsUser } from '../lib/pgbin.js';
@@ -45,10 +46,10 @@ export interface CreatedNode {
 
 /** Reads the sysid of an existing cluster: pg_controldata "Database system identifier". */
 async function systemIdentifierOf(binDir: string, pgdata: string, runAs?: OsUser): Promise<string> {
-  const res = await runProgram(join(binDir, 'pg_controldata'), ['-D', pgdata], { runAs, timeoutMs: 10_000, env: { LC_ALL: 'C' } });
-  const m = /Database system identifier:\s+(\d+)/.exec(res.stdout);
-  if (res.code !== 0 || !m) throw new BadConfig(`cannot read the system identifier of ${pgdata}: ${res.stderr.trim()}`);
-  return m[1]!;
+  const control = await readControlData(binDir, pgdata, runAs);
+  const sysid = control instanceof Map ? control.get('Database system identifier') : undefined;
+  if (!sysid || !/^\d+$/.test(sysid)) throw new BadConfig(`cannot read the system identifier of ${pgdata}: ${'error' in control ? control.error : 'no identifier'}`);
+  return sysid;
 }
 
 /** Validates the request against the disk; returns the config to write. Changes nothing. */

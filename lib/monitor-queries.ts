@@ -70,12 +70,18 @@ export async function formationUri(q: Query, formation: string, sslmode = 'prefe
   return rows[0]?.uri ?? null;
 }
 
+/** Event times as Postgres' JSON renders them, with microseconds ("2026-11-26T04:20:09.090551+00:00"). */
+const EVENT_TIME_JSON = `to_json(eventtime) #>> '{}' AS eventtime_json`;
+
 export async function lastEvents(q: Query, formation: string, count: number, group?: number): Promise<EventRow[]> {
   const rows =
     group === undefined
-      ? await q('SELECT * FROM pgautofailover.last_events($1::text, count => $2::int)', [formation, count])
-      : await q('SELECT * FROM pgautofailover.last_events($1::text, $2::int, count => $3::int)', [formation, group, count]);
-  return rows.map((r) => normalise<EventRow>(r));
+      ? await q(`SELECT *, ${EVENT_TIME_JSON} FROM pgautofailover.last_events($1::text, count => $2::int)`, [formation, count])
+      : await q(`SELECT *, ${EVENT_TIME_JSON} FROM pgautofailover.last_events($1::text, $2::int, count => $3::int)`, [formation, group, count]);
+  return rows.map((r) => {
+    const { eventtime_json: time, ...rest } = r as Record<string, unknown>;
+    return { ...normalise<EventRow>(rest), eventtime: String(time) };
+  });
 }
 
 /** The installed version of the `pgaf` extension in the connected database, if any. */

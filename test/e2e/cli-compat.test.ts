@@ -239,7 +239,7 @@ describe('show: the original table layouts and --json', () => {
     const a = fakeDataNode('node_a', n1, p1, 'primary');
     const r = await cli(['show', 'state', '--local'], { PGDATA: a });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/node_a \| +\d+ \| 127\.0\.0\.1:7201 \| .* \| +primary \| +primary\n$/);
+    expect(r.stdout).toMatch(/node_a \| +\d+ \| 127\.0\.0\.1:7201 \| .* \| +primary \| +primary\n\n$/);
     // settings default to the node of $PGDATA
     const g = await cli(['get', 'node', 'candidate-priority'], { PGDATA: a });
     expect(g.code, g.stderr).toBe(0);
@@ -499,7 +499,7 @@ describe('debug do commands (PG_AUTOCTL_DEBUG)', () => {
     const dbg = { PG_AUTOCTL_DEBUG: '1' };
     let r = await cli(['do', 'monitor', 'get', 'primary', '--monitor', monitorUri], dbg);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe(`${n1} node_a 127.0.0.1:${p1}\n`);
+    expect(r.stdout).toBe(`default/0 127.0.0.1:${p1}\n`);
     r = await cli(['do', 'monitor', 'get', 'primary', '--monitor', monitorUri, '--json'], dbg);
     expect(JSON.parse(r.stdout)).toEqual({ node_id: n1, name: 'node_a', host: '127.0.0.1', port: p1 });
     const b = fakeDataNode('node_b', n2, p2, 'secondary');

@@ -101,11 +101,12 @@ describe('planned operations', () => {
     expect(st.state).toMatchObject({ current_role: 'secondary', assigned_role: 'secondary' });
     expect(st.postgres.is_running).toBe(true);
     r = await c.cli('node2', ['show', 'state', '--local']);
-    expect(r.stdout).toMatch(/node2 \| .* \| +\d+: [0-9A-F]+\/[0-9A-F]+ \| .* \| +secondary \| +secondary\n$/);
+    expect(r.stdout).toMatch(/node2 \| .* \| +\d+: [0-9A-F]+\/[0-9A-F]+ \| .* \| +secondary \| +secondary\n\n$/);
     expect(r.stdout).not.toMatch(/ 0: 0\/0 /);
     r = await c.cli('node2', ['status', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).pg_autoctl.status).toBe('running');
+    expect(JSON.parse(r.stdout).postgres.in_recovery).toBe(true); // a standby, from pg_controldata
     r = await c.cli('node2', ['do', 'fsm', 'step']);
     expect(r.code).toBe(3); // the keeper runs: no stepping by hand
     r = await c.cli('node2', ['do', 'service', 'restart', 'postgres']);

@@ -108,7 +108,7 @@ describe('config get / set on a monitor', () => {
     expect(one.code).toBe(0);
     expect(one.stdout).toBe(`${port}\n`);
     const js = await cli(['config', 'get', '--json', '--pgdata', pgdata]);
-    expect(JSON.parse(js.stdout).postgresql.port).toBe(String(port));
+    expect(JSON.parse(js.stdout).postgresql.port).toBe(port); // integers as numbers, as the original
   });
 
   it('sets a value and reads it back; listen_addresses also goes to the Postgres settings file', async () => {
@@ -160,6 +160,11 @@ describe('status and reload of a monitor without its service', () => {
     expect(js.pg_autoctl).toMatchObject({ pid: null, status: 'not running', role: 'monitor' });
     expect(js.postgres).toMatchObject({ pgdata, port, is_running: true });
     expect(js.postgres.pid).toBeGreaterThan(0);
+    // the original's keys, read from pg_controldata
+    expect(js.postgres).toMatchObject({ in_recovery: false, proxyport: 0, postmaster: { status: 'ready' }, version: expect.stringMatching(/^\d+\.\d+$/) });
+    expect(js.postgres.control.system_identifier).toMatch(/^\d{10,}$/);
+    expect(js.postgres.control.catalog_version).toBeGreaterThan(200000000);
+    expect(js.pg_autoctl.services).toEqual([]);
     expect(r.stderr).toMatch(/pgaf is not running/);
   });
 
@@ -221,7 +226,7 @@ describe('operator commands with two fake nodes', () => {
     const m = await cli(['show', 'uri', '--pgdata', pgdata, '--formation', 'monitor']);
     expect(m.stdout).toBe(`${monitorUri}\n`);
     const table = await cli(['show', 'uri', '--pgdata', pgdata]);
-    expect(table.stdout.split('\n')).toHaveLength(5);
+    expect(table.stdout.split('\n')).toHaveLength(6); // header, dashes, 2 rows, the original's empty line
   });
 
   it('enable maintenance on the primary without --allow-failover: exit 1, nothing changes', async () => {

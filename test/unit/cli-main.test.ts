@@ -49,7 +49,8 @@ describe('cli main', () => {
   it('parses the PostgreSQL version', () => {
     expect(parsePostgresVersion('postgres (PostgreSQL) 15.10 (Debian 15.10-1.pgdg120+1)')).toEqual({
       pg_major: '15',
-      pg_version: '15.10',
+      pg_version: '15.10 (Debian 15.10-1.pgdg120+1)',
+      pg_version_str: 'PostgreSQL 15.10 (Debian 15.10-1.pgdg120+1)',
       pg_version_num: 150010,
     });
     expect(parsePostgresVersion('postgres (PostgreSQL) 17devel').pg_major).toBe('17');

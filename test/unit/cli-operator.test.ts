@@ -150,12 +150,15 @@ describe('show settings / standby-names', () => {
       { context: 'primary', group_id: 0, node_id: 1, nodename: 'node_1', setting: 'synchronous_standby_names', value: "'ANY 1 (pgautofailover_standby_2)'" },
       { context: 'node', group_id: 0, node_id: 1, nodename: 'node_1', setting: 'candidate priority', value: '50' },
     ]);
+    // the original pads the Value column to its width
+    const w = "'ANY 1 (pgautofailover_standby_2)'".length;
     expect(t.split('\n')).toEqual([
-      '  Context |    Name |                   Setting | Value',
-      '----------+---------+---------------------------+-' + '-'.repeat("'ANY 1 (pgautofailover_standby_2)'".length),
-      'formation | default |      number_sync_standbys | 0',
+      '  Context |    Name |                   Setting | ' + 'Value'.padEnd(w),
+      '----------+---------+---------------------------+-' + '-'.repeat(w),
+      'formation | default |      number_sync_standbys | ' + '0'.padEnd(w),
       "  primary |  node_1 | synchronous_standby_names | 'ANY 1 (pgautofailover_standby_2)'",
-      '     node |  node_1 |        candidate priority | 50',
+      '     node |  node_1 |        candidate priority | ' + '50'.padEnd(w),
+      '',
       '',
     ]);
     // the harness splits on | and reads Context, Name, Setting, Value

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectionCell, nodeCell, renderStateTable, renderTable, renderUriTable } from '../../cli/tables.js';
+import { connectionCell, nodeCell, pgTimestampText, renderEventsTable, renderStateTable, renderTable, renderUriTable, settingsInOriginalOrder, settingsJson } from '../../cli/tables.js';
 import type { NodeStateRow } from '../../lib/monitor-queries.js';
 
 function node(over: Partial<NodeStateRow>): NodeStateRow {
@@ -26,7 +26,7 @@ describe('show state table', () => {
   it('prints the original layout for an empty formation', () => {
     expect(renderStateTable([])).toBe(
       'Name |  Node |  Host:Port |  TLI: LSN |   Connection |      Reported State |      Assigned State\n' +
-        '-----+-------+------------+-----------+--------------+---------------------+--------------------\n',
+        '-----+-------+------------+-----------+--------------+---------------------+--------------------\n\n',
     );
   });
 
@@ -41,6 +41,7 @@ describe('show state table', () => {
         '-------+-------+----------------+----------------+--------------+---------------------+--------------------',
         'node_1 |     1 | localhost:5501 |   1: 0/4000678 |   read-write |             primary |             primary',
         'node_2 |     2 | localhost:5502 |   1: 0/4000678 |    read-only |           secondary |           secondary',
+        '',
         '',
       ].join('\n'),
     );
@@ -62,7 +63,7 @@ describe('show state table', () => {
 
 describe('tables', () => {
   it('right-aligns, separates with " | " and draws a -+- line', () => {
-    expect(renderTable([{ header: 'A' }, { header: 'Bee', align: 'left' }], [['xx', 'y']])).toBe(' A | Bee\n---+----\nxx | y\n');
+    expect(renderTable([{ header: 'A' }, { header: 'Bee', align: 'left' }], [['xx', 'y']])).toBe(' A | Bee\n---+----\nxx | y\n\n');
   });
 
   it('prints show uri as Type | Name | Connection String', () => {
@@ -72,8 +73,45 @@ describe('tables', () => {
     ]);
     const lines = text.split('\n');
     expect(lines[0]).toBe('        Type |    Name | Connection String');
-    expect(lines[1]).toMatch(/^-------------\+---------\+-+$/);
+    // the original draws 30 dashes under the connection strings, whatever their length
+    expect(lines[1]).toBe('-------------+---------+-' + '-'.repeat(30));
     expect(lines[2]).toBe('     monitor | monitor | postgres://autoctl_node@h:5400/pg_auto_failover?sslmode=prefer');
     expect(lines[3]).toBe('   formation | default | postgres://h:5401,h:5402/postgres?target_session_attrs=read-write&sslmode=prefer');
+  });
+});
+
+describe('show events table', () => {
+  it('prints Postgres timestamps, the original widths and 10 dashes under Comment', () => {
+    const text = renderEventsTable([
+      { eventid: 1, eventtime: '2026-11-26T04:20:09.090551+00:00', formationid: 'default', nodeid: 2, groupid: 0, nodename: 'node2', nodehost: 'h', nodeport: 5402,
+        reportedstate: 'wait_standby', goalstate: 'catchingup', reportedrepstate: '', reportedtli: 1, reportedlsn: '0/0', candidatepriority: 50, replicationquorum: true,
+        description: 'a long comment that is wider than the dashes' },
+    ]);
+    expect(text.split('\n')).toEqual([
+      '                    Event Time |   Node |       Current State |      Assigned State | Comment',
+      '-------------------------------+--------+---------------------+---------------------+-----------',
+      ' 2026-11-26 04:20:09.090551+00 |    0/2 |        wait_standby |          catchingup | a long comment that is wider than the dashes',
+      '',
+      '',
+    ]);
+  });
+
+  it('turns the JSON form of a timestamptz into its text form', () => {
+    expect(pgTimestampText('2026-11-26T04:20:09.090551+00:00')).toBe('2026-11-26 04:20:09.090551+00');
+    expect(pgTimestampText('2026-11-26T04:20:09+05:30')).toBe('2026-11-26 04:20:09+05:30');
+  });
+});
+
+describe('show settings --json', () => {
+  it('groups the rows by context as the original, keeping their order', () => {
+    const rows = [
+      { context: 'formation', group_id: null, node_id: null, nodename: 'default', setting: 'number_sync_standbys', value: '0' },
+      { context: 'primary', group_id: 0, node_id: 1, nodename: 'n1', setting: 'synchronous_standby_names', value: "''" },
+      { context: 'node', group_id: 0, node_id: 1, nodename: 'n1', setting: 'replication quorum', value: 'true' },
+      { context: 'node', group_id: 0, node_id: 1, nodename: 'n1', setting: 'candidate priority', value: '50' },
+    ];
+    expect(settingsJson(rows)).toEqual({ formation: [rows[0]], primary: [rows[1]], nodes: [rows[2], rows[3]] });
+    // the text table puts candidate priority first, as the original
+    expect(settingsInOriginalOrder(rows).map((r) => r.setting)).toEqual(['number_sync_standbys', 'synchronous_standby_names', 'candidate priority', 'replication quorum']);
   });
 });
