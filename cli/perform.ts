@@ -1,7 +1,7 @@
 // `pgaf perform failover | switchover | promotion`: ask the monitor, then follow the
 // group's notifications until a node is primary again (or --wait seconds pass: exit 6).
 import type { Argv } from 'yargs';
-import { BadArgs } from '../lib/errors.js';
+import { BadArgs, Monitor } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { findNode } from '../lib/monitor-queries.js';
 import { withClient } from '../lib/sql.js';
@@ -112,7 +112,7 @@ function promotionCommand(cli: Argv): Argv {
       const req = performPromotionRequest(args as PerformArgs, localNodeDefaults(args));
       const m = resolveMonitor(args);
       const node = await withClient(m.target, { kind: 'monitor' }, (q) => findNode(q, { formation: req.formation, name: req.name }));
-      if (!node) throw new BadArgs(`--name: no node named "${req.name}" in formation "${req.formation}"`);
+      if (!node) throw new Monitor(`the monitor has no node named "${req.name}" in formation "${req.formation}"`, { retryable: false });
       const res = await actAndFollow({
         target: m.target,
         formation: req.formation,

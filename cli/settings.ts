@@ -97,7 +97,7 @@ async function nodeProps(q: Query, formation: string, name: string): Promise<Nod
     [formation, name],
   );
   const r = rows[0];
-  if (!r) throw new BadArgs(`--name: no node named "${name}" in formation "${formation}"`);
+  if (!r) throw new Monitor(`the monitor has no node named "${name}" in formation "${formation}"`, { retryable: false });
   return { ...r, nodeid: Number(r.nodeid) };
 }
 

@@ -48,12 +48,15 @@ export class BadState extends PgafError {
   }
 }
 
-/** A SQL statement failed; keeps the server's SQLSTATE and detail. */
+/**
+ * A SQL statement failed; keeps the server's SQLSTATE and detail. Exit 4, or 6 when the
+ * statement ran on the monitor (the original reports every failed monitor call as 6).
+ */
 export class PgSql extends PgafError {
   readonly sqlstate?: string;
   readonly detail?: string;
-  constructor(message: string, opts: PgafErrorOptions & { sqlstate?: string; detail?: string } = {}) {
-    super(message, 4, 'PGSQL', opts);
+  constructor(message: string, opts: PgafErrorOptions & { sqlstate?: string; detail?: string; onMonitor?: boolean } = {}) {
+    super(message, opts.onMonitor ? 6 : 4, 'PGSQL', opts);
     this.sqlstate = opts.sqlstate;
     this.detail = opts.detail;
   }

@@ -43,12 +43,13 @@ function describe(target: PgTarget): string {
   return target.host.startsWith('/') ? `socket ${target.host}/.s.PGSQL.${target.port}` : `${target.host}:${target.port}`;
 }
 
-function wrapQueryError(err: unknown): PgafError {
+function wrapQueryError(err: unknown, kind: ConnectOptions['kind']): PgafError {
   const e = err as pg.DatabaseError;
+  const onMonitor = kind === 'monitor';
   if (e && typeof e.code === 'string' && e.severity) {
-    return new PgSql(e.message, { sqlstate: e.code, detail: e.detail, hint: e.hint, cause: err });
+    return new PgSql(e.message, { sqlstate: e.code, detail: e.detail, hint: e.hint, cause: err, onMonitor });
   }
-  return new PgSql((err as Error)?.message ?? String(err), { cause: err });
+  return new PgSql((err as Error)?.message ?? String(err), { cause: err, onMonitor });
 }
 
 async function connect(target: PgTarget, opts: ConnectOptions): Promise<pg.Client> {
@@ -88,12 +89,12 @@ async function connect(target: PgTarget, opts: ConnectOptions): Promise<pg.Clien
 }
 
 /** A Query over `client`: rows out, server errors as PgSql. */
-function queryOf(client: pg.Client): Query {
+function queryOf(client: pg.Client, kind: ConnectOptions['kind']): Query {
   return async (sql, params) => {
     try {
       return (await client.query(sql, params as unknown[])).rows;
     } catch (err) {
-      throw wrapQueryError(err);
+      throw wrapQueryError(err, kind);
     }
   };
 }
@@ -102,7 +103,7 @@ function queryOf(client: pg.Client): Query {
 export async function withClient<T>(target: PgTarget, opts: ConnectOptions, fn: (q: Query) => Promise<T>): Promise<T> {
   const client = await connect(target, opts);
   try {
-    return await fn(queryOf(client));
+    return await fn(queryOf(client, opts.kind));
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -127,7 +128,7 @@ export async function openSession(target: PgTarget, opts: ConnectOptions): Promi
   client.on('end', () => {
     closed = true;
   });
-  const query = queryOf(client);
+  const query = queryOf(client, opts.kind);
   return {
     query,
     async listen(channel, fn) {

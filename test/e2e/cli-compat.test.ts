@@ -166,6 +166,60 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** pg_auto_failover 2.0's own pg_autoctl (Debian package pg-auto-failover-cli, installed by .ci/run). */
+const ORIGINAL = '/usr/bin/pg_autoctl';
+
+describe('the same output as the original pg_autoctl, run against our monitor', () => {
+  const original = (args: string[]) =>
+    new Promise<Result>((resolve) => {
+      const child = spawn(ORIGINAL, args, { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+
+  it('is installed (apt-get install pg-auto-failover-cli)', () => {
+    expect(existsSync(ORIGINAL), `${ORIGINAL} is missing: .ci/run installs pg-auto-failover-cli`).toBe(true);
+  });
+
+  // Monitor-side commands: byte for byte in text, the same document with --json (the
+  // original escapes "/" as "\/", so JSON is compared parsed), and the same exit code.
+  const commands: string[][] = [
+    ['show', 'state'], ['show', 'state', '--json'], ['show', 'state', '--group', '0'], ['show', 'state', '--formation', 'nosuch'],
+    ['show', 'uri'], ['show', 'uri', '--json'], ['show', 'uri', '--formation', 'monitor'], ['show', 'uri', '--formation', 'default'],
+    ['show', 'events'], ['show', 'events', '--json'], ['show', 'events', '--count', '3'], ['show', 'events', '--group', '0', '--count', '2'],
+    ['show', 'settings'], ['show', 'settings', '--json'], ['get', 'formation', 'settings'], ['get', 'formation', 'settings', '--json'],
+    ['get', 'formation', 'number-sync-standbys'], ['get', 'formation', 'number-sync-standbys', '--json'],
+    ['get', 'node', 'candidate-priority', '--name', 'node_a'], ['get', 'node', 'candidate-priority', '--name', 'node_a', '--json'],
+    ['get', 'node', 'replication-quorum', '--name', 'node_b'], ['get', 'node', 'replication-quorum', '--name', 'node_b', '--json'],
+    ['show', 'standby-names'], ['show', 'standby-names', '--json'],
+  ];
+  it.each(commands.map((c) => [c.join(' '), c]))('%s', async (_name, args) => {
+    const withMonitor = [...(args as string[]), '--monitor', monitorUri];
+    const [theirs, ours] = [await original(withMonitor), await cli(withMonitor)];
+    expect(ours.code, ours.stderr).toBe(theirs.code);
+    if ((args as string[]).includes('--json')) expect(JSON.parse(ours.stdout)).toEqual(JSON.parse(theirs.stdout));
+    else expect(ours.stdout).toBe(theirs.stdout);
+  });
+
+  // Refusals: the same exit code (the messages are ours).
+  const refusals: string[][] = [
+    ['show', 'uri', '--formation', 'nosuch'], ['show', 'settings', '--formation', 'nosuch'], ['show', 'standby-names', '--group', '3'],
+    ['get', 'node', 'candidate-priority', '--name', 'nosuch'], ['get', 'formation', 'number-sync-standbys', '--formation', 'nosuch'],
+    ['set', 'formation', 'number-sync-standbys', '5'], ['set', 'node', 'candidate-priority', '101', '--name', 'node_b'],
+    ['show', 'events', '--count', 'abc'], ['show', 'state', '--bogus'], ['perform', 'failover', '--group', '4'],
+  ];
+  it.each(refusals.map((c) => [c.join(' '), c]))('refuses %s with the same exit code', async (_name, args) => {
+    const withMonitor = [...(args as string[]), '--monitor', monitorUri];
+    const [theirs, ours] = [await original(withMonitor), await cli(withMonitor)];
+    expect(theirs.code).not.toBe(0);
+    expect(ours.code, ours.stderr).toBe(theirs.code);
+    expect(await states()).toEqual({ node_a: 'primary/primary', node_b: 'secondary/secondary' });
+  });
+});
+
 describe('show: the original table layouts and --json', () => {
   it('show state: columns, one row per node, --json = current_state() rows', async () => {
     const r = await cli(['show', 'state', '--pgdata', pgdata]);
@@ -267,9 +321,9 @@ describe('get / set node and formation properties', () => {
     r = await cli(['get', 'formation', 'number-sync-standbys', '--monitor', monitorUri, '--json']);
     expect(JSON.parse(r.stdout)).toEqual({ 'number-sync-standbys': 0 });
     r = await cli(['get', 'formation', 'settings', '--monitor', monitorUri]);
-    expect(r.stdout.split('\n')[0]).toMatch(/^ +Context \| +Name \| +Setting \| Value$/);
+    expect(r.stdout.split('\n')[0]).toMatch(/^ +Context \| +Name \| +Setting \| Value +$/);
     r = await cli(['get', 'formation', 'settings', '--monitor', monitorUri, '--json']);
-    expect(JSON.parse(r.stdout)[0]).toMatchObject({ context: 'formation', setting: 'number_sync_standbys' });
+    expect(JSON.parse(r.stdout).formation[0]).toMatchObject({ context: 'formation', setting: 'number_sync_standbys' });
   });
 
   it('set candidate-priority waits for the primary to apply it, and prints the value', async () => {
@@ -311,7 +365,7 @@ describe('get / set node and formation properties', () => {
     r = await cli(['set', 'node', 'candidate-priority', '--monitor', monitorUri, '--name', 'node_b']);
     expect(r.code).toBe(1);
     r = await cli(['get', 'node', 'candidate-priority', '--monitor', monitorUri, '--name', 'nobody']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(6); // the monitor has no such node: a monitor error, as the original
     expect(r.stderr).toMatch(/no node named "nobody"/);
     expect(await q('SELECT nodeid, candidatepriority, replicationquorum FROM pgautofailover.node ORDER BY nodeid')).toEqual(before);
   });

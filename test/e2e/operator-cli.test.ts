@@ -197,20 +197,21 @@ describe('operator commands with two fake nodes', () => {
     const r = await cli(['show', 'settings', '--pgdata', pgdata]);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^ +Context \| +Name \| +Setting \| Value$/);
+    expect(lines[0]).toMatch(/^ +Context \| +Name \| +Setting \| Value +$/);
     expect(lines[1]).toMatch(/^-+\+-+\+-+\+-+$/);
     const rows = lines.slice(2).map((l) => l.split('|').map((c) => c.trim()));
     expect(rows).toEqual([
       ['formation', 'default', 'number_sync_standbys', '0'],
       ['primary', 'node_a', 'synchronous_standby_names', `'ANY 1 (pgautofailover_standby_${n2})'`],
-      ['node', 'node_a', 'replication quorum', 'true'],
-      ['node', 'node_b', 'replication quorum', 'true'],
       ['node', 'node_a', 'candidate priority', '100'],
       ['node', 'node_b', 'candidate priority', '100'],
+      ['node', 'node_a', 'replication quorum', 'true'],
+      ['node', 'node_b', 'replication quorum', 'true'],
     ]);
     const js = JSON.parse((await cli(['show', 'settings', '--json', '--monitor', monitorUri])).stdout);
-    expect(js).toHaveLength(6);
-    expect(js[1]).toMatchObject({ context: 'primary', nodename: 'node_a', setting: 'synchronous_standby_names' });
+    expect(js.formation).toHaveLength(1);
+    expect(js.nodes).toHaveLength(4);
+    expect(js.primary[0]).toMatchObject({ context: 'primary', nodename: 'node_a', setting: 'synchronous_standby_names' });
 
     const ssn = await cli(['show', 'standby-names', '--pgdata', pgdata]);
     expect(ssn.code, ssn.stderr).toBe(0);
