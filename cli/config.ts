@@ -5,14 +5,14 @@
 import { chownSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
-import { json, out } from './output.js';
+import { json, out, typedIni, typedValue } from './output.js';
 import { completeIni, configGet, configSet, maskedIni, roleOf, validateConfig } from '../config/config-keys.js';
 import { keeperConfigFromIni } from '../config/keeper-config.js';
 import { monitorConfigFromIni, readNodeIni, writeNodeIni, type NodeIni } from '../config/node-config.js';
 import { nodePaths } from '../config/node-paths.js';
 import { monitorSettings, SETTINGS_FILE } from '../lib/create-monitor.js';
 import { BadConfig } from '../lib/errors.js';
-import { stringifyIni, type Ini } from '../lib/ini.js';
+import { stringifyIni } from '../lib/ini.js';
 import { log } from '../lib/log.js';
 import { servicePid } from '../lib/pid-file.js';
 import { postgresRunAs } from '../lib/pgbin.js';
@@ -155,13 +155,4 @@ export function registerConfig(cli: Argv): Argv {
   return cli.command('config', 'check, read or change the local configuration file', (y) =>
     checkCommand(setCommand(getCommand(y))).demandCommand(1, 'config what? check, get or set'),
   );
-}
-
-/** A value as the original's --json prints it: integers as numbers, everything else as text. */
-export function typedValue(value: string): string | number {
-  return /^-?\d{1,15}$/.test(value) ? Number(value) : value;
-}
-
-export function typedIni(ini: Ini): Record<string, Record<string, string | number>> {
-  return Object.fromEntries(Object.entries(ini).map(([section, kv]) => [section, Object.fromEntries(Object.entries(kv).map(([k, v]) => [k, typedValue(v)]))]));
 }

@@ -20,7 +20,7 @@ import { renderTable } from './tables.js';
 const pgdataOption = { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' } as const;
 
 function json(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  process.stdout.write(JSON.stringify(value, null, 4) + '\n');
 }
 
 async function pgsetup(pgdata: string) {

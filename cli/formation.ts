@@ -1,6 +1,7 @@
 // `pgaf create formation`, `pgaf drop formation` and `pgaf enable|disable secondary`: the
 // monitor's formation API (create_formation, drop_formation, enable_/disable_secondary).
 import type { Argv } from 'yargs';
+import { json } from './output.js';
 import { BadArgs } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { withClient } from '../lib/sql.js';
@@ -83,7 +84,7 @@ export function createFormationCommand(cli: Argv): Argv {
         opt_secondary: Boolean(row?.opt_secondary ?? req.secondary),
         number_sync_standbys: Number(row?.number_sync_standbys ?? req.numberSyncStandbys),
       };
-      if (args.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+      if (args.json) json(result);
       else log.info(`Created formation "${req.formation}" of kind ${result.kind} for database "${result.dbname}"`);
     },
   );

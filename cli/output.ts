@@ -1,6 +1,7 @@
 // What commands print on stdout: text as is, and --json documents indented by 4 spaces as the
 // original prints them.
 import { basename } from 'node:path';
+import type { Ini } from '../lib/ini.js';
 
 export function out(text: string): void {
   process.stdout.write(text);
@@ -26,4 +27,13 @@ export function jsonRows(value: unknown): void {
 /** The name we were run as (pg_autoctl or pgaf), for messages that name the program. */
 export function programName(argv1: string | undefined = process.argv[1]): string {
   return basename(argv1 ?? 'pgaf') === 'pg_autoctl' ? 'pg_autoctl' : 'pgaf';
+}
+
+/** A value as the original's --json prints it: integers as numbers, everything else as text. */
+export function typedValue(value: string): string | number {
+  return /^-?\d{1,15}$/.test(value) ? Number(value) : value;
+}
+
+export function typedIni(ini: Ini): Record<string, Record<string, string | number>> {
+  return Object.fromEntries(Object.entries(ini).map(([section, kv]) => [section, Object.fromEntries(Object.entries(kv).map(([k, v]) => [k, typedValue(v)]))]));
 }

@@ -1,6 +1,7 @@
 // `pgaf perform failover | switchover | promotion`: ask the monitor, then follow the
 // group's notifications until a node is primary again (or --wait seconds pass: exit 6).
 import type { Argv } from 'yargs';
+import { json } from './output.js';
 import { BadArgs, Monitor } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { findNode } from '../lib/monitor-queries.js';
@@ -58,7 +59,7 @@ const primaryReached = (rows: Array<{ current_group_state: string; assigned_grou
 function report(res: FollowResult, formation: string, group: number, json: boolean): void {
   const primary = res.rows.find((r) => r.current_group_state === 'primary' && r.assigned_group_state === 'primary');
   if (json) {
-    process.stdout.write(JSON.stringify({ formation, group, waited: res.waited, primary: primary ?? null, events: res.events }, null, 2) + '\n');
+    json({ formation, group, waited: res.waited, primary: primary ?? null, events: res.events });
   }
   if (primary) log.info(`Node ${primary.node_id} "${primary.nodename}" (${primary.nodehost}:${primary.nodeport}) is now the primary`);
 }

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { networkInterfaces, userInfo } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Argv } from 'yargs';
+import { json, typedIni } from './output.js';
 import { keeperConfigFromIni } from '../config/keeper-config.js';
 import { nodePaths } from '../config/node-paths.js';
 import { readNodeIni } from '../config/node-config.js';
@@ -121,7 +122,7 @@ export function fileCommand(cli: Argv): Argv {
       }
       if (chosen.length === 0) {
         if (args.contents) log.warn('Ignoring option --contents with --all');
-        if (args.json) process.stdout.write(JSON.stringify(files, null, 2) + '\n');
+        if (args.json) json(files);
         else process.stdout.write(renderFileTable(files));
         return;
       }
@@ -134,8 +135,8 @@ export function fileCommand(cli: Argv): Argv {
       }
       if (!existsSync(path)) throw new BadConfig(`${path} does not exist`);
       const text = readFileSync(path, 'utf8');
-      if (args.json && which === 'config' && node) process.stdout.write(JSON.stringify(maskedIni(completeIni(node.ini, node.path)), null, 2) + '\n');
-      else if (args.json && which === 'state') process.stdout.write(JSON.stringify(JSON.parse(text), null, 2) + '\n');
+      if (args.json && which === 'config' && node) json(typedIni(maskedIni(completeIni(node.ini, node.path))));
+      else if (args.json && which === 'state') json(JSON.parse(text));
       else process.stdout.write(text.endsWith('\n') ? text : text + '\n');
     },
   );
