@@ -56,9 +56,9 @@ export function performPromotionRequest(a: PerformArgs, defaults: LocalNodeDefau
 const primaryReached = (rows: Array<{ current_group_state: string; assigned_group_state: string }>) =>
   rows.some((r) => r.current_group_state === 'primary' && r.assigned_group_state === 'primary');
 
-function report(res: FollowResult, formation: string, group: number, json: boolean): void {
+function report(res: FollowResult, formation: string, group: number, asJson: boolean): void {
   const primary = res.rows.find((r) => r.current_group_state === 'primary' && r.assigned_group_state === 'primary');
-  if (json) {
+  if (asJson) {
     json({ formation, group, waited: res.waited, primary: primary ?? null, events: res.events });
   }
   if (primary) log.info(`Node ${primary.node_id} "${primary.nodename}" (${primary.nodehost}:${primary.nodeport}) is now the primary`);
