@@ -130,14 +130,16 @@ export function fileCommand(cli: Argv): Argv {
       const path = files[which];
       if (!path) throw new BadArgs(`A monitor has no ${which === 'init' ? 'init state' : which} file`);
       if (!args.contents) {
-        process.stdout.write(args.json ? JSON.stringify({ [which]: path }) + '\n' : path + '\n');
+        // the original prints the bare path, --json or not
+        process.stdout.write(path + '\n');
         return;
       }
       if (!existsSync(path)) throw new BadConfig(`${path} does not exist`);
       const text = readFileSync(path, 'utf8');
       if (args.json && which === 'config' && node) json(typedIni(maskedIni(completeIni(node.ini, node.path))));
       else if (args.json && which === 'state') json(JSON.parse(text));
-      else process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+      // the original follows the contents with a newline of its own
+      else process.stdout.write(text + '\n');
     },
   );
 }

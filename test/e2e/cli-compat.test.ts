@@ -143,7 +143,9 @@ beforeAll(async () => {
     const build = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8' });
     if (build.status !== 0) throw new Error(`npm run build failed: ${build.stderr}`);
   }
-  if (runAs) chownSync(dir, runAs.uid, runAs.gid);
+  // XDG_RUNTIME_DIR exists on a real system (/run/user/<uid>); the original falls back to /tmp without it
+  mkdirSync(xdg.XDG_RUNTIME_DIR, { recursive: true });
+  if (runAs) for (const d of [dir, xdg.XDG_RUNTIME_DIR]) chownSync(d, runAs.uid, runAs.gid);
   port = await freePort();
   const r = await cli(['create', 'monitor', '--pgdata', pgdata, '--pgport', String(port), '--hostname', '127.0.0.1', '--auth', 'trust', '--no-ssl'], {}, 120_000);
   if (r.code !== 0) throw new Error(`create monitor failed (${r.code}): ${r.stderr}`);
@@ -201,6 +203,21 @@ describe('the same output as the original pg_autoctl, run against our monitor', 
     const [theirs, ours] = [await original(withMonitor), await cli(withMonitor)];
     expect(ours.code, ours.stderr).toBe(theirs.code);
     if ((args as string[]).includes('--json')) expect(JSON.parse(ours.stdout)).toEqual(JSON.parse(theirs.stdout));
+    else expect(ours.stdout).toBe(theirs.stdout);
+  });
+
+  // Local commands reading the monitor's own files through --pgdata: the original reads our
+  // configuration file as its own.
+  const local: string[][] = [
+    ['show', 'file'], ['show', 'file', '--json'], ['show', 'file', '--config'], ['show', 'file', '--config', '--contents'],
+    ['show', 'file', '--config', '--json'], ['show', 'file', '--pid'], ['config', 'get', 'pg_autoctl.role'],
+    ['config', 'get', 'postgresql.port'], ['config', 'get', 'postgresql.port', '--json'], ['show', 'uri'], ['show', 'state'],
+  ];
+  it.each(local.map((c) => [c.join(' '), c]))('%s --pgdata <monitor>', async (_name, args) => {
+    const withPgdata = [...(args as string[]), '--pgdata', pgdata];
+    const [theirs, ours] = [await original(withPgdata), await cli(withPgdata)];
+    expect(ours.code, ours.stderr).toBe(theirs.code);
+    if ((args as string[]).includes('--json') && !(args as string[]).includes('--config')) expect(JSON.parse(ours.stdout)).toEqual(JSON.parse(theirs.stdout));
     else expect(ours.stdout).toBe(theirs.stdout);
   });
 
@@ -265,6 +282,7 @@ describe('show: the original table layouts and --json', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^   File \| Path\n--------\+----------------\n Config \| .*pg_autoctl\.cfg\n    Pid \| .*pg_autoctl\.pid\n\n$/);
     expect(Object.keys(JSON.parse((await cli(['show', 'file', '--json', '--pgdata', pgdata])).stdout))).toEqual(['config', 'pid']);
+    expect((await cli(['show', 'file', '--config', '--json', '--pgdata', pgdata])).stdout).toBe(join(xdg.XDG_CONFIG_HOME, 'pg_autoctl', pgdata, 'pg_autoctl.cfg') + '\n');
     expect(JSON.parse((await cli(['show', 'file', '--config', '--contents', '--json', '--pgdata', pgdata])).stdout).pg_autoctl.role).toBe('monitor');
     r = await cli(['show', 'file', '--config', '--pgdata', pgdata]);
     expect(r.stdout.trim()).toBe(join(xdg.XDG_CONFIG_HOME, 'pg_autoctl', pgdata, 'pg_autoctl.cfg'));
