@@ -16,7 +16,7 @@ import type { NodeState } from '../fsm/states.js';
 import { MonitorClient } from '../monitor-client.js';
 import { loadKeeperConfig, localPostgres } from '../open-node.js';
 import { readStateFile, writeStateFile } from '../state/state-file.js';
-import { planDisableMonitor, registrationStateFor, scrubUri, stateAfterRegistration, type GroupMember } from './plan.js';
+import { planDisableMonitor, registrationStateFor, scrubUri, stateAfterRegistration, streamsFrom, type GroupMember } from './plan.js';
 
 const CATCHINGUP_WAIT_MS = 120_000;
 
@@ -134,12 +134,16 @@ export async function enableMonitor(pgdata: string, uri: string, log: Logger): P
     log.info(`Registered node ${reg.nodeId} "${reg.name}" with the monitor at ${target.host}:${target.port} as ${reg.goal}`);
     client.setIds({ nodeId: reg.nodeId, groupId: reg.groupId, formation: config.formation });
     let goal = reg.goal;
+    let streaming = true;
     if (initial === 'wait_standby') {
       await waitForCatchingup(client, pg, log);
       goal = 'catchingup';
+      const primary = await client.getPrimary();
+      streaming = streamsFrom(await pg.streamingConninfo(), primary);
+      if (!streaming) log.warn(`This standby does not stream from ${primary ? `${primary.name} (${primary.host}:${primary.port})` : 'the primary'}: its keeper will point it there and restart it`);
     }
     // the state file first: a keeper that notices the new config then starts from it
-    writeStateFile(paths.state, stateAfterRegistration(state, { ...reg, goal }, Date.now() / 1000));
+    writeStateFile(paths.state, stateAfterRegistration(state, { ...reg, goal }, Date.now() / 1000, streaming));
     setMonitorSetting(paths, uri);
     rmSync(paths.nodes, { force: true });
     registeredId = undefined;

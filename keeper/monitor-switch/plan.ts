@@ -53,19 +53,42 @@ export function registrationStateFor(inRecovery: boolean): 'single' | 'wait_stan
   return inRecovery ? 'wait_standby' : 'single';
 }
 
+/** host and port of a libpq key=value connection string (pg_stat_wal_receiver.conninfo). */
+export function conninfoHostPort(conninfo: string | undefined): { host: string; port: number } | undefined {
+  if (!conninfo) return undefined;
+  const value = (key: string) => {
+    const m = new RegExp(`(?:^|\\s)${key}=(?:'((?:[^'\\\\]|\\\\.)*)'|(\\S+))`).exec(conninfo);
+    return m ? (m[1]?.replace(/\\(.)/g, '$1') ?? m[2]) : undefined;
+  };
+  const host = value('host');
+  const port = Number(value('port') ?? 5432);
+  return host && Number.isInteger(port) ? { host, port } : undefined;
+}
+
+/** The standby streams from `primary` now (as the monitor knows it): it can go on as it is. */
+export function streamsFrom(conninfo: string | undefined, primary: { host: string; port: number } | undefined): boolean {
+  const up = conninfoHostPort(conninfo);
+  return up !== undefined && primary !== undefined && up.host === primary.host && up.port === primary.port;
+}
+
 /**
  * The local state once registered with the new monitor, so that the keeper goes on without
  * restarting Postgres: a primary keeps its state and is assigned single (the keeper then turns
  * synchronous replication off, and the monitor takes it on from there); a standby that the
- * monitor moved to catchingup is catchingup already (it streams: no base backup).
+ * monitor moved to catchingup is catchingup already when it streams from the monitor's
+ * primary (no base backup, no restart), else it is a secondary to point at that primary
+ * (secondary → catchingup: new primary_conninfo and a restart, still no base backup).
  */
 export function stateAfterRegistration(
   prev: KeeperState,
   reg: { nodeId: number; groupId: number; goal: NodeState },
   now: number,
+  streamsFromPrimary = true,
 ): KeeperState {
   const base = { ...prev, nodeId: reg.nodeId, groupId: reg.groupId, last_monitor_contact: now };
-  if (reg.goal === 'catchingup') return { ...base, current_role: 'catchingup', assigned_role: 'catchingup' };
+  if (reg.goal === 'catchingup') {
+    return { ...base, current_role: streamsFromPrimary ? 'catchingup' : 'secondary', assigned_role: 'catchingup' };
+  }
   const current = canTakeWrites(prev.current_role) ? prev.current_role : reg.goal;
   return { ...base, current_role: current, assigned_role: reg.goal };
 }

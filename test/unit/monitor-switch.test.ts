@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createPostgresRequest } from '../../cli/create-postgres.js';
 import { keeperConfigFromIni, keeperConfigToIni, monitorUriOf, MONITOR_DISABLED } from '../../config/keeper-config.js';
-import { planDisableMonitor, registrationStateFor, scrubUri, stateAfterRegistration, type GroupMember } from '../../keeper/monitor-switch/plan.js';
+import { conninfoHostPort, planDisableMonitor, registrationStateFor, scrubUri, stateAfterRegistration, streamsFrom, type GroupMember } from '../../keeper/monitor-switch/plan.js';
 import { initialState } from '../../keeper/state/state-file.js';
 import { parseIni } from '../../lib/ini.js';
 
@@ -62,6 +62,24 @@ describe('enable monitor', () => {
       current_role: 'catchingup',
       assigned_role: 'catchingup',
     });
+  });
+
+  it('a standby that streams from another node is pointed at the primary (secondary → catchingup)', () => {
+    const standby = { ...initialState(2, 0, 'secondary'), current_role: 'secondary' as const };
+    expect(stateAfterRegistration(standby, { nodeId: 2, groupId: 0, goal: 'catchingup' }, 100, false)).toMatchObject({
+      current_role: 'secondary',
+      assigned_role: 'catchingup',
+    });
+  });
+
+  it('reads where the WAL receiver streams from', () => {
+    const ci = "user=pgautofailover_replicator password=******** dbname=replication host=127.0.0.1 port=6001 application_name=pgautofailover_standby_2 sslmode=prefer";
+    expect(conninfoHostPort(ci)).toEqual({ host: '127.0.0.1', port: 6001 });
+    expect(conninfoHostPort("host='db 1' user=x")).toEqual({ host: 'db 1', port: 5432 });
+    expect(conninfoHostPort(undefined)).toBeUndefined();
+    expect(streamsFrom(ci, { host: '127.0.0.1', port: 6001 })).toBe(true);
+    expect(streamsFrom(ci, { host: '127.0.0.1', port: 6002 })).toBe(false);
+    expect(streamsFrom(undefined, { host: '127.0.0.1', port: 6001 })).toBe(false);
   });
 
   it('hides passwords in URIs it prints', () => {
