@@ -51,13 +51,20 @@ function parseBool(v: unknown, option: string): boolean {
 
 /** Validates the flags (pure apart from the environment). */
 export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.ProcessEnv = process.env): CreateNodeRequest {
-  if (a.disableMonitor || a.nodeId !== undefined) {
-    throw new BadArgs('--disable-monitor and --node-id are not supported: a pgaf node always registers with a monitor (--monitor)');
-  }
   if (a.citusCluster !== undefined) throw new BadArgs('--citus-cluster is not supported: pgaf manages pgsql formations only');
-  const monitor = a.monitor ?? env.PG_AUTOCTL_MONITOR;
-  if (!monitor) throw new BadArgs('--monitor is required: the monitor URI, postgres://autoctl_node@host:port/pg_auto_failover');
-  if (!/^postgres(ql)?:\/\//.test(monitor)) throw new BadArgs(`--monitor must be a postgres:// URI, got "${monitor}"`);
+  let monitor: string | undefined;
+  let nodeId: number | undefined;
+  if (a.disableMonitor) {
+    if (a.monitor !== undefined) throw new BadArgs('--disable-monitor and --monitor are mutually exclusive');
+    if (a.nodeId === undefined) throw new BadArgs('--disable-monitor needs --node-id <n>: without a monitor, nothing assigns node ids');
+    if (!/^\d+$/.test(String(a.nodeId).trim()) || Number(a.nodeId) < 1) throw new BadArgs(`--node-id must be an integer above 0, got "${String(a.nodeId)}"`);
+    nodeId = Number(a.nodeId);
+  } else {
+    if (a.nodeId !== undefined) throw new BadArgs('--node-id is only for --disable-monitor: the monitor assigns node ids');
+    monitor = a.monitor ?? env.PG_AUTOCTL_MONITOR;
+    if (!monitor) throw new BadArgs('--monitor is required: the monitor URI, postgres://autoctl_node@host:port/pg_auto_failover (or --disable-monitor --node-id <n>)');
+    if (!/^postgres(ql)?:\/\//.test(monitor)) throw new BadArgs(`--monitor must be a postgres:// URI, got "${monitor}"`);
+  }
   if (!a.auth && !a.skipPgHba) {
     // pg_auto_failover 1.0 (its first README) had no --auth and trusted the other nodes.
     log.warn('--auth is not given: using trust, as pg_auto_failover 1.0 did; pass --auth md5|scram-sha-256 (or --skip-pg-hba)');
@@ -75,6 +82,7 @@ export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.Process
     pgdata: resolvePgdata(a.pgdata, env),
     port: parsePort(a.pgport ?? env.PGPORT ?? 5432, '--pgport'),
     monitor,
+    nodeId,
     formation: a.formation !== undefined ? parseFormation(a.formation) : KEEPER_DEFAULTS.formation,
     name: a.name,
     hostname: hostnameArg !== undefined ? parseHostname(hostnameArg) : undefined,
@@ -126,8 +134,8 @@ export function postgresCommand(cli: Argv): Argv {
         .option('ssl-crl-file', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
         .option('server-cert', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
         .option('server-key', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
-        .option('disable-monitor', { type: 'boolean', describe: 'run without a monitor (not supported: refused)' })
-        .option('node-id', { type: 'string', requiresArg: true, describe: 'node id without a monitor (not supported: refused)' })
+        .option('disable-monitor', { type: 'boolean', describe: 'run without a monitor: goals from do fsm assign, other nodes from do fsm nodes set' })
+        .option('node-id', { type: 'string', requiresArg: true, describe: 'the node id, with --disable-monitor' })
         .option('citus-cluster', { type: 'string', requiresArg: true, hidden: true, describe: 'Citus: not supported' })
         .option('run', { type: 'boolean', describe: 'go on running the keeper' }),
     async (args) => createPostgres(args as CreatePostgresArgs, Boolean(args.run)),
@@ -137,6 +145,10 @@ export function postgresCommand(cli: Argv): Argv {
 async function createPostgres(args: CreatePostgresArgs, run: boolean): Promise<void> {
   const req = createPostgresRequest(args);
   const created = await createNode(req, log);
+  if (created.config.monitor === undefined && !run) {
+    log.info(`Node ${created.config.name} has no monitor: start it with \`pgaf run --pgdata ${req.pgdata}\`, then give it a goal with \`pgaf do fsm assign single\` (or wait_standby, after \`pgaf do fsm nodes set <file>\`)`);
+    return;
+  }
   if (run) {
     await runDataNode(req.pgdata, log);
     return;
@@ -152,7 +164,7 @@ const LEAN_OPTIONS = {
   'skip-pg-hba': { type: 'boolean' }, 'pg-hba-lan': { type: 'boolean' }, username: { type: 'string' },
   dbname: { type: 'string' }, 'candidate-priority': { type: 'string' }, 'replication-quorum': { type: 'string' },
   'maximum-backup-rate': { type: 'string' }, 'no-ssl': { type: 'boolean' }, 'ssl-self-signed': { type: 'boolean' },
-  'ssl-mode': { type: 'string' }, run: { type: 'boolean' },
+  'ssl-mode': { type: 'string' }, run: { type: 'boolean' }, 'disable-monitor': { type: 'boolean' }, 'node-id': { type: 'string' },
   verbose: { type: 'boolean', short: 'v', multiple: true }, quiet: { type: 'boolean', short: 'q' },
 } as const;
 

@@ -2,12 +2,16 @@
 // always accepted): fsm init|state|list|assign|step|nodes get|set, monitor get
 // primary|others, pgsetup ready|wait|discover, service restart postgres, show
 // ipaddr|cidr|hostname.
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
-import { BadArgs, BadState } from '../lib/errors.js';
+import { monitorUriOf } from '../config/keeper-config.js';
+import type { NodePaths } from '../config/node-paths.js';
+import { BadArgs, BadConfig, BadState } from '../lib/errors.js';
+import { parseNodesJson, readNodesFile, writeNodesFile } from '../keeper/state/nodes-file.js';
 import { loadKeeperConfig, localPostgres, openNode } from '../keeper/open-node.js';
 import { findTransition, TRANSITIONS } from '../keeper/fsm/transitions.js';
-import { isNodeState, NODE_STATES } from '../keeper/fsm/states.js';
+import { isNodeState, NODE_STATES, type NodeState } from '../keeper/fsm/states.js';
 import { initialState, readStateFile, writeStateFile, type KeeperState } from '../keeper/state/state-file.js';
 import { log } from '../lib/log.js';
 import { servicePid } from '../lib/pid-file.js';
@@ -64,6 +68,33 @@ function refuseWhenKeeperRuns(pidFile: string): void {
   }
 }
 
+/**
+ * A node without a monitor whose keeper runs: write the goal into the state file and let the
+ * keeper reach it (SIGHUP wakes it), until it did or `waitSec` passed. The goal is written
+ * again if the keeper's own save replaced it meanwhile.
+ */
+async function assignThroughKeeper(paths: NodePaths, pid: number, to: NodeState, waitSec: number): Promise<KeeperState> {
+  const deadline = Date.now() + waitSec * 1000;
+  let announced = false;
+  for (;;) {
+    const state = readStateFile(paths.state);
+    if (state.current_role === to && state.assigned_role === to) return state;
+    if (state.assigned_role !== to) {
+      if (!findTransition(state.current_role, to)) {
+        throw new BadState(`the keeper does not know how to reach "${to}" from "${state.current_role}"`, { hint: 'see pgaf do fsm list' });
+      }
+      writeStateFile(paths.state, { ...state, assigned_role: to });
+      process.kill(pid, 'SIGHUP');
+      if (!announced) log.info(`Assigned ${to} to the running keeper (pid ${pid}), current state ${state.current_role}`);
+      announced = true;
+    }
+    if (Date.now() > deadline) {
+      throw new BadState(`the keeper did not reach ${to} within ${waitSec}s (it is in ${state.current_role})`, { hint: 'see the keeper log' });
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 function fsmCommands(f: Argv): Argv {
   return f
     .command('init', 'write a fresh state file (init) for the node of PGDATA', (s) => s.option('pgdata', pgdataOption), (args) => {
@@ -102,12 +133,21 @@ function fsmCommands(f: Argv): Argv {
     })
     .command(
       'assign <state>',
-      'reach a state locally, without asking the monitor (the keeper must not run)',
-      (s) => s.option('pgdata', pgdataOption).positional('state', { type: 'string', describe: `one of ${NODE_STATES.join(', ')}` }),
+      'reach a state locally; on a node without a monitor, its running keeper reaches it',
+      (s) =>
+        s
+          .option('pgdata', pgdataOption)
+          .option('wait', { type: 'string', requiresArg: true, default: '300', describe: 'seconds to wait for a running keeper (no monitor) to reach the state' })
+          .positional('state', { type: 'string', describe: `one of ${NODE_STATES.join(', ')}` }),
       async (args) => {
         const to = String(args.state);
         if (!isNodeState(to)) throw new BadArgs(`unknown state "${to}": expected one of ${NODE_STATES.join(', ')}`);
-        const node = openNode(resolvePgdata(args.pgdata), log);
+        const waitSec = parseNonNegativeInt(args.wait, '--wait');
+        const pgdata = resolvePgdata(args.pgdata);
+        const { config, paths } = loadKeeperConfig(pgdata);
+        const pid = servicePid(paths.pid);
+        if (config.monitor === undefined && pid !== undefined) return json(await assignThroughKeeper(paths, pid, to, waitSec));
+        const node = openNode(pgdata, log);
         try {
           refuseWhenKeeperRuns(node.paths.pid);
           const state = readStateFile(node.paths.state);
@@ -143,17 +183,43 @@ function fsmCommands(f: Argv): Argv {
     })
     .command('nodes', 'the other nodes of the group', (n) =>
       n
-        .command('get', 'print the other nodes of the group, as the monitor lists them', (s) => s.option('pgdata', pgdataOption), async (args) => {
+        .command('get', 'print the other nodes (the monitor\'s list), or the nodes file of a node without a monitor', (s) => s.option('pgdata', pgdataOption), async (args) => {
           const { config, paths } = loadKeeperConfig(resolvePgdata(args.pgdata));
+          if (config.monitor === undefined) {
+            const nodes = readNodesFile(paths.nodes);
+            if (!nodes) log.warn(`This node has no monitor and no nodes file yet (${paths.nodes}): see pgaf do fsm nodes set <file>`);
+            return json(nodes ?? []);
+          }
           const state = readStateFile(paths.state);
-          const rows = await withClient(parsePgUri(config.monitor, 'pg_autoctl.monitor'), { kind: 'monitor' }, (q) =>
+          const rows = await withClient(parsePgUri(monitorUriOf(config, paths.config), 'pg_autoctl.monitor'), { kind: 'monitor' }, (q) =>
             q('SELECT node_id, node_name, node_host, node_port, node_lsn::text, node_is_primary FROM pgautofailover.get_other_nodes($1::bigint)', [state.nodeId]),
           );
           json(rows.map((r) => ({ ...r, node_id: Number(r.node_id) })));
         })
-        .command('set <file>', 'monitor-less mode: not supported', (s) => s.option('pgdata', pgdataOption).positional('file', { type: 'string' }), () => {
-          throw new BadArgs('do fsm nodes set is for nodes without a monitor (--disable-monitor), which pgaf does not support');
-        })
+        .command(
+          'set <file>',
+          'give a node without a monitor its node list: a JSON array of {node_id, node_name, node_host, node_port, node_lsn, node_is_primary}',
+          (s) => s.option('pgdata', pgdataOption).positional('file', { type: 'string', describe: 'JSON file, this node included' }),
+          (args) => {
+            const { config, paths } = loadKeeperConfig(resolvePgdata(args.pgdata));
+            if (config.monitor !== undefined) {
+              throw new BadConfig('this node has a monitor, which gives it its node list', { hint: 'pgaf disable monitor first' });
+            }
+            const file = String(args.file);
+            let text: string;
+            try {
+              text = readFileSync(file, 'utf8');
+            } catch (err) {
+              throw new BadArgs(`cannot read the nodes file ${file}: ${(err as Error).message}`);
+            }
+            const nodes = parseNodesJson(text, file);
+            writeNodesFile(paths.nodes, nodes);
+            const pid = servicePid(paths.pid);
+            if (pid !== undefined) process.kill(pid, 'SIGHUP');
+            log.info(`Stored ${nodes.length} node(s) in ${paths.nodes}`);
+            json(nodes);
+          },
+        )
         .demandCommand(1, 'do fsm nodes what? get or set'),
     )
     .demandCommand(1, 'do fsm what? init, state, list, assign, step or nodes');
@@ -185,7 +251,7 @@ function monitorCommands(m: Argv): Argv {
         .command('others', 'print the nodes other than the node of PGDATA', (s) => opts(s), async (args) => {
           const { config, paths } = loadKeeperConfig(resolvePgdata(args.pgdata));
           const state = readStateFile(paths.state);
-          const rows = await withClient(parsePgUri(config.monitor, 'pg_autoctl.monitor'), { kind: 'monitor' }, (q) =>
+          const rows = await withClient(parsePgUri(monitorUriOf(config, paths.config), 'pg_autoctl.monitor'), { kind: 'monitor' }, (q) =>
             q<Record<string, unknown>>('SELECT node_id, node_name, node_host, node_port, node_lsn::text, node_is_primary FROM pgautofailover.get_other_nodes($1::bigint)', [state.nodeId]),
           );
           const list = rows.map((r) => ({ ...r, node_id: Number(r.node_id) }) as Record<string, unknown>);

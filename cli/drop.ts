@@ -4,6 +4,7 @@
 //          then stops Postgres and removes PGDATA, the config and the state files.
 //  remote: drop node --monitor URI (--hostname H [--pgport P] | [--formation F] --name N)
 //          [--force] [--wait N]: remove_node on the monitor, then wait until the node is gone.
+import { monitorUriOf } from '../config/keeper-config.js';
 import { existsSync, rmSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { readNodeIni } from '../config/node-config.js';
@@ -160,7 +161,7 @@ async function stopService(pid: number, timeoutMs: number): Promise<void> {
 async function dropLocal(req: DropNodeRequest, pgdata: string): Promise<void> {
   const { config, paths } = loadKeeperConfig(pgdata);
   const state = readStateFile(paths.state);
-  const target = parsePgUri(config.monitor, `pg_autoctl.monitor in ${paths.config}`);
+  const target = parsePgUri(monitorUriOf(config, paths.config), `pg_autoctl.monitor in ${paths.config}`);
   const label = `node ${state.nodeId} "${config.name}"`;
   const started = Date.now();
   const deadline = started + req.waitSec * 1000;

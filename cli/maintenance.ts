@@ -1,6 +1,7 @@
 // `pgaf enable maintenance [--allow-failover]` and `pgaf disable maintenance`: for the data
 // node of --pgdata, call start_/stop_maintenance(nodeid) on the monitor and follow the group
 // until the node is in maintenance (or back to secondary or primary).
+import { monitorUriOf } from '../config/keeper-config.js';
 import type { Argv } from 'yargs';
 import { BadArgs, BadState } from '../lib/errors.js';
 import { log } from '../lib/log.js';
@@ -59,7 +60,7 @@ export function checkMaintenanceAllowed(
 function localNode(pgdata: string) {
   const { config, paths } = loadKeeperConfig(pgdata);
   const state = readStateFile(paths.state);
-  return { config, state, target: parsePgUri(config.monitor, `pg_autoctl.monitor in ${paths.config}`) };
+  return { config, state, target: parsePgUri(monitorUriOf(config, paths.config), `pg_autoctl.monitor in ${paths.config}`) };
 }
 
 const isNode = (id: number, pred: (r: NodeStateRow) => boolean) => (rows: NodeStateRow[]) => rows.some((r) => r.node_id === id && pred(r));

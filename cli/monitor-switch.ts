@@ -1,23 +1,23 @@
-// `pgaf enable|disable monitor`: the original's online monitor replacement (not supported yet:
-// the commands refuse with exit 1 and say why).
+// `pgaf enable|disable monitor`: the original's online monitor replacement. disable: leave the
+// monitor (or forget one that is gone, --force) and run on without one; enable: register the
+// running node with a new monitor in its current role. Postgres keeps running throughout.
 import type { Argv } from 'yargs';
-import { BadArgs } from '../lib/errors.js';
+import { disableMonitor, enableMonitor, parseMonitorUri } from '../keeper/monitor-switch/apply.js';
+import { log } from '../lib/log.js';
 import { localNode } from './options.js';
 
 export function enableMonitorCommand(cli: Argv): Argv {
   return cli.command(
     'monitor <uri>',
-    'register the node of PGDATA with a new monitor (not supported)',
+    'register the node of PGDATA, which runs without a monitor, with a new monitor (primary first, then its standbys)',
     (y) =>
       y
-        .positional('uri', { type: 'string', describe: 'the new monitor URI' })
+        .positional('uri', { type: 'string', describe: 'the new monitor URI, postgres://autoctl_node@host:port/pg_auto_failover' })
         .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' }),
-    (args) => {
-      if (!/^postgres(ql)?:\/\//.test(String(args.uri))) throw new BadArgs(`the monitor URI must be a postgres:// URI, got "${String(args.uri)}"`);
-      localNode(args.pgdata);
-      throw new BadArgs('enable monitor is not supported: a pgaf node keeps the monitor it was created with', {
-        hint: 'to move to another monitor: drop node, then create postgres --monitor <uri> on the existing PGDATA',
-      });
+    async (args) => {
+      parseMonitorUri(String(args.uri));
+      const { pgdata } = localNode(args.pgdata);
+      await enableMonitor(pgdata, String(args.uri), log);
     },
   );
 }
@@ -25,14 +25,14 @@ export function enableMonitorCommand(cli: Argv): Argv {
 export function disableMonitorCommand(cli: Argv): Argv {
   return cli.command(
     'monitor',
-    'let the node of PGDATA run without a monitor (not supported)',
+    'remove the node of PGDATA from its monitor and run it without one (standbys first, then the primary)',
     (y) =>
       y
         .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
-        .option('force', { type: 'boolean', describe: 'even when the monitor cannot be reached' }),
-    (args) => {
-      localNode(args.pgdata);
-      throw new BadArgs('disable monitor is not supported: pgaf nodes always run with a monitor');
+        .option('force', { type: 'boolean', default: false, describe: 'forget the monitor even when it cannot be reached' }),
+    async (args) => {
+      const { pgdata } = localNode(args.pgdata);
+      await disableMonitor(pgdata, { force: Boolean(args.force) }, log);
     },
   );
 }

@@ -2,12 +2,13 @@
 // and in its configuration file. Used by `set node metadata` and by `run --name --hostname
 // --pgport` (the original updates the node metadata when its keeper starts). No yargs here:
 // `run` takes a lean path.
+import { monitorUriOf, type KeeperConfig } from '../config/keeper-config.js';
 import { configSet } from '../config/config-keys.js';
 import { readNodeIni, writeNodeIni } from '../config/node-config.js';
 import { BadArgs, BadConfig, Monitor, PgSql } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { findNode } from '../lib/monitor-queries.js';
-import { parsePgUri } from '../lib/pg-uri.js';
+import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
 import { withClient } from '../lib/sql.js';
 import { loadKeeperConfig } from '../keeper/open-node.js';
 import { readStateFile } from '../keeper/state/state-file.js';
@@ -41,11 +42,23 @@ export function metadataRequest(a: MetadataArgs): MetadataRequest {
   };
 }
 
-/** Updates the node of PGDATA on the monitor, then in its config file; returns the result. */
+/**
+ * Updates the node of PGDATA on the monitor, then in its config file; returns the result. A
+ * node without a monitor only has its config file.
+ */
 export async function updateNodeMetadata(pgdata: string, req: MetadataRequest): Promise<{ nodeId: number; name: string; hostname: string; port: number }> {
   const { config, paths } = loadKeeperConfig(pgdata);
   const state = readStateFile(paths.state);
-  const target = parsePgUri(config.monitor, `pg_autoctl.monitor in ${paths.config}`);
+  if (config.monitor !== undefined) {
+    await updateOnMonitor(parsePgUri(monitorUriOf(config, paths.config), `pg_autoctl.monitor in ${paths.config}`), state.nodeId, config.name, req);
+  }
+  updateLocalConfig(pgdata, config, req);
+  return metadataResult(state, config, req);
+}
+
+async function updateOnMonitor(target: PgTarget, nodeId: number, name: string, req: MetadataRequest): Promise<void> {
+  const state = { nodeId };
+  const config = { name };
   await withClient(target, { kind: 'monitor' }, async (q) => {
     const node = await findNode(q, { id: state.nodeId });
     if (!node) throw new Monitor(`node ${state.nodeId} "${config.name}" is not registered on the monitor`, { retryable: false });
@@ -63,6 +76,10 @@ export async function updateNodeMetadata(pgdata: string, req: MetadataRequest): 
       throw err;
     }
   });
+}
+
+/** Rewrites name, hostname and port in the config file of PGDATA. */
+function updateLocalConfig(pgdata: string, config: KeeperConfig, req: MetadataRequest): void {
   const local = readNodeIni(pgdata);
   if (!local) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`);
   let ini = local.ini;
@@ -73,5 +90,8 @@ export async function updateNodeMetadata(pgdata: string, req: MetadataRequest): 
   if (req.port !== undefined && req.port !== config.port) {
     log.warn(`postgresql.port is now ${req.port}: Postgres listens on it once restarted`);
   }
+}
+
+function metadataResult(state: { nodeId: number }, config: KeeperConfig, req: MetadataRequest) {
   return { nodeId: state.nodeId, name: req.name ?? config.name, hostname: req.hostname ?? config.hostname, port: req.port ?? config.port };
 }

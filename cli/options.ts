@@ -1,6 +1,6 @@
 // Options shared by several commands, their validation (pure, throws BadArgs), and how a
 // command finds the monitor: --monitor, $PG_AUTOCTL_MONITOR, or the config file of --pgdata.
-import { keeperConfigFromIni } from '../config/keeper-config.js';
+import { keeperConfigFromIni, MONITOR_DISABLED } from '../config/keeper-config.js';
 import { canonicalPgdata } from '../config/paths.js';
 import { monitorConfigFromIni, readNodeIni, type MonitorConfig } from '../config/node-config.js';
 import { BadArgs, BadConfig } from '../lib/errors.js';
@@ -97,6 +97,11 @@ export function resolveMonitor(
   if (node.role === 'monitor') return localMonitorTarget(monitorConfigFromIni(node.ini, node.path));
   const keeperMonitor = node.ini.pg_autoctl?.monitor;
   if (!keeperMonitor) throw new BadConfig(`${node.path} has no pg_autoctl.monitor URI`);
+  if (keeperMonitor === MONITOR_DISABLED) {
+    throw new BadConfig(`the node of PGDATA ${pgdata} runs without a monitor (pg_autoctl.monitor is ${MONITOR_DISABLED})`, {
+      hint: 'pass --monitor <postgres:// URI>, or register the node with pgaf enable monitor <URI>',
+    });
+  }
   return { target: parsePgUri(keeperMonitor, `pg_autoctl.monitor in ${node.path}`), uri: keeperMonitor };
 }
 

@@ -3,6 +3,10 @@
 import type { Argv } from 'yargs';
 import { json, jsonRows, out } from './output.js';
 import { BadArgs } from '../lib/errors.js';
+import { MONITOR_DISABLED } from '../config/keeper-config.js';
+import { readNodeIni } from '../config/node-config.js';
+import { canonicalPgdata } from '../config/paths.js';
+import { log } from '../lib/log.js';
 import { currentState, formationSettings, formationUri, lastEvents, synchronousStandbyNames } from '../lib/monitor-queries.js';
 import { withClient } from '../lib/sql.js';
 import type { PgTarget } from '../lib/pg-uri.js';
@@ -57,6 +61,13 @@ function uriCommand(cli: Argv): Argv {
   );
 }
 
+/** The data node of --pgdata/$PGDATA has pg_autoctl.monitor = PG_AUTOCTL_DISABLED. */
+function runsWithoutMonitor(pgdataArg: unknown): boolean {
+  const raw = typeof pgdataArg === 'string' && pgdataArg ? pgdataArg : process.env.PGDATA;
+  if (!raw) return false;
+  return readNodeIni(canonicalPgdata(raw))?.ini.pg_autoctl?.monitor === MONITOR_DISABLED;
+}
+
 function stateCommand(cli: Argv): Argv {
   return cli.command(
     'state',
@@ -71,7 +82,9 @@ function stateCommand(cli: Argv): Argv {
       const formation = args.formation !== undefined ? parseFormation(args.formation) : (localNodeDefaults(args).formation ?? 'default');
       const group = args.group === undefined ? undefined : parseNonNegativeInt(args.group, '--group');
       if (args.local && args.watch) throw new BadArgs('--local and --watch are mutually exclusive');
-      if (args.local) {
+      const noMonitor = !args.local && !args.monitor && !args.watch && runsWithoutMonitor(args.pgdata);
+      if (noMonitor) log.info('This node runs without a monitor: showing its local state');
+      if (args.local || noMonitor) {
         const rows = [await localStateRow(resolvePgdata(args.pgdata))];
         if (args.json) jsonRows(rows);
         else out(renderStateTable(rows));

@@ -8,7 +8,8 @@ export type HbaLevel = 'skip' | 'minimal' | 'app';
 
 export interface KeeperConfig {
   role: 'keeper';
-  monitor: string;
+  /** the monitor URI; undefined when the node runs without a monitor (--disable-monitor) */
+  monitor: string | undefined;
   formation: string;
   group: number;
   name: string;
@@ -36,6 +37,9 @@ export interface KeeperConfig {
   sslMode: string;
 }
 
+/** What the original writes as pg_autoctl.monitor for a node without a monitor. */
+export const MONITOR_DISABLED = 'PG_AUTOCTL_DISABLED';
+
 export const KEEPER_DEFAULTS = {
   formation: 'default',
   group: 0,
@@ -54,7 +58,7 @@ export function keeperConfigToIni(c: KeeperConfig): Ini {
   const ini: Ini = {
     pg_autoctl: {
       role: c.role,
-      monitor: c.monitor,
+      monitor: c.monitor ?? MONITOR_DISABLED,
       formation: c.formation,
       group: String(c.group),
       name: c.name,
@@ -97,9 +101,13 @@ export function keeperConfigFromIni(ini: Ini, path: string): KeeperConfig {
   const f = new FieldErrors();
   const config: KeeperConfig = {
     role: f.oneOf('pg_autoctl.role', a.role, ['keeper'] as const),
-    monitor: f.string('pg_autoctl.monitor', a.monitor, { pattern: /^postgres(ql)?:\/\//, what: 'a postgres:// URI' }),
+    monitor:
+      a.monitor === MONITOR_DISABLED
+        ? undefined
+        : f.string('pg_autoctl.monitor', a.monitor, { pattern: /^postgres(ql)?:\/\//, what: `a postgres:// URI or ${MONITOR_DISABLED}` }),
     formation: f.string('pg_autoctl.formation', a.formation ?? KEEPER_DEFAULTS.formation, { min: 1 }),
-    group: f.number('pg_autoctl.group', a.group ?? KEEPER_DEFAULTS.group, { int: true, min: 0 }),
+    // the original writes group -1 for a node without a monitor: it is group 0 here
+    group: a.monitor === MONITOR_DISABLED && a.group === '-1' ? 0 : f.number('pg_autoctl.group', a.group ?? KEEPER_DEFAULTS.group, { int: true, min: 0 }),
     name: f.string('pg_autoctl.name', a.name, { min: 1, max: 63 }),
     hostname: f.string('pg_autoctl.hostname', a.hostname, { min: 1 }),
     nodekind: f.oneOf('pg_autoctl.nodekind', a.nodekind ?? 'standalone', ['standalone'] as const),
@@ -140,4 +148,14 @@ export function keeperConfigFromIni(ini: Ini, path: string): KeeperConfig {
   };
   if (!f.ok) throw new BadConfig(`invalid keeper configuration in ${path}: ${f.issues.join('; ')}`);
   return Object.freeze(config);
+}
+
+/** The monitor URI of a node, or BadConfig (exit 2, as the original) when it runs without one. */
+export function monitorUriOf(c: KeeperConfig, path: string): string {
+  if (c.monitor === undefined) {
+    throw new BadConfig(`this node runs without a monitor (pg_autoctl.monitor is ${MONITOR_DISABLED} in ${path})`, {
+      hint: 'pass --monitor <postgres:// URI>, or register the node with pgaf enable monitor <URI>',
+    });
+  }
+  return c.monitor;
 }

@@ -7,6 +7,8 @@ export interface NodePaths {
   config: string;
   state: string;
   init: string;
+  /** the node list of a node without a monitor (do fsm nodes set), as the original's nodes.json */
+  nodes: string;
   runDir: string;
   pid: string;
   postgresLog: string;
@@ -19,6 +21,7 @@ export function nodePaths(pgdata: string, env: NodeJS.ProcessEnv = process.env):
     config: configFilePath(pgdata, env),
     state: join(stateDir, 'pg_autoctl.state'),
     init: join(stateDir, 'pg_autoctl.init'),
+    nodes: join(stateDir, 'nodes.json'),
     runDir,
     pid: join(runDir, 'pg_autoctl.pid'),
     postgresLog: join(runDir, 'postgres.log'),

@@ -1,6 +1,7 @@
 // `create postgres`: validate everything first (nothing written), register with the monitor,
 // write the config and state files, then the keeper reaches its first state.
 import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { keeperConfigFromIni, keeperConfigToIni, type KeeperConfig } from '../config/keeper-config.js';
 import { readNodeIni, writeNodeIni } from '../config/node-config.js';
@@ -13,12 +14,14 @@ import { postgresRunAs, type OsUser } from '../lib/pgbin.js';
 import { resolveBinDir, runProgram } from '../lib/postgres-ctl.js';
 import { MonitorClient } from './monitor-client.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
-import { initialState, readStateFile, writeStateFile } from './state/state-file.js';
+import { initialState, readStateFile, writeStateFile, type KeeperState } from './state/state-file.js';
 
 export interface CreateNodeRequest {
   pgdata: string;
   port: number;
-  monitor: string;
+  /** undefined: a node without a monitor (--disable-monitor), whose id is nodeId */
+  monitor: string | undefined;
+  nodeId?: number;
   formation: string;
   name?: string;
   hostname?: string;
@@ -54,7 +57,7 @@ async function systemIdentifierOf(binDir: string, pgdata: string, runAs?: OsUser
 
 /** Validates the request against the disk; returns the config to write. Changes nothing. */
 export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: KeeperConfig; binDir: string; runAs?: OsUser; hasData: boolean }> {
-  const target = parsePgUri(req.monitor, '--monitor');
+  const target = req.monitor === undefined ? undefined : parsePgUri(req.monitor, '--monitor');
   const binDir = resolveBinDir(req.pgctl);
   const hasData = existsSync(join(req.pgdata, 'PG_VERSION'));
   if (!hasData && existsSync(req.pgdata) && readdirSync(req.pgdata).length > 0) {
@@ -66,7 +69,7 @@ export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: 
     throw new BadArgs(`the parent directory of --pgdata ${req.pgdata} does not exist`);
   }
   const runAs = postgresRunAs(hasData ? req.pgdata : dirname(req.pgdata));
-  const hostname = req.hostname ?? (await localAddressToward(target.host, target.port));
+  const hostname = req.hostname ?? (target ? await localAddressToward(target.host, target.port) : osHostname());
   const config: KeeperConfig = {
     role: 'keeper',
     monitor: req.monitor,
@@ -97,7 +100,7 @@ export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: 
 }
 
 /** Registers with the monitor, retrying while it says "retry registering" (no primary ready yet). */
-async function registerWithRetry(client: MonitorClient, args: Parameters<MonitorClient['register']>[0], log: Logger) {
+export async function registerWithRetry(client: MonitorClient, args: Parameters<MonitorClient['register']>[0], log: Logger) {
   const deadline = Date.now() + 120_000;
   for (;;) {
     try {
@@ -122,6 +125,7 @@ export async function createNode(req: CreateNodeRequest, log: Logger): Promise<C
     return { config, paths, registered: false };
   }
   const plan = await planCreateNode(req);
+  if (req.monitor === undefined) return createWithoutMonitor(req, plan, paths, log);
   const sysid = plan.hasData ? await systemIdentifierOf(plan.binDir, req.pgdata, plan.runAs) : '0';
 
   const client = new MonitorClient(parsePgUri(req.monitor, '--monitor'), { nodeId: 0, groupId: 0, formation: req.formation });
@@ -140,14 +144,32 @@ export async function createNode(req: CreateNodeRequest, log: Logger): Promise<C
       log,
     );
     const config: KeeperConfig = { ...plan.config, name: reg.name, group: reg.groupId };
-    mkdirSync(dirname(paths.state), { recursive: true, mode: 0o700 });
-    mkdirSync(paths.runDir, { recursive: true, mode: 0o755 });
-    if (plan.runAs) chownSync(paths.runDir, plan.runAs.uid, plan.runAs.gid);
-    writeNodeIni(paths.config, keeperConfigToIni(config));
-    writeStateFile(paths.state, initialState(reg.nodeId, reg.groupId, reg.goal));
+    writeNodeFiles(paths, plan.runAs, config, initialState(reg.nodeId, reg.groupId, reg.goal));
     log.info(`Registered node ${reg.nodeId} "${reg.name}" (${config.hostname}:${req.port}) in formation "${req.formation}", goal ${reg.goal}`);
     return { config, paths, registered: true };
   } finally {
     await client.close();
   }
+}
+
+function writeNodeFiles(paths: NodePaths, runAs: OsUser | undefined, config: KeeperConfig, state: KeeperState): void {
+  mkdirSync(dirname(paths.state), { recursive: true, mode: 0o700 });
+  mkdirSync(paths.runDir, { recursive: true, mode: 0o755 });
+  if (runAs) chownSync(paths.runDir, runAs.uid, runAs.gid);
+  writeNodeIni(paths.config, keeperConfigToIni(config));
+  writeStateFile(paths.state, state);
+}
+
+/**
+ * --disable-monitor: nothing is registered and nothing runs yet. The node stays in init until
+ * `do fsm assign` gives it a goal (single: initdb; wait_standby then catchingup: base backup
+ * from the primary of the nodes file).
+ */
+function createWithoutMonitor(req: CreateNodeRequest, plan: { config: KeeperConfig; runAs?: OsUser }, paths: NodePaths, log: Logger): CreatedNode {
+  const nodeId = req.nodeId;
+  if (nodeId === undefined || !Number.isInteger(nodeId) || nodeId < 1) throw new BadArgs('--disable-monitor needs --node-id <n>, an integer above 0');
+  const config: KeeperConfig = { ...plan.config, monitor: undefined, name: req.name ?? `node_${nodeId}`, group: 0 };
+  writeNodeFiles(paths, plan.runAs, config, initialState(nodeId, 0, 'init'));
+  log.info(`Created node ${nodeId} "${config.name}" (${config.hostname}:${req.port}) without a monitor, in state init`);
+  return { config, paths, registered: false };
 }

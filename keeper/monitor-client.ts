@@ -29,6 +29,16 @@ export interface Registration {
   replicationQuorum: boolean;
 }
 
+/** What the keeper loop needs from a monitor: the real one, or LocalMonitorClient without one. */
+export interface KeeperMonitor extends MonitorApi {
+  /** Calls `fn` when the node list or a goal may have changed. */
+  listen(fn: (channel: string, payload: string) => void): void;
+  nodeActive(rep: NodeActiveReport): Promise<NodeActiveReply>;
+  /** The monitor's primary_demote_timeout, in seconds; undefined when there is none. */
+  demoteTimeoutSec(): Promise<number | undefined>;
+  close(): Promise<void>;
+}
+
 type Row = Record<string, unknown>;
 
 function peer(r: Row): PeerNode {
@@ -48,7 +58,7 @@ function state(v: unknown): NodeState {
   return s;
 }
 
-export class MonitorClient implements MonitorApi {
+export class MonitorClient implements KeeperMonitor {
   private session?: SqlSession;
   private onNotify?: (channel: string, payload: string) => void;
 
@@ -99,11 +109,13 @@ export class MonitorClient implements MonitorApi {
     candidatePriority: number;
     replicationQuorum: boolean;
     desiredNodeId?: number;
+    /** 'init' (the monitor decides), or 'single'/'wait_standby' for a node that already runs (enable monitor) */
+    initialState?: NodeState;
   }): Promise<Registration> {
     const [r] = await this.q(
-      `SELECT * FROM pgautofailover.register_node($1, $2, $3, $4, $5, $6::bigint, $7, -1, 'init', 'standalone', $8, $9)`,
+      `SELECT * FROM pgautofailover.register_node($1, $2, $3, $4, $5, $6::bigint, $7, -1, $10::pgautofailover.replication_state, 'standalone', $8, $9)`,
       [this.ids.formation, opts.host, opts.port, opts.dbname, opts.name, opts.sysid, opts.desiredNodeId ?? -1,
-        opts.candidatePriority, opts.replicationQuorum],
+        opts.candidatePriority, opts.replicationQuorum, opts.initialState ?? 'init'],
     );
     if (!r) throw new Monitor('register_node returned no row');
     return {

@@ -7,8 +7,10 @@ import type { Logger } from '../lib/log.js';
 import { parsePgUri } from '../lib/pg-uri.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { resolveBinDir } from '../lib/postgres-ctl.js';
+import { statSync } from 'node:fs';
 import { Keeper } from './loop/run.js';
-import { MonitorClient } from './monitor-client.js';
+import { LocalMonitorClient } from './local-monitor/client.js';
+import { MonitorClient, type KeeperMonitor } from './monitor-client.js';
 import { PgLocalPostgres } from './pg/local-postgres.js';
 import type { KeeperCtl } from './pg/ctl.js';
 import type { PostgresSupervisor } from './pg/supervisor.js';
@@ -22,7 +24,8 @@ export interface OpenNode {
   config: KeeperConfig;
   paths: NodePaths;
   pg: PgLocalPostgres;
-  monitor: MonitorClient;
+  /** the monitor client the node started with (the keeper swaps it when the monitor changes) */
+  monitor: KeeperMonitor;
   keeper: Keeper;
 }
 
@@ -35,7 +38,7 @@ export function loadKeeperConfig(pgdata: string): { config: KeeperConfig; paths:
 }
 
 export function localPostgres(config: KeeperConfig, paths: NodePaths, nodeId: number, log: Logger, supervisor?: SupervisorFactory): PgLocalPostgres {
-  const monitorHost = parsePgUri(config.monitor, 'pg_autoctl.monitor').host;
+  const monitorHost = config.monitor === undefined ? '/' : parsePgUri(config.monitor, 'pg_autoctl.monitor').host;
   return new PgLocalPostgres({
     pgdata: config.pgdata,
     binDir: resolveBinDir(config.pgCtl),
@@ -54,15 +57,65 @@ export function localPostgres(config: KeeperConfig, paths: NodePaths, nodeId: nu
   });
 }
 
-export function openNode(pgdata: string, log: Logger, supervisor?: SupervisorFactory): OpenNode {
-  const { config, paths } = loadKeeperConfig(pgdata);
+/** The monitor of the config, or the local stand-in of a node without one. */
+export function monitorClientFor(config: KeeperConfig, paths: NodePaths): KeeperMonitor {
+  if (config.monitor === undefined) {
+    return new LocalMonitorClient({
+      statePath: paths.state,
+      nodesPath: paths.nodes,
+      candidatePriority: config.candidatePriority,
+      replicationQuorum: config.replicationQuorum,
+    });
+  }
   const state = readStateFile(paths.state);
-  const pg = localPostgres(config, paths, state.nodeId, log, supervisor);
-  const monitor = new MonitorClient(parsePgUri(config.monitor, 'pg_autoctl.monitor'), {
+  return new MonitorClient(parsePgUri(config.monitor, 'pg_autoctl.monitor'), {
     nodeId: state.nodeId,
     groupId: state.groupId,
     formation: config.formation,
   });
+}
+
+function configStamp(path: string): string {
+  try {
+    const s = statSync(path);
+    return `${s.ino}:${s.mtimeMs}:${s.size}`;
+  } catch {
+    return 'none';
+  }
+}
+
+/**
+ * Watches the config file for a monitor switch (enable/disable monitor): returns a new client
+ * when pg_autoctl.monitor changed. A config that no longer parses is logged and ignored.
+ */
+function monitorReloader(pgdata: string, initial: KeeperConfig, paths: NodePaths, log: Logger): (force: boolean) => KeeperMonitor | undefined {
+  let seen = configStamp(paths.config);
+  let current = initial.monitor;
+  return (force) => {
+    const now = configStamp(paths.config);
+    if (!force && now === seen) return undefined;
+    seen = now;
+    let config: KeeperConfig;
+    try {
+      config = loadKeeperConfig(pgdata).config;
+    } catch (err) {
+      log.error(`The configuration changed but cannot be used, keeping the current one: ${(err as Error).message}`);
+      return undefined;
+    }
+    if (config.monitor === current) return undefined;
+    current = config.monitor;
+    log.info(config.monitor === undefined ? 'The monitor is disabled: goals now come from the state file.' : 'A new monitor is configured: connecting to it.', {
+      monitor: config.monitor === undefined ? 'none' : parsePgUri(config.monitor, 'pg_autoctl.monitor').host,
+    });
+    return monitorClientFor(config, paths);
+  };
+}
+
+export function openNode(pgdata: string, log: Logger, supervisor?: SupervisorFactory): OpenNode {
+  const { config, paths } = loadKeeperConfig(pgdata);
+  const state = readStateFile(paths.state);
+  const pg = localPostgres(config, paths, state.nodeId, log, supervisor);
+  const monitor = monitorClientFor(config, paths);
   const keeper = new Keeper({
     formation: config.formation,
     statePath: paths.state,
@@ -76,6 +129,7 @@ export function openNode(pgdata: string, log: Logger, supervisor?: SupervisorFac
       sleepMs: 1000,
       refreshEveryTicks: 10,
     },
+    reloadMonitor: monitorReloader(pgdata, config, paths, log),
   });
   return { config, paths, pg, monitor, keeper };
 }

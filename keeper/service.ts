@@ -25,14 +25,17 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
   };
   const onTerm = () => stop('SIGTERM');
   const onInt = () => stop('SIGINT');
-  const onHup = () => log.info('Received SIGHUP: configuration is re-read at the next start');
+  const onHup = () => {
+    log.info('Received SIGHUP: the keeper re-reads its monitor setting and state file now (other settings at the next start)');
+    node.keeper.requestReload();
+  };
   const signals = opts.handleSignals !== false;
   if (signals) {
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
     process.on('SIGHUP', onHup);
   }
-  log.info(`Keeper of node ${node.config.name} starts`, { pgdata, monitor: node.config.monitor });
+  log.info(`Keeper of node ${node.config.name} starts`, { pgdata, monitor: node.config.monitor ?? 'none (goals from do fsm assign)' });
   try {
     await node.keeper.run();
   } catch (err) {

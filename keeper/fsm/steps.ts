@@ -1,6 +1,7 @@
 // The keeper's transition steps: small named functions built from idempotent LocalPostgres
 // verbs, so running one again after a crash is safe.
 import { BadState } from '../../lib/errors.js';
+import { isNoNodeList } from '../local-monitor/answers.js';
 import type { PeerNode, Step, StepContext } from './context.js';
 
 const SYNC_CATCHUP_TIMEOUT_MS = 5_000;
@@ -20,8 +21,15 @@ async function requirePrimary(ctx: StepContext): Promise<PeerNode> {
   return primary;
 }
 
+/** HBA and slots for the other nodes; left as they are when the node list is unknown (no monitor, no nodes file). */
 async function refreshPeers(ctx: StepContext, advanceSlots: boolean): Promise<void> {
-  const peers = await ctx.monitor.getOtherNodes();
+  let peers: PeerNode[];
+  try {
+    peers = await ctx.monitor.getOtherNodes();
+  } catch (err) {
+    if (isNoNodeList(err)) return;
+    throw err;
+  }
   await ctx.pg.reconcileHba(peers);
   await ctx.pg.reconcileSlots(peers, advanceSlots);
 }

@@ -1,11 +1,13 @@
 // The keeper's loop: each tick reads local facts, heartbeats the monitor, decides (decide.ts)
 // and acts, then writes the state file and logs one sentence. Wakes on NOTIFY or after 1 s.
+import { statSync } from 'node:fs';
 import { Dropped } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { LocalPostgres, PeerNode, StepContext } from '../fsm/context.js';
 import { findTransition } from '../fsm/transitions.js';
 import { canTakeWrites, expectationOf, type NodeState } from '../fsm/states.js';
-import type { MonitorClient } from '../monitor-client.js';
+import { isNoNodeList } from '../local-monitor/answers.js';
+import type { KeeperMonitor } from '../monitor-client.js';
 import { readStateFile, writeStateFile, type KeeperState } from '../state/state-file.js';
 import { decide, reportedPgIsRunning, type Decision } from './decide.js';
 
@@ -33,10 +35,25 @@ export interface KeeperDeps {
   formation: string;
   statePath: string;
   pg: LocalPostgres & { readFacts(): Promise<LocalFacts>; close?(): Promise<void> };
-  monitor: MonitorClient;
+  monitor: KeeperMonitor;
   log: Logger;
   timeouts: KeeperTimeouts;
   now?: () => number;
+  /**
+   * Called at the start of each tick (with force after a SIGHUP): a new monitor client when
+   * the configuration switched monitors (enable/disable monitor), else undefined.
+   */
+  reloadMonitor?: (force: boolean) => KeeperMonitor | undefined;
+}
+
+/** Identity of a file version: writers replace files by rename, so inode, mtime and size change. */
+function fileStamp(path: string): string {
+  try {
+    const s = statSync(path);
+    return `${s.ino}:${s.mtimeMs}:${s.size}`;
+  } catch {
+    return 'none';
+  }
 }
 
 const STATE_TIMESTAMPS_EVERY_SEC = 10;
@@ -57,15 +74,66 @@ export class Keeper {
   /** the monitor's primary_demote_timeout (s), refreshed now and then */
   private demoteTimeoutSec?: number;
   private ticks = 0;
+  /** the state file as this keeper last read or wrote it: another version was written by a command */
+  private stateStamp = '';
+  private reloadRequested = false;
+  private monitor: KeeperMonitor;
 
   /** set by a NOTIFY: the node list or a goal may have changed */
   private notified = true;
 
   constructor(private readonly d: KeeperDeps) {
-    d.monitor.listen(() => {
+    this.monitor = d.monitor;
+    this.listenTo(this.monitor);
+  }
+
+  private listenTo(monitor: KeeperMonitor): void {
+    monitor.listen(() => {
       this.notified = true;
       this.wake?.();
     });
+  }
+
+  /** SIGHUP: re-read the configuration (and the state file) at the start of the next tick, now. */
+  requestReload(): void {
+    this.reloadRequested = true;
+    this.wake?.();
+  }
+
+  /** A monitor switch (enable/disable monitor) or a state file written by a command is picked up here. */
+  private async pickUpOutsideChanges(): Promise<void> {
+    const force = this.reloadRequested;
+    this.reloadRequested = false;
+    const next = this.d.reloadMonitor?.(force);
+    if (next) {
+      await this.monitor.close().catch(() => undefined);
+      this.monitor = next;
+      this.listenTo(next);
+      this.notified = true;
+      this.demoteTimeoutSec = undefined;
+      this.ticks = 0;
+      this.state = undefined;
+    }
+    if (this.state && fileStamp(this.d.statePath) !== this.stateStamp) {
+      this.d.log.info('The state file was changed by a command: re-reading it.');
+      this.state = undefined;
+    }
+    if (!this.state) {
+      this.state = readStateFile(this.d.statePath);
+      this.stateStamp = fileStamp(this.d.statePath);
+      this.savedRoles = `${this.state.current_role}/${this.state.assigned_role}`;
+    }
+  }
+
+  /** Writes the state file unless a command replaced it since we read it (theirs wins, re-read next tick). */
+  private writeState(state: KeeperState): boolean {
+    if (fileStamp(this.d.statePath) !== this.stateStamp) {
+      this.state = undefined;
+      return false;
+    }
+    writeStateFile(this.d.statePath, state);
+    this.stateStamp = fileStamp(this.d.statePath);
+    return true;
   }
 
   private now(): number {
@@ -89,7 +157,7 @@ export class Keeper {
       }
       if (!acted && !this.stopping) await this.sleep(this.d.timeouts.sleepMs);
     }
-    await this.d.monitor.close();
+    await this.monitor.close();
     await this.d.pg.close?.();
   }
 
@@ -106,10 +174,12 @@ export class Keeper {
 
   /** One iteration. Returns true when it ran a transition (the next tick follows at once). */
   async tick(): Promise<boolean> {
-    const { log, monitor, pg } = this.d;
-    // read once; from then on the keeper is the only writer, and the memory copy holds the
-    // contact timestamps between two saves
-    const state = (this.state ??= readStateFile(this.d.statePath));
+    const { log, pg } = this.d;
+    // read once; from then on the keeper writes it, and the memory copy holds the contact
+    // timestamps between two saves (a command that rewrites it is noticed here)
+    await this.pickUpOutsideChanges();
+    const monitor = this.monitor;
+    const state = this.state!;
     const facts = await pg.readFacts().catch(() => NO_FACTS);
     const now = this.now();
     this.trackRestarts(facts.running, now);
@@ -142,7 +212,7 @@ export class Keeper {
     }
 
     if (state.current_role === 'dropped' && state.assigned_role === 'dropped') {
-      writeStateFile(this.d.statePath, state);
+      this.writeState(state);
       if (++this.droppedRounds > 1) throw new Dropped('this node is dropped');
       return false;
     }
@@ -169,7 +239,7 @@ export class Keeper {
   private saveState(state: KeeperState, now: number): void {
     const roles = `${state.current_role}/${state.assigned_role}`;
     if (roles === this.savedRoles && now - this.savedAt < STATE_TIMESTAMPS_EVERY_SEC) return;
-    writeStateFile(this.d.statePath, state);
+    if (!this.writeState(state)) return;
     this.savedRoles = roles;
     this.savedAt = now;
   }
@@ -184,7 +254,7 @@ export class Keeper {
   }
 
   private ctx(state: KeeperState): StepContext {
-    return { nodeId: state.nodeId, groupId: state.groupId, formation: this.d.formation, pg: this.d.pg, monitor: this.d.monitor, log: this.d.log };
+    return { nodeId: state.nodeId, groupId: state.groupId, formation: this.d.formation, pg: this.d.pg, monitor: this.monitor, log: this.d.log };
   }
 
   private async execute(decision: Decision, state: KeeperState, facts: LocalFacts, reachable: boolean): Promise<boolean> {
@@ -247,19 +317,29 @@ export class Keeper {
   private async ensureSyncNames(): Promise<void> {
     const have = await this.d.pg.synchronousStandbyNames();
     if (have !== '') return;
-    const want = await this.d.monitor.syncNamesIfStillPrimary();
+    const want = await this.monitor.syncNamesIfStillPrimary();
     if (want !== undefined && want !== '') {
       this.d.log.warn(`synchronous_standby_names is '', the monitor wants '${want}': setting it.`);
       await this.d.pg.setSynchronousStandbyNames(want);
     }
   }
 
-  /** HBA and slots follow the monitor's node list: at once when it changes, else every N ticks. */
+  /**
+   * HBA and slots follow the monitor's node list: at once when it changes, else every N ticks.
+   * A node without a monitor and without a nodes file leaves them as they are.
+   */
   private async refreshPeers(state: KeeperState): Promise<void> {
     this.ticksSinceRefresh += 1;
     if (!this.notified && this.ticksSinceRefresh < this.d.timeouts.refreshEveryTicks) return;
     this.notified = false;
-    const peers: PeerNode[] = await this.d.monitor.getOtherNodes();
+    let peers: PeerNode[];
+    try {
+      peers = await this.monitor.getOtherNodes();
+    } catch (err) {
+      if (!isNoNodeList(err)) throw err;
+      this.ticksSinceRefresh = 0;
+      return;
+    }
     const sig = peers.map((p) => `${p.nodeId}@${p.host}:${p.port}`).join(',');
     if (sig === this.peersSignature && this.ticksSinceRefresh < this.d.timeouts.refreshEveryTicks) return;
     const standby = !canTakeWrites(state.current_role);

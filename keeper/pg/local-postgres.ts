@@ -207,6 +207,12 @@ export class PgLocalPostgres implements LocalPostgres {
     return this.local(sql.isInRecovery);
   }
 
+  /** The primary_conninfo this standby streams with now; undefined when it does not stream. */
+  async streamingConninfo(): Promise<string | undefined> {
+    if (!(await this.isRunning())) return undefined;
+    return this.local(sql.walReceiverConninfo);
+  }
+
   /** `pg_ctl promote -w`; nothing to do on a running primary. */
   async promote(): Promise<void> {
     if ((await this.isRunning()) && !(await this.local(sql.isInRecovery))) {

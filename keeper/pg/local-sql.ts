@@ -19,6 +19,12 @@ export async function isInRecovery(q: Query): Promise<boolean> {
   return r?.r === true;
 }
 
+/** The connection string of the WAL receiver while it streams (password hidden by Postgres). */
+export async function walReceiverConninfo(q: Query): Promise<string | undefined> {
+  const [r] = await q<{ conninfo: string | null }>("SELECT conninfo FROM pg_stat_wal_receiver WHERE status = 'streaming'");
+  return r?.conninfo ?? undefined;
+}
+
 export async function systemIdentifier(q: Query): Promise<string> {
   const [r] = await q<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
   return r?.id ?? '';

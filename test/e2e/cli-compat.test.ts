@@ -593,7 +593,8 @@ describe('debug do commands (PG_AUTOCTL_DEBUG)', () => {
     r = await cli(['do', 'pgsetup', 'discover', '--pgdata', b], dbg);
     expect(JSON.parse(r.stdout)).toMatchObject({ pgdata: b, port: p2, is_running: false });
     r = await cli(['do', 'fsm', 'nodes', 'set', '/dev/null', '--pgdata', b], dbg);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2); // the node list of a node with a monitor comes from the monitor
+    expect(r.stderr).toMatch(/this node has a monitor/);
     const c = fakeDataNode('node_c', 99, 7299, 'secondary');
     r = await cli(['do', 'fsm', 'init', '--pgdata', c], dbg);
     expect(r.code, r.stderr).toBe(0);

@@ -59,7 +59,9 @@ const liveClusters = new Set<TestCluster>();
 
 export class TestCluster {
   readonly base: string;
-  readonly monitor: Member;
+  /** the current monitor; replaceMonitor() retires it (destroy() still cleans it up) */
+  monitor: Member;
+  private readonly retiredMonitors: Member[] = [];
   readonly nodes = new Map<string, Member>();
   private readonly runAs = postgresRunAs();
   private monitorClient?: pg.Client;
@@ -139,6 +141,47 @@ export class TestCluster {
     }
     if (Object.keys(settings).length) await this.monitorQuery('SELECT pg_reload_conf()');
     this.startService(this.monitor, ['run']);
+  }
+
+  /**
+   * A new monitor member (its own folders and port) in place of the current one, which the
+   * caller stopped or dropped; startMonitor() then creates and runs it.
+   */
+  async replaceMonitor(): Promise<void> {
+    await this.monitorClient?.end().catch(() => undefined);
+    this.monitorClient = undefined;
+    this.retiredMonitors.push(this.monitor);
+    this.monitor = { name: 'monitor', dir: join(this.base, `monitor${this.retiredMonitors.length + 1}`), port: await freePort() };
+    this.mkdirs(this.monitor.dir);
+  }
+
+  /**
+   * `create postgres --disable-monitor --node-id <id>` for a new node, then `pgaf run` on it:
+   * it stays in init until `do fsm assign` gives it a goal.
+   */
+  async addNodeWithoutMonitor(name: string, nodeId: number): Promise<void> {
+    if (this.nodes.has(name)) throw new Error(`node ${name} exists`);
+    const m: Member = { name, dir: join(this.base, name), port: await freePort(), host: '127.0.0.1' };
+    this.mkdirs(m.dir);
+    this.nodes.set(name, m);
+    const r = await this.cli(name, [
+      'create', 'postgres', '--disable-monitor', '--node-id', String(nodeId), '--pgport', String(m.port), '--hostname', '127.0.0.1',
+      '--listen', '127.0.0.1', '--name', name, '--auth', 'trust', '--no-ssl',
+    ]);
+    if (r.code !== 0) throw new Error(`create postgres --disable-monitor failed (${r.code}): ${r.stderr}`);
+    this.startService(m, ['run']);
+  }
+
+  /** One statement on a data node's Postgres (127.0.0.1, database postgres, as the superuser). */
+  async nodeQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(name: string, sql: string, params: unknown[] = []): Promise<R[]> {
+    const c = new pg.Client({ host: '127.0.0.1', port: this.member(name).port, user: this.superuser, database: 'postgres', connectionTimeoutMillis: 3000 });
+    c.on('error', () => undefined);
+    await c.connect();
+    try {
+      return (await c.query(sql, params as unknown[])).rows as R[];
+    } finally {
+      await c.end().catch(() => undefined);
+    }
   }
 
   /** Starts `create postgres --run` for a new node (behind its proxies in a proxied cluster). */
@@ -225,10 +268,7 @@ export class TestCluster {
   }
 
   postmasterPid(name: string): number | undefined {
-    const f = join(this.member(name).dir, 'pgdata', 'postmaster.pid');
-    if (!existsSync(f)) return undefined;
-    const pid = Number(readFileSync(f, 'utf8').split('\n')[0]);
-    return pid > 0 ? pid : undefined;
+    return postmasterPidIn(this.member(name).dir);
   }
 
   /** SIGKILL the keeper (or monitor service) process of `name`. */
@@ -350,10 +390,11 @@ export class TestCluster {
         await m.proxies.monitor.close().catch(() => undefined);
       }
     }
-    for (const m of [...this.nodes.values(), this.monitor]) {
+    const members = this.allMembers();
+    for (const m of members) {
       if (m.proc && m.proc.exitCode === null && m.proc.signalCode === null) m.proc.kill('SIGKILL');
     }
-    for (const m of [...this.nodes.values(), this.monitor]) {
+    for (const m of members) {
       const pgdata = join(m.dir, 'pgdata');
       if (existsSync(join(pgdata, 'postmaster.pid'))) {
         spawnSync(pgBin('pg_ctl'), ['-D', pgdata, '-m', 'immediate', '-w', '-t', '20', 'stop'], {
@@ -362,7 +403,7 @@ export class TestCluster {
           cwd: '/',
           stdio: 'ignore',
         });
-        const pid = this.postmasterPid(m.name);
+        const pid = postmasterPidIn(m.dir);
         if (pid) {
           try {
             process.kill(pid, 'SIGKILL');
@@ -374,6 +415,11 @@ export class TestCluster {
     }
     rmSync(this.base, { recursive: true, force: true });
     liveClusters.delete(this);
+  }
+
+  /** Data nodes, the current monitor and the retired ones. */
+  allMembers(): Member[] {
+    return [...this.nodes.values(), this.monitor, ...this.retiredMonitors];
   }
 
   /** The last lines of a member's pgaf log, for failure messages. */
@@ -390,11 +436,18 @@ export class TestCluster {
   }
 }
 
+function postmasterPidIn(memberDir: string): number | undefined {
+  const f = join(memberDir, 'pgdata', 'postmaster.pid');
+  if (!existsSync(f)) return undefined;
+  const pid = Number(readFileSync(f, 'utf8').split('\n')[0]);
+  return pid > 0 ? pid : undefined;
+}
+
 process.once('exit', () => {
   for (const c of liveClusters) {
-    for (const m of [...c.nodes.values(), c.monitor]) {
+    for (const m of c.allMembers()) {
       if (m.proc && m.proc.exitCode === null) m.proc.kill('SIGKILL');
-      const pid = c.postmasterPid(m.name);
+      const pid = postmasterPidIn(m.dir);
       if (pid) {
         try {
           process.kill(pid, 'SIGKILL');

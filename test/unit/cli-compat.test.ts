@@ -191,7 +191,11 @@ describe('bad command lines: exit 1, what is wrong, and where the usage is', () 
     [['show', 'state', '--monitor', 'postgres://h/db', '--watch', '--local'], /--local and --watch are mutually exclusive/],
     [['create', 'formation', '--monitor', 'postgres://h/db', '--formation', 'f', '--enable-secondary', '--disable-secondary'], /mutually exclusive/],
     [['enable', 'monitor', 'http://nope'], /must be a postgres:\/\/ URI/],
-    [['create', 'postgres', '--pgdata', '/tmp/nowhere', '--disable-monitor', '--node-id', '3'], /--disable-monitor and --node-id are not supported/],
+    [['create', 'postgres', '--pgdata', '/tmp/nowhere', '--disable-monitor'], /--disable-monitor needs --node-id/],
+    [['create', 'postgres', '--pgdata', '/tmp/nowhere', '--disable-monitor', '--node-id', '0'], /--node-id must be an integer above 0, got "0"/],
+    [['create', 'postgres', '--pgdata', '/tmp/nowhere', '--node-id', '3', '--monitor', 'postgres://h/db'], /--node-id is only for --disable-monitor/],
+    [['create', 'postgres', '--pgdata', '/tmp/nowhere', '--disable-monitor', '--node-id', '3', '--monitor', 'postgres://h/db'], /mutually exclusive/],
+    [['enable', 'monitor', 'http://u:secret@nope'], /must be a postgres:\/\/ URI[^\n]*"http:\/\/u:\*\*\*\*@nope"/],
   ])('%j', async (args, message) => {
     const r = await run(...(args as string[]));
     expect(r.code).toBe(1);
