@@ -7,10 +7,12 @@ import { parseArgs } from 'node:util';
 import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
 import { createNode, type CreateNodeRequest } from '../keeper/create-node.js';
 import { initDataNode, runDataNode } from '../keeper/service.js';
+import { optionalSslRequest, type SslArgs } from '../lib/ssl.js';
 import { AUTH_METHODS, parseFormation, parseHostname, parsePort, resolvePgdata } from './options.js';
+import { withSslOptions } from './ssl-options.js';
 import { reportError } from './report-error.js';
 
-export interface CreatePostgresArgs {
+export interface CreatePostgresArgs extends SslArgs {
   disableMonitor?: boolean;
   nodeId?: string;
   citusCluster?: string;
@@ -33,7 +35,6 @@ export interface CreatePostgresArgs {
   candidatePriority?: string;
   replicationQuorum?: string;
   maximumBackupRate?: string;
-  sslMode?: string;
 }
 
 function parsePriority(v: unknown): number {
@@ -71,8 +72,9 @@ export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.Process
   if (a.group !== undefined && String(a.group) !== '0') throw new BadArgs('--group must be 0: pgsql formations have one group');
   const rate = a.maximumBackupRate ?? KEEPER_DEFAULTS.maximumBackupRate;
   if (!/^\d+[kMG]?$/.test(rate)) throw new BadArgs(`--maximum-backup-rate must look like 100M, got "${rate}"`);
+  const pgdata = resolvePgdata(a.pgdata, env);
   return {
-    pgdata: resolvePgdata(a.pgdata, env),
+    pgdata,
     port: parsePort(a.pgport ?? env.PGPORT ?? 5432, '--pgport'),
     monitor,
     formation: a.formation !== undefined ? parseFormation(a.formation) : KEEPER_DEFAULTS.formation,
@@ -90,7 +92,7 @@ export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.Process
     replicationPassword: env.PG_AUTOCTL_REPLICATION_PASSWORD,
     maximumBackupRate: rate,
     networkPartitionTimeout: KEEPER_DEFAULTS.networkPartitionTimeout,
-    sslMode: a.sslMode ?? KEEPER_DEFAULTS.sslMode,
+    ssl: optionalSslRequest(a, pgdata),
   };
 }
 
@@ -99,7 +101,7 @@ export function postgresCommand(cli: Argv): Argv {
     'postgres',
     'initialise a pgaf data node: register it with the monitor, then initdb or clone the primary',
     (y) =>
-      y
+      withSslOptions(y)
         .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
         .option('pgport', { type: 'string', requiresArg: true, describe: 'Postgres port (default: $PGPORT, else 5432)' })
         .option('pghost', { type: 'string', requiresArg: true, describe: 'Unix socket directory for local connections (default /tmp)' })
@@ -119,13 +121,6 @@ export function postgresCommand(cli: Argv): Argv {
         .option('candidate-priority', { type: 'string', requiresArg: true, describe: 'promotion priority 0..100 (default 50)' })
         .option('replication-quorum', { type: 'string', requiresArg: true, describe: 'counts for synchronous replication (default true)' })
         .option('maximum-backup-rate', { type: 'string', requiresArg: true, describe: 'pg_basebackup rate limit (default 100M)' })
-        .option('no-ssl', { type: 'boolean', describe: 'no SSL (the only mode for now)' })
-        .option('ssl-self-signed', { type: 'boolean', describe: 'accepted; SSL is not implemented yet' })
-        .option('ssl-mode', { type: 'string', requiresArg: true, describe: 'sslmode for connections to other nodes (default prefer)' })
-        .option('ssl-ca-file', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
-        .option('ssl-crl-file', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
-        .option('server-cert', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
-        .option('server-key', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
         .option('disable-monitor', { type: 'boolean', describe: 'run without a monitor (not supported: refused)' })
         .option('node-id', { type: 'string', requiresArg: true, describe: 'node id without a monitor (not supported: refused)' })
         .option('citus-cluster', { type: 'string', requiresArg: true, hidden: true, describe: 'Citus: not supported' })
@@ -136,6 +131,7 @@ export function postgresCommand(cli: Argv): Argv {
 
 async function createPostgres(args: CreatePostgresArgs, run: boolean): Promise<void> {
   const req = createPostgresRequest(args);
+  for (const notice of req.ssl?.notices ?? []) log.info(notice);
   const created = await createNode(req, log);
   if (run) {
     await runDataNode(req.pgdata, log);
@@ -152,7 +148,8 @@ const LEAN_OPTIONS = {
   'skip-pg-hba': { type: 'boolean' }, 'pg-hba-lan': { type: 'boolean' }, username: { type: 'string' },
   dbname: { type: 'string' }, 'candidate-priority': { type: 'string' }, 'replication-quorum': { type: 'string' },
   'maximum-backup-rate': { type: 'string' }, 'no-ssl': { type: 'boolean' }, 'ssl-self-signed': { type: 'boolean' },
-  'ssl-mode': { type: 'string' }, run: { type: 'boolean' },
+  'ssl-mode': { type: 'string' }, 'ssl-ca-file': { type: 'string' }, 'ssl-crl-file': { type: 'string' },
+  'server-cert': { type: 'string' }, 'server-key': { type: 'string' }, run: { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v', multiple: true }, quiet: { type: 'boolean', short: 'q' },
 } as const;
 

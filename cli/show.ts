@@ -4,6 +4,7 @@ import type { Argv } from 'yargs';
 import { BadArgs } from '../lib/errors.js';
 import { currentState, formationSettings, formationUri, lastEvents, synchronousStandbyNames } from '../lib/monitor-queries.js';
 import { withClient } from '../lib/sql.js';
+import { parsePgUri } from '../lib/pg-uri.js';
 import { localNodeDefaults, parseFormation, parseNonNegativeInt, resolveMonitor } from './options.js';
 import { fileCommand, ipaddrCommand, localStateRow, systemdCommand } from './show-more.js';
 import { runWatch } from './watch.js';
@@ -46,7 +47,8 @@ function uriCommand(cli: Argv): Argv {
               (r) => r.formationid,
             );
         const list: UriRow[] = [];
-        for (const name of names) list.push({ type: 'formation', name, uri: (await formationUri(q, name)) ?? '' });
+        const sslmode = parsePgUri(m.uri, 'the monitor URI').sslmode;
+        for (const name of names) list.push({ type: 'formation', name, uri: (await formationUri(q, name, sslmode)) ?? '' });
         return list;
       });
       if (only) {

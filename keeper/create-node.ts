@@ -7,7 +7,9 @@ import { readNodeIni, writeNodeIni } from '../config/node-config.js';
 import { BadArgs, BadConfig, Monitor } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { localAddressToward } from '../lib/net.js';
-import { parsePgUri } from '../lib/pg-uri.js';
+import { parsePgUri, uriHasSslmode, withUriSsl } from '../lib/pg-uri.js';
+import { EXPLICIT_SSL_CHOICE, sslConninfoParts, type SslRequest } from '../lib/ssl.js';
+import { checkSslFiles, opensslPath } from '../lib/ssl-files.js';
 import { postgresRunAs, type OsUser } from '../lib/pgbin.js';
 import { resolveBinDir, runProgram } from '../lib/postgres-ctl.js';
 import { MonitorClient } from './monitor-client.js';
@@ -33,7 +35,8 @@ export interface CreateNodeRequest {
   replicationPassword?: string;
   maximumBackupRate: string;
   networkPartitionTimeout: number;
-  sslMode: string;
+  /** the SSL options; undefined when none was given (allowed only when the node exists) */
+  ssl?: SslRequest;
 }
 
 export interface CreatedNode {
@@ -65,10 +68,16 @@ export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: 
     throw new BadArgs(`the parent directory of --pgdata ${req.pgdata} does not exist`);
   }
   const runAs = postgresRunAs(hasData ? req.pgdata : dirname(req.pgdata));
+  if (!req.ssl) throw new BadArgs(EXPLICIT_SSL_CHOICE);
+  const ssl = req.ssl.ssl;
+  if (req.ssl.choice === 'user-provided') checkSslFiles(ssl, runAs);
+  if (req.ssl.choice === 'self-signed') opensslPath();
+  // A monitor URI without an sslmode gets this node's (and its CA/CRL files).
+  const monitor = uriHasSslmode(req.monitor) ? req.monitor : withUriSsl(req.monitor, sslConninfoParts(ssl));
   const hostname = req.hostname ?? (await localAddressToward(target.host, target.port));
   const config: KeeperConfig = {
     role: 'keeper',
-    monitor: req.monitor,
+    monitor,
     formation: req.formation,
     group: 0,
     name: req.name ?? '',
@@ -90,7 +99,7 @@ export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: 
     networkPartitionTimeout: req.networkPartitionTimeout,
     restartFailureTimeout: 20,
     restartFailureMaxRetries: 3,
-    sslMode: req.sslMode,
+    ssl,
   };
   return { config, binDir, runAs, hasData };
 }
@@ -123,7 +132,7 @@ export async function createNode(req: CreateNodeRequest, log: Logger): Promise<C
   const plan = await planCreateNode(req);
   const sysid = plan.hasData ? await systemIdentifierOf(plan.binDir, req.pgdata, plan.runAs) : '0';
 
-  const client = new MonitorClient(parsePgUri(req.monitor, '--monitor'), { nodeId: 0, groupId: 0, formation: req.formation });
+  const client = new MonitorClient(parsePgUri(plan.config.monitor, '--monitor'), { nodeId: 0, groupId: 0, formation: req.formation });
   try {
     const reg = await registerWithRetry(
       client,

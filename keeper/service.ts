@@ -2,8 +2,9 @@
 // Stopping the keeper never stops Postgres.
 import { BadState, Dropped } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { parsePgUri } from '../lib/pg-uri.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
-import { openNode, type OpenNode, type SupervisorFactory } from './open-node.js';
+import { loadKeeperConfig, openNode, type OpenNode, type SupervisorFactory } from './open-node.js';
 import { readStateFile } from './state/state-file.js';
 
 export interface RunDataNodeOptions {
@@ -25,13 +26,16 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
   };
   const onTerm = () => stop('SIGTERM');
   const onInt = () => stop('SIGINT');
-  const onHup = () => log.info('Received SIGHUP: configuration is re-read at the next start');
+  const onHup = () => {
+    reloadSsl(node, pgdata, log).catch((err) => log.error(`Cannot reload the configuration: ${(err as Error).message}`));
+  };
   const signals = opts.handleSignals !== false;
   if (signals) {
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
-    process.on('SIGHUP', onHup);
   }
+  // `pgaf enable|disable ssl`, `config set` and `reload` signal the keeper, also in PM2 module mode.
+  process.on('SIGHUP', onHup);
   log.info(`Keeper of node ${node.config.name} starts`, { pgdata, monitor: node.config.monitor });
   try {
     await node.keeper.run();
@@ -45,6 +49,18 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
     releasePidFile(node.paths.pid);
     await node.monitor.close();
   }
+}
+
+/**
+ * SIGHUP: re-read the config file and take its SSL setup (the sslmode of the connections we
+ * open, HBA record type, settings) and monitor URI from now on; the rest needs a restart.
+ */
+export async function reloadSsl(node: OpenNode, pgdata: string, log: Logger): Promise<void> {
+  const { config } = loadKeeperConfig(pgdata);
+  node.pg.setSsl(config.ssl);
+  if (config.monitor !== node.config.monitor) await node.monitor.setTarget(parsePgUri(config.monitor, 'pg_autoctl.monitor'));
+  node.config = config;
+  log.info('Received SIGHUP: reloaded the configuration', { ssl: config.ssl.active ? 'on' : 'off', sslmode: config.ssl.sslMode });
 }
 
 /** Runs keeper ticks until the node has left its bring-up states (create postgres without --run). */
