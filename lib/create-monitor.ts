@@ -164,7 +164,6 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
     }
   }
   const ssl = req.ssl?.ssl ?? previous?.ssl;
-  if (!ssl) throw new BadArgs(EXPLICIT_SSL_CHOICE);
 
   const hostname = req.hostname ?? previous?.hostname ?? DEFAULT_HOSTNAME;
   const port = req.port ?? previous?.port ?? DEFAULT_PORT;
@@ -185,7 +184,7 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
   }
 
   const runAs = postgresRunAs(pgdata);
-  if (req.ssl?.choice === 'user-provided') checkSslFiles(ssl, runAs);
+  if (req.ssl?.choice === 'user-provided') checkSslFiles(req.ssl.ssl, runAs);
   if (req.ssl?.choice === 'self-signed') opensslPath();
   if (runAs) {
     for (const dir of [pgdata, socketDir]) {
@@ -205,6 +204,8 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
     await probePort(address, port, hostname);
   }
 
+  // the other checks first: their errors say more about a command line that has several
+  if (!ssl) throw new BadArgs(EXPLICIT_SSL_CHOICE);
   const config: MonitorConfig = Object.freeze({
     role: 'monitor',
     hostname,
