@@ -152,6 +152,8 @@ describe('self-signed certificates', () => {
     const hba = fileOf(c, 'node3', 'pg_hba.conf');
     expect(hba).toMatch(/^hostssl replication pgautofailover_replicator /m);
     expect(hba).not.toMatch(/^host replication pgautofailover_replicator /m);
+    // the running keeper re-read its config (SIGHUP)
+    await eventually('keeper reload', async () => c.logTail('node3', 200), (t) => /reloaded the configuration.*sslmode=require/.test(t), 10_000);
     // twice is harmless
     r = await c.cli('node3', ['enable', 'ssl', '--ssl-self-signed']);
     expect(r.code, r.stderr).toBe(0);
