@@ -31,7 +31,7 @@ export function loadNodeIni(pgdata: string): NodeIni {
 }
 
 /** Writes the config file keeping its owner (we may run as root on a file the postgres user owns). */
-function writeKeepingOwner(path: string, ini: NodeIni['ini']): void {
+export function writeKeepingOwner(path: string, ini: NodeIni['ini']): void {
   const before = statSync(path);
   writeNodeIni(path, ini);
   if (process.getuid?.() === 0 && (before.uid !== 0 || before.gid !== 0)) chownSync(path, before.uid, before.gid);

@@ -7,10 +7,12 @@ import { parseArgs } from 'node:util';
 import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
 import { createNode, type CreateNodeRequest } from '../keeper/create-node.js';
 import { initDataNode, runDataNode } from '../keeper/service.js';
+import { optionalSslRequest, type SslArgs } from '../lib/ssl.js';
 import { AUTH_METHODS, parseFormation, parseHostname, parsePort, resolvePgdata } from './options.js';
+import { withSslOptions } from './ssl-options.js';
 import { reportError } from './report-error.js';
 
-export interface CreatePostgresArgs {
+export interface CreatePostgresArgs extends SslArgs {
   disableMonitor?: boolean;
   nodeId?: string;
   citusCluster?: string;
@@ -33,7 +35,6 @@ export interface CreatePostgresArgs {
   candidatePriority?: string;
   replicationQuorum?: string;
   maximumBackupRate?: string;
-  sslMode?: string;
 }
 
 function parsePriority(v: unknown): number {
@@ -78,8 +79,9 @@ export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.Process
   if (a.group !== undefined && String(a.group) !== '0') throw new BadArgs('--group must be 0: pgsql formations have one group');
   const rate = a.maximumBackupRate ?? KEEPER_DEFAULTS.maximumBackupRate;
   if (!/^\d+[kMG]?$/.test(rate)) throw new BadArgs(`--maximum-backup-rate must look like 100M, got "${rate}"`);
+  const pgdata = resolvePgdata(a.pgdata, env);
   return {
-    pgdata: resolvePgdata(a.pgdata, env),
+    pgdata,
     port: parsePort(a.pgport ?? env.PGPORT ?? 5432, '--pgport'),
     monitor,
     nodeId,
@@ -98,7 +100,7 @@ export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.Process
     replicationPassword: env.PG_AUTOCTL_REPLICATION_PASSWORD,
     maximumBackupRate: rate,
     networkPartitionTimeout: KEEPER_DEFAULTS.networkPartitionTimeout,
-    sslMode: a.sslMode ?? KEEPER_DEFAULTS.sslMode,
+    ssl: optionalSslRequest(a, pgdata),
   };
 }
 
@@ -107,7 +109,7 @@ export function postgresCommand(cli: Argv): Argv {
     'postgres',
     'initialise a pgaf data node: register it with the monitor, then initdb or clone the primary',
     (y) =>
-      y
+      withSslOptions(y)
         .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
         .option('pgport', { type: 'string', requiresArg: true, describe: 'Postgres port (default: $PGPORT, else 5432)' })
         .option('pghost', { type: 'string', requiresArg: true, describe: 'Unix socket directory for local connections (default /tmp)' })
@@ -127,13 +129,6 @@ export function postgresCommand(cli: Argv): Argv {
         .option('candidate-priority', { type: 'string', requiresArg: true, describe: 'promotion priority 0..100 (default 50)' })
         .option('replication-quorum', { type: 'string', requiresArg: true, describe: 'counts for synchronous replication (default true)' })
         .option('maximum-backup-rate', { type: 'string', requiresArg: true, describe: 'pg_basebackup rate limit (default 100M)' })
-        .option('no-ssl', { type: 'boolean', describe: 'no SSL (the only mode for now)' })
-        .option('ssl-self-signed', { type: 'boolean', describe: 'accepted; SSL is not implemented yet' })
-        .option('ssl-mode', { type: 'string', requiresArg: true, describe: 'sslmode for connections to other nodes (default prefer)' })
-        .option('ssl-ca-file', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
-        .option('ssl-crl-file', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
-        .option('server-cert', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
-        .option('server-key', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
         .option('disable-monitor', { type: 'boolean', describe: 'run without a monitor: goals from do fsm assign, other nodes from do fsm nodes set' })
         .option('node-id', { type: 'string', requiresArg: true, describe: 'the node id, with --disable-monitor' })
         .option('citus-cluster', { type: 'string', requiresArg: true, hidden: true, describe: 'Citus: not supported' })
@@ -144,6 +139,7 @@ export function postgresCommand(cli: Argv): Argv {
 
 async function createPostgres(args: CreatePostgresArgs, run: boolean): Promise<void> {
   const req = createPostgresRequest(args);
+  for (const notice of req.ssl?.notices ?? []) log.info(notice);
   const created = await createNode(req, log);
   if (created.config.monitor === undefined && !run) {
     log.info(`Node ${created.config.name} has no monitor: start it with \`pgaf run --pgdata ${req.pgdata}\`, then give it a goal with \`pgaf do fsm assign single\` (or wait_standby, after \`pgaf do fsm nodes set <file>\`)`);
@@ -164,7 +160,9 @@ const LEAN_OPTIONS = {
   'skip-pg-hba': { type: 'boolean' }, 'pg-hba-lan': { type: 'boolean' }, username: { type: 'string' },
   dbname: { type: 'string' }, 'candidate-priority': { type: 'string' }, 'replication-quorum': { type: 'string' },
   'maximum-backup-rate': { type: 'string' }, 'no-ssl': { type: 'boolean' }, 'ssl-self-signed': { type: 'boolean' },
-  'ssl-mode': { type: 'string' }, run: { type: 'boolean' }, 'disable-monitor': { type: 'boolean' }, 'node-id': { type: 'string' },
+  'ssl-mode': { type: 'string' }, 'ssl-ca-file': { type: 'string' }, 'ssl-crl-file': { type: 'string' },
+  'server-cert': { type: 'string' }, 'server-key': { type: 'string' }, run: { type: 'boolean' },
+  'disable-monitor': { type: 'boolean' }, 'node-id': { type: 'string' },
   verbose: { type: 'boolean', short: 'v', multiple: true }, quiet: { type: 'boolean', short: 'q' },
 } as const;
 

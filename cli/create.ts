@@ -3,11 +3,13 @@ import type { Argv } from 'yargs';
 import { createMonitor, planCreateMonitor } from '../lib/create-monitor.js';
 import { log } from '../lib/log.js';
 import type { AuthMethod } from '../lib/postgres-ctl.js';
+import { optionalSslRequest, type SslArgs } from '../lib/ssl.js';
 import { AUTH_METHODS, parseHostname, parsePort, resolvePgdata } from './options.js';
+import { withSslOptions } from './ssl-options.js';
 import { postgresCommand } from './create-postgres.js';
 import { createFormationCommand } from './formation.js';
 
-export interface CreateMonitorArgs {
+export interface CreateMonitorArgs extends SslArgs {
   pgdata?: string;
   pgport?: string;
   pgctl?: string;
@@ -15,8 +17,6 @@ export interface CreateMonitorArgs {
   nodename?: string;
   auth?: string;
   skipPgHba?: boolean;
-  noSsl?: boolean;
-  sslSelfSigned?: boolean;
 }
 
 /** Validates the flags of `create monitor` (pure apart from reading the environment). */
@@ -28,6 +28,7 @@ export function createMonitorRequest(args: CreateMonitorArgs, env: NodeJS.Proces
   const hostname = hostArg !== undefined ? parseHostname(hostArg, args.hostname !== undefined ? '--hostname' : '--nodename') : undefined;
   // Our Unix socket goes where libpq looks for it: $PGHOST when that is a directory path.
   const socketDir = env.PGHOST?.startsWith('/') ? env.PGHOST : undefined;
+  const ssl = optionalSslRequest(args, pgdata);
   return {
     pgdata,
     port,
@@ -36,6 +37,7 @@ export function createMonitorRequest(args: CreateMonitorArgs, env: NodeJS.Proces
     socketDir,
     pgctl: args.pgctl,
     skipPgHba: Boolean(args.skipPgHba),
+    ssl,
   };
 }
 
@@ -44,7 +46,7 @@ function monitorCommand(cli: Argv): Argv {
     'monitor',
     'initialise a pgaf monitor: a Postgres with database pg_auto_failover and the pgaf extension',
     (y) =>
-      y
+      withSslOptions(y)
         .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
         .option('pgport', { type: 'string', requiresArg: true, describe: 'Postgres port (default: $PGPORT, else 5432)' })
         .option('pgctl', { type: 'string', requiresArg: true, describe: 'path to pg_ctl (default: from pg_config)' })
@@ -60,20 +62,10 @@ function monitorCommand(cli: Argv): Argv {
           describe: 'authentication method for keepers in pg_hba.conf (default trust)',
         })
         .option('skip-pg-hba', { type: 'boolean', describe: 'do not edit pg_hba.conf' })
-        .option('no-ssl', { type: 'boolean', describe: 'do not enable SSL (the only mode for now)' })
-        .option('ssl-self-signed', { type: 'boolean', describe: 'self-signed SSL certificate (not implemented yet: ignored)' })
-        .option('ssl-ca-file', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
-        .option('ssl-crl-file', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
-        .option('server-cert', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
-        .option('server-key', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
-        .option('ssl-mode', { type: 'string', requiresArg: true, describe: 'accepted; SSL is not implemented yet' })
-        .option('run', { type: 'boolean', describe: 'go on running the monitor service (as pgaf run)' })
-        .conflicts('no-ssl', 'ssl-self-signed'),
+        .option('run', { type: 'boolean', describe: 'go on running the monitor service (as pgaf run)' }),
     async (args) => {
       const req = createMonitorRequest(args as CreateMonitorArgs);
-      if (args.sslSelfSigned || args.sslCaFile || args.serverCert || args.serverKey) {
-        log.warn('SSL is not implemented yet: the monitor runs without SSL');
-      }
+      for (const notice of req.ssl?.notices ?? []) log.info(notice);
       const plan = await planCreateMonitor(req);
       const uri = await createMonitor(plan);
       process.stdout.write(uri + '\n');

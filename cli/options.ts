@@ -2,9 +2,9 @@
 // command finds the monitor: --monitor, $PG_AUTOCTL_MONITOR, or the config file of --pgdata.
 import { keeperConfigFromIni, MONITOR_DISABLED } from '../config/keeper-config.js';
 import { canonicalPgdata } from '../config/paths.js';
-import { monitorConfigFromIni, readNodeIni, type MonitorConfig } from '../config/node-config.js';
+import { monitorConfigFromIni, monitorUriOf, readNodeIni, type MonitorConfig } from '../config/node-config.js';
 import { BadArgs, BadConfig } from '../lib/errors.js';
-import { monitorUri, parsePgUri, type PgTarget } from '../lib/pg-uri.js';
+import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
 
 export const AUTH_METHODS = ['trust', 'md5', 'scram-sha-256'] as const;
 
@@ -74,7 +74,7 @@ export function loadMonitorConfig(pgdata: string): MonitorConfig {
 export function localMonitorTarget(cfg: MonitorConfig): MonitorTarget {
   return {
     target: { host: cfg.host, port: cfg.port, user: cfg.username, database: cfg.dbname, sslmode: 'disable' },
-    uri: monitorUri({ host: cfg.hostname, port: cfg.port, sslmode: cfg.sslMode, dbname: cfg.dbname }),
+    uri: monitorUriOf(cfg),
     monitorConfig: cfg,
   };
 }

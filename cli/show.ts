@@ -9,7 +9,7 @@ import { canonicalPgdata } from '../config/paths.js';
 import { log } from '../lib/log.js';
 import { currentState, formationSettings, formationUri, lastEvents, synchronousStandbyNames } from '../lib/monitor-queries.js';
 import { withClient } from '../lib/sql.js';
-import type { PgTarget } from '../lib/pg-uri.js';
+import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
 import { localNodeDefaults, parseFormation, parseNonNegativeInt, resolveMonitor } from './options.js';
 import { fileCommand, ipaddrCommand, localStateRow, systemdCommand } from './show-more.js';
 import { runWatch } from './watch.js';
@@ -45,7 +45,8 @@ function uriCommand(cli: Argv): Argv {
               (r) => r.formationid,
             );
         const list: UriRow[] = [];
-        for (const name of names) list.push({ type: 'formation', name, uri: (await formationUri(q, name)) ?? '' });
+        const sslmode = parsePgUri(m.uri, 'the monitor URI').sslmode;
+        for (const name of names) list.push({ type: 'formation', name, uri: (await formationUri(q, name, sslmode)) ?? '' });
         return list;
       });
       if (only) {

@@ -1,36 +1,103 @@
-// `pgaf enable|disable ssl`: the original's online SSL switch. pgaf runs its nodes without SSL
-// for now, so `enable ssl` refuses with exit 1 and says why; `disable ssl` on a node that has no
-// SSL is a no-op, as it already holds.
+// `pgaf enable|disable ssl`: change the SSL setup of the node of PGDATA (monitor or data node)
+// online. Everything is checked first (options, files, config); then the config file, the
+// certificate, the Postgres ssl settings, the HBA record type and, on a data node, the
+// monitor URI and primary_conninfo sslmode are rewritten, Postgres reloads (no restart) and
+// a running keeper is signalled (SIGHUP) to use the new setup. Running it twice is harmless.
 import type { Argv } from 'yargs';
-import { BadArgs, BadConfig } from '../lib/errors.js';
+import { keeperConfigFromIni } from '../config/keeper-config.js';
+import { monitorConfigFromIni, type NodeIni } from '../config/node-config.js';
+import { nodePaths } from '../config/node-paths.js';
+import { localPostgres } from '../keeper/open-node.js';
+import { readStateFile } from '../keeper/state/state-file.js';
+import { BadConfig } from '../lib/errors.js';
+import type { Ini } from '../lib/ini.js';
 import { log } from '../lib/log.js';
+import { applyMonitorSsl } from '../lib/monitor-ssl.js';
+import { withUriSsl } from '../lib/pg-uri.js';
+import { postgresRunAs } from '../lib/pgbin.js';
+import { servicePid } from '../lib/pid-file.js';
+import { NO_SSL, resolveSslRequest, sslConninfoParts, sslToIni, type SslArgs, type SslConfig } from '../lib/ssl.js';
+import { checkSslFiles, opensslPath } from '../lib/ssl-files.js';
+import { existsSync } from 'node:fs';
+import { writeKeepingOwner } from './config.js';
 import { localNode } from './options.js';
+import { withSslOptions } from './ssl-options.js';
 
-const sslOptions = <T>(y: Argv<T>) =>
-  y
-    .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
-    .option('ssl-self-signed', { type: 'boolean', describe: 'self-signed certificate' })
-    .option('ssl-mode', { type: 'string', requiresArg: true, describe: 'sslmode for connections to other nodes' })
-    .option('ssl-ca-file', { type: 'string', requiresArg: true, describe: 'CA certificate file' })
-    .option('ssl-crl-file', { type: 'string', requiresArg: true, describe: 'certificate revocation list file' })
-    .option('server-cert', { type: 'string', requiresArg: true, describe: 'server certificate file' })
-    .option('server-key', { type: 'string', requiresArg: true, describe: 'server private key file' })
-    .option('no-ssl', { type: 'boolean', hidden: true });
+/** The config file with `ssl` in [ssl] (and, on a data node, in the monitor URI); validated. */
+export function iniWithSsl(node: NodeIni, ssl: SslConfig): Ini {
+  const next: Ini = {};
+  for (const [section, kv] of Object.entries(node.ini)) next[section] = { ...kv };
+  next.ssl = sslToIni(ssl);
+  if (node.role === 'keeper') {
+    const monitor = next.pg_autoctl?.monitor;
+    if (monitor) next.pg_autoctl!.monitor = withUriSsl(monitor, sslConninfoParts(ssl));
+    keeperConfigFromIni(next, node.path);
+  } else if (node.role === 'monitor') {
+    monitorConfigFromIni(next, node.path);
+  } else {
+    throw new BadConfig(`${node.path} is not a pgaf node configuration: pg_autoctl.role is ${node.role ?? 'missing'}`);
+  }
+  return next;
+}
+
+async function applySsl(pgdata: string, node: NodeIni, ssl: SslConfig): Promise<void> {
+  const next = iniWithSsl(node, ssl);
+  writeKeepingOwner(node.path, next);
+  log.info(`Wrote the [ssl] section of ${node.path}`, { active: ssl.active ? 1 : 0, sslmode: ssl.sslMode });
+  const runAs = postgresRunAs(pgdata);
+  if (node.role === 'monitor') {
+    await applyMonitorSsl(monitorConfigFromIni(next, node.path), runAs, log);
+    return;
+  }
+  const config = keeperConfigFromIni(next, node.path);
+  const paths = nodePaths(pgdata);
+  const nodeId = existsSync(paths.state) ? readStateFile(paths.state).nodeId : 0;
+  const pg = localPostgres(config, paths, nodeId, log);
+  try {
+    if (pg.hasData()) await pg.applySsl();
+  } finally {
+    await pg.close();
+  }
+  if (config.monitor !== undefined) log.info(`The monitor URI is now ${config.monitor.replace(/:[^:@/]*@/, ':****@')}`);
+  const pid = servicePid(paths.pid);
+  if (pid !== undefined) {
+    process.kill(pid, 'SIGHUP');
+    log.info(`Signalled the keeper (pid ${pid}) to reload its configuration`);
+  }
+}
 
 export function enableSslCommand(cli: Argv): Argv {
-  return cli.command('ssl', 'turn SSL on for the node of PGDATA (not supported: pgaf runs without SSL)', (y) => sslOptions(y), (args) => {
-    localNode(args.pgdata);
-    throw new BadArgs('enable ssl is not supported: pgaf nodes and monitors run without SSL', {
-      hint: 'protect the network between the nodes (a private network or a VPN) until pgaf supports SSL',
-    });
-  });
+  return cli.command(
+    'ssl',
+    'turn SSL on (or change it) for the node of PGDATA, online: certificate, Postgres settings, HBA, sslmode of connections',
+    (y) => withSslOptions(y).option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' }),
+    async (args) => {
+      const { pgdata, node } = localNode(args.pgdata);
+      const req = resolveSslRequest(args as SslArgs, pgdata);
+      const runAs = postgresRunAs(pgdata);
+      if (req.choice === 'user-provided') checkSslFiles(req.ssl, runAs);
+      if (req.choice === 'self-signed') opensslPath();
+      iniWithSsl(node, req.ssl); // a config that would not load stops us before any write
+      for (const notice of req.notices) log.info(notice);
+      await applySsl(pgdata, node, req.ssl);
+      log.info(req.ssl.active ? `SSL is now active, sslmode ${req.ssl.sslMode}` : `SSL is now off, sslmode ${req.ssl.sslMode}`);
+    },
+  );
 }
 
 export function disableSslCommand(cli: Argv): Argv {
-  return cli.command('ssl', 'turn SSL off for the node of PGDATA (pgaf nodes have no SSL: nothing to do)', (y) => sslOptions(y), (args) => {
-    const { pgdata, node } = localNode(args.pgdata);
-    const active = node.ini.ssl?.active;
-    if (active !== undefined && active !== '0') throw new BadConfig(`${node.path}: ssl.active is ${active}, which pgaf does not support`);
-    log.info(`SSL is not enabled for "${pgdata}": nothing to do`);
-  });
+  return cli.command(
+    'ssl',
+    'turn SSL off for the node of PGDATA, online (sslmode prefer; certificate files are left in place)',
+    (y) =>
+      y
+        .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
+        .option('no-ssl', { type: 'boolean', hidden: true }),
+    async (args) => {
+      const { pgdata, node } = localNode(args.pgdata);
+      iniWithSsl(node, NO_SSL);
+      await applySsl(pgdata, node, NO_SSL);
+      log.info('SSL is now off, sslmode prefer');
+    },
+  );
 }

@@ -2,6 +2,7 @@
 import { BadConfig } from '../lib/errors.js';
 import { FieldErrors } from '../lib/fields.js';
 import type { Ini } from '../lib/ini.js';
+import { NO_SSL, sslFromIni, sslToIni, type SslConfig } from '../lib/ssl.js';
 
 export type AuthMethod = 'trust' | 'md5' | 'scram-sha-256';
 export type HbaLevel = 'skip' | 'minimal' | 'app';
@@ -34,7 +35,8 @@ export interface KeeperConfig {
   networkPartitionTimeout: number;
   restartFailureTimeout: number;
   restartFailureMaxRetries: number;
-  sslMode: string;
+  /** [ssl]: whether Postgres serves SSL, and the sslmode of our connections */
+  ssl: SslConfig;
 }
 
 /** What the original writes as pg_autoctl.monitor for a node without a monitor. */
@@ -51,7 +53,7 @@ export const KEEPER_DEFAULTS = {
   restartFailureTimeout: 20,
   restartFailureMaxRetries: 3,
   maximumBackupRate: '100M',
-  sslMode: 'prefer',
+  ssl: NO_SSL,
 } as const;
 
 export function keeperConfigToIni(c: KeeperConfig): Ini {
@@ -76,7 +78,7 @@ export function keeperConfigToIni(c: KeeperConfig): Ini {
       auth_method: c.authMethod,
       hba_level: c.hbaLevel,
     },
-    ssl: { active: '0', sslmode: c.sslMode },
+    ssl: sslToIni(c.ssl),
     replication: {
       maximum_backup_rate: c.maximumBackupRate,
       candidate_priority: String(c.candidatePriority),
@@ -144,7 +146,7 @@ export function keeperConfigFromIni(ini: Ini, path: string): KeeperConfig {
       t.postgresql_restart_failure_max_retries ?? KEEPER_DEFAULTS.restartFailureMaxRetries,
       { int: true, min: 0 },
     ),
-    sslMode: f.string('ssl.sslmode', ini.ssl?.sslmode ?? KEEPER_DEFAULTS.sslMode, { min: 1 }),
+    ssl: sslFromIni(ini.ssl, (issue) => f.issues.push(issue)),
   };
   if (!f.ok) throw new BadConfig(`invalid keeper configuration in ${path}: ${f.issues.join('; ')}`);
   return Object.freeze(config);

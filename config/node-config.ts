@@ -5,6 +5,8 @@ import { dirname } from 'node:path';
 import { BadConfig } from '../lib/errors.js';
 import { FieldErrors } from '../lib/fields.js';
 import { parseIni, stringifyIni, type Ini } from '../lib/ini.js';
+import { monitorUri } from '../lib/pg-uri.js';
+import { sslFromIni, sslToIni, type SslConfig } from '../lib/ssl.js';
 import { configFilePath } from './paths.js';
 
 export const MONITOR_DBNAME = 'pg_auto_failover';
@@ -23,7 +25,8 @@ export interface MonitorConfig {
   authMethod: 'trust' | 'md5' | 'scram-sha-256';
   /** 'app' when we edit pg_hba.conf, 'skip' with --skip-pg-hba. */
   hbaLevel: 'app' | 'skip';
-  sslMode: string;
+  /** [ssl]: whether Postgres serves SSL, and the sslmode of the monitor URI */
+  ssl: SslConfig;
 }
 
 export function monitorConfigToIni(c: MonitorConfig): Ini {
@@ -40,8 +43,13 @@ export function monitorConfigToIni(c: MonitorConfig): Ini {
       auth_method: c.authMethod,
       hba_level: c.hbaLevel,
     },
-    ssl: { active: '0', sslmode: c.sslMode },
+    ssl: sslToIni(c.ssl),
   };
+}
+
+/** The URI keepers use to reach this monitor, with its sslmode (and CA/CRL files when set). */
+export function monitorUriOf(c: MonitorConfig): string {
+  return monitorUri({ host: c.hostname, port: c.port, sslmode: c.ssl.sslMode, sslrootcert: c.ssl.caFile, sslcrl: c.ssl.crlFile, dbname: c.dbname });
 }
 
 export function monitorConfigFromIni(ini: Ini, path: string): MonitorConfig {
@@ -59,7 +67,7 @@ export function monitorConfigFromIni(ini: Ini, path: string): MonitorConfig {
     listenAddresses: f.string('postgresql.listen_addresses', pgs.listen_addresses, { min: 1 }),
     authMethod: f.oneOf('postgresql.auth_method', pgs.auth_method ?? 'trust', ['trust', 'md5', 'scram-sha-256'] as const),
     hbaLevel: f.oneOf('postgresql.hba_level', pgs.hba_level ?? 'app', ['app', 'skip'] as const),
-    sslMode: f.string('ssl.sslmode', ini.ssl?.sslmode ?? 'prefer', { min: 1 }),
+    ssl: sslFromIni(ini.ssl, (issue) => f.issues.push(issue)),
   };
   if (!f.ok) throw new BadConfig(`invalid monitor configuration in ${path}: ${f.issues.join('; ')}`);
   return Object.freeze(config);

@@ -9,7 +9,9 @@ import { BadArgs, BadConfig, Monitor } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { readControlData } from '../lib/controldata.js';
 import { localAddressToward } from '../lib/net.js';
-import { parsePgUri } from '../lib/pg-uri.js';
+import { parsePgUri, uriHasSslmode, withUriSsl } from '../lib/pg-uri.js';
+import { IMPLICIT_NO_SSL, sslConninfoParts, type SslRequest } from '../lib/ssl.js';
+import { checkSslFiles, opensslPath } from '../lib/ssl-files.js';
 import { postgresRunAs, type OsUser } from '../lib/pgbin.js';
 import { resolveBinDir, runProgram } from '../lib/postgres-ctl.js';
 import { MonitorClient } from './monitor-client.js';
@@ -37,7 +39,8 @@ export interface CreateNodeRequest {
   replicationPassword?: string;
   maximumBackupRate: string;
   networkPartitionTimeout: number;
-  sslMode: string;
+  /** the SSL options; undefined when none was given (allowed only when the node exists) */
+  ssl?: SslRequest;
 }
 
 export interface CreatedNode {
@@ -69,10 +72,17 @@ export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: 
     throw new BadArgs(`the parent directory of --pgdata ${req.pgdata} does not exist`);
   }
   const runAs = postgresRunAs(hasData ? req.pgdata : dirname(req.pgdata));
+  // no SSL option on a first create (the first README's form): no SSL, as --no-ssl, with a warning
+  const sslRequest = req.ssl ?? IMPLICIT_NO_SSL;
+  const ssl = sslRequest.ssl;
+  if (sslRequest.choice === 'user-provided') checkSslFiles(ssl, runAs);
+  if (sslRequest.choice === 'self-signed') opensslPath();
+  // A monitor URI without an sslmode gets this node's (and its CA/CRL files).
+  const monitor = req.monitor === undefined || uriHasSslmode(req.monitor) ? req.monitor : withUriSsl(req.monitor, sslConninfoParts(ssl));
   const hostname = req.hostname ?? (target ? await localAddressToward(target.host, target.port) : osHostname());
   const config: KeeperConfig = {
     role: 'keeper',
-    monitor: req.monitor,
+    monitor,
     formation: req.formation,
     group: 0,
     name: req.name ?? '',
@@ -94,7 +104,7 @@ export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: 
     networkPartitionTimeout: req.networkPartitionTimeout,
     restartFailureTimeout: 20,
     restartFailureMaxRetries: 3,
-    sslMode: req.sslMode,
+    ssl,
   };
   return { config, binDir, runAs, hasData };
 }
@@ -125,10 +135,11 @@ export async function createNode(req: CreateNodeRequest, log: Logger): Promise<C
     return { config, paths, registered: false };
   }
   const plan = await planCreateNode(req);
+  if (!req.ssl) for (const notice of IMPLICIT_NO_SSL.notices) log.warn(notice);
   if (req.monitor === undefined) return createWithoutMonitor(req, plan, paths, log);
   const sysid = plan.hasData ? await systemIdentifierOf(plan.binDir, req.pgdata, plan.runAs) : '0';
 
-  const client = new MonitorClient(parsePgUri(req.monitor, '--monitor'), { nodeId: 0, groupId: 0, formation: req.formation });
+  const client = new MonitorClient(parsePgUri(plan.config.monitor ?? req.monitor, '--monitor'), { nodeId: 0, groupId: 0, formation: req.formation });
   try {
     const reg = await registerWithRetry(
       client,

@@ -21,6 +21,7 @@ import { readStateFile } from './state/state-file.js';
 export type SupervisorFactory = (ctl: KeeperCtl, config: KeeperConfig, paths: NodePaths) => PostgresSupervisor;
 
 export interface OpenNode {
+  /** as last read (a SIGHUP re-reads it) */
   config: KeeperConfig;
   paths: NodePaths;
   pg: PgLocalPostgres;
@@ -51,6 +52,8 @@ export function localPostgres(config: KeeperConfig, paths: NodePaths, nodeId: nu
     authMethod: config.authMethod,
     hbaLevel: config.hbaLevel,
     monitorHost: monitorHost.startsWith('/') ? undefined : monitorHost,
+    ssl: config.ssl,
+    hostname: config.hostname,
     logFile: paths.postgresLog,
     log,
     supervisor: supervisor ? (ctl) => supervisor(ctl, config, paths) : undefined,

@@ -2,8 +2,9 @@
 // Stopping the keeper never stops Postgres.
 import { BadState, Dropped } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { parsePgUri } from '../lib/pg-uri.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
-import { openNode, type OpenNode, type SupervisorFactory } from './open-node.js';
+import { loadKeeperConfig, openNode, type OpenNode, type SupervisorFactory } from './open-node.js';
 import { readStateFile } from './state/state-file.js';
 
 export interface RunDataNodeOptions {
@@ -26,15 +27,21 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
   const onTerm = () => stop('SIGTERM');
   const onInt = () => stop('SIGINT');
   const onHup = () => {
-    log.info('Received SIGHUP: the keeper re-reads its monitor setting and state file now (other settings at the next start)');
+    try {
+      reloadSsl(node, pgdata, log);
+    } catch (err) {
+      log.error(`Received SIGHUP but cannot reload the configuration: ${(err as Error).message}`);
+    }
+    // the monitor setting and the state file: at once, in the keeper's next round
     node.keeper.requestReload();
   };
   const signals = opts.handleSignals !== false;
   if (signals) {
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
-    process.on('SIGHUP', onHup);
   }
+  // `pgaf enable|disable ssl|monitor`, `config set` and `reload` signal the keeper, also in PM2 module mode.
+  process.on('SIGHUP', onHup);
   log.info(`Keeper of node ${node.config.name} starts`, { pgdata, monitor: node.config.monitor ?? 'none (goals from do fsm assign)' });
   try {
     await node.keeper.run();
@@ -48,6 +55,18 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
     releasePidFile(node.paths.pid);
     await node.monitor.close();
   }
+}
+
+/**
+ * SIGHUP: re-read the config file and take its SSL setup (the sslmode of the connections we
+ * open, HBA record type, settings) and monitor URI from now on; the rest needs a restart.
+ */
+export function reloadSsl(node: OpenNode, pgdata: string, log: Logger): void {
+  const { config } = loadKeeperConfig(pgdata);
+  node.pg.setSsl(config.ssl);
+  // a changed monitor URI (its sslmode included) is the keeper's to pick up: requestReload()
+  node.config = config;
+  log.info('Received SIGHUP: reloaded the configuration (SSL now, the monitor setting in the next round; the rest at the next start)', { ssl: config.ssl.active ? 'on' : 'off', sslmode: config.ssl.sslMode });
 }
 
 /** Runs keeper ticks until the node has left its bring-up states (create postgres without --run). */

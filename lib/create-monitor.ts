@@ -11,6 +11,7 @@ import {
   MONITOR_DBNAME,
   monitorConfigFromIni,
   monitorConfigToIni,
+  monitorUriOf,
   readNodeIni,
   writeNodeIni,
   type MonitorConfig,
@@ -18,12 +19,14 @@ import {
 import { EXTENSION_NAME } from '../monitor-ext/bundle.js';
 import { settingPlaceholderLines } from '../monitor-ext/settings.js';
 import { BadArgs, BadConfig, PgSql } from './errors.js';
-import { appendHbaLines, hbaLine, keeperNetworkCidr, planHbaAdditions } from './hba.js';
+import { appendHbaLines, hbaLine, keeperNetworkCidr, planHbaAdditions, switchHbaHostType } from './hba.js';
 import { log as rootLog, type Logger } from './log.js';
-import { monitorUri, MONITOR_USER } from './pg-uri.js';
+import { MONITOR_USER } from './pg-uri.js';
 import { postgresRunAs, type OsUser } from './pgbin.js';
 import { PostgresCtl, resolveBinDir, type AuthMethod } from './postgres-ctl.js';
 import { withClient, type Query } from './sql.js';
+import { IMPLICIT_NO_SSL, hbaHostType, postgresSslLines, type SslConfig, type SslRequest } from './ssl.js';
+import { checkSslFiles, ensureSelfSignedCert, opensslPath } from './ssl-files.js';
 import { installedExtensionVersion } from './monitor-queries.js';
 
 export const DEFAULT_PORT = 5432;
@@ -42,6 +45,8 @@ export interface CreateMonitorRequest {
   socketDir?: string;
   pgctl?: string;
   skipPgHba: boolean;
+  /** The SSL options; undefined when none was given (allowed only on a re-run). */
+  ssl?: SslRequest;
 }
 
 export interface CreateMonitorPlan {
@@ -52,6 +57,12 @@ export interface CreateMonitorPlan {
   initialized: boolean;
   /** The address `hostname` resolves to. */
   address: string;
+  /** --ssl-self-signed: create the certificate (once). */
+  selfSigned?: boolean;
+}
+
+function sameSsl(a: SslConfig, b: SslConfig): boolean {
+  return a.active === b.active && a.sslMode === b.sslMode && (!a.active || (a.certFile === b.certFile && a.keyFile === b.keyFile && a.caFile === b.caFile && a.crlFile === b.crlFile));
 }
 
 function isEmptyDir(dir: string): boolean {
@@ -146,7 +157,13 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
     mismatch('--pgport', req.port, previous.port);
     mismatch('--hostname', req.hostname, previous.hostname);
     mismatch('--auth', req.auth, previous.authMethod);
+    if (req.ssl && !sameSsl(req.ssl.ssl, previous.ssl)) {
+      throw new BadArgs(`the SSL options differ from the existing monitor in ${pgdata}`, {
+        hint: 'change SSL on an existing monitor with pgaf enable ssl or pgaf disable ssl',
+      });
+    }
   }
+  const ssl = req.ssl?.ssl ?? previous?.ssl;
 
   const hostname = req.hostname ?? previous?.hostname ?? DEFAULT_HOSTNAME;
   const port = req.port ?? previous?.port ?? DEFAULT_PORT;
@@ -167,6 +184,8 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
   }
 
   const runAs = postgresRunAs(pgdata);
+  if (req.ssl?.choice === 'user-provided') checkSslFiles(req.ssl.ssl, runAs);
+  if (req.ssl?.choice === 'self-signed') opensslPath();
   if (runAs) {
     for (const dir of [pgdata, socketDir]) {
       const blocked = unsearchableAncestor(dir, runAs);
@@ -185,6 +204,7 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
     await probePort(address, port, hostname);
   }
 
+  if (!ssl) for (const notice of IMPLICIT_NO_SSL.notices) log.warn(notice);
   const config: MonitorConfig = Object.freeze({
     role: 'monitor',
     hostname,
@@ -197,9 +217,9 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
     listenAddresses: hostname,
     authMethod: req.auth ?? previous?.authMethod ?? 'trust',
     hbaLevel: req.skipPgHba ? 'skip' : 'app',
-    sslMode: 'prefer',
+    ssl: ssl ?? IMPLICIT_NO_SSL.ssl,
   });
-  return { config, binDir, runAs, initialized, address };
+  return { config, binDir, runAs, initialized, address, selfSigned: req.ssl?.choice === 'self-signed' };
 }
 
 /** The nearest existing directory at or above `path`. */
@@ -238,6 +258,7 @@ export function monitorSettings(cfg: MonitorConfig): string {
     `unix_socket_directories = ${quote(cfg.host)}`,
     `cluster_name = ${quote('pgaf monitor')}`,
     `password_encryption = ${quote(cfg.authMethod === 'md5' ? 'md5' : 'scram-sha-256')}`,
+    ...postgresSslLines(cfg.ssl, quote),
     ...settingPlaceholderLines(),
     '',
   ].join('\n');
@@ -262,6 +283,9 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
   log.info('Wrote the monitor configuration', { path: configFilePath(cfg.pgdata) });
 
   if (!plan.initialized) await ctl.initdb({ authHost: cfg.authMethod });
+  if (plan.selfSigned && cfg.ssl.certFile && cfg.ssl.keyFile) {
+    await ensureSelfSignedCert({ certFile: cfg.ssl.certFile, keyFile: cfg.ssl.keyFile, hostname: cfg.hostname, runAs, log });
+  }
 
   writePgFile(join(cfg.pgdata, SETTINGS_FILE), monitorSettings(cfg), runAs);
   const confPath = join(cfg.pgdata, 'postgresql.conf');
@@ -296,17 +320,19 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
       log.warn(`${plan.address} is not on a local interface: allowing keepers from samenet`, { hostname: cfg.hostname });
       cidr = 'samenet';
     }
-    const wanted = [hbaLine({ type: 'host', database: cfg.dbname, user: MONITOR_USER, address: cidr, method: cfg.authMethod })];
-    const current = readFileSync(hbaFile, 'utf8');
+    const type = hbaHostType(cfg.ssl);
+    const wanted = [hbaLine({ type, database: cfg.dbname, user: MONITOR_USER, address: cidr, method: cfg.authMethod })];
+    const read = readFileSync(hbaFile, 'utf8');
+    const current = switchHbaHostType(read, [MONITOR_USER], type);
     const missing = planHbaAdditions(current, wanted);
-    if (missing.length) {
+    if (missing.length || current !== read) {
       writeFileSync(hbaFile, appendHbaLines(current, missing));
       log.info('Added HBA rules for keepers', { file: hbaFile, rules: missing.length });
       await ctl.reload();
     }
   }
 
-  const uri = monitorUri({ host: cfg.hostname, port: cfg.port, sslmode: cfg.sslMode, dbname: cfg.dbname });
+  const uri = monitorUriOf(cfg);
   log.info(`pgaf monitor is ready at ${uri}`);
   return uri;
 }

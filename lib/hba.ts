@@ -66,3 +66,19 @@ export function keeperNetworkCidr(
   }
   return undefined;
 }
+
+/**
+ * The HBA file with the host/hostssl records of `users` switched to `type` (SSL turned on
+ * or off); other lines, comments and spacing stay as they are. Pure.
+ */
+export function switchHbaHostType(current: string, users: readonly string[], type: 'host' | 'hostssl'): string {
+  const ours = new Set(users.map((u) => u.replace(/^"(.*)"$/, '$1')));
+  return current
+    .split('\n')
+    .map((line) => {
+      const m = /^(\s*)(host|hostssl)(\s+)(\S+)(\s+)(\S+)(.*)$/.exec(line);
+      if (!m || m[2] === type || !ours.has(m[6]!.replace(/^"(.*)"$/, '$1'))) return line;
+      return `${m[1]}${type}${m[3]}${m[4]}${m[5]}${m[6]}${m[7]}`;
+    })
+    .join('\n');
+}

@@ -11,6 +11,10 @@ export interface PgTarget {
   password?: string;
   database: string;
   sslmode: string;
+  /** CA certificate file (libpq sslrootcert) for verify-ca / verify-full */
+  sslrootcert?: string;
+  /** certificate revocation list (libpq sslcrl) */
+  sslcrl?: string;
 }
 
 /** IPv6 literals go in brackets inside a URI. */
@@ -18,11 +22,44 @@ function uriHost(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
+/** The query string of SSL parameters: sslmode, then sslrootcert and sslcrl when set. */
+function sslQuery(o: { sslmode?: string; sslrootcert?: string; sslcrl?: string }): string {
+  let q = `sslmode=${encodeURIComponent(o.sslmode ?? 'prefer')}`;
+  if (o.sslrootcert) q += `&sslrootcert=${encodeURIComponent(o.sslrootcert)}`;
+  if (o.sslcrl) q += `&sslcrl=${encodeURIComponent(o.sslcrl)}`;
+  return q;
+}
+
 /** postgres://autoctl_node@<host>:<port>/pg_auto_failover?sslmode=<sslmode>, as the original prints it. */
-export function monitorUri(opts: { host: string; port: number; sslmode?: string; dbname?: string; user?: string }): string {
+export function monitorUri(opts: {
+  host: string;
+  port: number;
+  sslmode?: string;
+  sslrootcert?: string;
+  sslcrl?: string;
+  dbname?: string;
+  user?: string;
+}): string {
   const user = encodeURIComponent(opts.user ?? MONITOR_USER);
   const db = encodeURIComponent(opts.dbname ?? 'pg_auto_failover');
-  return `postgres://${user}@${uriHost(opts.host)}:${opts.port}/${db}?sslmode=${encodeURIComponent(opts.sslmode ?? 'prefer')}`;
+  return `postgres://${user}@${uriHost(opts.host)}:${opts.port}/${db}?${sslQuery(opts)}`;
+}
+
+/**
+ * `uri` with its sslmode, sslrootcert and sslcrl replaced (a missing sslrootcert/sslcrl is
+ * removed); everything else, user and password included, kept as written.
+ */
+export function withUriSsl(uri: string, ssl: { sslmode: string; sslrootcert?: string; sslcrl?: string }): string {
+  const [base, query = ''] = uri.split(/\?(.*)/s, 2) as [string, string?];
+  const kept = query
+    .split('&')
+    .filter((kv) => kv !== '' && !/^(sslmode|sslrootcert|sslcrl)=/.test(kv));
+  return `${base}?${[...kept, sslQuery(ssl)].join('&')}`;
+}
+
+/** Whether the URI says its sslmode itself. */
+export function uriHasSslmode(uri: string): boolean {
+  return /[?&]sslmode=/.test(uri);
 }
 
 /** Parses a single-host postgres:// or postgresql:// URI; `what` names the option for errors. */
@@ -51,5 +88,7 @@ export function parsePgUri(uri: string, what = '--monitor'): PgTarget {
     password: url.password ? decodeURIComponent(url.password) : (q.get('password') ?? undefined),
     database: decodeURIComponent(url.pathname.replace(/^\//, '')) || q.get('dbname') || 'postgres',
     sslmode: q.get('sslmode') ?? 'prefer',
+    ...(q.get('sslrootcert') ? { sslrootcert: q.get('sslrootcert')! } : {}),
+    ...(q.get('sslcrl') ? { sslcrl: q.get('sslcrl')! } : {}),
   };
 }

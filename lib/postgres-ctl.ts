@@ -1,7 +1,7 @@
 // The one module that runs initdb, pg_ctl and postgres. Each call has a timeout, runs as
 // the OS user that owns PGDATA when we are root, and streams the child's output into the
 // log prefixed by the program name.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PgCtl, BadConfig } from './errors.js';
@@ -49,6 +49,22 @@ export function resolveBinDir(pgctl?: string): string {
  * Runs `file args` and resolves with its exit code and output; never rejects on a
  * non-zero exit. Rejects with PgCtl when it cannot start or exceeds `timeoutMs`.
  */
+const homes = new Map<number, string>();
+
+/** The home directory of `user` (getent passwd), else / when it has none. */
+export function homeOf(user: OsUser): string {
+  let home = homes.get(user.uid);
+  if (home === undefined) {
+    try {
+      home = execFileSync('getent', ['passwd', String(user.uid)], { encoding: 'utf8' }).split(':')[5]?.trim() || '/';
+    } catch {
+      home = '/';
+    }
+    homes.set(user.uid, home);
+  }
+  return home;
+}
+
 export function runProgram(
   file: string,
   args: string[],
@@ -69,7 +85,9 @@ export function runProgram(
       cwd: '/',
       uid: opts.runAs?.uid,
       gid: opts.runAs?.gid,
-      env: { ...process.env, ...opts.env },
+      // libpq in a program run as another user looks for ~/.postgresql (client certificates,
+      // root.crt): that must be its own home, not ours, which it may not even enter.
+      env: { ...process.env, ...(opts.runAs ? { HOME: homeOf(opts.runAs) } : {}), ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: opts.detached ?? false,
     });

@@ -2,9 +2,13 @@
 // Server errors become PgSql (keeping SQLSTATE and detail); connection failures become
 // Monitor errors for the monitor and PgSql errors for a local Postgres.
 import './pg-runtime.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
-import { Monitor, PgSql, type PgafError } from './errors.js';
+import { BadConfig, Monitor, PgSql, type PgafError } from './errors.js';
 import type { PgTarget } from './pg-uri.js';
+import { nodePgSslOptions } from './ssl.js';
 
 export type Query = <R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<R[]>;
 
@@ -17,12 +21,23 @@ export interface ConnectOptions {
   applicationName?: string;
 }
 
+/** libpq's default CA file, used by verify-ca/verify-full when the target names none. */
+function defaultRootCert(): string | undefined {
+  const path = join(homedir(), '.postgresql', 'root.crt');
+  return existsSync(path) ? path : undefined;
+}
+
+function readCertFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new BadConfig(`cannot read ${path} (sslrootcert/sslcrl): ${(err as Error).message}`, { cause: err });
+  }
+}
+
 function sslFor(target: PgTarget, attempt: 'ssl' | 'plain'): pg.ClientConfig['ssl'] {
   if (attempt === 'plain') return false;
-  if (target.sslmode === 'verify-ca' || target.sslmode === 'verify-full') {
-    return { rejectUnauthorized: true, checkServerIdentity: target.sslmode === 'verify-ca' ? () => undefined : undefined };
-  }
-  return { rejectUnauthorized: false };
+  return nodePgSslOptions(target, readCertFile, defaultRootCert());
 }
 
 /** libpq's order of attempts per sslmode: prefer tries SSL then plain, allow the reverse. */

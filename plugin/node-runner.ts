@@ -103,7 +103,7 @@ async function runDataNodeFromFile(c: ClusterConfig, node: NodeSection, log: Log
       replicationPassword: c.secrets.replicationPassword,
       maximumBackupRate: '100M',
       networkPartitionTimeout: 5,
-      sslMode: node.ssl_mode,
+      ssl: { choice: 'no-ssl', ssl: { active: false, sslMode: node.ssl_mode }, notices: [] },
     },
     log,
   );

@@ -117,9 +117,20 @@ export class KeeperCtl {
   }
 
   /** pg_basebackup into `targetDir` (which must not exist); the password comes through env. */
-  basebackup(a: { host: string; port: number; user: string; targetDir: string; slot?: string; password?: string; timeoutMs: number }): Promise<RunResult> {
+  basebackup(a: {
+    host: string;
+    port: number;
+    user: string;
+    targetDir: string;
+    slot?: string;
+    password?: string;
+    /** conninfo words for SSL (sslmode=… sslrootcert=…), merged with -h -p -U */
+    sslConninfo?: string;
+    timeoutMs: number;
+  }): Promise<RunResult> {
     const args = [
       '-w',
+      ...(a.sslConninfo ? ['-d', a.sslConninfo] : []),
       '-h', a.host,
       '-p', String(a.port),
       '-U', a.user,

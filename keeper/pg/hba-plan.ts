@@ -17,6 +17,8 @@ export interface HbaWanted {
   monitorHost?: string;
   authMethod: AuthMethod;
   hbaLevel: HbaLevel;
+  /** hostssl once this server has SSL (default host) */
+  hostType?: 'host' | 'hostssl';
 }
 
 /** An address column for a host: an IP gets /32 or /128, a host name stays as it is. */
@@ -35,13 +37,14 @@ export function hbaAddress(host: string): string {
 export function desiredHbaLines(w: HbaWanted): string[] {
   if (w.hbaLevel === 'skip') return [];
   const lines: string[] = [];
+  const type = w.hostType ?? 'host';
   for (const host of w.peerHosts) {
     const address = hbaAddress(host);
-    lines.push(hbaLine({ type: 'host', database: 'replication', user: REPLICATION_USER, address, method: w.authMethod }));
-    lines.push(hbaLine({ type: 'host', database: 'all', user: REPLICATION_USER, address, method: w.authMethod }));
+    lines.push(hbaLine({ type, database: 'replication', user: REPLICATION_USER, address, method: w.authMethod }));
+    lines.push(hbaLine({ type, database: 'all', user: REPLICATION_USER, address, method: w.authMethod }));
   }
   if (w.monitorHost) {
-    lines.push(hbaLine({ type: 'host', database: 'postgres', user: HEALTH_CHECK_USER, address: hbaAddress(w.monitorHost), method: w.authMethod }));
+    lines.push(hbaLine({ type, database: 'postgres', user: HEALTH_CHECK_USER, address: hbaAddress(w.monitorHost), method: w.authMethod }));
   }
   return [...new Set(lines)];
 }

@@ -7,6 +7,9 @@
 // as a primary; otherwise the first reconcileSlots() on a primary does (every primary step
 // reaches it through refreshPeers), once per process. initdb() does not start Postgres.
 import { chownSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { switchHbaHostType } from '../../lib/hba.js';
+import { hbaHostType, NO_SSL, selfSignedFiles, sslConninfoParts, type SslConfig } from '../../lib/ssl.js';
+import { ensureSelfSignedCert } from '../../lib/ssl-files.js';
 import { userInfo } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { PgCtl, PgSql } from '../../lib/errors.js';
@@ -21,8 +24,8 @@ import { readFacts, type LocalFacts } from './facts.js';
 import { writeFileAs } from './files.js';
 import { applyHba, desiredHbaLines, planHba, type HbaLevel } from './hba-plan.js';
 import * as sql from './local-sql.js';
-import { REPLICATION_USER, SETTINGS_FILE, STANDBY_SETTINGS_FILE, STANDBY_SIGNAL, standbyName } from './names.js';
-import { conninfo, renderNoStandbySettings, renderSettings, renderStandbySettings, withIncludes } from './setup-files.js';
+import { HEALTH_CHECK_USER, REPLICATION_USER, SETTINGS_FILE, STANDBY_SETTINGS_FILE, STANDBY_SIGNAL, standbyName } from './names.js';
+import { conninfo, renderNoStandbySettings, renderSettings, renderStandbySettings, withIncludes, withStandbySsl } from './setup-files.js';
 import { applySlots, desiredSlots, planSlots } from './slots.js';
 import { PgCtlSupervisor, postmasterRunning, type PostgresSupervisor } from './supervisor.js';
 
@@ -42,6 +45,10 @@ export interface PgLocalPostgresOptions {
   hbaLevel: HbaLevel;
   /** where the monitor's health checks come from (one HBA line) */
   monitorHost?: string;
+  /** the node's [ssl] section (default: no SSL, sslmode prefer) */
+  ssl?: SslConfig;
+  /** the certificate's CN when a self-signed one is created (default: host) */
+  hostname?: string;
   /** the server log (pg_ctl -l) */
   logFile: string;
   log: Logger;
@@ -71,11 +78,13 @@ export class PgLocalPostgres implements LocalPostgres {
   private peers: PeerNode[] = [];
   private rolesEnsured = false;
   private session?: SqlSession;
+  private ssl: SslConfig;
 
   constructor(opts: PgLocalPostgresOptions) {
     this.o = opts;
     this.pgdata = opts.pgdata;
     this.log = opts.log;
+    this.ssl = opts.ssl ?? NO_SSL;
     this.ctl = new KeeperCtl({ pgdata: opts.pgdata, binDir: opts.binDir, runAs: opts.runAs, log: opts.log });
     this.supervisor =
       opts.supervisor?.(this.ctl) ??
@@ -153,6 +162,7 @@ export class PgLocalPostgres implements LocalPostgres {
 
   /** Our settings files and includes, HBA lines; roles when it runs as a primary; reload. */
   async configure(): Promise<void> {
+    await this.ensureSelfSignedCert();
     this.writeSettings();
     this.reconcileHbaFile(this.peers);
     if (!(await this.isRunning())) return;
@@ -174,12 +184,55 @@ export class PgLocalPostgres implements LocalPostgres {
     this.rolesEnsured = true;
   }
 
+  // ---- SSL --------------------------------------------------------------------------------
+
+  /** The SSL setup from now on (a reload of the node's config); applySsl() puts it on disk. */
+  setSsl(ssl: SslConfig): void {
+    this.ssl = ssl;
+  }
+
+  /** The self-signed certificate in PGDATA when the config names it and it is missing. */
+  private async ensureSelfSignedCert(): Promise<void> {
+    const own = selfSignedFiles(this.pgdata);
+    if (!this.ssl.active || this.ssl.certFile !== own.certFile || this.ssl.keyFile !== own.keyFile || !this.hasData()) return;
+    await ensureSelfSignedCert({ ...own, hostname: this.o.hostname ?? this.o.host, runAs: this.o.runAs, log: this.log });
+  }
+
+  /**
+   * The current SSL setup on disk, online: certificate (self-signed), ssl settings, HBA records
+   * of our users as host or hostssl, the sslmode of primary_conninfo; then a reload (no restart).
+   */
+  async applySsl(): Promise<void> {
+    await this.ensureSelfSignedCert();
+    this.writeSettings();
+    const hbaFile = this.file('pg_hba.conf');
+    if (this.o.hbaLevel !== 'skip' && existsSync(hbaFile)) {
+      const text = readFileSync(hbaFile, 'utf8');
+      const next = switchHbaHostType(text, [REPLICATION_USER, HEALTH_CHECK_USER], hbaHostType(this.ssl));
+      if (next !== text) {
+        writeFileAs(hbaFile, next, this.o.runAs);
+        this.log.info(`Switched the HBA rules of ${REPLICATION_USER} and ${HEALTH_CHECK_USER} to ${hbaHostType(this.ssl)}`);
+      }
+      this.reconcileHbaFile(this.peers);
+    }
+    const standbyFile = this.file(STANDBY_SETTINGS_FILE);
+    if (existsSync(standbyFile)) {
+      const text = readFileSync(standbyFile, 'utf8');
+      const next = withStandbySsl(text, this.ssl);
+      if (next !== text) {
+        writeFileAs(standbyFile, next, this.o.runAs);
+        this.log.info(`primary_conninfo now uses sslmode ${this.ssl.sslMode}`);
+      }
+    }
+    if (await this.isRunning()) await this.ctl.reload();
+  }
+
   /** postgresql-auto-failover.conf (always rewritten: it may come from another node), the includes, a standby file. */
   private writeSettings(): void {
     const { runAs } = this.o;
     writeFileAs(
       this.file(SETTINGS_FILE),
-      renderSettings({ listenAddresses: this.o.host, port: this.o.port, socketDir: this.o.socketDir, authMethod: this.o.authMethod }),
+      renderSettings({ listenAddresses: this.o.host, port: this.o.port, socketDir: this.o.socketDir, authMethod: this.o.authMethod, ssl: this.ssl }),
       runAs,
     );
     if (!existsSync(this.file(STANDBY_SETTINGS_FILE))) writeFileAs(this.file(STANDBY_SETTINGS_FILE), renderNoStandbySettings(), runAs);
@@ -299,6 +352,7 @@ export class PgLocalPostgres implements LocalPostgres {
         upstream: setup.upstream ? { host: setup.upstream.host, port: setup.upstream.port } : undefined,
         targetLsn: setup.targetLsn,
         replicationPassword: this.o.replicationPassword,
+        ssl: this.ssl,
       }),
       runAs,
     );
@@ -318,10 +372,16 @@ export class PgLocalPostgres implements LocalPostgres {
 
   // ---- copies of another node -------------------------------------------------------------
 
-  /** Reads this node's own config files; the returned function writes them back. */
+  /**
+   * Reads this node's own config files (and its self-signed certificate, which a copy of the
+   * source must not replace); the returned function writes them back, dropping the source's.
+   */
   private keepLocalConfig(): () => void {
-    const saved = NODE_LOCAL_FILES.filter((f) => existsSync(this.file(f))).map((f) => [f, readFileSync(this.file(f), 'utf8')] as const);
+    const own = selfSignedFiles(this.pgdata);
+    const certs = this.ssl.certFile === own.certFile ? ['server.crt', 'server.key'] : [];
+    const saved = [...NODE_LOCAL_FILES, ...certs].filter((f) => existsSync(this.file(f))).map((f) => [f, readFileSync(this.file(f), 'utf8')] as const);
     return () => {
+      for (const f of certs) rmSync(this.file(f), { force: true });
       for (const [f, text] of saved) writeFileAs(this.file(f), text, this.o.runAs);
     };
   }
@@ -336,6 +396,7 @@ export class PgLocalPostgres implements LocalPostgres {
       user: REPLICATION_USER,
       targetDir: tmp,
       password: this.o.replicationPassword,
+      sslConninfo: conninfo(sslConninfoParts(this.ssl)),
       timeoutMs: this.o.timeouts?.basebackupMs ?? 2 * 3600_000,
     };
     let res = await this.ctl.basebackup({ ...args, slot: standbyName(this.o.nodeId) });
@@ -350,7 +411,7 @@ export class PgLocalPostgres implements LocalPostgres {
         retryable: true,
       });
     }
-    const restore = this.hasData() ? this.keepLocalConfig() : () => undefined;
+    const restore = this.keepLocalConfig();
     this.replaceDataDir(tmp);
     restore();
     this.log.info('Base backup in place', { from: from.name, pgdata: this.pgdata });
@@ -407,11 +468,12 @@ export class PgLocalPostgres implements LocalPostgres {
       user: REPLICATION_USER,
       dbname: 'postgres',
       application_name: `${standbyName(this.o.nodeId)}_rewind`,
-      sslmode: 'prefer',
+      ...sslConninfoParts(this.ssl),
       connect_timeout: 5,
     });
     const res = await this.ctl.rewind({ sourceConninfo: source, password: this.o.replicationPassword, timeoutMs: this.o.timeouts?.rewindMs ?? 3600_000 });
     restore();
+    await this.ensureSelfSignedCert();
     this.writeSettings();
     if (res.code !== 0) {
       this.log.warn(`pg_rewind from ${from.name} failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-2).join(' ')}`);
@@ -460,6 +522,7 @@ export class PgLocalPostgres implements LocalPostgres {
       monitorHost: this.o.monitorHost,
       authMethod: this.o.authMethod,
       hbaLevel: this.o.hbaLevel,
+      hostType: hbaHostType(this.ssl),
     });
     const steps = planHba(readFileSync(hbaFile, 'utf8'), desired);
     const added = applyHba(hbaFile, steps, this.o.runAs);

@@ -44,7 +44,13 @@ export interface ClusterOptions {
    * A client can still reach any node directly at 127.0.0.1:pgport.
    */
   proxied?: boolean;
+  /** SSL options of create monitor and create postgres (default --no-ssl) */
+  ssl?: string[];
+  /** query string of the monitor URI the nodes are given (default sslmode=prefer; '' for none) */
+  monitorUriQuery?: string;
 }
+
+const SSL_CHOICE = /^--(no-ssl|ssl-self-signed|ssl-ca-file|ssl-crl-file|server-cert|server-key)$/;
 
 /** Which of a node's links partition()/heal() switch. */
 export type NodeLink =
@@ -66,11 +72,15 @@ export class TestCluster {
   private readonly runAs = postgresRunAs();
   private monitorClient?: pg.Client;
   readonly proxied: boolean;
+  private readonly sslArgs: string[];
+  private readonly monitorUriQuery: string;
   private nodeCount = 0;
 
   private constructor(base: string, monitorPort: number, opts: ClusterOptions = {}) {
     this.base = base;
     this.proxied = opts.proxied ?? false;
+    this.sslArgs = opts.ssl ?? ['--no-ssl'];
+    this.monitorUriQuery = opts.monitorUriQuery ?? 'sslmode=prefer';
     this.monitor = { name: 'monitor', dir: join(base, 'monitor'), port: monitorPort };
     liveClusters.add(this);
   }
@@ -87,7 +97,8 @@ export class TestCluster {
   }
 
   private monitorUriAt(host: string, port: number): string {
-    return `postgres://autoctl_node@${host}:${port}/pg_auto_failover?sslmode=prefer`;
+    const q = this.monitorUriQuery;
+    return `postgres://autoctl_node@${host}:${port}/pg_auto_failover${q ? `?${q}` : ''}`;
   }
 
   private mkdirs(dir: string): void {
@@ -132,9 +143,12 @@ export class TestCluster {
     m.proc = proc;
   }
 
-  /** create monitor, then `pgaf run` on it; `settings` are ALTER SYSTEM pgautofailover.* values. */
-  async startMonitor(settings: Record<string, string> = {}): Promise<void> {
-    const r = await this.cli('monitor', ['create', 'monitor', '--pgport', String(this.monitor.port), '--hostname', '127.0.0.1', '--auth', 'trust', '--no-ssl']);
+  /**
+   * create monitor, then `pgaf run` on it; `settings` are ALTER SYSTEM pgautofailover.* values;
+   * `ssl` replaces the cluster's SSL options for the monitor.
+   */
+  async startMonitor(settings: Record<string, string> = {}, ssl = this.sslArgs): Promise<void> {
+    const r = await this.cli('monitor', ['create', 'monitor', '--pgport', String(this.monitor.port), '--hostname', '127.0.0.1', '--auth', 'trust', ...ssl]);
     if (r.code !== 0) throw new Error(`create monitor failed (${r.code}): ${r.stderr}`);
     for (const [k, v] of Object.entries(settings)) {
       await this.monitorQuery(`ALTER SYSTEM SET pgautofailover.${k} = '${v}'`);
@@ -184,8 +198,11 @@ export class TestCluster {
     }
   }
 
-  /** Starts `create postgres --run` for a new node (behind its proxies in a proxied cluster). */
-  async addNode(name: string, extra: string[] = []): Promise<void> {
+  /**
+   * Starts `create postgres --run` for a new node (behind its proxies in a proxied cluster);
+   * SSL options in `extra` replace the cluster's.
+   */
+  async addNode(name: string, extra: string[] = [], opts: { firstReadme?: boolean } = {}): Promise<void> {
     if (this.nodes.has(name)) throw new Error(`node ${name} exists`);
     const m: Member = { name, dir: join(this.base, name), port: await freePort(), host: '127.0.0.1' };
     let monitorUri = this.monitorUri;
@@ -212,9 +229,15 @@ export class TestCluster {
     }
     this.mkdirs(m.dir);
     this.nodes.set(name, m);
+    if (opts.firstReadme) {
+      // the form of pg_auto_failover's first README: --nodename, no --auth, no SSL option
+      this.startService(m, ['create', 'postgres', '--pgport', String(m.port), '--nodename', m.host!, '--monitor', monitorUri, '--run', ...extra]);
+      return;
+    }
     this.startService(m, [
       'create', 'postgres', '--pgport', String(m.port), '--hostname', m.host!, '--listen', '127.0.0.1',
-      '--name', name, '--auth', 'trust', '--no-ssl', '--monitor', monitorUri, '--run', ...extra,
+      '--name', name, '--auth', 'trust', ...(extra.some((a) => SSL_CHOICE.test(a)) ? [] : this.sslArgs),
+      '--monitor', monitorUri, '--run', ...extra,
     ]);
   }
 

@@ -11,10 +11,14 @@ describe('create monitor pieces', () => {
   });
 
   it('writes listen_addresses, port and the socket directory', () => {
-    const text = monitorSettings({ listenAddresses: '127.0.0.1', port: 5400, host: '/tmp/pgaf-demo', authMethod: 'trust' } as MonitorConfig);
+    const base = { listenAddresses: '127.0.0.1', port: 5400, host: '/tmp/pgaf-demo', authMethod: 'trust' };
+    const text = monitorSettings({ ...base, ssl: { active: false, sslMode: 'prefer' } } as MonitorConfig);
     expect(text).toContain("listen_addresses = '127.0.0.1'\n");
     expect(text).toContain('port = 5400\n');
     expect(text).toContain("unix_socket_directories = '/tmp/pgaf-demo'\n");
+    expect(text).toContain('ssl = off\n');
+    const ssl = monitorSettings({ ...base, ssl: { active: true, sslMode: 'require', certFile: '/m/server.crt', keyFile: '/m/server.key' } } as MonitorConfig);
+    expect(ssl).toContain("ssl = on\nssl_cert_file = '/m/server.crt'\nssl_key_file = '/m/server.key'\n");
   });
 
   it('finds a directory the postgres user cannot enter', () => {

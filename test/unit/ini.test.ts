@@ -16,7 +16,7 @@ const cfg: MonitorConfig = {
   listenAddresses: '127.0.0.1',
   authMethod: 'trust',
   hbaLevel: 'app',
-  sslMode: 'prefer',
+  ssl: { active: false, sslMode: 'prefer' },
 };
 
 describe('pg_autoctl.cfg', () => {
