@@ -213,19 +213,28 @@ describe('self-signed certificates', () => {
   });
 
   it("joins in the first README's form (--nodename, no --auth, no SSL option): no SSL, as --no-ssl, with warnings", async () => {
-    await c.addNode('node4', [], { firstReadme: true });
-    await c.waitForStates({ node4: 'secondary/secondary' }, 90_000);
+    await c.addNode('node4', ['--name', 'node4'], { firstReadme: true });
+    await c.waitForStates({ node4: 'secondary' }, 50_000);
     expect(configOf(c, 'node4')).toMatch(/\[ssl\]\nactive = 0\nsslmode = prefer\n/);
     const log = readFileSync(join(c.member('node4').dir, 'pgaf.log'), 'utf8');
     expect(log).toMatch(/No SSL option given .*running without SSL, as with --no-ssl/);
     expect(log).toMatch(/--auth is not given: using trust/);
-    // sslmode=prefer still encrypts where the primary offers SSL, as libpq does
-    const rows = await eventually(
+    // it asks for prefer, and libpq still encrypts where the primary offers SSL
+    const receiver = await eventually(
       'node4 streaming',
-      () => nodeQuery<{ ssl: boolean }>(c, 'node4', 'SELECT s.ssl FROM pg_stat_wal_receiver w JOIN pg_stat_ssl s ON s.pid = w.pid'),
-      (r) => r.length === 1,
+      () => nodeQuery<{ status: string; conninfo: string }>(c, 'node4', 'SELECT status, conninfo FROM pg_stat_wal_receiver'),
+      (r) => r[0]?.status === 'streaming',
     );
-    expect(rows[0]!.ssl).toBe(true);
+    expect(receiver[0]!.conninfo).toMatch(/sslmode=prefer/);
+    const id = (await c.stateOf('node4'))!.nodeid;
+    const primary = (await c.primaryName())!;
+    const sender = await nodeQuery<{ ssl: boolean }>(
+      c,
+      primary,
+      `SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) WHERE r.application_name = 'pgautofailover_standby_${id}'`,
+      true,
+    );
+    expect(sender).toEqual([{ ssl: true }]);
   });
 });
 
