@@ -413,7 +413,8 @@ describe('get / set node and formation properties', () => {
     let keeperErr = '';
     keeper.stderr.on('data', (d) => (keeperErr += d));
     const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && (await q('SELECT nodename FROM pgautofailover.node WHERE nodeid = $1', [n2]))[0].nodename !== 'node_run') await sleep(100);
+    // the metadata is written (monitor, then config file) before the keeper starts
+    while (Date.now() < deadline && !/Keeper of node node_run starts/.test(keeperErr)) await sleep(100);
     keeper.kill('SIGTERM');
     await new Promise((res) => keeper.on('close', res));
     expect((await q('SELECT nodename FROM pgautofailover.node WHERE nodeid = $1', [n2]))[0].nodename, keeperErr).toBe('node_run');
