@@ -2,10 +2,11 @@
 // pg_autoctl.cfg of --pgdata (a monitor or a data node). set validates the whole file through
 // the node's schema before writing; on a monitor, Postgres settings also go to
 // postgresql-auto-failover.conf, and a running Postgres reloads.
-import { chownSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { json, out, typedIni, typedValue } from './output.js';
+import { writeFileAs } from '../lib/atomic-file.js';
 import { completeIni, configGet, configSet, maskedIni, roleOf, validateConfig } from '../config/config-keys.js';
 import { keeperConfigFromIni } from '../config/keeper-config.js';
 import { monitorConfigFromIni, readNodeIni, writeNodeIni, type NodeIni } from '../config/node-config.js';
@@ -42,8 +43,7 @@ async function applyMonitorSettings(pgdata: string, ini: NodeIni['ini'], path: s
   const settings = join(pgdata, SETTINGS_FILE);
   if (!existsSync(join(pgdata, 'PG_VERSION'))) return;
   const runAs = postgresRunAs(pgdata);
-  writeFileSync(settings, monitorSettings(cfg), { mode: 0o600 });
-  if (runAs) chownSync(settings, runAs.uid, runAs.gid);
+  writeFileAs(settings, monitorSettings(cfg), runAs);
   log.info(`Updated ${settings}`);
   const ctl = new PostgresCtl({ pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs, log });
   if ((await ctl.status()) === 'running') {

@@ -1,12 +1,10 @@
 // The pgaf command tree (yargs): global flags, every command, and the one place that turns
 // errors into exit codes. cli/main.ts is the program.
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BadArgs } from '../lib/errors.js';
 import { reportError } from './report-error.js';
-import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
+import { levelFromFlags, setLogLevel } from '../lib/log.js';
 import { registerConfig } from './config.js';
 import { registerCreate } from './create.js';
 import { registerDo } from './do.js';

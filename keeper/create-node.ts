@@ -13,7 +13,7 @@ import { parsePgUri, uriHasSslmode, withUriSsl } from '../lib/pg-uri.js';
 import { IMPLICIT_NO_SSL, sslConninfoParts, type SslRequest } from '../lib/ssl.js';
 import { checkSslFiles, opensslPath } from '../lib/ssl-files.js';
 import { postgresRunAs, type OsUser } from '../lib/pgbin.js';
-import { resolveBinDir, runProgram } from '../lib/postgres-ctl.js';
+import { resolveBinDir } from '../lib/postgres-ctl.js';
 import { MonitorClient } from './monitor-client.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
 import { initialState, readStateFile, writeStateFile, type KeeperState } from './state/state-file.js';

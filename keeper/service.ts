@@ -2,7 +2,6 @@
 // Stopping the keeper never stops Postgres.
 import { BadState, Dropped } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import { parsePgUri } from '../lib/pg-uri.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
 import { loadKeeperConfig, openNode, type OpenNode, type SupervisorFactory } from './open-node.js';
 import { readStateFile } from './state/state-file.js';

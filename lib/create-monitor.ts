@@ -20,6 +20,7 @@ import { EXTENSION_NAME } from '../monitor-ext/bundle.js';
 import { settingPlaceholderLines } from '../monitor-ext/settings.js';
 import { BadArgs, BadConfig, PgSql } from './errors.js';
 import { appendHbaLines, hbaLine, keeperNetworkCidr, planHbaAdditions, switchHbaHostType } from './hba.js';
+import { writeFileAs } from './atomic-file.js';
 import { log as rootLog, type Logger } from './log.js';
 import { MONITOR_USER } from './pg-uri.js';
 import { postgresRunAs, type OsUser } from './pgbin.js';
@@ -243,12 +244,6 @@ function ensureDir(dir: string, mode: number, runAs: OsUser | undefined, chownEx
   if (runAs) chownSync(dir, runAs.uid, runAs.gid);
 }
 
-/** Writes a file Postgres reads, owned by the user that runs Postgres. */
-function writePgFile(path: string, text: string, runAs: OsUser | undefined): void {
-  writeFileSync(path, text, { mode: 0o600 });
-  if (runAs) chownSync(path, runAs.uid, runAs.gid);
-}
-
 export function monitorSettings(cfg: MonitorConfig): string {
   const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
   return [
@@ -287,7 +282,7 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
     await ensureSelfSignedCert({ certFile: cfg.ssl.certFile, keyFile: cfg.ssl.keyFile, hostname: cfg.hostname, runAs, log });
   }
 
-  writePgFile(join(cfg.pgdata, SETTINGS_FILE), monitorSettings(cfg), runAs);
+  writeFileAs(join(cfg.pgdata, SETTINGS_FILE), monitorSettings(cfg), runAs);
   const confPath = join(cfg.pgdata, 'postgresql.conf');
   const conf = readFileSync(confPath, 'utf8');
   const included = withInclude(conf);

@@ -1,6 +1,7 @@
 // A monitor's SSL setup put on disk, online: certificate (self-signed), the ssl settings in
 // postgresql-auto-failover.conf, the keepers' HBA record as host or hostssl, then a reload.
-import { chownSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAs } from './atomic-file.js';
 import { join } from 'node:path';
 import type { MonitorConfig } from '../config/node-config.js';
 import { monitorSettings, SETTINGS_FILE } from './create-monitor.js';
@@ -12,24 +13,19 @@ import { PostgresCtl, resolveBinDir } from './postgres-ctl.js';
 import { hbaHostType, selfSignedFiles } from './ssl.js';
 import { ensureSelfSignedCert } from './ssl-files.js';
 
-function writeOwned(path: string, text: string, runAs?: OsUser): void {
-  writeFileSync(path, text, { mode: 0o600 });
-  if (runAs) chownSync(path, runAs.uid, runAs.gid);
-}
-
 export async function applyMonitorSsl(cfg: MonitorConfig, runAs: OsUser | undefined, log: Logger): Promise<void> {
   if (!existsSync(join(cfg.pgdata, 'PG_VERSION'))) return;
   const own = selfSignedFiles(cfg.pgdata);
   if (cfg.ssl.active && cfg.ssl.certFile === own.certFile && cfg.ssl.keyFile === own.keyFile) {
     await ensureSelfSignedCert({ ...own, hostname: cfg.hostname, runAs, log });
   }
-  writeOwned(join(cfg.pgdata, SETTINGS_FILE), monitorSettings(cfg), runAs);
+  writeFileAs(join(cfg.pgdata, SETTINGS_FILE), monitorSettings(cfg), runAs);
   const hbaFile = join(cfg.pgdata, 'pg_hba.conf');
   if (cfg.hbaLevel !== 'skip' && existsSync(hbaFile)) {
     const text = readFileSync(hbaFile, 'utf8');
     const next = switchHbaHostType(text, [MONITOR_USER], hbaHostType(cfg.ssl));
     if (next !== text) {
-      writeOwned(hbaFile, next, runAs);
+      writeFileAs(hbaFile, next, runAs);
       log.info(`Switched the HBA rules of ${MONITOR_USER} to ${hbaHostType(cfg.ssl)}`);
     }
   }

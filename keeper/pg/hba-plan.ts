@@ -6,7 +6,7 @@ import { appendHbaLines, hbaLine, planHbaAdditions } from '../../lib/hba.js';
 import type { AuthMethod } from '../../lib/postgres-ctl.js';
 import type { OsUser } from '../../lib/pgbin.js';
 import { HEALTH_CHECK_USER, REPLICATION_USER } from './names.js';
-import { writeFileAs } from './files.js';
+import { writeFileAs } from '../../lib/atomic-file.js';
 
 export type HbaLevel = 'skip' | 'minimal' | 'app';
 

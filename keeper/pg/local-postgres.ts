@@ -21,7 +21,7 @@ import { openSession, type Query, type SqlSession } from '../../lib/sql.js';
 import type { LocalPostgres, PeerNode, StandbySetup } from '../fsm/context.js';
 import { cleanlyShutDown, KeeperCtl } from './ctl.js';
 import { readFacts, type LocalFacts } from './facts.js';
-import { writeFileAs } from './files.js';
+import { writeFileAs } from '../../lib/atomic-file.js';
 import { applyHba, desiredHbaLines, planHba, type HbaLevel } from './hba-plan.js';
 import * as sql from './local-sql.js';
 import { HEALTH_CHECK_USER, REPLICATION_USER, SETTINGS_FILE, STANDBY_SETTINGS_FILE, STANDBY_SIGNAL, standbyName } from './names.js';

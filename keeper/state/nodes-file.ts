@@ -2,8 +2,8 @@
 // file as nodes.json in the original's format: a JSON array of
 // {node_id, node_name, node_host, node_port, node_lsn, node_is_primary}, this node included.
 // Parsing is pure; reading and writing are the two functions at the bottom.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAs } from '../../lib/atomic-file.js';
 import { BadArgs, BadState } from '../../lib/errors.js';
 import type { PeerNode } from '../fsm/context.js';
 import { isLsn } from '../pg/lsn.js';
@@ -76,17 +76,7 @@ export function readNodesFile(path: string): NodesFileEntry[] | undefined {
   }
 }
 
-/** Written atomically beside the state file (temp file, fsync, rename). */
+/** Written atomically beside the state file (temp file, fsync, rename, fsync of the directory). */
 export function writeNodesFile(path: string, nodes: NodesFileEntry[]): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${process.pid}.nodes.tmp`);
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, JSON.stringify(nodes, null, 2) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileAs(path, JSON.stringify(nodes, null, 2) + '\n', undefined, { mkdir: true, syncDir: true });
 }

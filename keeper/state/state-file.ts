@@ -1,7 +1,7 @@
 // The keeper's local state file, written atomically (temp file, fsync, rename, fsync of the
 // directory), so a kill -9 at any instant leaves either the old or the new version.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAs } from '../../lib/atomic-file.js';
 import { BadState } from '../../lib/errors.js';
 import { FieldErrors } from '../../lib/fields.js';
 import { NODE_STATES, type NodeState } from '../fsm/states.js';
@@ -66,21 +66,5 @@ export function readStateFile(path: string): KeeperState {
 }
 
 export function writeStateFile(path: string, state: KeeperState): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${process.pid}.state.tmp`);
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, JSON.stringify(state, null, 2) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dfd = openSync(dir, 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  writeFileAs(path, JSON.stringify(state, null, 2) + '\n', undefined, { mkdir: true, syncDir: true });
 }

@@ -1,26 +1,15 @@
 // A real cluster on 127.0.0.1: bring-up, host death of the primary under a writer (no
 // acknowledged write lost), and the old primary's return as a secondary.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster } from '../support/cluster.js';
+import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
 import { Writer } from '../support/writer.js';
-
-// Short monitor timeouts keep the test quick; the rules are the same.
-const FAST = {
-  node_considered_unhealthy_timeout: '3s',
-  primary_demote_timeout: '5s',
-  health_check_period: '1s',
-  health_check_timeout: '1s',
-  health_check_max_retries: '1',
-  health_check_retry_delay: '500ms',
-  startup_grace_period: '0',
-};
 
 describe('a monitor and two nodes', () => {
   let c: TestCluster;
 
   beforeAll(async () => {
     c = await TestCluster.create();
-    await c.startMonitor(FAST);
+    await c.startMonitor(FAST_MONITOR_SETTINGS);
   });
   afterAll(async () => {
     await c?.destroy();

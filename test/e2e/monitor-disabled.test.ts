@@ -8,18 +8,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster } from '../support/cluster.js';
+import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
 import { Writer } from '../support/writer.js';
-
-const FAST = {
-  node_considered_unhealthy_timeout: '3s',
-  primary_demote_timeout: '5s',
-  health_check_period: '1s',
-  health_check_timeout: '1s',
-  health_check_max_retries: '1',
-  health_check_retry_delay: '500ms',
-  startup_grace_period: '0',
-};
 
 async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -139,7 +129,7 @@ describe('replacing the monitor online (disable monitor, enable monitor)', () =>
 
   beforeAll(async () => {
     c = await TestCluster.create();
-    await c.startMonitor(FAST);
+    await c.startMonitor(FAST_MONITOR_SETTINGS);
     await c.addNode('node1');
     await c.waitForStates({ node1: 'single' }, 60_000);
     await c.addNode('node2');
@@ -196,7 +186,7 @@ describe('replacing the monitor online (disable monitor, enable monitor)', () =>
 
   it('enables a new monitor on the primary, then on the standby: primary and secondary, no base backup', async () => {
     await c.replaceMonitor();
-    await c.startMonitor(FAST);
+    await c.startMonitor(FAST_MONITOR_SETTINGS);
     let r = await c.cli('node1', ['enable', 'monitor', 'http://nope']);
     expect(r.code).toBe(1);
     r = await c.cli('node1', ['enable', 'monitor', c.monitorUri]);

@@ -1,18 +1,8 @@
 // Three nodes: the election (report_lsn, prepare_promotion or fast_forward, join_secondary)
 // with real keepers, after a manual failover and after the death of the primary host.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster, type NodeState } from '../support/cluster.js';
+import { FAST_MONITOR_SETTINGS, TestCluster, type NodeState } from '../support/cluster.js';
 import { Writer } from '../support/writer.js';
-
-const FAST = {
-  node_considered_unhealthy_timeout: '3s',
-  primary_demote_timeout: '5s',
-  health_check_period: '1s',
-  health_check_timeout: '1s',
-  health_check_max_retries: '1',
-  health_check_retry_delay: '500ms',
-  startup_grace_period: '0',
-};
 
 const stable = (s: NodeState[]) =>
   s.filter((n) => n.reportedstate === 'primary' && n.goalstate === 'primary').length === 1 &&
@@ -23,7 +13,7 @@ describe('one primary, two standbys', () => {
 
   beforeAll(async () => {
     c = await TestCluster.create();
-    await c.startMonitor(FAST);
+    await c.startMonitor(FAST_MONITOR_SETTINGS);
     await c.addNode('node1');
     await c.waitForStates({ node1: 'single' }, 60_000);
     await c.addNode('node2');

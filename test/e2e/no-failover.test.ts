@@ -1,18 +1,8 @@
 // S4: a keeper restart, a monitor restart or a monitor outage never causes a failover by
 // itself, and never stops a healthy primary from serving.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster } from '../support/cluster.js';
+import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
 import { Writer } from '../support/writer.js';
-
-const FAST = {
-  node_considered_unhealthy_timeout: '3s',
-  primary_demote_timeout: '5s',
-  health_check_period: '1s',
-  health_check_timeout: '1s',
-  health_check_max_retries: '1',
-  health_check_retry_delay: '500ms',
-  startup_grace_period: '0',
-};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -22,7 +12,7 @@ describe('no failover without a failure', () => {
 
   beforeAll(async () => {
     c = await TestCluster.create();
-    await c.startMonitor(FAST);
+    await c.startMonitor(FAST_MONITOR_SETTINGS);
     await c.addNode('node1');
     await c.waitForStates({ node1: 'single' }, 60_000);
     await c.addNode('node2');

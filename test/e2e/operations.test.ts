@@ -1,25 +1,15 @@
 // Planned operations on a real cluster: switchover under a writer, maintenance on the
 // standby and on the primary, a third node added then dropped.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster } from '../support/cluster.js';
+import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
 import { Writer } from '../support/writer.js';
-
-const FAST = {
-  node_considered_unhealthy_timeout: '3s',
-  primary_demote_timeout: '5s',
-  health_check_period: '1s',
-  health_check_timeout: '1s',
-  health_check_max_retries: '1',
-  health_check_retry_delay: '500ms',
-  startup_grace_period: '0',
-};
 
 describe('planned operations', () => {
   let c: TestCluster;
 
   beforeAll(async () => {
     c = await TestCluster.create();
-    await c.startMonitor(FAST);
+    await c.startMonitor(FAST_MONITOR_SETTINGS);
     await c.addNode('node1');
     await c.waitForStates({ node1: 'single' }, 60_000);
     await c.addNode('node2');

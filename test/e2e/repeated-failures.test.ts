@@ -7,20 +7,10 @@
 // clients, ordered only where their timestamps prove the order, switch nodes no more often
 // than the roles did (S2).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster, type NodeState } from '../support/cluster.js';
+import { FAST_MONITOR_SETTINGS, TestCluster, type NodeState } from '../support/cluster.js';
 import { DirectClient, queryDirect } from '../support/direct-client.js';
 import { provenSwitches, type Stamped } from '../support/order.js';
 import { Writer } from '../support/writer.js';
-
-const FAST = {
-  node_considered_unhealthy_timeout: '3s',
-  primary_demote_timeout: '5s',
-  health_check_period: '1s',
-  health_check_timeout: '1s',
-  health_check_max_retries: '1',
-  health_check_retry_delay: '500ms',
-  startup_grace_period: '0',
-};
 
 const WRITABLE = ['wait_primary', 'primary'];
 
@@ -34,7 +24,7 @@ describe('repeated host deaths and switchovers under a writer', () => {
 
   beforeAll(async () => {
     c = await TestCluster.create();
-    await c.startMonitor(FAST);
+    await c.startMonitor(FAST_MONITOR_SETTINGS);
     await c.addNode('node1');
     await c.waitForStates({ node1: 'single' }, 60_000);
     await c.addNode('node2');

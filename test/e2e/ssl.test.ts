@@ -8,17 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresRunAs } from '../../lib/pgbin.js';
-import { TestCluster } from '../support/cluster.js';
-
-const FAST = {
-  node_considered_unhealthy_timeout: '3s',
-  primary_demote_timeout: '5s',
-  health_check_period: '1s',
-  health_check_timeout: '1s',
-  health_check_max_retries: '1',
-  health_check_retry_delay: '500ms',
-  startup_grace_period: '0',
-};
+import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
 
 const runAs = postgresRunAs();
 
@@ -91,7 +81,7 @@ describe('self-signed certificates', () => {
 
   beforeAll(async () => {
     c = await TestCluster.create({ ssl: ['--ssl-self-signed'], monitorUriQuery: 'sslmode=require' });
-    await c.startMonitor(FAST);
+    await c.startMonitor(FAST_MONITOR_SETTINGS);
   });
   afterAll(async () => {
     await c?.destroy();
@@ -267,7 +257,7 @@ describe('certificates signed by a CA, --ssl-mode verify-ca', () => {
     // the nodes get a monitor URI without sslmode: create postgres adds theirs (verify-ca, sslrootcert)
     c = await TestCluster.create({ monitorUriQuery: '' });
     certs = makeCerts(join(c.base, 'certs'), ['monitor', 'node1', 'node2']);
-    await c.startMonitor(FAST, userCerts('monitor'));
+    await c.startMonitor(FAST_MONITOR_SETTINGS, userCerts('monitor'));
   });
   afterAll(async () => {
     await c?.destroy();

@@ -63,6 +63,17 @@ export type NodeLink =
 
 const liveClusters = new Set<TestCluster>();
 
+/** Short monitor timeouts that keep the e2e tests quick; the rules are the same as with the defaults. */
+export const FAST_MONITOR_SETTINGS: Record<string, string> = Object.freeze({
+  node_considered_unhealthy_timeout: '3s',
+  primary_demote_timeout: '5s',
+  health_check_period: '1s',
+  health_check_timeout: '1s',
+  health_check_max_retries: '1',
+  health_check_retry_delay: '500ms',
+  startup_grace_period: '0',
+});
+
 export class TestCluster {
   readonly base: string;
   /** the current monitor; replaceMonitor() retires it (destroy() still cleans it up) */
