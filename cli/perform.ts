@@ -151,7 +151,7 @@ function failoverCommand(cli: Argv, verb: 'failover' | 'switchover'): Argv {
         formation: req.formation,
         group: req.group,
         timeoutSec: req.waitSec,
-        waitingFor: 'a notification with state "primary"',
+        waitingFor: req.allowDataLossSec === undefined ? 'a notification with state "primary"' : 'a notification with state "primary" or "wait_primary"',
         table: !args.json,
         action: async (q) => {
           await requestFailover(q, req, verb);

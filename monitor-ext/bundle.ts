@@ -1,7 +1,9 @@
 // Builds the files of the `pgaf` extension (control file, install script, upgrade
 // scripts) from monitor-ext/sql/, and installs them into a Postgres share directory.
 // Released install scripts are kept verbatim in monitor-ext/released/ (so that
-// `CREATE EXTENSION pgaf VERSION '1.0'` still works), upgrade scripts in monitor-ext/upgrade/.
+// `CREATE EXTENSION pgaf VERSION '1.0'` still works; never edit them: a change of the SQL is a
+// new version with an upgrade script in monitor-ext/upgrade/, and
+// test/monitor/extension-upgrade.test.ts checks that old + upgrade = fresh).
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../lib/package-root.js';
