@@ -16,19 +16,18 @@ import {
   writeNodeIni,
   type MonitorConfig,
 } from '../config/node-config.js';
-import { EXTENSION_NAME } from '../monitor-ext/bundle.js';
 import { settingPlaceholderLines } from '../monitor-ext/settings.js';
-import { BadArgs, BadConfig, PgSql } from './errors.js';
+import { BadArgs } from './errors.js';
 import { appendHbaLines, hbaLine, keeperNetworkCidr, planHbaAdditions, switchHbaHostType } from './hba.js';
 import { writeFileAs } from './atomic-file.js';
 import { log as rootLog, type Logger } from './log.js';
 import { MONITOR_USER } from './pg-uri.js';
 import { postgresRunAs, type OsUser } from './pgbin.js';
 import { PostgresCtl, resolveBinDir, type AuthMethod } from './postgres-ctl.js';
-import { withClient, type Query } from './sql.js';
+import { withClient } from './sql.js';
 import { IMPLICIT_NO_SSL, hbaHostType, postgresSslLines, type SslConfig, type SslRequest } from './ssl.js';
 import { checkSslFiles, ensureSelfSignedCert, opensslPath } from './ssl-files.js';
-import { installedExtensionVersion } from './monitor-queries.js';
+import { ensureExtension } from './monitor-extension.js';
 
 export const DEFAULT_PORT = 5432;
 export const DEFAULT_HOSTNAME = '127.0.0.1';
@@ -330,35 +329,4 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
   const uri = monitorUriOf(cfg);
   log.info(`pgaf monitor is ready at ${uri}`);
   return uri;
-}
-
-/** CREATE EXTENSION pgaf CASCADE, or ALTER EXTENSION … UPDATE when an older version is installed. */
-async function ensureExtension(q: Query, log: Logger): Promise<void> {
-  const installed = await installedExtensionVersion(q, EXTENSION_NAME);
-  try {
-    if (installed === undefined) {
-      log.info(`Creating extension ${EXTENSION_NAME}`);
-      await q(`CREATE EXTENSION ${EXTENSION_NAME} CASCADE`);
-    } else {
-      const avail = await q<{ default_version: string }>(
-        'SELECT default_version FROM pg_available_extensions WHERE name = $1',
-        [EXTENSION_NAME],
-      );
-      const target = avail[0]?.default_version;
-      if (target && target !== installed) {
-        log.info(`Updating extension ${EXTENSION_NAME} from ${installed} to ${target}`);
-        await q(`ALTER EXTENSION ${EXTENSION_NAME} UPDATE`);
-      }
-    }
-  } catch (err) {
-    // 58P01: no control file (PG ≤ 15); 0A000 "is not available" (PG 16+).
-    if (err instanceof PgSql && (err.sqlstate === '58P01' || /is not available/.test(err.message))) {
-      throw new BadConfig(`the ${EXTENSION_NAME} extension is not installed in this PostgreSQL: ${err.message}`, {
-        code: 'EXTENSION_MISSING',
-        hint: 'run once, as root: pgaf install-extension',
-        cause: err,
-      });
-    }
-    throw err;
-  }
 }

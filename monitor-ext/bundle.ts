@@ -1,11 +1,15 @@
 // Builds the files of the `pgaf` extension (control file, install script, upgrade
 // scripts) from monitor-ext/sql/, and installs them into a Postgres share directory.
+// Released install scripts are kept verbatim in monitor-ext/released/ (so that
+// `CREATE EXTENSION pgaf VERSION '1.0'` still works; never edit them: a change of the SQL is a
+// new version with an upgrade script in monitor-ext/upgrade/, and
+// test/monitor/extension-upgrade.test.ts checks that old + upgrade = fresh).
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../lib/package-root.js';
 
 export const EXTENSION_NAME = 'pgaf';
-export const EXTENSION_VERSION = '1.0';
+export const EXTENSION_VERSION = '1.1';
 
 /** Install-script parts, in load order. */
 const PARTS = [
@@ -14,6 +18,7 @@ const PARTS = [
   'node_metadata.sql',
   'events.sql',
   'health.sql',
+  'data_loss.sql',
   'group_fsm.sql',
   'multi_standby.sql',
   'protocol.sql',
@@ -48,10 +53,11 @@ export function extensionFiles(): Map<string, string> {
     `${EXTENSION_NAME}--${EXTENSION_VERSION}.sql`,
     `\\echo Use "CREATE EXTENSION ${EXTENSION_NAME}" to load this file. \\quit\n\n${body}`,
   );
-  const upgrades = join(src, 'upgrade');
-  if (existsSync(upgrades)) {
-    for (const f of readdirSync(upgrades).filter((n) => n.endsWith('.sql'))) {
-      files.set(f, readFileSync(join(upgrades, f), 'utf8'));
+  for (const dir of ['released', 'upgrade']) {
+    const path = join(src, dir);
+    if (!existsSync(path)) continue;
+    for (const f of readdirSync(path).filter((n) => n.endsWith('.sql'))) {
+      if (!files.has(f)) files.set(f, readFileSync(join(path, f), 'utf8'));
     }
   }
   return files;

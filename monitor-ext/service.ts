@@ -6,6 +6,8 @@ import type { Logger } from '../lib/log.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
+import { updateExtensionIfOlder } from '../lib/monitor-extension.js';
+import { withClient } from '../lib/sql.js';
 import { HealthWorker } from './health/worker.js';
 import { join } from 'node:path';
 
@@ -66,6 +68,7 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
   }
   try {
     await supervise();
+    await updateExtensionAtStart(cfg, log);
     log.info('Monitor service runs: Postgres supervised, health checks started', { pgdata: cfg.pgdata, port: cfg.port });
     await worker.run();
   } finally {
@@ -74,5 +77,22 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
     releasePidFile(pidFile);
+  }
+}
+
+/**
+ * Like the original's monitor, update the extension at start when the installed version is
+ * older than the shipped one (new extension files from a package upgrade). A failure is
+ * logged and the service goes on: the old version keeps working.
+ */
+async function updateExtensionAtStart(cfg: MonitorConfig, log: Logger): Promise<void> {
+  try {
+    await withClient(
+      { host: cfg.host, port: cfg.port, user: cfg.username, database: cfg.dbname, sslmode: 'disable' },
+      { kind: 'postgres', connectTimeoutMs: 10_000 },
+      (q) => updateExtensionIfOlder(q, log),
+    );
+  } catch (err) {
+    log.warn(`Cannot update the pgaf extension of the monitor database: ${(err as Error).message}`);
   }
 }

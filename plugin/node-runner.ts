@@ -1,7 +1,7 @@
 // What the PM2 module runs for one cluster file: creates the node the file describes when it
 // does not exist yet (create monitor / create postgres), then runs the monitor service or the
 // keeper in-process, with Postgres supervised as the PM2 app pgaf-postgres-<node>.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterConfig, NodeSection } from '../config/cluster-config.js';
 import { monitorConfigFromIni, readNodeIni } from '../config/node-config.js';
@@ -16,7 +16,7 @@ import { BadConfig } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { pgShareDir, postgresRunAs } from '../lib/pgbin.js';
 import { resolveBinDir } from '../lib/postgres-ctl.js';
-import { EXTENSION_NAME, installExtensionFiles } from '../monitor-ext/bundle.js';
+import { EXTENSION_NAME, EXTENSION_VERSION, installExtensionFiles } from '../monitor-ext/bundle.js';
 import { runMonitor } from '../monitor-ext/service.js';
 import { Pm2Supervisor, postgresAppName } from './pm2-supervisor.js';
 
@@ -32,7 +32,7 @@ export interface RunningNode {
   stop(): void;
 }
 
-/** The extension files, when we may write them and they are missing (root installs). */
+/** The extension files, when we may write them and they are missing or older (root installs). */
 function ensureExtensionFiles(log: Logger): void {
   let share: string;
   try {
@@ -40,7 +40,8 @@ function ensureExtensionFiles(log: Logger): void {
   } catch {
     return;
   }
-  if (existsSync(join(share, 'extension', `${EXTENSION_NAME}.control`))) return;
+  const control = join(share, 'extension', `${EXTENSION_NAME}.control`);
+  if (existsSync(control) && readFileSync(control, 'utf8').includes(`default_version = '${EXTENSION_VERSION}'`)) return;
   if (process.getuid?.() !== 0) return;
   const written = installExtensionFiles(share);
   log.info(`Installed the ${EXTENSION_NAME} extension files`, { into: join(share, 'extension'), files: written.length });

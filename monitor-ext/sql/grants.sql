@@ -15,6 +15,7 @@ GRANT EXECUTE ON FUNCTION
   pgautofailover.remove_node(bigint, bool),
   pgautofailover.remove_node(text, int, bool),
   pgautofailover.perform_failover(text, int),
+  pgautofailover.allow_data_loss(text, int, int),
   pgautofailover.perform_promotion(text, text),
   pgautofailover.start_maintenance(bigint),
   pgautofailover.stop_maintenance(bigint),

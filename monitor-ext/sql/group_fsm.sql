@@ -371,6 +371,10 @@ BEGIN
 
   -- E6 (and P3: a reported join_primary is recorded as primary)
   IF pgautofailover.is_in_primary_state(a) OR (a.goalstate = 'join_primary' AND a.reportedstate = 'primary') THEN
+    -- A8: the group has a primary again, an operator's data-loss allowance ends
+    IF pgautofailover.is_current_state(a, 'primary') OR pgautofailover.is_current_state(a, 'wait_primary') THEN
+      PERFORM pgautofailover.end_data_loss_allowance(a);
+    END IF;
     RETURN pgautofailover.proceed_primary(a, cfg);
   END IF;
 

@@ -21,11 +21,17 @@ DECLARE
   chosen pgautofailover.node;
   nss int;
   missing int := 0;
+  -- healthy standbys asked to report that have not yet: the operator's allowance waits for them
+  missing_live int := 0;
   missing_names text[] := '{}';
   candidates int := 0;
   quorum_candidates int := 0;
   changed bool := false;
   reason text;
+  guard_lifted bool := false;
+  goal pgautofailover.replication_state;
+  rule text;
+  why text;
 BEGIN
   -- 1. a candidate is already on its way
   SELECT * INTO cand FROM pgautofailover.node
@@ -95,6 +101,7 @@ BEGIN
       END IF;
     ELSIF n.goalstate = 'report_lsn' THEN
       missing := missing + 1;
+      missing_live := missing_live + 1;
       missing_names := missing_names || n.nodename;
     ELSIF (n.reportedstate IN ('secondary', 'catchingup') AND n.goalstate IN ('secondary', 'catchingup'))
        OR (n.reportedstate = 'maintenance' AND n.goalstate = 'catchingup')
@@ -104,14 +111,20 @@ BEGIN
       PERFORM pgautofailover.set_goal(n, 'report_lsn', 'M2',
         format('a failover is in progress in formation "%s" group %s, every standby reports its LSN', n.formationid, n.groupid));
       missing := missing + 1;
+      missing_live := missing_live + 1;
       missing_names := missing_names || n.nodename;
       changed := true;
     END IF;
   END LOOP;
 
-  -- 3. wait for more reports
+  -- 3. wait for more reports, unless guard_data_loss is off or (H379) the operator lifted
+  -- the data-loss guard of this group (perform failover --allow-data-loss). The allowance
+  -- waives the standbys that are down and silent and the quorum count, never a healthy
+  -- standby that was asked to report: its LSN may be the most advanced, and it answers soon.
   IF missing > 0 OR candidates = 0 OR quorum_candidates < nss + 1 THEN
-    IF cfg.guard_data_loss OR candidates = 0 THEN
+    guard_lifted := cfg.guard_data_loss AND candidates > 0 AND missing_live = 0
+                    AND pgautofailover.data_loss_guard_lifted(a.formationid, a.groupid);
+    IF (cfg.guard_data_loss AND NOT guard_lifted) OR candidates = 0 THEN
       IF NOT changed THEN
         reason := CASE
           WHEN missing > 0 THEN format('Election in formation "%s" group %s waits for %s node(s) to report their LSN: %s',
@@ -174,16 +187,27 @@ BEGIN
    WHERE formationid = a.formationid AND groupid = a.groupid
      AND (candidatepriority > 100 OR candidatepriority < 0);
 
-  -- 6. promote
+  -- 6. promote (M6, M7; H379 when only the operator's allowance let the election go on)
   IF (chosen.reportedtli, chosen.reportedlsn) = (best.reportedtli, best.reportedlsn) THEN
-    PERFORM pgautofailover.set_goal(chosen, 'prepare_promotion', 'M6',
-      format('elected among %s candidate(s): candidate priority %s, the most advanced LSN %s on timeline %s',
-             candidates, chosen.candidatepriority, chosen.reportedlsn, chosen.reportedtli));
+    goal := 'prepare_promotion';
+    rule := 'M6';
+    why := format('elected among %s candidate(s): candidate priority %s, the most advanced LSN %s on timeline %s',
+                  candidates, chosen.candidatepriority, chosen.reportedlsn, chosen.reportedtli);
   ELSE
-    PERFORM pgautofailover.set_goal(chosen, 'fast_forward', 'M7',
-      format('elected among %s candidate(s) with candidate priority %s, it must first fetch WAL from %s up to %s',
-             candidates, chosen.candidatepriority, pgautofailover.node_label(best), best.reportedlsn));
+    goal := 'fast_forward';
+    rule := 'M7';
+    why := format('elected among %s candidate(s) with candidate priority %s, it must first fetch WAL from %s up to %s',
+                  candidates, chosen.candidatepriority, pgautofailover.node_label(best), best.reportedlsn);
   END IF;
+  IF guard_lifted THEN
+    rule := 'H379';
+    why := why || format('; the data-loss guard was lifted by the operator (perform failover --allow-data-loss) while %s, '
+                         'so writes acknowledged only by those standbys may be lost',
+                         CASE WHEN missing > 0
+                              THEN format('%s quorum standby(s) had not reported their LSN (%s)', missing, array_to_string(missing_names, ', '))
+                              ELSE format('only %s quorum candidate(s) reported and number_sync_standbys %s needs %s', quorum_candidates, nss, nss + 1) END);
+  END IF;
+  PERFORM pgautofailover.set_goal(chosen, goal, rule, why);
   RETURN true;
 END
 $$;

@@ -1,11 +1,12 @@
 // End to end: the built CLI creates a monitor in a temp PGDATA on a free 127.0.0.1 port,
 // shows its URI and state, stops and restarts it; bad input changes nothing.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { stopPostgresAt } from '../support/fake-node.js';
 import { cleanEnv, runCli, type CliResult } from '../support/run-cli.js';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../lib/package-root.js';
 import { postgresRunAs } from '../../lib/pgbin.js';
@@ -118,6 +119,49 @@ describe('create monitor', () => {
     const other = await cli(['create', 'monitor', '--pgdata', pgdata, '--pgport', String(port === 65535 ? port - 1 : port + 1)]);
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/differs from the existing monitor/);
+  });
+
+  it('updates a monitor still on extension 1.0 to 1.1: a re-run of create monitor, and the monitor service at start', async () => {
+    const superuser = runAs?.name ?? userInfo().username;
+    const sql = async (text: string) => {
+      const c = new pg.Client({ connectionString: `postgresql://${superuser}@127.0.0.1:${port}/pg_auto_failover` });
+      await c.connect();
+      try {
+        return (await c.query(text)).rows;
+      } finally {
+        await c.end();
+      }
+    };
+    const back1 = () => sql(`DROP EXTENSION pgaf CASCADE; CREATE EXTENSION pgaf VERSION '1.0' CASCADE`);
+    const version = async () => (await sql(`SELECT extversion FROM pg_extension WHERE extname = 'pgaf'`))[0]?.extversion;
+    const sentence = /Updated extension pgaf from version 1\.0 to 1\.1/;
+
+    await back1();
+    expect(await version()).toBe('1.0');
+    const again = await cli(['create', 'monitor', '--pgdata', pgdata]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(sentence);
+    expect(await version()).toBe('1.1');
+
+    await back1();
+    const svc = spawn(process.execPath, [mainJs, 'run', '--pgdata', pgdata], {
+      env: { ...cleanEnv(), XDG_CONFIG_HOME: xdg, PGHOST: dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    svc.stdout!.on('data', (d) => (out += d));
+    svc.stderr!.on('data', (d) => (out += d));
+    const exited = new Promise((res) => svc.on('close', res));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!/Monitor service runs/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toMatch(sentence);
+      expect(out.match(new RegExp(sentence, 'g'))).toHaveLength(1);
+      expect(await version()).toBe('1.1');
+    } finally {
+      if (svc.pid) process.kill(svc.pid, 'SIGTERM');
+      await exited;
+    }
   });
 
   it('refuses a port that is taken, creating nothing', async () => {

@@ -170,8 +170,8 @@ function defaultRepState(role: State): string {
  */
 export const BUG_SQLSTATES = ['XX000', 'P0003', '42883', '42703', '42P01', '42702', '21000', '2F005', '42804'];
 
-/** Rule ids of events that change no goal (RULES.md): a report, an election that waits or refuses. */
-export const EVENT_ONLY_RULES = ['R0', 'M3', 'M4'];
+/** Rule ids of events that change no goal (RULES.md): a report, an election that waits or refuses, a data-loss allowance. */
+export const EVENT_ONLY_RULES = ['R0', 'M3', 'M4', 'A8'];
 
 export class Monitor {
   private readonly extra: pg.Client[] = [];

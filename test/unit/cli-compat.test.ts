@@ -252,4 +252,18 @@ describe('--help on every command, in process', () => {
     vi.restoreAllMocks();
     for (const o of ['--pgdata', '--monitor', '--json', '--formation', '--group', '--local', '--watch', '-v, --verbose', '-q, --quiet']) expect(out).toContain(o);
   });
+
+  it('perform failover and switchover describe --allow-data-loss; bash completion offers it', async () => {
+    for (const verb of ['failover', 'switchover']) {
+      capture();
+      await main(['node', '/usr/bin/pgaf', 'perform', verb, '--help']);
+      vi.restoreAllMocks();
+      expect(out).toMatch(/--allow-data-loss +lift the data-loss guard of the group/);
+      expect(out).toMatch(/acknowledged writes may be\s+lost/);
+    }
+    capture();
+    await main(['node', '/usr/bin/pgaf', '--get-yargs-completions', 'perform', 'failover', '--al']);
+    vi.restoreAllMocks();
+    expect(out.split('\n')).toContain('--allow-data-loss');
+  });
 });

@@ -9,12 +9,12 @@ import { dropNodeRequest } from '../../cli/drop.js';
 import { parseStatePayload } from '../../cli/follow.js';
 import { main } from '../../cli/tree.js';
 import { checkMaintenanceAllowed, maintenanceRequest } from '../../cli/maintenance.js';
-import { performFailoverRequest, performPromotionRequest } from '../../cli/perform.js';
+import { performFailoverRequest, performPromotionRequest, requestFailover } from '../../cli/perform.js';
 import { quoteLiteral, showFormationRequest } from '../../cli/show.js';
 import { stopRequest } from '../../cli/stop.js';
 import { renderSettingsTable, stateEventColumns, tableStream } from '../../cli/tables.js';
 import { completeIni, configGet, configSet, knownKeys, maskedIni, parseConfigKey } from '../../config/config-keys.js';
-import { BadArgs, BadConfig } from '../../lib/errors.js';
+import { BadArgs, BadConfig, Monitor, PgSql } from '../../lib/errors.js';
 import { parseIni, type Ini } from '../../lib/ini.js';
 import { setLogSink } from '../../lib/log.js';
 import { servicePid, waitForExit } from '../../lib/pid-file.js';
@@ -68,6 +68,70 @@ describe('perform failover / switchover / promotion', () => {
     expect(await run('perform', 'switchover', '--monitor', MONITOR, '--group', '-2')).toBe(1);
     expect(await run('perform', 'promotion', '--monitor', MONITOR)).toBe(1);
     expect(await run('perform', 'takeover', '--monitor', MONITOR)).toBe(1);
+  });
+});
+
+describe('perform failover / switchover --allow-data-loss', () => {
+  it('lifts the guard for --wait seconds; --wait 0 (no wait) lifts it for the default 60 s', () => {
+    expect(performFailoverRequest({ allowDataLoss: true })).toEqual({ formation: 'default', group: 0, waitSec: 60, allowDataLossSec: 60 });
+    expect(performFailoverRequest({ allowDataLoss: true, wait: '120' })).toMatchObject({ waitSec: 120, allowDataLossSec: 120 });
+    expect(performFailoverRequest({ allowDataLoss: true, wait: '0' })).toMatchObject({ waitSec: 0, allowDataLossSec: 60 });
+    expect(performFailoverRequest({ allowDataLoss: false })).not.toHaveProperty('allowDataLossSec');
+    expect(() => performFailoverRequest({ allowDataLoss: true, wait: '3601' })).toThrow(/--allow-data-loss .* at most 3600: got --wait 3601/);
+  });
+
+  /** A fake monitor session: records each statement, answers allow_data_loss with `inProgress`. */
+  function fakeMonitor(inProgress: boolean, failOn?: RegExp) {
+    const sql: string[] = [];
+    const q = (async (text: string) => {
+      sql.push(text.replace(/\s+/g, ' ').replace(/ FROM .*| \(.*/, ''));
+      if (failOn?.test(text)) throw new PgSql('cannot fail over: primary node_1 is not in a stable state', { sqlstate: '55000' });
+      if (/allow_data_loss/.test(text)) return [{ allowed_until: '2026-11-26 05:10:00+00', failover_in_progress: inProgress }];
+      return [];
+    }) as any;
+    return { q, sql };
+  }
+
+  it('one transaction: allow_data_loss, then perform_failover; a WARN says acknowledged writes may be lost', async () => {
+    const { q, sql } = fakeMonitor(false);
+    lines.length = 0;
+    await requestFailover(q, { formation: 'default', group: 0, waitSec: 60, allowDataLossSec: 60 }, 'failover');
+    expect(sql).toEqual(['BEGIN', 'SELECT allowed_until::text, failover_in_progress', 'SELECT pgautofailover.perform_failover($1::text, $2::int)', 'COMMIT']);
+    expect(lines.join('\n')).toMatch(/WARN .*data-loss guard of formation "default" group 0 is lifted until .*acknowledged writes may be lost/);
+  });
+
+  it('a failover already in progress: the allowance alone, no perform_failover', async () => {
+    const { q, sql } = fakeMonitor(true);
+    await requestFailover(q, { formation: 'default', group: 0, waitSec: 60, allowDataLossSec: 60 }, 'failover');
+    expect(sql).toEqual(['BEGIN', 'SELECT allowed_until::text, failover_in_progress', 'COMMIT']);
+  });
+
+  it('a refusal rolls the allowance back and exits 6 with the monitor\'s words; no WARN', async () => {
+    const { q, sql } = fakeMonitor(false, /perform_failover/);
+    lines.length = 0;
+    const err = await requestFailover(q, { formation: 'default', group: 0, waitSec: 60, allowDataLossSec: 60 }, 'switchover').catch((e) => e);
+    expect(err).toBeInstanceOf(Monitor);
+    expect(err.message).toMatch(/cannot perform a switchover of formation "default" group 0: the monitor refused: .*not in a stable state/);
+    expect(sql[sql.length - 1]).toBe('ROLLBACK');
+    expect(lines.join('\n')).not.toMatch(/WARN/);
+  });
+
+  it('without the option: perform_failover alone, no transaction', async () => {
+    const { q, sql } = fakeMonitor(false);
+    await requestFailover(q, { formation: 'f', group: 1, waitSec: 60 }, 'failover');
+    expect(sql).toEqual(['SELECT pgautofailover.perform_failover($1::text, $2::int)']);
+  });
+
+  it('the command line: accepted by failover and switchover, refused by promotion naming it (exit 1)', async () => {
+    lines.length = 0;
+    expect(await run('perform', 'failover', '--monitor', MONITOR, '--allow-data-loss', '--wait', '5000')).toBe(1);
+    expect(lines.join('\n')).toMatch(/--allow-data-loss .* at most 3600/);
+    lines.length = 0;
+    expect(await run('perform', 'switchover', '--monitor', MONITOR, '--allow-data-loss', '--wait', '9999')).toBe(1);
+    expect(lines.join('\n')).toMatch(/--allow-data-loss .* at most 3600/);
+    lines.length = 0;
+    expect(await run('perform', 'promotion', '--monitor', MONITOR, '--name', 'n', '--allow-data-loss')).toBe(1);
+    expect(lines.join('\n')).toMatch(/Unknown argument.*allow-data-loss/);
   });
 });
 
