@@ -9,6 +9,7 @@ import { cosmiconfig } from 'cosmiconfig';
 import { z } from 'zod';
 import { BadConfig } from '../lib/errors.js';
 import { monitorUri } from '../lib/pg-uri.js';
+import type { SslArgs } from '../lib/ssl.js';
 
 export const SEARCH_PLACES = [
   'pgaf.config.yaml',
@@ -74,7 +75,14 @@ export const NodeSchema = z.strictObject({
   replication_quorum: bool.default(true),
   /** a file holding the replication password (else $PG_AUTOCTL_REPLICATION_PASSWORD) */
   replication_password_file: absPath.optional(),
-  ssl_mode: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).default('prefer'),
+  /** as create's options: none (--no-ssl), self-signed (--ssl-self-signed), files (the ssl_*_file keys) */
+  ssl: z.enum(['none', 'self-signed', 'files']).default('none'),
+  ssl_cert_file: absPath.optional(),
+  ssl_key_file: absPath.optional(),
+  ssl_ca_file: absPath.optional(),
+  ssl_crl_file: absPath.optional(),
+  /** sslmode of this node's connections (default: prefer, require with self-signed, verify-full with files) */
+  ssl_mode: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
 });
 
 export const ClusterFileSchema = z
@@ -87,7 +95,27 @@ export const ClusterFileSchema = z
     if (c.node?.role === 'postgres' && !c.monitor) {
       ctx.addIssue({ code: 'custom', path: ['monitor', 'uri'], message: 'a data node needs monitor.uri', input: undefined });
     }
+    const n = c.node;
+    if (n?.ssl === 'files') {
+      for (const key of ['ssl_cert_file', 'ssl_key_file'] as const) {
+        if (!n[key]) ctx.addIssue({ code: 'custom', path: ['node', key], message: 'a file (ssl: files needs the certificate and its key)', input: undefined });
+      }
+    } else if (n) {
+      for (const key of ['ssl_cert_file', 'ssl_key_file', 'ssl_ca_file', 'ssl_crl_file'] as const) {
+        if (n[key]) ctx.addIssue({ code: 'custom', path: ['node', key], message: `nothing: it goes with ssl: files (ssl is ${n.ssl})`, input: n[key] });
+      }
+    }
   });
+
+/** The node's SSL keys as create's options (lib/ssl.ts resolveSslRequest checks and completes them). */
+export function sslArgsOf(n: NodeSection): SslArgs {
+  const mode = n.ssl_mode === undefined ? {} : { sslMode: n.ssl_mode };
+  if (n.ssl === 'self-signed') return { sslSelfSigned: true, ...mode };
+  if (n.ssl === 'files') {
+    return { serverCert: n.ssl_cert_file, serverKey: n.ssl_key_file, sslCaFile: n.ssl_ca_file, sslCrlFile: n.ssl_crl_file, ...mode };
+  }
+  return { noSsl: true, ...mode };
+}
 
 export type ClusterFile = z.infer<typeof ClusterFileSchema>;
 export type NodeSection = z.infer<typeof NodeSchema>;

@@ -3,7 +3,7 @@
 // keeper in-process, with Postgres supervised as the PM2 app pgaf-postgres-<node>.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterConfig, NodeSection } from '../config/cluster-config.js';
+import { sslArgsOf, type ClusterConfig, type NodeSection } from '../config/cluster-config.js';
 import { monitorConfigFromIni, readNodeIni } from '../config/node-config.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
 import type { KeeperConfig } from '../config/keeper-config.js';
@@ -13,6 +13,7 @@ import { KeeperCtl } from '../keeper/pg/ctl.js';
 import { runDataNode } from '../keeper/service.js';
 import { createMonitor, planCreateMonitor } from '../lib/create-monitor.js';
 import { BadConfig } from '../lib/errors.js';
+import { resolveSslRequest, type SslRequest } from '../lib/ssl.js';
 import type { Logger } from '../lib/log.js';
 import { pgShareDir, postgresRunAs } from '../lib/pgbin.js';
 import { resolveBinDir } from '../lib/postgres-ctl.js';
@@ -58,13 +59,29 @@ function pm2Supervisor(appName: string, ctl: KeeperCtl, log: Logger): Pm2Supervi
   });
 }
 
+/** The node's SSL keys checked and completed as create's options; the defaults taken are logged for a new node. */
+function sslRequestOf(node: NodeSection, log: Logger): SslRequest {
+  const req = resolveSslRequest(sslArgsOf(node), node.pgdata);
+  if (!readNodeIni(node.pgdata)) for (const notice of req.notices) log.info(notice);
+  return req;
+}
+
 async function runMonitorNode(node: NodeSection, log: Logger, started: (r: RunningNode) => void): Promise<void> {
   ensureExtensionFiles(log);
   let ini = readNodeIni(node.pgdata);
   if (!ini) {
     log.info('No monitor in PGDATA yet: creating it', { pgdata: node.pgdata, port: node.port });
     const plan = await planCreateMonitor(
-      { pgdata: node.pgdata, port: node.port, hostname: node.hostname, auth: node.auth, socketDir: node.socket_dir, pgctl: node.pg_ctl, skipPgHba: node.skip_pg_hba },
+      {
+        pgdata: node.pgdata,
+        port: node.port,
+        hostname: node.hostname,
+        auth: node.auth,
+        socketDir: node.socket_dir,
+        pgctl: node.pg_ctl,
+        skipPgHba: node.skip_pg_hba,
+        ssl: sslRequestOf(node, log),
+      },
       log,
     );
     const uri = await createMonitor(plan, log);
@@ -104,7 +121,7 @@ async function runDataNodeFromFile(c: ClusterConfig, node: NodeSection, log: Log
       replicationPassword: c.secrets.replicationPassword,
       maximumBackupRate: '100M',
       networkPartitionTimeout: 5,
-      ssl: { choice: 'no-ssl', ssl: { active: false, sslMode: node.ssl_mode }, notices: [] },
+      ssl: sslRequestOf(node, log),
     },
     log,
   );

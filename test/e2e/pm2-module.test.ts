@@ -93,7 +93,15 @@ async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T |
 }
 
 async function monitorQuery<R extends Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
-  const c = new pg.Client({ host: '127.0.0.1', port: ports.monitor, user: 'autoctl_node', database: 'pg_auto_failover', connectionTimeoutMillis: 3000 });
+  // the cluster runs with ssl: self-signed, so the monitor's HBA rule for autoctl_node is hostssl
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: ports.monitor,
+    user: 'autoctl_node',
+    database: 'pg_auto_failover',
+    connectionTimeoutMillis: 3000,
+    ssl: { rejectUnauthorized: false },
+  });
   c.on('error', () => undefined);
   await c.connect();
   try {
@@ -145,6 +153,7 @@ function writeConfig(h: Host): string {
       '  hostname: 127.0.0.1',
       `  socket_dir: ${join(hostDir(h), 'data')}`,
       '  auth: trust',
+      '  ssl: self-signed',
       '',
     ].join('\n'),
   );
@@ -214,6 +223,13 @@ describe('pgaf as a PM2 module', () => {
     await waitFor('node1 to run alone', 90_000, async () => ['single/single', 'wait_primary/wait_primary', 'primary/primary'].includes((await states()).node1 ?? ''));
     await pm2('node2', ['set', 'pm2-pgaf:config', writeConfig('node2')]);
     await waitStates({ node1: 'primary/primary', node2: 'secondary/secondary' }, 120_000);
+    // ssl: self-signed from the cluster files: the keepers reach the monitor over SSL
+    const keepers = await monitorQuery<{ n: string; all_ssl: boolean }>(
+      `SELECT count(*) AS n, bool_and(s.ssl) AS all_ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+        WHERE a.usename = 'autoctl_node' AND a.pid <> pg_backend_pid()`,
+    );
+    expect(Number(keepers[0]!.n)).toBeGreaterThanOrEqual(2);
+    expect(keepers[0]!.all_ssl).toBe(true);
     for (const h of HOSTS) {
       const app = await proc(h, `pgaf-postgres-${h}`);
       expect(app?.pm2_env.status, `${h}'s Postgres app`).toBe('online');

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadClusterConfig } from '../../config/cluster-config.js';
+import { loadClusterConfig, sslArgsOf } from '../../config/cluster-config.js';
+import { resolveSslRequest } from '../../lib/ssl.js';
 
 let dir: string;
 beforeEach(() => {
@@ -42,6 +43,24 @@ describe('loadClusterConfig', () => {
     const b = await loadClusterConfig({ cwd: dir, file: 'cluster.yml', env: {} });
     expect(b.formation.number_sync_standbys).toBe(0);
     expect(b.node).toBeUndefined();
+  });
+
+  it('node.ssl: none, self-signed or files, as create\'s SSL options; keys that do not fit are errors', async () => {
+    writeFileSync(join(dir, 'pgaf.config.yaml'), NODE_YAML);
+    const none = await loadClusterConfig({ cwd: dir, env: {} });
+    expect(none.node?.ssl).toBe('none');
+    expect(sslArgsOf(none.node!)).toEqual({ noSsl: true });
+    const self = await loadClusterConfig({ cwd: dir, env: { PGAF_NODE_SSL: 'self-signed' } });
+    expect(sslArgsOf(self.node!)).toEqual({ sslSelfSigned: true });
+    expect(resolveSslRequest(sslArgsOf(self.node!), '/srv/n1').ssl).toMatchObject({ active: true, sslMode: 'require', certFile: '/srv/n1/server.crt' });
+    const files = await loadClusterConfig({
+      cwd: dir,
+      env: { PGAF_NODE_SSL: 'files', PGAF_NODE_SSL_CERT_FILE: '/etc/ssl/n.crt', PGAF_NODE_SSL_KEY_FILE: '/etc/ssl/n.key', PGAF_NODE_SSL_CA_FILE: '/etc/ssl/ca.crt', PGAF_NODE_SSL_MODE: 'verify-ca' },
+    });
+    expect(sslArgsOf(files.node!)).toEqual({ serverCert: '/etc/ssl/n.crt', serverKey: '/etc/ssl/n.key', sslCaFile: '/etc/ssl/ca.crt', sslCrlFile: undefined, sslMode: 'verify-ca' });
+    await expect(loadClusterConfig({ cwd: dir, env: { PGAF_NODE_SSL: 'files' } })).rejects.toThrow(/node\.ssl_cert_file: expected a file \(ssl: files needs the certificate and its key\), found nothing/);
+    await expect(loadClusterConfig({ cwd: dir, env: { PGAF_NODE_SSL_CERT_FILE: '/etc/ssl/n.crt' } })).rejects.toThrow(/node\.ssl_cert_file: expected nothing: it goes with ssl: files \(ssl is none\), found "\/etc\/ssl\/n\.crt"/);
+    await expect(loadClusterConfig({ cwd: dir, env: { PGAF_NODE_SSL: 'always' } })).rejects.toThrow(/node\.ssl: expected one of "none", "self-signed", "files"/);
   });
 
   it('flags > environment > file > defaults', async () => {
