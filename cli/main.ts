@@ -54,8 +54,23 @@ async function entry(): Promise<number> {
     const go = leanCreatePostgres(args);
     if (go) return go();
   }
+  quietOnClosedPipe();
   const { main } = await import('./tree.js');
   return main();
+}
+
+/**
+ * `pgaf show events --watch | head`: once the reader is gone, stop quietly (as a C program
+ * killed by SIGPIPE would) instead of dying on an unhandled EPIPE. Not for the services:
+ * a keeper keeps running when its log pipe breaks.
+ */
+function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
 }
 
 function isEntryPoint(): boolean {

@@ -542,6 +542,16 @@ describe('--help through the program', () => {
     await Promise.all([worker(), worker(), worker()]);
   }, 180_000);
 
+  it('stops quietly, exit 0, when the reader of its output is gone (| head)', async () => {
+    const child = spawn(process.execPath, [mainJs, 'show', 'events', '--count', '50', '--monitor', monitorUri], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((res) => child.on('close', res));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(code).toBe(0);
+  });
+
   it('runs under the name pg_autoctl', async () => {
     const bin = join(dir, 'bin');
     mkdirSync(bin, { recursive: true });
