@@ -235,6 +235,18 @@ describe('the same output as the original pg_autoctl, run against our monitor', 
     expect(ours.code, ours.stderr).toBe(theirs.code);
     expect(await states()).toEqual({ node_a: 'primary/primary', node_b: 'secondary/secondary' });
   });
+
+  it('the original pg_autoctl drives a switchover on our monitor (SQL API and NOTIFY payloads), and pgaf switches back', async () => {
+    const theirs = await withDriver(() => original(['perform', 'switchover', '--monitor', monitorUri, '--wait', '30']));
+    expect(theirs.code, theirs.stderr).toBe(0);
+    // it followed our notifications until node_b was primary: its table shows every step
+    expect(theirs.stdout).toMatch(/\| +node_b \| .*\| +wait_primary \| +primary\n/);
+    await settle([n1, n2], { node_a: 'secondary/secondary', node_b: 'primary/primary' });
+    const ours = await withDriver(() => cli(['perform', 'switchover', '--monitor', monitorUri, '--wait', '30']));
+    expect(ours.code, ours.stderr).toBe(0);
+    expect(ours.stdout.split('\n')[0]!.split('|').map((c) => c.trim())).toEqual(theirs.stdout.split('\n')[0]!.split('|').map((c) => c.trim()));
+    await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
+  }, 120_000);
 });
 
 describe('show: the original table layouts and --json', () => {
