@@ -3,20 +3,12 @@
 // over SQL like obedient keepers. Checks that the CLI really lifts the group's data-loss
 // guard (allow_data_loss() in the transaction of perform_failover()), warns, and follows the
 // election to the new primary; and that a refusal leaves nothing behind.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MonitorServer, threeNodes, type Monitor } from '../monitor/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { type Monitor, MonitorServer, threeNodes, useMonitorServer } from '../monitor/helpers.js';
 import { cleanEnv, runCli } from '../support/run-cli.js';
 
 let ms: MonitorServer;
-beforeAll(async () => {
-  ms = await MonitorServer.start();
-});
-afterEach(async () => {
-  await ms.cleanup();
-});
-afterAll(async () => {
-  await ms?.stop();
-});
+useMonitorServer((server) => (ms = server));
 
 /** A monitor database whose settings also hold for the CLI's own connections. */
 async function monitorDb(): Promise<{ m: Monitor; uri: string }> {

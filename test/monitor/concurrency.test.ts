@@ -2,19 +2,11 @@
 // lock, both held to the end of the transaction): keepers of one group heartbeating at once,
 // duplicate keepers, racing operator calls, registrations in parallel.
 import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LSN, MonitorServer, SYSID, expectEventsExplainGoals, twoNodes, until, type Monitor, type State } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { expectEventsExplainGoals, LSN, type Monitor, MonitorServer, type State, SYSID, twoNodes, until, useMonitorServer } from './helpers.js';
 
 let ms: MonitorServer;
-beforeAll(async () => {
-  ms = await MonitorServer.start();
-});
-afterEach(async () => {
-  await ms.cleanup();
-});
-afterAll(async () => {
-  await ms?.stop();
-});
+useMonitorServer((server) => (ms = server));
 
 const WRITABLE = new Set(['single', 'wait_primary', 'primary', 'join_primary', 'apply_settings']);
 const ACTIVE = `select * from pgautofailover.node_active($1, $2, 0, $3::pgautofailover.replication_state, $4, 1, $5::pg_lsn, $6)`;

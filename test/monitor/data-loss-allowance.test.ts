@@ -1,19 +1,11 @@
 // The operator's data-loss allowance ([HEAD] §2.3 rows 379–387, §6 `perform failover
 // --allow-data-loss`): allow_data_loss() lifts guard_data_loss for one formation group until
 // the group has a primary again or the allowance expires (rules H379 and A8, RULES.md).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MonitorServer, PORT_D, expectEventsExplainGoals, threeNodes, type Monitor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { expectEventsExplainGoals, type Monitor, MonitorServer, PORT_D, threeNodes, useMonitorServer } from './helpers.js';
 
 let ms: MonitorServer;
-beforeAll(async () => {
-  ms = await MonitorServer.start();
-});
-afterEach(async () => {
-  await ms.cleanup();
-});
-afterAll(async () => {
-  await ms?.stop();
-});
+useMonitorServer((server) => (ms = server));
 
 const PROMOTING = ['prepare_promotion', 'fast_forward'];
 /** A dead old primary never confirms its demotion: the candidate does not wait for it. */

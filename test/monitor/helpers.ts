@@ -6,7 +6,7 @@
 // (register, active, perform_failover, …) and for reading what the monitor decided
 // (nodes, goal states, events and their rule ids).
 import pg from 'pg';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { startPostgres, type TestServer } from '../support/postgres.js';
 
 export const SCHEMA = 'pgautofailover';
@@ -494,6 +494,24 @@ export function expectNamesNode(ev: EventRow, id: number): void {
 let dbCounter = 0;
 
 /** One Postgres server per test file, with a template database holding the extension. */
+/**
+ * One MonitorServer for the test file: started before its tests, cleaned after each test,
+ * stopped at the end; `set` receives it once started.
+ */
+export function useMonitorServer(set: (server: MonitorServer) => void): void {
+  let server: MonitorServer | undefined;
+  beforeAll(async () => {
+    server = await MonitorServer.start();
+    set(server);
+  });
+  afterEach(async () => {
+    await server?.cleanup();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+}
+
 export class MonitorServer {
   private readonly monitors: Monitor[] = [];
   private static readonly TEMPLATE = 'pgaf_template';

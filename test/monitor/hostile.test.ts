@@ -1,19 +1,11 @@
 // Hostile arguments to the SQL API (DESIGN S5): quotes and injection attempts, very long
 // names, format characters, unknown ids, out-of-range numbers and NULLs. Each one must be
 // stored verbatim or refused with a clear error, and a refusal must change nothing.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MonitorServer, SYSID, twoNodes, type Monitor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { type Monitor, MonitorServer, SYSID, twoNodes, useMonitorServer } from './helpers.js';
 
 let ms: MonitorServer;
-beforeAll(async () => {
-  ms = await MonitorServer.start();
-});
-afterEach(async () => {
-  await ms.cleanup();
-});
-afterAll(async () => {
-  await ms?.stop();
-});
+useMonitorServer((server) => (ms = server));
 
 const REGISTER = `select * from pgautofailover.register_node(
   formation_id => $1, node_host => $2, node_port => $3, dbname => $4, node_name => $5,

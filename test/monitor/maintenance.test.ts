@@ -1,18 +1,10 @@
 // start_maintenance / stop_maintenance (spec §2.6) and the maintenance rules
 // (§2.3 rows 10, 11, 12, 17), rule ids A3, A4, N10, N11, N12, N17.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MonitorServer, threeNodes, twoNodes, type Monitor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { type Monitor, MonitorServer, threeNodes, twoNodes, useMonitorServer } from './helpers.js';
 
 let ms: MonitorServer;
-beforeAll(async () => {
-  ms = await MonitorServer.start();
-});
-afterEach(async () => {
-  await ms.cleanup();
-});
-afterAll(async () => {
-  await ms?.stop();
-});
+useMonitorServer((server) => (ms = server));
 
 const START = `select pgautofailover.start_maintenance($1) as ok`;
 const STOP = `select pgautofailover.stop_maintenance($1) as ok`;

@@ -1,18 +1,10 @@
 // Groups of more than two nodes: the multi-standby failover (spec §2.5, §2.2 extra rows E8/E9,
 // §2.3 rows 1–4, 16, 21–24, [HEAD] 363), perform_failover / perform_promotion with 3 nodes.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MonitorServer, threeNodes, type Monitor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { type Monitor, MonitorServer, threeNodes, useMonitorServer } from './helpers.js';
 
 let ms: MonitorServer;
-beforeAll(async () => {
-  ms = await MonitorServer.start();
-});
-afterEach(async () => {
-  await ms.cleanup();
-});
-afterAll(async () => {
-  await ms?.stop();
-});
+useMonitorServer((server) => (ms = server));
 
 const WRITABLE = ['single', 'wait_primary', 'primary', 'join_primary', 'apply_settings'];
 

@@ -1,19 +1,11 @@
 // Operator APIs (spec §2.6) and their refusals, formations, the query functions of §3.3
 // and the notifications of §3.4.
 import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MonitorServer, threeNodes, twoNodes, until, type Monitor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { type Monitor, MonitorServer, threeNodes, twoNodes, until, useMonitorServer } from './helpers.js';
 
 let ms: MonitorServer;
-beforeAll(async () => {
-  ms = await MonitorServer.start();
-});
-afterEach(async () => {
-  await ms.cleanup();
-});
-afterAll(async () => {
-  await ms?.stop();
-});
+useMonitorServer((server) => (ms = server));
 
 const FAILOVER = `select pgautofailover.perform_failover($1, $2)`;
 const PROMOTE = `select pgautofailover.perform_promotion($1, $2) as ok`;

@@ -1,17 +1,9 @@
 // Primary rules (spec §2.4, [HEAD] 303) and synchronous_standby_names (§2.4 table).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MonitorServer, threeNodes, twoNodes, type Monitor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { type Monitor, MonitorServer, threeNodes, twoNodes, useMonitorServer } from './helpers.js';
 
 let ms: MonitorServer;
-beforeAll(async () => {
-  ms = await MonitorServer.start();
-});
-afterEach(async () => {
-  await ms.cleanup();
-});
-afterAll(async () => {
-  await ms?.stop();
-});
+useMonitorServer((server) => (ms = server));
 
 const ssn = async (m: Monitor) =>
   (await m.one(`select pgautofailover.synchronous_standby_names('default', 0) as s`)).s as string;

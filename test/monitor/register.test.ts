@@ -1,18 +1,10 @@
 // register_node (spec §2.6 last row, §3.3) and the node metadata functions
 // set_node_system_identifier, set_group_system_identifier, update_node_metadata.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MonitorServer, SYSID, twoNodes } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { MonitorServer, SYSID, twoNodes, useMonitorServer } from './helpers.js';
 
 let ms: MonitorServer;
-beforeAll(async () => {
-  ms = await MonitorServer.start();
-});
-afterEach(async () => {
-  await ms.cleanup();
-});
-afterAll(async () => {
-  await ms?.stop();
-});
+useMonitorServer((server) => (ms = server));
 
 const REGISTER = `select * from pgautofailover.register_node(
   formation_id => $1, node_host => $2, node_port => $3, dbname => $4, node_name => $5,

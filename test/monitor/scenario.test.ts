@@ -1,19 +1,11 @@
 // End-to-end scenarios driven only through the SQL API, the way keepers and an operator
 // would: a two-node group through a switchover, a dead primary and its return, a refused
 // failover; and a three-node group through an election and a dead primary.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MonitorServer, expectEventsExplainGoals, sleep, threeNodes, type Monitor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { expectEventsExplainGoals, type Monitor, MonitorServer, sleep, threeNodes, useMonitorServer } from './helpers.js';
 
 let ms: MonitorServer;
-beforeAll(async () => {
-  ms = await MonitorServer.start();
-});
-afterEach(async () => {
-  await ms.cleanup();
-});
-afterAll(async () => {
-  await ms?.stop();
-});
+useMonitorServer((server) => (ms = server));
 
 const WRITABLE = ['single', 'wait_primary', 'primary', 'join_primary', 'apply_settings'];
 

@@ -1,18 +1,10 @@
 // Schema of the pgaf extension: spec §1 (the replication_state enum), §3.1 (roles, schema),
 // §3.2 (tables and constraints) and §3.3 (function names, arguments and result columns).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MonitorServer, STATES, twoNodes, type Monitor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { type Monitor, MonitorServer, STATES, twoNodes, useMonitorServer } from './helpers.js';
 
 let ms: MonitorServer;
-beforeAll(async () => {
-  ms = await MonitorServer.start();
-});
-afterEach(async () => {
-  await ms.cleanup();
-});
-afterAll(async () => {
-  await ms?.stop();
-});
+useMonitorServer((server) => (ms = server));
 
 async function columns(m: Monitor, table: string): Promise<string[]> {
   const rows = await m.q(

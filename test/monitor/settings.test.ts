@@ -3,19 +3,11 @@
 // '16MB' or a number of bytes; a nonsense value is a clear error naming the setting.
 //
 // Each probe runs in a transaction that is rolled back, so one cluster serves many probes.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MonitorServer, twoNodes, type Monitor, type State } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { type Monitor, MonitorServer, type State, twoNodes, useMonitorServer } from './helpers.js';
 
 let ms: MonitorServer;
-beforeAll(async () => {
-  ms = await MonitorServer.start();
-});
-afterEach(async () => {
-  await ms.cleanup();
-});
-afterAll(async () => {
-  await ms?.stop();
-});
+useMonitorServer((server) => (ms = server));
 
 /** Run `fn` in a transaction with `settings` SET LOCAL, then roll everything back. */
 async function probe<T>(m: Monitor, settings: Record<string, string>, fn: () => Promise<T>): Promise<T> {

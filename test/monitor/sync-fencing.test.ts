@@ -6,28 +6,11 @@
 // primary any more: the candidate in stop_replication goes to wait_primary at once, and the
 // old primary to demoted, without waiting for primary_demote_timeout. Without that proof the
 // drain-time rule N18 still applies (after primary_demote_timeout).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  MonitorServer,
-  PORT_A,
-  PORT_B,
-  PORT_D,
-  expectEventsExplainGoals,
-  threeNodes,
-  twoNodes,
-  type Monitor,
-} from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { expectEventsExplainGoals, MonitorServer, PORT_A, PORT_B, PORT_D, threeNodes, twoNodes, useMonitorServer, type Monitor } from './helpers.js';
 
 let ms: MonitorServer;
-beforeAll(async () => {
-  ms = await MonitorServer.start();
-});
-afterEach(async () => {
-  await ms.cleanup();
-});
-afterAll(async () => {
-  await ms?.stop();
-});
+useMonitorServer((server) => (ms = server));
 
 const WRITABLE = ['single', 'wait_primary', 'primary', 'join_primary', 'apply_settings'];
 

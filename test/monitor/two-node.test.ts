@@ -1,18 +1,10 @@
 // Rules for a non-primary node in a two-node group (spec §2.2 early rules, §2.3 rows 5–24,
 // [HEAD] rows 207, 301, 323), with the rule id each event must carry (monitor-ext/RULES.md).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MonitorServer, twoNodes, type Monitor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { type Monitor, MonitorServer, twoNodes, useMonitorServer } from './helpers.js';
 
 let ms: MonitorServer;
-beforeAll(async () => {
-  ms = await MonitorServer.start();
-});
-afterEach(async () => {
-  await ms.cleanup();
-});
-afterAll(async () => {
-  await ms?.stop();
-});
+useMonitorServer((server) => (ms = server));
 
 /** Non-R0 events since `since` (goal assignments). */
 async function assignments(m: Monitor, since: number) {
