@@ -17,6 +17,8 @@ const mainJs = join(root, 'dist', 'cli', 'main.js');
 const runAs = postgresRunAs();
 const dir = mkdtempSync(join(tmpdir(), 'pgaf-e2e-'));
 const xdg = join(dir, 'xdg');
+// state and pid files inside the test folder too, so nothing is left in ~/.local/share or /tmp
+const xdgRest = { XDG_DATA_HOME: join(dir, 'share'), XDG_RUNTIME_DIR: join(dir, 'run') };
 const pgdata = join(dir, 'monitor');
 let port = 0;
 const started: string[] = [];
@@ -24,7 +26,7 @@ const started: string[] = [];
 type Result = CliResult;
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  return runCli(args, { ...cleanEnv(), XDG_CONFIG_HOME: xdg, PGHOST: dir, ...env });
+  return runCli(args, { ...cleanEnv(), XDG_CONFIG_HOME: xdg, ...xdgRest, PGHOST: dir, ...env });
 }
 
 /** Stops a Postgres we started: pg_ctl by its PGDATA, then SIGKILL by postmaster.pid. */
@@ -145,7 +147,7 @@ describe('create monitor', () => {
 
     await back1();
     const svc = spawn(process.execPath, [mainJs, 'run', '--pgdata', pgdata], {
-      env: { ...cleanEnv(), XDG_CONFIG_HOME: xdg, PGHOST: dir },
+      env: { ...cleanEnv(), XDG_CONFIG_HOME: xdg, ...xdgRest, PGHOST: dir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
