@@ -6,12 +6,11 @@ import { chownSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { json, out, typedIni, typedValue } from './output.js';
-import { writeFileAs } from '../lib/atomic-file.js';
 import { completeIni, configGet, configSet, maskedIni, roleOf, validateConfig } from '../config/config-keys.js';
 import { keeperConfigFromIni } from '../config/keeper-config.js';
-import { monitorConfigFromIni, readNodeIni, writeNodeIni, type NodeIni } from '../config/node-config.js';
+import { monitorConfigFromIni, requireNodeIni, writeNodeIni, type NodeIni } from '../config/node-config.js';
 import { nodePaths } from '../config/node-paths.js';
-import { monitorSettings, SETTINGS_FILE } from '../lib/create-monitor.js';
+import { rewriteMonitorSettings } from '../lib/create-monitor.js';
 import { BadConfig } from '../lib/errors.js';
 import { stringifyIni } from '../lib/ini.js';
 import { log } from '../lib/log.js';
@@ -25,11 +24,6 @@ const MONITOR_PG_KEYS = new Set(['postgresql.listen_addresses', 'postgresql.port
 /** Of those, the ones Postgres only applies at a restart. */
 const RESTART_KEYS = new Set(['postgresql.listen_addresses', 'postgresql.port', 'postgresql.host']);
 
-export function loadNodeIni(pgdata: string): NodeIni {
-  const node = readNodeIni(pgdata);
-  if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata} (no pg_autoctl.cfg found)`);
-  return node;
-}
 
 /** Writes the config file keeping its owner (we may run as root on a file the postgres user owns). */
 export function writeKeepingOwner(path: string, ini: NodeIni['ini']): void {
@@ -40,17 +34,9 @@ export function writeKeepingOwner(path: string, ini: NodeIni['ini']): void {
 
 async function applyMonitorSettings(pgdata: string, ini: NodeIni['ini'], path: string, key: string): Promise<void> {
   const cfg = monitorConfigFromIni(ini, path);
-  const settings = join(pgdata, SETTINGS_FILE);
   if (!existsSync(join(pgdata, 'PG_VERSION'))) return;
-  const runAs = postgresRunAs(pgdata);
-  writeFileAs(settings, monitorSettings(cfg), runAs);
-  log.info(`Updated ${settings}`);
-  const ctl = new PostgresCtl({ pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs, log });
-  if ((await ctl.status()) === 'running') {
-    await ctl.reload();
-    log.info('Reloaded the monitor Postgres');
-    if (RESTART_KEYS.has(key)) log.warn(`${key} takes effect when the monitor Postgres restarts (pgaf stop, then pgaf run)`);
-  }
+  const reloaded = await rewriteMonitorSettings({ ...cfg, pgdata }, postgresRunAs(pgdata), log);
+  if (reloaded && RESTART_KEYS.has(key)) log.warn(`${key} takes effect when the monitor Postgres restarts (pgaf stop, then pgaf run)`);
 }
 
 function getCommand(cli: Argv): Argv {
@@ -64,7 +50,7 @@ function getCommand(cli: Argv): Argv {
         .option('json', { type: 'boolean', default: false, describe: 'output JSON' }),
     (args) => {
       const pgdata = resolvePgdata(args.pgdata);
-      const node = loadNodeIni(pgdata);
+      const node = requireNodeIni(pgdata);
       roleOf(node.ini, node.path);
       if (args.key !== undefined) {
         const value = configGet(node.ini, node.path, args.key);
@@ -89,7 +75,7 @@ function setCommand(cli: Argv): Argv {
         .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' }),
     async (args) => {
       const pgdata = resolvePgdata(args.pgdata);
-      const node = loadNodeIni(pgdata);
+      const node = requireNodeIni(pgdata);
       const role = roleOf(node.ini, node.path);
       const next = configSet(node.ini, node.path, args.key, args.value);
       writeKeepingOwner(node.path, next);
@@ -117,7 +103,7 @@ function checkCommand(cli: Argv): Argv {
         .option('json', { type: 'boolean', default: false, describe: 'output JSON' }),
     async (args) => {
       const pgdata = resolvePgdata(args.pgdata);
-      const node = loadNodeIni(pgdata);
+      const node = requireNodeIni(pgdata);
       const role = roleOf(node.ini, node.path);
       validateConfig(role, node.ini, node.path);
       const c = role === 'monitor' ? monitorConfigFromIni(node.ini, node.path) : keeperConfigFromIni(node.ini, node.path);

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
-import { monitorUriOf } from '../config/keeper-config.js';
+import { json } from './output.js';
+import { monitorUriOf, type KeeperConfig } from '../config/keeper-config.js';
 import type { NodePaths } from '../config/node-paths.js';
 import { BadArgs, BadConfig, BadState } from '../lib/errors.js';
 import { parseNodesJson, readNodesFile, writeNodesFile } from '../keeper/state/nodes-file.js';
@@ -22,10 +23,6 @@ import { cidrOf, localIpAddress } from './show-more.js';
 import { renderTable } from './tables.js';
 
 const pgdataOption = { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' } as const;
-
-function json(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 4) + '\n');
-}
 
 async function pgsetup(pgdata: string) {
   const { config, paths } = loadKeeperConfig(pgdata);
@@ -93,6 +90,15 @@ async function assignThroughKeeper(paths: NodePaths, pid: number, to: NodeState,
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** get_other_nodes() of the node of PGDATA, as its monitor lists them (do fsm nodes get, do monitor get others). */
+async function otherNodesOnMonitor(config: KeeperConfig, paths: NodePaths): Promise<Array<Record<string, unknown>>> {
+  const state = readStateFile(paths.state);
+  const rows = await withClient(parsePgUri(monitorUriOf(config, paths.config), 'pg_autoctl.monitor'), { kind: 'monitor' }, (q) =>
+    q('SELECT node_id, node_name, node_host, node_port, node_lsn::text, node_is_primary FROM pgautofailover.get_other_nodes($1::bigint)', [state.nodeId]),
+  );
+  return rows.map((r) => ({ ...r, node_id: Number(r.node_id) }));
 }
 
 function fsmCommands(f: Argv): Argv {
@@ -190,11 +196,7 @@ function fsmCommands(f: Argv): Argv {
             if (!nodes) log.warn(`This node has no monitor and no nodes file yet (${paths.nodes}): see pgaf do fsm nodes set <file>`);
             return json(nodes ?? []);
           }
-          const state = readStateFile(paths.state);
-          const rows = await withClient(parsePgUri(monitorUriOf(config, paths.config), 'pg_autoctl.monitor'), { kind: 'monitor' }, (q) =>
-            q('SELECT node_id, node_name, node_host, node_port, node_lsn::text, node_is_primary FROM pgautofailover.get_other_nodes($1::bigint)', [state.nodeId]),
-          );
-          json(rows.map((r) => ({ ...r, node_id: Number(r.node_id) })));
+          json(await otherNodesOnMonitor(config, paths));
         })
         .command(
           'set <file>',
@@ -250,11 +252,7 @@ function monitorCommands(m: Argv): Argv {
         })
         .command('others', 'print the nodes other than the node of PGDATA', (s) => opts(s), async (args) => {
           const { config, paths } = loadKeeperConfig(resolvePgdata(args.pgdata));
-          const state = readStateFile(paths.state);
-          const rows = await withClient(parsePgUri(monitorUriOf(config, paths.config), 'pg_autoctl.monitor'), { kind: 'monitor' }, (q) =>
-            q<Record<string, unknown>>('SELECT node_id, node_name, node_host, node_port, node_lsn::text, node_is_primary FROM pgautofailover.get_other_nodes($1::bigint)', [state.nodeId]),
-          );
-          const list = rows.map((r) => ({ ...r, node_id: Number(r.node_id) }) as Record<string, unknown>);
+          const list = await otherNodesOnMonitor(config, paths);
           if (args.json) return json(list);
           process.stdout.write(
             renderTable(

@@ -3,8 +3,8 @@
 import { existsSync, rmSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { nodePaths } from '../config/node-paths.js';
-import { readNodeIni } from '../config/node-config.js';
-import { BadArgs, BadConfig, KeeperFailed } from '../lib/errors.js';
+import { requireNodeIni } from '../config/node-config.js';
+import { BadArgs, KeeperFailed } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { servicePid, waitForExit } from '../lib/pid-file.js';
 import { resolvePgdata } from './options.js';
@@ -20,8 +20,7 @@ export function dropMonitorCommand(cli: Argv): Argv {
         .option('destroy', { type: 'boolean', default: false, describe: 'also remove PGDATA, the configuration and state files' }),
     async (args) => {
       const pgdata = resolvePgdata(args.pgdata);
-      const node = readNodeIni(pgdata);
-      if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`);
+      const node = requireNodeIni(pgdata);
       if (node.role !== 'monitor') {
         throw new BadArgs(`PGDATA ${pgdata} is a ${node.role ?? 'unknown'} node, not a monitor: use drop node`);
       }

@@ -7,8 +7,8 @@
 import { monitorUriOf } from '../config/keeper-config.js';
 import { existsSync, rmSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import { readNodeIni } from '../config/node-config.js';
-import { BadArgs, BadConfig, KeeperFailed, Monitor } from '../lib/errors.js';
+import { readNodeIni, requireNodeIni } from '../config/node-config.js';
+import { BadArgs, KeeperFailed, Monitor } from '../lib/errors.js';
 import { Dropped } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { findNode, type NodeRow, type NodeSelector } from '../lib/monitor-queries.js';
@@ -254,8 +254,7 @@ export function registerDrop(cli: Argv): Argv {
           }
           if (explicitMonitor) throw new BadArgs('with --monitor, name the node to drop: --hostname H --pgport P, or --formation F --name N');
           const pgdata = resolvePgdata(args.pgdata);
-          const local = readNodeIni(pgdata);
-          if (!local) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`);
+          const local = requireNodeIni(pgdata);
           if (local.role !== 'keeper') {
             throw new BadArgs(`PGDATA ${pgdata} is a ${local.role ?? 'unknown'} node: name the node to drop with --hostname and --pgport, or --formation and --name`);
           }

@@ -4,8 +4,8 @@
 // `run` takes a lean path.
 import { monitorUriOf, type KeeperConfig } from '../config/keeper-config.js';
 import { configSet } from '../config/config-keys.js';
-import { readNodeIni, writeNodeIni } from '../config/node-config.js';
-import { BadArgs, BadConfig, Monitor, PgSql } from '../lib/errors.js';
+import { requireNodeIni, writeNodeIni } from '../config/node-config.js';
+import { BadArgs, Monitor, PgSql } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { findNode } from '../lib/monitor-queries.js';
 import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
@@ -57,21 +57,19 @@ export async function updateNodeMetadata(pgdata: string, req: MetadataRequest): 
 }
 
 async function updateOnMonitor(target: PgTarget, nodeId: number, name: string, req: MetadataRequest): Promise<void> {
-  const state = { nodeId };
-  const config = { name };
   await withClient(target, { kind: 'monitor' }, async (q) => {
-    const node = await findNode(q, { id: state.nodeId });
-    if (!node) throw new Monitor(`node ${state.nodeId} "${config.name}" is not registered on the monitor`, { retryable: false });
+    const node = await findNode(q, { id: nodeId });
+    if (!node) throw new Monitor(`node ${nodeId} "${name}" is not registered on the monitor`, { retryable: false });
     try {
       await q('SELECT pgautofailover.update_node_metadata($1::bigint, $2::text, $3::text, $4::int)', [
-        state.nodeId,
+        nodeId,
         req.name ?? null,
         req.hostname ?? null,
         req.port ?? null,
       ]);
     } catch (err) {
       if (err instanceof PgSql) {
-        throw new Monitor(`cannot update the metadata of node ${state.nodeId}: the monitor refused: ${err.message}`, { retryable: false, cause: err });
+        throw new Monitor(`cannot update the metadata of node ${nodeId}: the monitor refused: ${err.message}`, { retryable: false, cause: err });
       }
       throw err;
     }
@@ -80,8 +78,7 @@ async function updateOnMonitor(target: PgTarget, nodeId: number, name: string, r
 
 /** Rewrites name, hostname and port in the config file of PGDATA. */
 function updateLocalConfig(pgdata: string, config: KeeperConfig, req: MetadataRequest): void {
-  const local = readNodeIni(pgdata);
-  if (!local) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`);
+  const local = requireNodeIni(pgdata);
   let ini = local.ini;
   if (req.name !== undefined) ini = configSet(ini, local.path, 'pg_autoctl.name', req.name);
   if (req.hostname !== undefined) ini = configSet(ini, local.path, 'pg_autoctl.hostname', req.hostname);

@@ -2,7 +2,7 @@
 // command finds the monitor: --monitor, $PG_AUTOCTL_MONITOR, or the config file of --pgdata.
 import { keeperConfigFromIni, MONITOR_DISABLED } from '../config/keeper-config.js';
 import { canonicalPgdata } from '../config/paths.js';
-import { monitorConfigFromIni, monitorUriOf, readNodeIni, type MonitorConfig } from '../config/node-config.js';
+import { monitorConfigFromIni, monitorLocalTarget, monitorUriOf, readNodeIni, requireNodeIni, type MonitorConfig } from '../config/node-config.js';
 import { BadArgs, BadConfig } from '../lib/errors.js';
 import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
 
@@ -64,8 +64,7 @@ export interface MonitorTarget {
 
 /** The monitor's own config file for PGDATA; BadConfig when PGDATA is not a pgaf monitor. */
 export function loadMonitorConfig(pgdata: string): MonitorConfig {
-  const node = readNodeIni(pgdata);
-  if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata} (no pg_autoctl.cfg found)`);
+  const node = requireNodeIni(pgdata);
   if (node.role !== 'monitor') throw new BadConfig(`PGDATA ${pgdata} is a ${node.role ?? 'unknown'} node, not a monitor`);
   return monitorConfigFromIni(node.ini, node.path);
 }
@@ -73,7 +72,7 @@ export function loadMonitorConfig(pgdata: string): MonitorConfig {
 /** On the monitor host, connect over its Unix socket as the superuser. */
 export function localMonitorTarget(cfg: MonitorConfig): MonitorTarget {
   return {
-    target: { host: cfg.host, port: cfg.port, user: cfg.username, database: cfg.dbname, sslmode: 'disable' },
+    target: monitorLocalTarget(cfg),
     uri: monitorUriOf(cfg),
     monitorConfig: cfg,
   };
@@ -92,8 +91,7 @@ export function resolveMonitor(
     throw new BadArgs('pass --monitor <postgres:// URI> or --pgdata <dir> (or set PGDATA or PG_AUTOCTL_MONITOR)');
   }
   const pgdata = resolvePgdata(args.pgdata, env);
-  const node = readNodeIni(pgdata);
-  if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`, { hint: 'pass --monitor <URI>' });
+  const node = requireNodeIni(pgdata, { hint: 'pass --monitor <URI>' });
   if (node.role === 'monitor') return localMonitorTarget(monitorConfigFromIni(node.ini, node.path));
   const keeperMonitor = node.ini.pg_autoctl?.monitor;
   if (!keeperMonitor) throw new BadConfig(`${node.path} has no pg_autoctl.monitor URI`);
@@ -135,7 +133,5 @@ export function localNodeDefaults(args: { monitor?: unknown; pgdata?: unknown },
 /** the pgaf node (keeper or monitor) configured for PGDATA, or a BadConfig naming it */
 export function localNode(pgdataArg: unknown) {
   const pgdata = resolvePgdata(pgdataArg);
-  const node = readNodeIni(pgdata);
-  if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`);
-  return { pgdata, node };
+  return { pgdata, node: requireNodeIni(pgdata) };
 }

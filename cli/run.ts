@@ -1,7 +1,7 @@
 // `pgaf run`: the monitor service (Postgres + health worker) or a data node's keeper.
 import type { Argv } from 'yargs';
-import { monitorConfigFromIni, readNodeIni } from '../config/node-config.js';
-import { BadConfig, PgafError } from '../lib/errors.js';
+import { monitorConfigFromIni, requireNodeIni } from '../config/node-config.js';
+import { PgafError } from '../lib/errors.js';
 import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
 import { runDataNode } from '../keeper/service.js';
 import { runMonitor } from '../monitor-ext/service.js';
@@ -31,8 +31,7 @@ interface RunMetadata {
 
 async function runService(pgdataArg: unknown, meta: RunMetadata = {}): Promise<void> {
   const pgdata = resolvePgdata(pgdataArg);
-  const node = readNodeIni(pgdata);
-  if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata}`, { hint: 'run pgaf create monitor|postgres first' });
+  const node = requireNodeIni(pgdata, { hint: 'run pgaf create monitor|postgres first' });
   if (node.role === 'monitor') {
     await runMonitor(monitorConfigFromIni(node.ini, node.path), log);
     return;

@@ -58,7 +58,8 @@ async function applySsl(pgdata: string, node: NodeIni, ssl: SslConfig): Promise<
   } finally {
     await pg.close();
   }
-  if (config.monitor !== undefined) log.info(`The monitor URI is now ${config.monitor.replace(/:[^:@/]*@/, ':****@')}`);
+  // log lines hide passwords (lib/log.ts maskSecrets)
+  if (config.monitor !== undefined) log.info(`The monitor URI is now ${config.monitor}`);
   const pid = servicePid(paths.pid);
   if (pid !== undefined) {
     process.kill(pid, 'SIGHUP');

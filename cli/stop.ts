@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { keeperConfigFromIni } from '../config/keeper-config.js';
-import { monitorConfigFromIni } from '../config/node-config.js';
+import { monitorConfigFromIni, requireNodeIni } from '../config/node-config.js';
 import { nodePaths } from '../config/node-paths.js';
 import { BadConfig, BadState, KeeperFailed, PgCtl } from '../lib/errors.js';
 import { log } from '../lib/log.js';
@@ -17,7 +17,6 @@ import { PostgresCtl, postgresVersion, resolveBinDir, type StopMode } from '../l
 import { readControlData, type ControlData } from '../lib/controldata.js';
 import { json, programName } from './output.js';
 import { parsePostgresVersion } from './version.js';
-import { loadNodeIni } from './config.js';
 import { resolvePgdata } from './options.js';
 
 export const SERVICE_STOP_TIMEOUT_MS = 10_000;
@@ -46,7 +45,7 @@ interface LocalService {
 
 /** The node of PGDATA: its kind, pid file and Postgres control. */
 export function localService(pgdata: string): LocalService {
-  const node = loadNodeIni(pgdata);
+  const node = requireNodeIni(pgdata);
   let port: number;
   let pgCtl: string;
   let host: string;

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { BadConfig } from '../lib/errors.js';
 import { FieldErrors } from '../lib/fields.js';
 import { parseIni, stringifyIni, type Ini } from '../lib/ini.js';
-import { monitorUri } from '../lib/pg-uri.js';
+import { monitorUri, type PgTarget } from '../lib/pg-uri.js';
 import { sslFromIni, sslToIni, type SslConfig } from '../lib/ssl.js';
 import { configFilePath } from './paths.js';
 
@@ -45,6 +45,11 @@ export function monitorConfigToIni(c: MonitorConfig): Ini {
     },
     ssl: sslToIni(c.ssl),
   };
+}
+
+/** The monitor's own database over its Unix socket, as the user that runs it (database: pg_auto_failover by default). */
+export function monitorLocalTarget(c: MonitorConfig, database = c.dbname): PgTarget {
+  return { host: c.host, port: c.port, user: c.username, database, sslmode: 'disable' };
 }
 
 /** The URI keepers use to reach this monitor, with its sslmode (and CA/CRL files when set). */
@@ -89,6 +94,14 @@ export function readNodeIni(pgdata: string, path = configFilePath(pgdata)): Node
     throw new BadConfig(`cannot parse ${path}: ${(err as Error).message}`, { cause: err });
   }
   return { path, ini, role: ini.pg_autoctl?.role };
+}
+
+/** readNodeIni, or a BadConfig (exit 2) naming PGDATA and the file that is missing. */
+export function requireNodeIni(pgdata: string, opts: { path?: string; hint?: string } = {}): NodeIni {
+  const path = opts.path ?? configFilePath(pgdata);
+  const node = readNodeIni(pgdata, path);
+  if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata} (no ${path})`, opts.hint ? { hint: opts.hint } : undefined);
+  return node;
 }
 
 /** Writes the file atomically (temp file + rename), creating its directory. */

@@ -63,16 +63,10 @@ export class MonitorClient implements KeeperMonitor {
   private onNotify?: (channel: string, payload: string) => void;
 
   constructor(
-    private target: PgTarget,
+    private readonly target: PgTarget,
     private readonly ids: { nodeId: number; groupId: number; formation: string },
     private readonly connectTimeoutMs = 2_000,
   ) {}
-
-  /** Connect to `target` from the next call on (a reload changed the monitor URI or its sslmode). */
-  async setTarget(target: PgTarget): Promise<void> {
-    this.target = target;
-    await this.close();
-  }
 
   setIds(ids: { nodeId: number; groupId: number; formation: string }): void {
     Object.assign(this.ids, ids);

@@ -1,13 +1,13 @@
 // Wires a data node's keeper from its config and state files: the only place that builds
 // the real PgLocalPostgres and MonitorClient.
 import { keeperConfigFromIni, type KeeperConfig } from '../config/keeper-config.js';
-import { readNodeIni } from '../config/node-config.js';
+import { requireNodeIni } from '../config/node-config.js';
 import { BadConfig } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { parsePgUri } from '../lib/pg-uri.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { resolveBinDir } from '../lib/postgres-ctl.js';
-import { statSync } from 'node:fs';
+import { fileStamp } from '../lib/atomic-file.js';
 import { Keeper } from './loop/run.js';
 import { LocalMonitorClient } from './local-monitor/client.js';
 import { MonitorClient, type KeeperMonitor } from './monitor-client.js';
@@ -32,8 +32,7 @@ export interface OpenNode {
 
 export function loadKeeperConfig(pgdata: string): { config: KeeperConfig; paths: NodePaths } {
   const paths = nodePaths(pgdata);
-  const node = readNodeIni(pgdata, paths.config);
-  if (!node) throw new BadConfig(`no pgaf node is configured for PGDATA ${pgdata} (no ${paths.config})`);
+  const node = requireNodeIni(pgdata, { path: paths.config });
   if (node.role !== 'keeper') throw new BadConfig(`PGDATA ${pgdata} is a ${node.role ?? 'unknown'} node, not a data node`);
   return { config: keeperConfigFromIni(node.ini, node.path), paths };
 }
@@ -78,24 +77,15 @@ export function monitorClientFor(config: KeeperConfig, paths: NodePaths): Keeper
   });
 }
 
-function configStamp(path: string): string {
-  try {
-    const s = statSync(path);
-    return `${s.ino}:${s.mtimeMs}:${s.size}`;
-  } catch {
-    return 'none';
-  }
-}
-
 /**
  * Watches the config file for a monitor switch (enable/disable monitor): returns a new client
  * when pg_autoctl.monitor changed. A config that no longer parses is logged and ignored.
  */
 function monitorReloader(pgdata: string, initial: KeeperConfig, paths: NodePaths, log: Logger): (force: boolean) => KeeperMonitor | undefined {
-  let seen = configStamp(paths.config);
+  let seen = fileStamp(paths.config);
   let current = initial.monitor;
   return (force) => {
-    const now = configStamp(paths.config);
+    const now = fileStamp(paths.config);
     if (!force && now === seen) return undefined;
     seen = now;
     let config: KeeperConfig;

@@ -1,7 +1,7 @@
 // Files written atomically: a temp file beside the target, fsync, chown to `runAs` when we are
 // root, rename over the target, and (for the keeper's own state) fsync of the directory, so
 // that a kill -9 at any instant leaves either the old or the new version. Mode 0600.
-import { chownSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { chownSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { OsUser } from './pgbin.js';
 
@@ -37,5 +37,18 @@ export function writeFileAs(path: string, content: string, runAs?: OsUser, opts:
     fsyncSync(dfd);
   } finally {
     closeSync(dfd);
+  }
+}
+
+/**
+ * Identity of a file version ('none' when it is missing): writers replace files by rename, so
+ * a new version has a new inode, mtime or size. Cheap enough to check every keeper tick.
+ */
+export function fileStamp(path: string): string {
+  try {
+    const s = statSync(path);
+    return `${s.ino}:${s.mtimeMs}:${s.size}`;
+  } catch {
+    return 'none';
   }
 }

@@ -11,6 +11,7 @@ import {
   MONITOR_DBNAME,
   monitorConfigFromIni,
   monitorConfigToIni,
+  monitorLocalTarget,
   monitorUriOf,
   readNodeIni,
   writeNodeIni,
@@ -258,6 +259,18 @@ export function monitorSettings(cfg: MonitorConfig): string {
   ].join('\n');
 }
 
+/** Rewrites the monitor's settings file from its config and reloads a running Postgres; true when it reloaded. */
+export async function rewriteMonitorSettings(cfg: MonitorConfig, runAs: OsUser | undefined, log: Logger): Promise<boolean> {
+  const path = join(cfg.pgdata, SETTINGS_FILE);
+  writeFileAs(path, monitorSettings(cfg), runAs);
+  log.info(`Updated ${path}`);
+  const ctl = new PostgresCtl({ pgdata: cfg.pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs, log });
+  if ((await ctl.status()) !== 'running') return false;
+  await ctl.reload();
+  log.info('Reloaded the monitor Postgres');
+  return true;
+}
+
 /** postgresql.conf with our include line, once. */
 export function withInclude(postgresqlConf: string): string {
   const line = `include '${SETTINGS_FILE}'`;
@@ -293,8 +306,7 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
     log.info('PostgreSQL is already running', { pgdata: cfg.pgdata });
   }
 
-  const local = { host: cfg.host, port: cfg.port, user: cfg.username, sslmode: 'disable' };
-  await withClient({ ...local, database: 'postgres' }, { kind: 'postgres' }, async (q) => {
+  await withClient(monitorLocalTarget(cfg, 'postgres'), { kind: 'postgres' }, async (q) => {
     const rows = await q('SELECT 1 FROM pg_database WHERE datname = $1', [cfg.dbname]);
     if (rows.length === 0) {
       log.info(`Creating database ${cfg.dbname}`);
@@ -302,7 +314,7 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
     }
   });
 
-  const hbaFile = await withClient({ ...local, database: cfg.dbname }, { kind: 'postgres' }, async (q) => {
+  const hbaFile = await withClient(monitorLocalTarget(cfg), { kind: 'postgres' }, async (q) => {
     await ensureExtension(q, log);
     const rows = await q<{ hba_file: string }>('SHOW hba_file');
     return rows[0]!.hba_file;

@@ -97,6 +97,12 @@ export function selfSignedFiles(pgdata: string): { certFile: string; keyFile: st
   return { certFile: `${pgdata}/server.crt`, keyFile: `${pgdata}/server.key` };
 }
 
+/** SSL is on with the self-signed certificate and key of PGDATA (which pgaf creates when missing). */
+export function usesSelfSignedCert(ssl: SslConfig, pgdata: string): boolean {
+  const own = selfSignedFiles(pgdata);
+  return ssl.active && ssl.certFile === own.certFile && ssl.keyFile === own.keyFile;
+}
+
 /**
  * Validates the SSL options and fills in the default sslmode (no-ssl: prefer; self-signed:
  * require; user-provided: verify-full). Throws BadArgs naming the option. Touches no file:

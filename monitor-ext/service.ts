@@ -1,7 +1,7 @@
 // `pgaf run` on the monitor: keep its Postgres running and run the health worker.
 // Stopping the service leaves Postgres running (`pgaf stop` stops it).
 import { nodePaths } from '../config/node-paths.js';
-import type { MonitorConfig } from '../config/node-config.js';
+import { monitorLocalTarget, type MonitorConfig } from '../config/node-config.js';
 import type { Logger } from '../lib/log.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
 import { postgresRunAs } from '../lib/pgbin.js';
@@ -38,7 +38,7 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
     isRunning: async () => (await ctl.status()) === 'running',
     start: () => ctl.start({ logFile }),
   };
-  const worker = new HealthWorker({ host: cfg.host, port: cfg.port, user: cfg.username, database: cfg.dbname, sslmode: 'disable' }, log);
+  const worker = new HealthWorker(monitorLocalTarget(cfg), log);
   let stopping = false;
   let timer: NodeJS.Timeout | undefined;
   const supervise = async () => {
@@ -87,11 +87,7 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
  */
 async function updateExtensionAtStart(cfg: MonitorConfig, log: Logger): Promise<void> {
   try {
-    await withClient(
-      { host: cfg.host, port: cfg.port, user: cfg.username, database: cfg.dbname, sslmode: 'disable' },
-      { kind: 'postgres', connectTimeoutMs: 10_000 },
-      (q) => updateExtensionIfOlder(q, log),
-    );
+    await withClient(monitorLocalTarget(cfg), { kind: 'postgres', connectTimeoutMs: 10_000 }, (q) => updateExtensionIfOlder(q, log));
   } catch (err) {
     log.warn(`Cannot update the pgaf extension of the monitor database: ${(err as Error).message}`);
   }

@@ -2,7 +2,7 @@
 // is the assigned_role of the local state file (`do fsm assign`), the other nodes come from
 // the nodes file (`do fsm nodes set`). Same interface as MonitorClient, so the keeper loop and
 // the transition table do not know the difference. The only file reads of this mode.
-import { statSync } from 'node:fs';
+import { fileStamp } from '../../lib/atomic-file.js';
 import type { PeerNode } from '../fsm/context.js';
 import type { KeeperMonitor, NodeActiveReply, NodeActiveReport } from '../monitor-client.js';
 import { readNodesFile, toPeer } from '../state/nodes-file.js';
@@ -14,15 +14,6 @@ export interface LocalMonitorOptions {
   nodesPath: string;
   candidatePriority: number;
   replicationQuorum: boolean;
-}
-
-function stamp(path: string): string {
-  try {
-    const s = statSync(path);
-    return `${s.ino}:${s.mtimeMs}:${s.size}`;
-  } catch {
-    return 'none';
-  }
 }
 
 export class LocalMonitorClient implements KeeperMonitor {
@@ -45,7 +36,7 @@ export class LocalMonitorClient implements KeeperMonitor {
 
   /** The goal is whatever `do fsm assign` wrote; a new nodes file counts as a notification. */
   async nodeActive(_rep: NodeActiveReport): Promise<NodeActiveReply> {
-    const s = stamp(this.o.nodesPath);
+    const s = fileStamp(this.o.nodesPath);
     if (s !== this.nodesStamp) {
       this.nodesStamp = s;
       this.onChange?.('state', 'nodes file');

@@ -1,6 +1,6 @@
 // The keeper's loop: each tick reads local facts, heartbeats the monitor, decides (decide.ts)
 // and acts, then writes the state file and logs one sentence. Wakes on NOTIFY or after 1 s.
-import { statSync } from 'node:fs';
+import { fileStamp } from '../../lib/atomic-file.js';
 import { Dropped } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { LocalPostgres, PeerNode, StepContext } from '../fsm/context.js';
@@ -44,16 +44,6 @@ export interface KeeperDeps {
    * the configuration switched monitors (enable/disable monitor), else undefined.
    */
   reloadMonitor?: (force: boolean) => KeeperMonitor | undefined;
-}
-
-/** Identity of a file version: writers replace files by rename, so inode, mtime and size change. */
-function fileStamp(path: string): string {
-  try {
-    const s = statSync(path);
-    return `${s.ino}:${s.mtimeMs}:${s.size}`;
-  } catch {
-    return 'none';
-  }
 }
 
 const STATE_TIMESTAMPS_EVERY_SEC = 10;

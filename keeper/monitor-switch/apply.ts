@@ -7,7 +7,7 @@ import { MONITOR_DISABLED, type KeeperConfig } from '../../config/keeper-config.
 import { readNodeIni, writeNodeIni } from '../../config/node-config.js';
 import type { NodePaths } from '../../config/node-paths.js';
 import { BadArgs, BadConfig, BadState, Monitor } from '../../lib/errors.js';
-import type { Logger } from '../../lib/log.js';
+import { maskSecrets, type Logger } from '../../lib/log.js';
 import { parsePgUri, type PgTarget } from '../../lib/pg-uri.js';
 import { servicePid } from '../../lib/pid-file.js';
 import { withClient } from '../../lib/sql.js';
@@ -16,7 +16,7 @@ import type { NodeState } from '../fsm/states.js';
 import { MonitorClient } from '../monitor-client.js';
 import { loadKeeperConfig, localPostgres } from '../open-node.js';
 import { readStateFile, writeStateFile } from '../state/state-file.js';
-import { planDisableMonitor, registrationStateFor, scrubUri, stateAfterRegistration, streamsFrom, type GroupMember } from './plan.js';
+import { planDisableMonitor, registrationStateFor, stateAfterRegistration, streamsFrom, type GroupMember } from './plan.js';
 
 const CATCHINGUP_WAIT_MS = 120_000;
 
@@ -96,7 +96,7 @@ export function parseMonitorUri(uri: string): PgTarget {
   try {
     return parsePgUri(uri, 'the monitor URI');
   } catch {
-    throw new BadArgs(`the monitor URI must be a postgres:// URI like postgres://autoctl_node@host:port/pg_auto_failover, got "${scrubUri(uri)}"`);
+    throw new BadArgs(`the monitor URI must be a postgres:// URI like postgres://autoctl_node@host:port/pg_auto_failover, got "${maskSecrets(uri)}"`);
   }
 }
 
@@ -105,7 +105,7 @@ export async function enableMonitor(pgdata: string, uri: string, log: Logger): P
   const target = parseMonitorUri(uri);
   const { config, paths } = loadKeeperConfig(pgdata);
   if (config.monitor !== undefined) {
-    throw new BadConfig(`this node already has a monitor (${scrubUri(config.monitor)})`, { hint: 'pgaf disable monitor first' });
+    throw new BadConfig(`this node already has a monitor (${maskSecrets(config.monitor)})`, { hint: 'pgaf disable monitor first' });
   }
   const state = readStateFile(paths.state);
   const pg = localPostgres({ ...config, monitor: uri }, paths, state.nodeId, log);

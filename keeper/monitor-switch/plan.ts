@@ -2,6 +2,7 @@
 // the node's group on the monitor, the local state file and whether Postgres is in recovery.
 import { BadState, Monitor, type PgafError } from '../../lib/errors.js';
 import { canTakeWrites, type NodeState } from '../fsm/states.js';
+import { parseConninfo } from '../pg/setup-files.js';
 import type { KeeperState } from '../state/state-file.js';
 
 export interface GroupMember {
@@ -56,12 +57,9 @@ export function registrationStateFor(inRecovery: boolean): 'single' | 'wait_stan
 /** host and port of a libpq key=value connection string (pg_stat_wal_receiver.conninfo). */
 export function conninfoHostPort(conninfo: string | undefined): { host: string; port: number } | undefined {
   if (!conninfo) return undefined;
-  const value = (key: string) => {
-    const m = new RegExp(`(?:^|\\s)${key}=(?:'((?:[^'\\\\]|\\\\.)*)'|(\\S+))`).exec(conninfo);
-    return m ? (m[1]?.replace(/\\(.)/g, '$1') ?? m[2]) : undefined;
-  };
-  const host = value('host');
-  const port = Number(value('port') ?? 5432);
+  const words = new Map(parseConninfo(conninfo));
+  const host = words.get('host');
+  const port = Number(words.get('port') ?? 5432);
   return host && Number.isInteger(port) ? { host, port } : undefined;
 }
 
@@ -91,9 +89,4 @@ export function stateAfterRegistration(
   }
   const current = canTakeWrites(prev.current_role) ? prev.current_role : reg.goal;
   return { ...base, current_role: current, assigned_role: reg.goal };
-}
-
-/** user:password@ and password=… hidden, for messages that show a URI. */
-export function scrubUri(uri: string): string {
-  return uri.replace(/(:\/\/[^:/@?]*):[^@/?]*@/, '$1:****@').replace(/(password=)[^&\s]*/gi, '$1****');
 }

@@ -8,7 +8,7 @@
 // reaches it through refreshPeers), once per process. initdb() does not start Postgres.
 import { chownSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { switchHbaHostType } from '../../lib/hba.js';
-import { hbaHostType, NO_SSL, selfSignedFiles, sslConninfoParts, type SslConfig } from '../../lib/ssl.js';
+import { hbaHostType, NO_SSL, selfSignedFiles, sslConninfoParts, usesSelfSignedCert, type SslConfig } from '../../lib/ssl.js';
 import { ensureSelfSignedCert } from '../../lib/ssl-files.js';
 import { userInfo } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -193,9 +193,8 @@ export class PgLocalPostgres implements LocalPostgres {
 
   /** The self-signed certificate in PGDATA when the config names it and it is missing. */
   private async ensureSelfSignedCert(): Promise<void> {
-    const own = selfSignedFiles(this.pgdata);
-    if (!this.ssl.active || this.ssl.certFile !== own.certFile || this.ssl.keyFile !== own.keyFile || !this.hasData()) return;
-    await ensureSelfSignedCert({ ...own, hostname: this.o.hostname ?? this.o.host, runAs: this.o.runAs, log: this.log });
+    if (!usesSelfSignedCert(this.ssl, this.pgdata) || !this.hasData()) return;
+    await ensureSelfSignedCert({ ...selfSignedFiles(this.pgdata), hostname: this.o.hostname ?? this.o.host, runAs: this.o.runAs, log: this.log });
   }
 
   /**

@@ -25,22 +25,8 @@ function fileOf(c: TestCluster, name: string, file: string): string {
 }
 
 /** One query on a node's Postgres over TCP as the superuser (plain, or SSL without verification). */
-async function nodeQuery<R extends pg.QueryResultRow>(c: TestCluster, name: string, sql: string, ssl = false): Promise<R[]> {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: c.member(name).port,
-    user: c.superuser,
-    database: 'postgres',
-    connectionTimeoutMillis: 5000,
-    ssl: ssl ? { rejectUnauthorized: false } : false,
-  });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows as R[];
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+function nodeQuery<R extends pg.QueryResultRow>(c: TestCluster, name: string, sql: string, ssl = false): Promise<R[]> {
+  return c.nodeQuery<R>(name, sql, [], { ssl, connectTimeoutMs: 5000 });
 }
 
 async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {

@@ -197,9 +197,22 @@ export class TestCluster {
     this.startService(m, ['run']);
   }
 
-  /** One statement on a data node's Postgres (127.0.0.1, database postgres, as the superuser). */
-  async nodeQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(name: string, sql: string, params: unknown[] = []): Promise<R[]> {
-    const c = new pg.Client({ host: '127.0.0.1', port: this.member(name).port, user: this.superuser, database: 'postgres', connectionTimeoutMillis: 3000 });
+  /** One statement on a data node's Postgres (127.0.0.1, database postgres, as the superuser; plain unless opts.ssl). */
+  async nodeQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    name: string,
+    sql: string,
+    params: unknown[] = [],
+    opts: { ssl?: boolean; connectTimeoutMs?: number } = {},
+  ): Promise<R[]> {
+    const c = new pg.Client({
+      host: '127.0.0.1',
+      port: this.member(name).port,
+      user: this.superuser,
+      database: 'postgres',
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 3000,
+      // SSL without verification (the test's own connection, to see pg_stat_ssl)
+      ssl: opts.ssl ? { rejectUnauthorized: false } : false,
+    });
     c.on('error', () => undefined);
     await c.connect();
     try {

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { createPostgresRequest } from '../../cli/create-postgres.js';
 import { keeperConfigFromIni, keeperConfigToIni, monitorUriOf, MONITOR_DISABLED } from '../../config/keeper-config.js';
-import { conninfoHostPort, planDisableMonitor, registrationStateFor, scrubUri, stateAfterRegistration, streamsFrom, type GroupMember } from '../../keeper/monitor-switch/plan.js';
+import { conninfoHostPort, planDisableMonitor, registrationStateFor, stateAfterRegistration, streamsFrom, type GroupMember } from '../../keeper/monitor-switch/plan.js';
+import { maskSecrets } from '../../lib/log.js';
 import { initialState } from '../../keeper/state/state-file.js';
 import { parseIni } from '../../lib/ini.js';
 
@@ -83,8 +84,8 @@ describe('enable monitor', () => {
   });
 
   it('hides passwords in URIs it prints', () => {
-    expect(scrubUri('postgres://autoctl_node:s3cret@h:5432/pg_auto_failover')).toBe('postgres://autoctl_node:****@h:5432/pg_auto_failover');
-    expect(scrubUri('postgres://h/db?password=s3cret&sslmode=require')).toBe('postgres://h/db?password=****&sslmode=require');
+    expect(maskSecrets('postgres://autoctl_node:s3cret@h:5432/pg_auto_failover')).toBe('postgres://autoctl_node:****@h:5432/pg_auto_failover');
+    expect(maskSecrets('postgres://h/db?password=s3cret&sslmode=require')).toBe('postgres://h/db?password=****&sslmode=require');
   });
 });
 
