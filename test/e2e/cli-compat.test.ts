@@ -156,7 +156,7 @@ beforeAll(async () => {
   await settle([n1], { node_a: 'single/single' });
   n2 = await register(p2, 'node_b');
   await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
-});
+}, 170_000);
 
 afterAll(async () => {
   tmux('kill-server');
@@ -261,7 +261,7 @@ describe('show: the original table layouts and --json', () => {
     const js = JSON.parse((await cli(['show', 'state', '--json', '--monitor', monitorUri])).stdout);
     expect(js.map((n: any) => n.nodename)).toEqual(['node_a', 'node_b']);
     expect(js[0]).toMatchObject({ nodehost: '127.0.0.1', nodeport: p1, current_group_state: 'primary', assigned_group_state: 'primary' });
-  });
+  }, 170_000);
 
   it('show events: columns and --json', async () => {
     const r = await cli(['show', 'events', '--pgdata', pgdata, '--count', '3']);
@@ -272,7 +272,7 @@ describe('show: the original table layouts and --json', () => {
     const js = JSON.parse((await cli(['show', 'events', '--json', '--monitor', monitorUri, '--count', '2'])).stdout);
     expect(js).toHaveLength(2);
     expect(js[0]).toHaveProperty('description');
-  });
+  }, 170_000);
 
   it('show uri: table, --json, --formation monitor', async () => {
     const r = await cli(['show', 'uri', '--pgdata', pgdata]);
@@ -287,7 +287,7 @@ describe('show: the original table layouts and --json', () => {
     const f = JSON.parse((await cli(['show', 'uri', '--json', '--pgdata', pgdata, '--formation', 'default'])).stdout);
     expect(Object.keys(f)).toEqual(['monitor', 'default']);
     expect(f.default).toMatch(/^postgres:\/\/127\.0\.0\.1:7201,127\.0\.0\.1:7202\/postgres\?/);
-  });
+  }, 300_000);
 
   it('show file, show systemd, show ipaddr, do show ipaddr/cidr/hostname', async () => {
     let r = await cli(['show', 'file', '--pgdata', pgdata]);
@@ -317,7 +317,7 @@ describe('show: the original table layouts and --json', () => {
     r = await cli(['do', 'show', 'hostname']);
     expect(r.code).toBe(0);
     expect(r.stdout.trim().length).toBeGreaterThan(0);
-  });
+  }, 830_000);
 
   it('show state --local reads the state file of a data node; PGDATA from the environment', async () => {
     const a = fakeDataNode('node_a', n1, p1, 'primary');
@@ -328,13 +328,13 @@ describe('show: the original table layouts and --json', () => {
     const g = await cli(['get', 'node', 'candidate-priority'], { PGDATA: a });
     expect(g.code, g.stderr).toBe(0);
     expect(g.stdout).toBe('50\n'.replace('50', String((await q('SELECT candidatepriority FROM pgautofailover.node WHERE nodeid=$1', [n1]))[0].candidatepriority)));
-  });
+  }, 170_000);
 
   it('version --json has the original keys', async () => {
     const r = await cli(['version', '--json']);
     expect(r.code).toBe(0);
     expect(Object.keys(JSON.parse(r.stdout)).sort()).toEqual(['pg_autoctl', 'pg_major', 'pg_version', 'pg_version_num', 'pg_version_str', 'pgautofailover'].sort());
-  });
+  }, 100_000);
 });
 
 describe('get / set node and formation properties', () => {
@@ -354,7 +354,7 @@ describe('get / set node and formation properties', () => {
     expect(r.stdout.split('\n')[0]).toMatch(/^ +Context \| +Name \| +Setting \| Value +$/);
     r = await cli(['get', 'formation', 'settings', '--monitor', monitorUri, '--json']);
     expect(JSON.parse(r.stdout).formation[0]).toMatchObject({ context: 'formation', setting: 'number_sync_standbys' });
-  });
+  }, 500_000);
 
   it('set candidate-priority waits for the primary to apply it, and prints the value', async () => {
     const r = await withDriver(() => cli(['set', 'node', 'candidate-priority', '30', '--monitor', monitorUri, '--name', 'node_b', '--wait', '30']));
@@ -367,7 +367,7 @@ describe('get / set node and formation properties', () => {
     expect(js.code, js.stderr).toBe(0);
     expect(JSON.parse(js.stdout)).toEqual({ 'candidate-priority': 50 });
     await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
-  });
+  }, 230_000);
 
   it('set replication-quorum false then true', async () => {
     let r = await withDriver(() => cli(['set', 'node', 'replication-quorum', 'false', '--monitor', monitorUri, '--name', 'node_b', '--wait', '30']));
@@ -377,7 +377,7 @@ describe('get / set node and formation properties', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('true\n');
     await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
-  });
+  }, 170_000);
 
   it('a value the command line rejects: exit 1 naming it, before any change', async () => {
     const before = await q('SELECT nodeid, candidatepriority, replicationquorum FROM pgautofailover.node ORDER BY nodeid');
@@ -398,7 +398,7 @@ describe('get / set node and formation properties', () => {
     expect(r.code).toBe(6); // the monitor has no such node: a monitor error, as the original
     expect(r.stderr).toMatch(/no node named "nobody"/);
     expect(await q('SELECT nodeid, candidatepriority, replicationquorum FROM pgautofailover.node ORDER BY nodeid')).toEqual(before);
-  });
+  }, 430_000);
 
   it('a value the monitor refuses: exit 6 with its reason, nothing changes', async () => {
     const r = await cli(['set', 'formation', 'number-sync-standbys', '1', '--monitor', monitorUri, '--wait', '5']);
@@ -410,7 +410,7 @@ describe('get / set node and formation properties', () => {
     expect(JSON.parse(ok.stdout)).toEqual({ 'number-sync-standbys': 0, synchronous_standby_names: `ANY 1 (pgautofailover_standby_${n2})` });
     expect(ok.stderr).toMatch(/primary node has now set synchronous_standby_names = 'ANY 1 \(pgautofailover_standby_\d+\)'/);
     await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
-  });
+  }, 230_000);
 
   it('set node metadata updates the monitor and the local configuration', async () => {
     const b = fakeDataNode('node_b', n2, p2, 'secondary');
@@ -438,7 +438,7 @@ describe('get / set node and formation properties', () => {
     r = await cli(['set', 'node', 'metadata', '--pgdata', b, '--pgport', '0']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--pgport must be an integer between 1 and 65535/);
-  });
+  }, 500_000);
 });
 
 describe('formations', () => {
@@ -466,7 +466,7 @@ describe('formations', () => {
     expect(r.stderr).toMatch(/--formation is required/);
     r = await cli(['create', 'formation', '--monitor', monitorUri, '--formation', 'c', '--kind', 'citus']);
     expect(r.code).toBe(1);
-  });
+  }, 560_000);
 });
 
 describe('older forms of the first README', () => {
@@ -482,7 +482,7 @@ describe('older forms of the first README', () => {
     r = await cli(['show', 'state', '--monitor', 'postgres://autoctl_node@127.0.0.1/pg_auto_failover']);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/cannot connect to the monitor at 127\.0\.0\.1:5432/);
-  });
+  }, 230_000);
 });
 
 describe('bad input: exit 1, a message naming the option, nothing on disk changes', () => {
@@ -524,7 +524,7 @@ describe('bad input: exit 1, a message naming the option, nothing on disk change
     r = await cli(['show', 'state', '--monitor', `postgres://autoctl_node@127.0.0.1:${dead}/pg_auto_failover`]);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/cannot connect to the monitor at 127\.0\.0\.1:\d+/);
-  });
+  }, 230_000);
 
   it('-q silences info lines, -v adds debug lines', async () => {
     const quiet = await cli(['-q', 'enable', 'secondary', '--monitor', monitorUri]);
@@ -534,7 +534,7 @@ describe('bad input: exit 1, a message naming the option, nothing on disk change
     expect(loud.stderr).toMatch(/INFO/);
     const debug = await cli(['-v', 'show', 'ipaddr']);
     expect(debug.stderr).toMatch(/DEBUG/);
-  });
+  }, 230_000);
 });
 
 describe('--help through the program', () => {
@@ -552,7 +552,7 @@ describe('--help through the program', () => {
       }
     };
     await Promise.all([worker(), worker(), worker()]);
-  }, 180_000);
+  }, 230_000);
 
   it('stops quietly, exit 0, when the reader of its output is gone (| head)', async () => {
     const child = spawn(process.execPath, [mainJs, 'show', 'events', '--count', '50', '--monitor', monitorUri], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -578,7 +578,7 @@ describe('--help through the program', () => {
   it('do is listed only when PG_AUTOCTL_DEBUG is set', async () => {
     expect((await cli(['--help'])).stdout).not.toMatch(/^ +pgaf do /m);
     expect((await cli(['--help'], { PG_AUTOCTL_DEBUG: '1' })).stdout).toMatch(/^ +pgaf do /m);
-  });
+  }, 170_000);
 
   it('bash completion script and completions', async () => {
     const r = await cli(['completion']);
@@ -586,7 +586,7 @@ describe('--help through the program', () => {
     expect(r.stdout).toMatch(/complete .* pg_autoctl\n/);
     const c = await cli(['--get-yargs-completions', 'pgaf', 'get', 'node', '']);
     expect(c.stdout.split('\n')).toEqual(expect.arrayContaining(['candidate-priority', 'replication-quorum']));
-  });
+  }, 170_000);
 });
 
 describe('debug do commands (PG_AUTOCTL_DEBUG)', () => {
@@ -622,7 +622,7 @@ describe('debug do commands (PG_AUTOCTL_DEBUG)', () => {
     r = await cli(['do', 'fsm', 'init', '--pgdata', c], dbg);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ current_role: 'init', assigned_role: 'init', nodeId: 99 });
-  });
+  }, 690_000);
 });
 
 describe('config check and the --watch of show', () => {
@@ -630,7 +630,7 @@ describe('config check and the --watch of show', () => {
     const r = await cli(['config', 'check', '--pgdata', pgdata, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ role: 'monitor', postgres: { pgdata, port, is_running: true } });
-  });
+  }, 100_000);
 
   it('show events --watch is the live view, until interrupted', async () => {
     const p = spawn(process.execPath, [mainJs, 'show', 'events', '--watch', '--monitor', monitorUri], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -645,7 +645,7 @@ describe('config check and the --watch of show', () => {
     expect(stdout).toMatch(/Last events:/);
     const r = await cli(['show', 'state', '--watch', '--json', '--monitor', monitorUri]);
     expect(r.code).toBe(1);
-  });
+  }, 100_000);
 });
 
 describe('watch in tmux', () => {
@@ -692,5 +692,5 @@ describe('drop monitor', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(pgdata)).toBe(false);
     expect(existsSync(cfg)).toBe(false);
-  });
+  }, 100_000);
 });
