@@ -144,8 +144,12 @@ export class WaitBudget {
     const out: Block[] = [];
     const visit = (n: ts.Node): void => {
       if (ts.isCallExpression(n)) {
-        const name = calleeName(n);
-        const isTest = name !== undefined && VITEST_TESTS.has(name) && ts.isIdentifier(n.expression);
+        // it(name, fn, limit), and it.each(table)(name, fn, limit)
+        const each = ts.isCallExpression(n.expression) && ts.isPropertyAccessExpression(n.expression.expression) &&
+          n.expression.expression.name.text === 'each' && ts.isIdentifier(n.expression.expression.expression) &&
+          VITEST_TESTS.has(n.expression.expression.expression.text);
+        const name = each ? 'it' : calleeName(n);
+        const isTest = each || (name !== undefined && VITEST_TESTS.has(name) && ts.isIdentifier(n.expression));
         const isHook = name !== undefined && VITEST_HOOKS.has(name);
         if (isTest || isHook) {
           const fnIndex = isTest ? 1 : 0;
