@@ -172,15 +172,29 @@ afterAll(async () => {
 const ORIGINAL = '/usr/bin/pg_autoctl';
 
 describe('the same output as the original pg_autoctl, run against our monitor', () => {
-  const original = (args: string[]) =>
+  /** The original, as `cli` runs ours: same environment, killed after `timeoutMs`. */
+  const original = (args: string[], extra: Record<string, string> = {}, timeoutMs = 60_000) =>
     new Promise<Result>((resolve) => {
-      const child = spawn(ORIGINAL, args, { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(ORIGINAL, args, { env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       child.stdout.on('data', (d) => (stdout += d));
       child.stderr.on('data', (d) => (stderr += d));
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stdout, stderr });
+      });
     });
+
+  /** Both programs on the same arguments: the original must succeed, and ours the same way. */
+  async function sideBySide(args: string[], extra: Record<string, string> = {}): Promise<{ theirs: Result; ours: Result }> {
+    const theirs = await original(args, extra);
+    const ours = await cli(args, extra);
+    expect(theirs.code, `the original pg_autoctl ${args.join(' ')}: ${theirs.stderr}`).toBe(0);
+    expect(ours.code, ours.stderr).toBe(0);
+    return { theirs, ours };
+  }
 
   it('is installed (apt-get install pg-auto-failover-cli)', () => {
     expect(existsSync(ORIGINAL), `${ORIGINAL} is missing: .ci/run installs pg-auto-failover-cli`).toBe(true);
@@ -199,12 +213,10 @@ describe('the same output as the original pg_autoctl, run against our monitor', 
     ['show', 'standby-names'], ['show', 'standby-names', '--json'],
   ];
   it.each(commands.map((c) => [c.join(' '), c]))('%s', async (_name, args) => {
-    const withMonitor = [...(args as string[]), '--monitor', monitorUri];
-    const [theirs, ours] = [await original(withMonitor), await cli(withMonitor)];
-    expect(ours.code, ours.stderr).toBe(theirs.code);
+    const { theirs, ours } = await sideBySide([...(args as string[]), '--monitor', monitorUri]);
     if ((args as string[]).includes('--json')) expect(JSON.parse(ours.stdout)).toEqual(JSON.parse(theirs.stdout));
     else expect(ours.stdout).toBe(theirs.stdout);
-  });
+  }, 130_000);
 
   // Local commands reading the monitor's own files through --pgdata: the original reads our
   // configuration file as its own.
@@ -212,14 +224,84 @@ describe('the same output as the original pg_autoctl, run against our monitor', 
     ['show', 'file'], ['show', 'file', '--json'], ['show', 'file', '--config'], ['show', 'file', '--config', '--contents'],
     ['show', 'file', '--config', '--json'], ['show', 'file', '--pid'], ['config', 'get', 'pg_autoctl.role'],
     ['config', 'get', 'postgresql.port'], ['config', 'get', 'postgresql.port', '--json'], ['show', 'uri'], ['show', 'state'],
+    ['show', 'file', '--all'], ['show', 'systemd'],
   ];
   it.each(local.map((c) => [c.join(' '), c]))('%s --pgdata <monitor>', async (_name, args) => {
-    const withPgdata = [...(args as string[]), '--pgdata', pgdata];
-    const [theirs, ours] = [await original(withPgdata), await cli(withPgdata)];
-    expect(ours.code, ours.stderr).toBe(theirs.code);
+    const { theirs, ours } = await sideBySide([...(args as string[]), '--pgdata', pgdata]);
     if ((args as string[]).includes('--json') && !(args as string[]).includes('--config')) expect(JSON.parse(ours.stdout)).toEqual(JSON.parse(theirs.stdout));
-    else expect(ours.stdout).toBe(theirs.stdout);
-  });
+    // show systemd names the program that runs the service: each its own
+    else expect(ours.stdout.split(mainJs).join('<program>')).toBe(theirs.stdout.split(ORIGINAL).join('<program>'));
+  }, 130_000);
+
+  // Commands run on a data node: the original reads the node's configuration file (as our
+  // `create postgres` writes it) and asks the monitor. Not its state file: the keeper's state
+  // file is ours (JSON), the original's is a C struct, so `do fsm state`, `show state
+  // --local` and `do monitor get others` are not compared.
+  const onDataNode: string[][] = [
+    ['show', 'file'], ['show', 'file', '--all'], ['config', 'get', 'postgresql.port'], ['config', 'get', 'pg_autoctl.name'],
+    ['show', 'state'], ['show', 'events', '--count', '4'], ['show', 'standby-names'], ['show', 'settings'],
+    ['get', 'node', 'candidate-priority'], ['get', 'node', 'replication-quorum'], ['get', 'formation', 'settings'],
+    ['get', 'formation', 'number-sync-standbys'], ['do', 'monitor', 'get', 'primary'],
+  ];
+  it.each(onDataNode.map((c) => [c.join(' '), c]))('%s --pgdata <data node>', async (_name, args) => {
+    const a = fakeDataNode('node_a', n1, p1, 'primary');
+    const { theirs, ours } = await sideBySide([...(args as string[]), '--pgdata', a], { PG_AUTOCTL_DEBUG: '1' });
+    expect(ours.stdout).toBe(theirs.stdout);
+  }, 130_000);
+
+  // The machine's own facts (the original finds the default route's address without sending
+  // a packet: a UDP socket connected to 8.8.8.8, never written to).
+  it.each([['ipaddr'], ['cidr'], ['hostname']])('do show %s', async (what) => {
+    const { theirs, ours } = await sideBySide(['do', 'show', what], { PG_AUTOCTL_DEBUG: '1' });
+    expect(ours.stdout).toBe(theirs.stdout);
+  }, 130_000);
+
+  it('status of a monitor whose service does not run: the same exit code (3) and output', async () => {
+    const [theirs, ours] = [await original(['status', '--pgdata', pgdata]), await cli(['status', '--pgdata', pgdata])];
+    expect(theirs.code, theirs.stderr).toBe(3);
+    expect(ours.code, ours.stderr).toBe(3);
+    expect(ours.stdout).toBe(theirs.stdout);
+  }, 130_000);
+
+  it('create formation, disable/enable secondary, a duplicate, drop formation: the same exit codes, output and effect', async () => {
+    const row = async (f: string) =>
+      q('SELECT kind, dbname, opt_secondary, number_sync_standbys FROM pgautofailover.formation WHERE formationid = $1', [f]);
+    const steps: Array<[(f: string) => string[], number]> = [
+      [(f) => ['create', 'formation', '--formation', f, '--kind', 'pgsql', '--dbname', 'app'], 0],
+      [(f) => ['disable', 'secondary', '--formation', f], 0],
+      [(f) => ['enable', 'secondary', '--formation', f], 0],
+      [(f) => ['create', 'formation', '--formation', f, '--kind', 'pgsql'], 6],
+      [(f) => ['drop', 'formation', '--formation', f], 0],
+    ];
+    try {
+      // on the monitor's host (--pgdata): the original's enable|disable secondary take no --monitor
+      for (const [step, code] of steps) {
+        const theirs = await original([...step('theirs'), '--pgdata', pgdata]);
+        const ours = await cli([...step('ours'), '--pgdata', pgdata]);
+        expect(theirs.code, `the original pg_autoctl ${step('theirs').join(' ')}: ${theirs.stderr}`).toBe(code);
+        expect(ours.code, `${step('ours').join(' ')}: ${ours.stderr}`).toBe(code);
+        expect(ours.stdout).toBe(theirs.stdout);
+        expect(await row('ours')).toEqual(await row('theirs'));
+      }
+      expect(await row('ours')).toEqual([]);
+    } finally {
+      // a failed step leaves no formation behind for the tests after this one
+      for (const f of ['theirs', 'ours']) await q('SELECT pgautofailover.drop_formation($1)', [f]).catch(() => undefined);
+    }
+  }, 1_400_000);
+
+  it('drop node --name --force: the same exit code, output and effect', async () => {
+    await register(7204, 'node_x');
+    await register(7205, 'node_y');
+    const drop = (name: string) => ['drop', 'node', '--monitor', monitorUri, '--formation', 'default', '--name', name, '--force'];
+    const theirs = await original(drop('node_x'));
+    const ours = await cli(drop('node_y'));
+    expect(theirs.code, theirs.stderr).toBe(0);
+    expect(ours.code, ours.stderr).toBe(0);
+    expect(ours.stdout).toBe(theirs.stdout);
+    expect(await q(`SELECT nodename FROM pgautofailover.node WHERE nodename IN ('node_x', 'node_y')`)).toEqual([]);
+    await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
+  }, 170_000);
 
   // Refusals: the same exit code (the messages are ours).
   const refusals: string[][] = [
@@ -234,7 +316,7 @@ describe('the same output as the original pg_autoctl, run against our monitor', 
     expect(theirs.code).not.toBe(0);
     expect(ours.code, ours.stderr).toBe(theirs.code);
     expect(await states()).toEqual({ node_a: 'primary/primary', node_b: 'secondary/secondary' });
-  });
+  }, 130_000);
 
   it('the original pg_autoctl drives a switchover on our monitor (SQL API and NOTIFY payloads), and pgaf switches back', async () => {
     const theirs = await withDriver(() => original(['perform', 'switchover', '--monitor', monitorUri, '--wait', '30']));
@@ -246,7 +328,20 @@ describe('the same output as the original pg_autoctl, run against our monitor', 
     expect(ours.code, ours.stderr).toBe(0);
     expect(ours.stdout.split('\n')[0]!.split('|').map((c) => c.trim())).toEqual(theirs.stdout.split('\n')[0]!.split('|').map((c) => c.trim()));
     await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
-  }, 120_000);
+  }, 300_000);
+
+  it('the original pg_autoctl performs a failover on our monitor, and pgaf fails back: the same table', async () => {
+    const theirs = await withDriver(() => original(['perform', 'failover', '--monitor', monitorUri, '--wait', '30']));
+    expect(theirs.code, theirs.stderr).toBe(0);
+    expect(theirs.stdout).toMatch(/\| +node_b \| .*\| +wait_primary \| +primary\n/);
+    await settle([n1, n2], { node_a: 'secondary/secondary', node_b: 'primary/primary' });
+    const ours = await withDriver(() => cli(['perform', 'failover', '--monitor', monitorUri, '--wait', '30']));
+    expect(ours.code, ours.stderr).toBe(0);
+    expect(ours.stdout).toMatch(/\| +node_a \| .*\| +wait_primary \| +primary\n/);
+    const header = (r: Result) => r.stdout.split('\n')[0]!.split('|').map((c) => c.trim());
+    expect(header(ours)).toEqual(header(theirs));
+    await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
+  }, 300_000);
 });
 
 describe('show: the original table layouts and --json', () => {
@@ -513,7 +608,7 @@ describe('bad input: exit 1, a message naming the option, nothing on disk change
     expect(r.stderr).toMatch(message);
     expect(r.stdout).toBe('');
     expect(snapshot()).toBe(before);
-  });
+  }, 100_000);
 
   it('exit codes of the other classes: 2 configuration, 3 state, 6 monitor', async () => {
     let r = await cli(['config', 'get', '--pgdata', join(dir, 'nowhere')]);
