@@ -4,7 +4,7 @@
 // and checked when they exist already.
 // Under a world-writable /tmp anyone may have made a path first: a directory that is a
 // symlink, belongs to another user, or that others can write to is refused, never used.
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { BadState } from './errors.js';
 
@@ -43,6 +43,16 @@ export function ensurePrivateDir(base: string, dir: string, owner: DirOwner = me
   const rel = relative(base, dir);
   if (rel.startsWith('..')) throw new BadState(`${dir} is not under ${base}`);
   const parts = rel === '' ? [] : rel.split(sep);
+  if (!existsSync(base)) {
+    // a missing $XDG_RUNTIME_DIR: made as the original does, private to the node user
+    mkdirSync(base, { recursive: true, mode: 0o700 });
+    const fd = openSync(base, O_RDONLY | O_NOFOLLOW | O_DIRECTORY);
+    try {
+      if (process.getuid?.() === 0) fchownSync(fd, owner.uid, owner.gid);
+    } finally {
+      closeSync(fd);
+    }
+  }
   let cur = base;
   for (let i = 0; i < parts.length; i++) {
     cur = join(cur, parts[i]!);

@@ -184,3 +184,13 @@ describe('pg_autoctl.cfg (holds the replication password)', () => {
     expect(statSync(cfgDir).mode & 0o777).toBe(0o700);
   });
 });
+
+describe('a missing $XDG_RUNTIME_DIR', () => {
+  it('is created private to the node user, then the run directory inside it', () => {
+    const base = join(mkdtempSync(join(dir, 'xdg-')), 'run');
+    ensurePrivateDir(base, join(base, 'pg_autoctl', 'data'), postgres);
+    expect(statSync(base).mode & 0o777).toBe(0o700);
+    expect(statSync(join(base, 'pg_autoctl', 'data')).mode & 0o777).toBe(0o700);
+    if (postgres) expect(statSync(base).uid).toBe(postgres.uid);
+  });
+});
