@@ -8,6 +8,7 @@ import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
 import { createNode, type CreateNodeRequest } from '../keeper/create-node.js';
 import { initDataNode, runDataNode } from '../keeper/service.js';
 import { optionalSslRequest, type SslArgs } from '../lib/ssl.js';
+import { parsePgUri } from '../lib/pg-uri.js';
 import { AUTH_METHODS, parseFormation, parseHostname, parseListen, parseNodeName, parsePath, parsePort, parseRoleName, resolvePgdata } from './options.js';
 import { withSslOptions } from './ssl-options.js';
 import { reportError } from './report-error.js';
@@ -65,6 +66,7 @@ export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.Process
     monitor = a.monitor ?? env.PG_AUTOCTL_MONITOR;
     if (!monitor) throw new BadArgs('--monitor is required: the monitor URI, postgres://autoctl_node@host:port/pg_auto_failover (or --disable-monitor --node-id <n>)');
     if (!/^postgres(ql)?:\/\//.test(monitor)) throw new BadArgs(`--monitor must be a postgres:// URI, got "${monitor}"`);
+    parsePgUri(monitor, a.monitor !== undefined ? '--monitor' : 'PG_AUTOCTL_MONITOR');
   }
   if (!a.auth && !a.skipPgHba) {
     // pg_auto_failover 1.0 (its first README) had no --auth and trusted the other nodes.

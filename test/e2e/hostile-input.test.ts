@@ -116,6 +116,7 @@ describe('CLI options: hostile hosts and names are refused where they enter (exi
     await refused([...base, '--dbname', "x'y"], 1, /--dbname must be a role or database name/);
     await refused([...base, '--pghost', '/tmp/a\nb'], 1, /--pghost must be an absolute path/);
     await refused(['create', 'postgres', '--pgdata', join(dir, "n'2"), '--monitor', monitorUri, '--auth', 'trust'], 1, /--pgdata must be an absolute path.*quote/);
+    await refused(['create', 'postgres', '--pgdata', join(dir, 'n1'), '--monitor', 'postgres://autoctl_node@samenet:5432/pg_auto_failover', '--auth', 'trust'], 1, /the host of --monitor must be a host name or an IP address, got "samenet"/);
     expect(existsSync(join(dir, 'n1'))).toBe(false);
   });
 
