@@ -175,7 +175,7 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
 
 function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
   if (Array.isArray(v)) return 'a list';
   if (v === null) return 'null';
   if (typeof v === 'object') return 'a mapping';
@@ -213,6 +213,12 @@ export function formatIssues(issues: z.core.$ZodIssue[], origins: Origins, fallb
     }
     if (issue.code === 'unrecognized_keys') {
       return `${source}: ${path === '(top level)' ? '' : path + '.'}${issue.keys.join(', ')}: unknown key${issue.keys.length > 1 ? 's' : ''} (expected one of the documented keys; secrets go in *_file keys or the environment)`;
+    }
+    if (issue.code === 'invalid_key' && issue.issues[0]) {
+      // a key of a mapping (formation.nodes.<name>) refused by its own schema
+      const inner = issue.issues[0];
+      const why = inner.code === 'custom' && typeof inner.params?.problem === 'string' ? ` (${inner.params.problem})` : '';
+      return `${source}: ${path}: expected ${expected(inner)} as a key, found ${describe(issue.path[issue.path.length - 1])}${why}`;
     }
     const problem = issue.code === 'custom' && typeof issue.params?.problem === 'string' ? ` (${issue.params.problem})` : '';
     return `${source}: ${path}: expected ${expected(issue)}, found ${describe(issue.input)}${problem}`;

@@ -109,3 +109,31 @@ describe('CLI options use the same rules, naming the option', () => {
     expect(message.length).toBeLessThan(300);
   });
 });
+
+describe('cluster files use the same rules (config/cluster-config.ts)', () => {
+  it('refuses hostile hosts, names and node keys, naming the file, the key and why', async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { loadClusterConfig } = await import('../../config/cluster-config.js');
+    const dir = mkdtempSync(join(tmpdir(), 'pgaf-identity-'));
+    try {
+      const cases: Array<[string, RegExp]> = [
+        ['node:\n  role: monitor\n  pgdata: /x\n  hostname: "0.0.0.0/0 trust #"\n', /node\.hostname: expected a host name or an IP address, found "0\.0\.0\.0\/0 trust #" \(it holds whitespace\)/],
+        ['formation:\n  nodes:\n    "evil name": { candidate_priority: 1 }\n', /formation\.nodes\.evil name: expected a node name .* as a key, found "evil name" \(it holds whitespace\)/],
+        [`formation:\n  name: ${'x'.repeat(10_000)}\n`, /formation\.name: expected a formation name .*found "x{80}…" \(it is 10000 characters long \(at most 63\)\)/],
+        ['node:\n  role: monitor\n  pgdata: /x\n  listen: "*\' ; ssl = \'off"\n', /node\.listen: expected listen addresses/],
+      ];
+      for (const [text, message] of cases) {
+        const file = join(dir, 'pgaf.config.yaml');
+        writeFileSync(file, text);
+        const err = await loadClusterConfig({ file, env: {} }).catch((e: Error) => e);
+        expect(String(err), text).toMatch(message);
+        expect((err as { exitCode?: number }).exitCode).toBe(2);
+        expect(String(err).length).toBeLessThan(600);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
