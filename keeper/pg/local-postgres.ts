@@ -383,7 +383,10 @@ export class PgLocalPostgres implements LocalPostgres {
     const saved = [...NODE_LOCAL_FILES, ...certs].filter((f) => existsSync(this.file(f))).map((f) => [f, readFileSync(this.file(f), 'utf8')] as const);
     return () => {
       for (const f of certs) rmSync(this.file(f), { force: true });
-      for (const [f, text] of saved) writeFileAs(this.file(f), text, this.o.runAs);
+      for (const [f, text] of saved) {
+        if (f === 'pg_hba.conf') editHbaFile(this.file(f), () => text, this.o.runAs);
+        else writeFileAs(this.file(f), text, this.o.runAs);
+      }
     };
   }
 

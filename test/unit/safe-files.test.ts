@@ -121,6 +121,8 @@ describe('pg_hba.conf: one writer, no symlink followed', () => {
           else if (p.endsWith('.ts') && !p.endsWith('lib/hba-file.ts')) {
             const text = readFileSync(p, 'utf8');
             if (/(writeFileAs|writeFileSync|appendFileSync|openSync|createWriteStream)\(\s*[\w.]*hba/i.test(text)) writers.push(p);
+            // a write whose path names pg_hba.conf in any other way
+            for (const m of text.matchAll(/(writeFileAs|writeFileSync|appendFileSync|createWriteStream)\(([^;]*)/g)) if (/pg_hba/.test(m[2]!)) writers.push(`${p}: ${m[0].slice(0, 60)}`);
           }
         }
       };
