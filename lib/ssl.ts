@@ -4,6 +4,7 @@
 // that follow; the libpq parameters of connections we open, and node-postgres' `ssl` option
 // derived from an sslmode. File checks take the file system as a parameter.
 import { BadArgs } from './errors.js';
+import { pathProblem, refusal, WHAT } from './identity.js';
 
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
@@ -154,7 +155,8 @@ export function sslFileProblem(ssl: SslConfig, access: FileAccess): string | und
   ];
   for (const [option, path] of files) {
     if (path === undefined) continue;
-    if (!path.startsWith('/')) return `${option} must be an absolute path, got "${path}"`;
+    const bad = pathProblem(path);
+    if (bad) return refusal(option, WHAT.path, path, bad);
     const a = access(path);
     if (a === 'missing') return `${option} file does not exist at "${path}"`;
     if (a === 'unreadable') return `${option} file "${path}" is not readable`;
