@@ -188,7 +188,8 @@ export function sslFromIni(sec: Record<string, string> | undefined, bad: (issue:
   for (const [key, field] of [['ca_file', 'caFile'], ['crl_file', 'crlFile'], ['cert_file', 'certFile'], ['key_file', 'keyFile']] as const) {
     const v = s[key];
     if (v === undefined || v === '') continue;
-    if (!v.startsWith('/')) bad(`ssl.${key}: expected an absolute path, found ${JSON.stringify(v)}`);
+    const problem = pathProblem(v);
+    if (problem) bad(`ssl.${key}: expected an absolute path, found ${JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v)} (${problem})`);
     ssl[field] = v;
   }
   if (active && (!ssl.certFile || !ssl.keyFile)) bad('ssl.active is 1: ssl.cert_file and ssl.key_file are required');
