@@ -598,6 +598,10 @@ describe('bad input: exit 1, a message naming the option, nothing on disk change
     ['bad auth', ['create', 'monitor', '--pgdata', join(dir, 'm3'), '--auth', 'password'], /Invalid values:\s+Argument: auth/],
     ['bad wait', ['perform', 'failover', '--monitor', 'postgres://h/db', '--wait', 'soon'], /--wait must be a non-negative integer/],
     ['bad formation name', ['show', 'state', '--monitor', 'postgres://h/db', '--formation', 'a b'], /--formation must be a formation name/],
+    // hostile input (#10): the full matrix is test/e2e/hostile-input.test.ts
+    ['hostile host', ['drop', 'node', '--monitor', 'postgres://h/db', '--hostname', '0.0.0.0/0 trust #', '--pgport', '5432'], /--hostname must be a host name or an IP address, got "0\.0\.0\.0\/0 trust #": it holds whitespace/],
+    ['hostile node name', ['get', 'node', 'candidate-priority', '--monitor', 'postgres://h/db', '--name', 'a\nb'], /--name must be a node name of 1 to 63 characters/],
+    ['HBA keyword as a formation', ['show', 'state', '--monitor', 'postgres://h/db', '--formation', 'all'], /--formation must be a formation name .*: it is a pg_hba.conf keyword/],
     ['conflicting options', ['stop', '--fast', '--immediate', '--pgdata', pgdata], /mutually exclusive/],
     ['no pgdata', ['status'], /--pgdata is required \(or set the PGDATA environment variable\)/],
   ];
