@@ -47,7 +47,7 @@ describe('quiet logs on a self-signed SSL cluster', () => {
     await c.waitForStates({ node1: 'single' }, 60_000);
     await c.addNode('node2');
     await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
-  }, 240_000);
+  }, 300_000);
   afterAll(async () => {
     await c?.destroy();
   });
