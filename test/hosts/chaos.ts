@@ -43,10 +43,17 @@ const log = (m: string) => {
 const { docker, image } = await engine();
 const all: RunResult[] = [];
 let stopping = false;
+const abort = async (sig: string) => {
+  console.error(`chaos: ${sig}: removing the tier's containers and networks`);
+  await removeLabelled(docker).catch(() => undefined);
+  process.exit(1);
+};
 process.on('SIGINT', () => {
+  if (stopping) void abort('SIGINT again');
   stopping = true;
-  log('interrupted: finishing the current run (its containers are removed), then stopping');
+  log('interrupted: finishing the current run (its containers are removed), then stopping; interrupt again to stop now');
 });
+process.on('SIGTERM', () => void abort('SIGTERM'));
 console.error(`chaos: seed ${seed}, ${runs} run(s) of ${chosen.map((s) => s.name).join(', ')}`);
 for (const s of chosen) {
   for (let i = 0; i < runs && !stopping; i++) {

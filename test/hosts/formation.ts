@@ -79,6 +79,14 @@ export interface NodeRow {
   reportedtli: number | null;
 }
 
+/** The primary's name when the monitor shows one primary and secondaries only, reported = goal. */
+export function monitorConverged(rows: NodeRow[], nodes: number): string | undefined {
+  if (rows.length !== nodes) return undefined;
+  const prim = rows.filter((r) => r.reportedstate === 'primary' && r.goalstate === 'primary');
+  const sec = rows.filter((r) => r.reportedstate === 'secondary' && r.goalstate === 'secondary');
+  return prim.length === 1 && sec.length === rows.length - 1 ? prim[0]!.nodename : undefined;
+}
+
 export interface FormationOptions {
   nodes: number;
   /** extra host spec fields per node name (tmpfs for disk-full) */
@@ -180,12 +188,28 @@ export class Formation {
   }
 
   async moduleOnline(h: Host): Promise<boolean> {
-    if ((await h.exec(['test', '-e', '/run/pgaf-boot.done'])).code !== 0) return false;
+    return (await this.pm2Apps(h))?.[MODULE]?.status === 'online';
+  }
+
+  /** PM2's processes on a booted host: name → status and pid (undefined while it boots). */
+  async pm2Apps(h: Host): Promise<Record<string, { status: string; pid: number }> | undefined> {
+    if ((await h.exec(['test', '-e', '/run/pgaf-boot.done'])).code !== 0) return undefined;
     const r = await h.exec(['pm2', 'jlist'], { user: 'postgres', timeoutMs: 20_000 });
     const i = r.stdout.indexOf('[');
-    if (r.code !== 0 || i < 0) return false;
-    const list = JSON.parse(r.stdout.slice(i)) as Array<{ name: string; pm2_env: { status: string } }>;
-    return list.some((p) => p.name === MODULE && p.pm2_env.status === 'online');
+    if (r.code !== 0 || i < 0) return undefined;
+    const list = JSON.parse(r.stdout.slice(i)) as Array<{ name: string; pid: number; pm2_env: { status: string } }>;
+    return Object.fromEntries(list.map((p) => [p.name, { status: p.pm2_env.status, pid: p.pid }]));
+  }
+
+  /** After a reboot: PM2 resurrected the module, and Postgres runs as the module's PM2 app. */
+  async waitResurrected(h: Host, timeoutMs = 180_000): Promise<void> {
+    await waitFor(`PM2 to resurrect pgaf on ${h.name}`, timeoutMs, async () => {
+      const apps = await this.pm2Apps(h);
+      const pgApp = apps?.[`pgaf-postgres-${h.name}`];
+      if (apps?.[MODULE]?.status !== 'online' || pgApp?.status !== 'online') return false;
+      const pid = Number((await h.exec(['head', '-1', `${PGDATA}/postmaster.pid`])).stdout.trim());
+      return pid === pgApp.pid;
+    });
   }
 
   /**
@@ -214,8 +238,9 @@ export class Formation {
         return i === 0 ? ['single', 'wait_primary', 'primary'].includes(r.reportedstate) : r.reportedstate === 'secondary';
       });
     }
-    await this.waitConverged(180_000);
+    await waitFor('one primary and secondaries on the monitor', 180_000, async () => monitorConverged(await this.nodeRows(), this.nodeNames.length));
     await this.allowClients();
+    await this.waitConverged(60_000);
     for (const h of this.tier.hosts.values()) await this.pm2(h, ['save']);
     this.log('formation up and saved');
   }
@@ -245,13 +270,36 @@ export class Formation {
     );
   }
 
-  /** One primary and every other node secondary, reported = goal; returns the primary's name. */
+  /**
+   * One primary and every other node secondary, reported = goal on the monitor, and the
+   * servers agree: the primary's Postgres accepts writes, each secondary's is in recovery and
+   * streaming. Returns the primary's name.
+   */
   async converged(): Promise<string | undefined> {
     const rows = await this.nodeRows();
-    if (rows.length !== this.nodeNames.length) return undefined;
-    const prim = rows.filter((r) => r.reportedstate === 'primary' && r.goalstate === 'primary');
-    const sec = rows.filter((r) => r.reportedstate === 'secondary' && r.goalstate === 'secondary');
-    return prim.length === 1 && sec.length === rows.length - 1 ? prim[0]!.nodename : undefined;
+    const prim = monitorConverged(rows, this.nodeNames.length);
+    if (!prim) return undefined;
+    for (const r of rows) {
+      const s = await this.serverState(this.node(r.nodename));
+      if (r.nodename === prim ? s !== 'primary' : s !== 'streaming') return undefined;
+    }
+    return prim;
+  }
+
+  /** What a node's Postgres says: 'primary', 'streaming' (a standby receiving WAL), 'recovery' or undefined. */
+  async serverState(h: Host): Promise<string | undefined> {
+    const c = new pg.Client({ host: h.ip, port: PGPORT, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000, query_timeout: 3000, ssl: { rejectUnauthorized: false } });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      const r = await c.query<{ rec: boolean; st: string | null }>('SELECT pg_is_in_recovery() AS rec, (SELECT status FROM pg_stat_wal_receiver) AS st');
+      const row = r.rows[0]!;
+      return !row.rec ? 'primary' : row.st === 'streaming' ? 'streaming' : 'recovery';
+    } catch {
+      return undefined;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
   }
 
   async waitConverged(timeoutMs: number): Promise<string> {

@@ -64,10 +64,12 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'primary-reboot',
-    async run({ primary, healed, log }) {
+    async run({ f, primary, healed, log }) {
       await F.reboot(primary);
       healed();
       log(`${primary.name}'s host rebooted`);
+      await f.waitResurrected(primary);
+      log(`PM2 resurrected the module and Postgres on ${primary.name}`);
     },
   },
   {
@@ -137,6 +139,8 @@ export const SCENARIOS: Scenario[] = [
       await Promise.all([...f.tier.hosts.values()].map((h) => F.reboot(h)));
       healed();
       log('every host rebooted at once');
+      await Promise.all(f.nodes.map((h) => f.waitResurrected(h)));
+      log('PM2 resurrected the module and Postgres on every node');
     },
   },
   {
