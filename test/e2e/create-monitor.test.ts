@@ -8,6 +8,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXTENSION_VERSION } from '../../monitor-ext/bundle.js';
 import { packageRoot } from '../../lib/package-root.js';
 import { postgresRunAs } from '../../lib/pgbin.js';
 import { freePort } from '../support/postgres.js';
@@ -55,7 +56,7 @@ describe('create monitor', () => {
     expect(r.stderr).toMatch(/--pgport must be an integer between 1 and 65535/);
     expect(existsSync(pgdata)).toBe(false);
     expect(existsSync(xdg)).toBe(false);
-  });
+  }, 170_000);
 
   it('exits 1 on a non-empty directory that is not a monitor, and leaves it alone', async () => {
     const other = join(dir, 'not-a-monitor');
@@ -66,7 +67,7 @@ describe('create monitor', () => {
     expect(r.stderr).toMatch(/not empty/);
     expect(readdirSync(other)).toEqual(['keep.txt']);
     expect(existsSync(xdg)).toBe(false);
-  });
+  }, 170_000);
 
   it('creates a monitor and prints its URI', async () => {
     started.push(pgdata);
@@ -79,7 +80,7 @@ describe('create monitor', () => {
     expect(cfg).toContain(`port = ${port}\n`);
     expect(readFileSync(join(pgdata, 'pg_hba.conf'), 'utf8')).toContain('host pg_auto_failover autoctl_node 127.0.0.1/32 trust');
     if (runAs) expect(statSync(pgdata).uid).toBe(runAs.uid);
-  });
+  }, 170_000);
 
   it('show uri prints the monitor URI', async () => {
     const uri = `postgres://autoctl_node@127.0.0.1:${port}/pg_auto_failover?sslmode=prefer`;
@@ -91,7 +92,7 @@ describe('create monitor', () => {
     expect(only.stdout).toBe(uri + '\n');
     const js = JSON.parse((await cli(['show', 'uri', '--pgdata', pgdata, '--json'])).stdout);
     expect(js[0]).toEqual({ type: 'monitor', name: 'monitor', uri });
-  });
+  }, 430_000);
 
   it('show state prints an empty formation, as a table and as JSON', async () => {
     const table = await cli(['show', 'state', '--pgdata', pgdata]);
@@ -105,14 +106,14 @@ describe('create monitor', () => {
     const events = await cli(['show', 'events', '--pgdata', pgdata, '--json']);
     expect(events.code).toBe(0);
     expect(Array.isArray(JSON.parse(events.stdout))).toBe(true);
-  });
+  }, 430_000);
 
   it('lets keepers in: show state over TCP as autoctl_node with --monitor', async () => {
     const r = await cli(['show', 'state', '--json', '--monitor', `postgres://autoctl_node@127.0.0.1:${port}/pg_auto_failover?sslmode=prefer`]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual([]);
-  });
+  }, 170_000);
 
   it('re-runs on the existing monitor without initdb, and refuses a different port', async () => {
     const again = await cli(['create', 'monitor', '--pgdata', pgdata]);
@@ -121,9 +122,9 @@ describe('create monitor', () => {
     const other = await cli(['create', 'monitor', '--pgdata', pgdata, '--pgport', String(port === 65535 ? port - 1 : port + 1)]);
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/differs from the existing monitor/);
-  });
+  }, 300_000);
 
-  it('updates a monitor still on extension 1.0 to 1.1: a re-run of create monitor, and the monitor service at start', async () => {
+  it('updates a monitor still on extension 1.0 to the shipped version: a re-run of create monitor, and the monitor service at start', async () => {
     const superuser = runAs?.name ?? userInfo().username;
     const sql = async (text: string) => {
       const c = new pg.Client({ connectionString: `postgresql://${superuser}@127.0.0.1:${port}/pg_auto_failover` });
@@ -136,14 +137,14 @@ describe('create monitor', () => {
     };
     const back1 = () => sql(`DROP EXTENSION pgaf CASCADE; CREATE EXTENSION pgaf VERSION '1.0' CASCADE`);
     const version = async () => (await sql(`SELECT extversion FROM pg_extension WHERE extname = 'pgaf'`))[0]?.extversion;
-    const sentence = /Updated extension pgaf from version 1\.0 to 1\.1/;
+    const sentence = new RegExp(`Updated extension pgaf from version 1\\.0 to ${EXTENSION_VERSION.replace('.', '\\.')}`);
 
     await back1();
     expect(await version()).toBe('1.0');
     const again = await cli(['create', 'monitor', '--pgdata', pgdata]);
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(sentence);
-    expect(await version()).toBe('1.1');
+    expect(await version()).toBe(EXTENSION_VERSION);
 
     await back1();
     const svc = spawn(process.execPath, [mainJs, 'run', '--pgdata', pgdata], {
@@ -159,12 +160,12 @@ describe('create monitor', () => {
       while (!/Monitor service runs/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       expect(out).toMatch(sentence);
       expect(out.match(new RegExp(sentence, 'g'))).toHaveLength(1);
-      expect(await version()).toBe('1.1');
+      expect(await version()).toBe(EXTENSION_VERSION);
     } finally {
       if (svc.pid) process.kill(svc.pid, 'SIGTERM');
       await exited;
     }
-  });
+  }, 170_000);
 
   it('refuses a port that is taken, creating nothing', async () => {
     const second = join(dir, 'second');
@@ -172,7 +173,7 @@ describe('create monitor', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/already in use/);
     expect(existsSync(second)).toBe(false);
-  });
+  }, 170_000);
 
   it('stops, then a re-run starts it again', async () => {
     expect((await cli(['stop', '--pgdata', pgdata])).code).toBe(0);
@@ -182,5 +183,5 @@ describe('create monitor', () => {
     const up = await cli(['create', 'monitor', '--pgdata', pgdata]);
     expect(up.code).toBe(0);
     expect((await cli(['show', 'state', '--pgdata', pgdata, '--json'])).code).toBe(0);
-  });
+  }, 560_000);
 });
