@@ -174,6 +174,9 @@ DECLARE
   id bigint;
 BEGIN
   SELECT * INTO r FROM pg_catalog.pg_roles WHERE rolname = session_user;
+  IF r.rolname IS NULL THEN
+    RETURN 0;  -- a keeper role dropped with its node while its session went on
+  END IF;
   IF r.rolsuper OR NOT pg_catalog.pg_has_role(session_user, 'pgautofailover_keeper', 'MEMBER') THEN
     RETURN NULL;
   END IF;
@@ -189,7 +192,9 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
   own bigint := pgautofailover.session_keeper_node();
 BEGIN
-  IF own IS NOT NULL AND own IS DISTINCT FROM node_id THEN
+  -- (a node that does not exist cannot be changed: its functions say it is not registered)
+  IF own IS NOT NULL AND own IS DISTINCT FROM node_id
+     AND EXISTS (SELECT 1 FROM pgautofailover.node n WHERE n.nodeid = node_id) THEN
     RAISE EXCEPTION 'role % is the keeper role of %: it cannot % node %', session_user,
                     CASE WHEN own = 0 THEN 'a node that is gone' ELSE 'node ' || own END, action, node_id
       USING ERRCODE = 'insufficient_privilege',
@@ -233,15 +238,25 @@ BEGIN
 END
 $$;
 
--- A removed node's keeper role goes with it (a role still in use elsewhere stays, and can act on no node).
+-- A removed node's keeper role goes with it, and so do earlier ones that could not be dropped
+-- then (the keeper's own session removed its node: a session cannot drop its own role). A
+-- role that cannot be dropped yet stays, and can act on no node.
 CREATE FUNCTION pgautofailover.drop_keeper_role() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+  r name;
 BEGIN
-  BEGIN
-    EXECUTE format('DROP ROLE IF EXISTS %I', OLD.rolname);
-  EXCEPTION WHEN dependent_objects_still_exist OR insufficient_privilege OR object_in_use THEN
-    RAISE WARNING 'keeper role % of removed node % is kept: %', OLD.rolname, OLD.nodeid, SQLERRM;
-  END;
+  FOR r IN SELECT k.rolname FROM pg_catalog.pg_roles k
+            WHERE (k.rolname = OLD.rolname
+                   OR k.rolname LIKE format('pgaf\_keeper\_%s\_%%', (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())))
+              AND pg_catalog.pg_has_role(k.rolname, 'pgautofailover_keeper', 'MEMBER') AND NOT k.rolsuper
+              AND NOT EXISTS (SELECT 1 FROM pgautofailover.node_credential c WHERE c.rolname = k.rolname) LOOP
+    BEGIN
+      EXECUTE format('DROP ROLE %I', r);
+    EXCEPTION WHEN dependent_objects_still_exist OR insufficient_privilege OR object_in_use THEN
+      NULL;  -- kept for now
+    END;
+  END LOOP;
   RETURN OLD;
 END
 $$;
@@ -1422,6 +1437,21 @@ RETURNS SETOF record LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pgau
 $$;
 
 CREATE VIEW pgautofailover.settings AS SELECT * FROM pgautofailover.settings_in_force();
+
+-- PostgreSQL 15 accepts ALTER SYSTEM SET pgautofailover.<name> only for a name the server
+-- already knows: tell the operator the one line that makes them known (a file that
+-- `pgaf install-extension` writes beside the extension files), unless they are.
+DO $placeholders$
+DECLARE
+  sharedir text;
+BEGIN
+  IF current_setting('pgautofailover.guard_data_loss', true) IS NULL THEN
+    SELECT c.setting INTO sharedir FROM pg_catalog.pg_config c WHERE c.name = 'SHAREDIR';
+    RAISE NOTICE 'to tune pgaf with ALTER SYSTEM SET pgautofailover.<name>, add this line to postgresql.conf and reload: include_if_exists = ''%/extension/pgaf-settings.conf''', sharedir
+      USING HINT = 'SELECT * FROM pgautofailover.settings shows the values in force; ALTER DATABASE <this database> SET works without it';
+  END IF;
+END
+$placeholders$;
 
 -- ---------------------------------------------------------------- grants.sql, re-run (keep this last)
 -- Privileges: autoctl_node (operators, and keepers without a role of their own) may read the

@@ -75,6 +75,18 @@ describe('hostile hosts through the SQL API, with real keepers running', () => {
     await c?.destroy();
   });
 
+  it('each keeper logs in to the monitor as its own role, which may change its own node only', async () => {
+    await keeperTicks(1);
+    const sessions = await c.monitorQuery<{ usename: string; app: string }>(
+      `SELECT usename::text, application_name AS app FROM pg_stat_activity WHERE application_name LIKE 'pgaf_keeper_%' ORDER BY 2`,
+    );
+    const ids = await c.monitorQuery<{ nodeid: string; nodename: string }>(`SELECT nodeid, nodename FROM pgautofailover.node ORDER BY nodeid`);
+    expect(sessions.map((s) => s.app)).toEqual(expect.arrayContaining(ids.map((n) => `pgaf_keeper_${n.nodeid}`)));
+    for (const s of sessions) expect(s.usename).toMatch(new RegExp(`^pgaf_keeper_\\d+_${s.app.replace('pgaf_keeper_', '')}$`));
+    const creds = await c.monitorQuery<{ n: number }>(`SELECT count(*)::int AS n FROM pgautofailover.node_credential`);
+    expect(creds[0]!.n).toBe(2);
+  }, 60_000);
+
   it('register_node and update_node_metadata refuse every hostile host; no pg_hba.conf changes', async () => {
     await keeperTicks(2);
     const before = { node1: hba('node1'), node2: hba('node2') };

@@ -3,8 +3,11 @@
 // SET, set_config, ALTER ROLE and connection options change nothing); a keeper role acts on
 // its own node only while the operator's role keeps the whole API; CONNECT on the monitor
 // database is not granted to PUBLIC.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { scramVerifier } from '../../keeper/monitor-credentials.js';
 import { type Monitor, MonitorServer, PORT_C, SYSID, threeNodes, twoNodes, useMonitorServer } from './helpers.js';
 
 let ms: MonitorServer;
@@ -261,5 +264,50 @@ describe('per-node keeper roles: a keeper changes its own node only', () => {
     await op.query(`select pgautofailover.remove_node($1::bigint, true)`, [b.id]);
     await op.end();
     expect(await ms.server.query(`select 1 from pg_roles where rolname = $1`, [role])).toEqual([]);
+  });
+});
+
+describe('secrets (#10.6): keeper passwords never reach the monitor, its events, notifications or log', () => {
+  it("the keeper's verifier is the one PostgreSQL computes for its password", async () => {
+    await ms.server.query(`drop role if exists verifier_check`);
+    await ms.server.query(`set password_encryption = 'scram-sha-256'; create role verifier_check password 'S3cret-pa$$'`);
+    try {
+      const stored = (await ms.server.query(`select rolpassword from pg_authid where rolname = 'verifier_check'`))[0].rolpassword as string;
+      const m = /^SCRAM-SHA-256\$(\d+):([^$]+)\$/.exec(stored)!;
+      expect(scramVerifier('S3cret-pa$$', Buffer.from(m[2]!, 'base64'), Number(m[1]))).toBe(stored);
+    } finally {
+      await ms.server.query(`drop role if exists verifier_check`);
+    }
+  });
+
+  it('enrolling a keeper puts no verifier or password into events, NOTIFY payloads or the server log', async () => {
+    const m = await ms.fresh();
+    const { b } = await twoNodes(m);
+    const password = 'keeper-password-that-must-stay-local';
+    const verifier = scramVerifier(password);
+    const secrets = [password, verifier, ...verifier.split(/[$:]/).filter((p) => p.length > 12)];
+    const listener = await m.connect();
+    const payloads: string[] = [];
+    listener.on('notification', (n) => payloads.push(`${n.channel}: ${n.payload ?? ''}`));
+    await listener.query('listen state; listen log');
+    const op = await client(m, 'autoctl_node');
+    const role = (await op.query(`select pgautofailover.enroll_keeper($1, $2) as r`, [b.id, verifier])).rows[0].r as string;
+    // a refused enrollment (a password instead of a verifier) does not echo it either
+    const err = await op.query(`select pgautofailover.enroll_keeper($1, $2)`, [b.id, password]).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toMatch(/must be a SCRAM-SHA-256 verifier/);
+    expect(err?.message).not.toContain(password);
+    await op.end();
+    const keeper = await client(m, role);
+    await keeper.query(`select * from pgautofailover.node_active('default', $1, 0, 'secondary', true, 1, '0/3000000', '')`, [b.id]);
+    await keeper.end();
+    for (let i = 0; i < 50 && !payloads.some((p) => p.startsWith('log:')); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(payloads.some((p) => p.includes(role)), 'the enrollment is announced by role name').toBe(true);
+    const events = JSON.stringify(await m.q(`select * from pgautofailover.event`));
+    const log = readFileSync(join(ms.server.dir, 'postgres.log'), 'utf8');
+    for (const secret of secrets) {
+      expect(payloads.join('\n')).not.toContain(secret);
+      expect(events).not.toContain(secret);
+      expect(log).not.toContain(secret);
+    }
   });
 });
