@@ -3,7 +3,7 @@
 // SET, set_config, ALTER ROLE and connection options change nothing); a keeper role acts on
 // its own node only while the operator's role keeps the whole API; CONNECT on the monitor
 // database is not granted to PUBLIC.
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -123,11 +123,26 @@ describe('safety settings count only where the owner sets them', () => {
     expect(rows.find((r) => r.name === 'pgautofailover.guard_data_loss')).toMatchObject({ setting: 'on', unit: null, source: 'default' });
     expect(rows.find((r) => r.name === 'pgautofailover.enable_sync_wal_log_threshold')).toMatchObject({ setting: '16777216', unit: 'B' });
     expect(rows.every((r) => typeof r.description === 'string' && r.description.length > 10)).toBe(true);
-    // ALTER SYSTEM (postgresql.auto.conf): PostgreSQL 15 needs the placeholder in the session
+    // ALTER SYSTEM (postgresql.auto.conf): PostgreSQL 15 knows the names once postgresql.conf
+    // has the one line CREATE EXTENSION and install-extension tell
     const su = await client(m, ms.server.superuser);
+    const refused = await su.query(`alter system set pgautofailover.replication_stall_timeout = '42s'`).then(() => undefined, (e: Error) => e);
+    expect(refused?.message).toMatch(/unrecognized configuration parameter/);
+    const sharedir = (await su.query(`select setting from pg_config where name = 'SHAREDIR'`)).rows[0].setting;
+    appendFileSync(join(ms.server.pgdata, 'postgresql.conf'), `\ninclude_if_exists = '${sharedir}/extension/pgaf-settings.conf'\n`);
+    await su.query(`select pg_reload_conf()`);
+    await su.end();
+    // a backend forked once the postmaster has reloaded knows the names
+    let su2 = await client(m, ms.server.superuser);
+    for (let i = 0; i < 100; i++) {
+      const known = (await su2.query(`select current_setting('pgautofailover.replication_stall_timeout', true) is not null as k`)).rows[0].k;
+      if (known) break;
+      await su2.end();
+      await new Promise((r) => setTimeout(r, 50));
+      su2 = await client(m, ms.server.superuser);
+    }
     try {
-      await su.query(`set pgautofailover.replication_stall_timeout = ''`);
-      await su.query(`alter system set pgautofailover.replication_stall_timeout = '42s'`);
+      await su2.query(`alter system set pgautofailover.replication_stall_timeout = '42s'`);
       const r = await m.one(`select setting, source from pgautofailover.settings where name = 'pgautofailover.replication_stall_timeout'`);
       expect(r).toEqual({ setting: '42000', source: 'configuration file' });
       // ALTER DATABASE wins over the file, as it does for a new session
@@ -137,8 +152,8 @@ describe('safety settings count only where the owner sets them', () => {
         source: 'database',
       });
     } finally {
-      await su.query(`alter system reset pgautofailover.replication_stall_timeout`);
-      await su.end();
+      await su2.query(`alter system reset pgautofailover.replication_stall_timeout`);
+      await su2.end();
     }
     // the view is readable by the operator's role
     const op = await client(m, 'autoctl_node');
