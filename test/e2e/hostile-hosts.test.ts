@@ -68,7 +68,7 @@ describe('hostile hosts through the SQL API, with real keepers running', () => {
     api = new pg.Client({ connectionString: c.monitorUri.replace(/\?.*$/, '') });
     api.on('error', () => undefined);
     await api.connect();
-  }, 240_000);
+  }, 300_000);
 
   afterAll(async () => {
     await api?.end().catch(() => undefined);
