@@ -1,6 +1,6 @@
 // The fast path of the hot read commands (`--version`/`version`, `show state`, `show uri`,
-// `status`): scripts and HAProxy checks run them in loops, and building the yargs command tree
-// costs more than the command itself. A plain invocation of one of them (command words first,
+// `status`, `get node|formation …`): scripts and HAProxy checks run them in loops, and
+// building the yargs command tree costs more than the command itself. A plain invocation of one of them (command words first,
 // then only the options that command knows, each at most once) is parsed here and runs the very
 // handler the tree runs, importing only that command's module; anything else (help, an unknown
 // or repeated option, a missing value, --watch) returns undefined and goes through yargs, whose
@@ -33,6 +33,19 @@ const COMMANDS: FastCommand[] = [
     options: { ...TARGET, formation: 'value' },
     run: async (a) => (await import('./show.js')).showUri(a as Parameters<typeof import('./show.js').showUri>[0]),
   },
+  ...(
+    [
+      ['node', 'candidate-priority', 'getNodeCandidatePriority'],
+      ['node', 'replication-quorum', 'getNodeReplicationQuorum'],
+      ['formation', 'number-sync-standbys', 'getFormationNumberSyncStandbys'],
+      ['formation', 'settings', 'getFormationSettings'],
+    ] as const
+  ).map(([what, property, handler]) => ({
+    words: ['get', what, property],
+    options: { ...TARGET, formation: 'value', ...(what === 'node' ? { name: 'value' } : {}) } as Spec,
+    run: async (a: Record<string, string | boolean | undefined>) =>
+      (await import('./settings.js'))[handler](a as Parameters<typeof import('./settings.js').getNodeCandidatePriority>[0]),
+  })),
   {
     words: ['status'],
     options: { pgdata: 'value', json: 'flag' },

@@ -2,7 +2,7 @@
 // The pgaf program (also installed as pg_autoctl). `run` and `create postgres … --run`, which
 // become the long-running keeper or monitor service, take a lean path that loads neither
 // yargs nor the other commands (a keeper's memory counts); so do the hot read commands of
-// cli/fast.ts (`--version`, `show state|uri`, `status`); everything else goes through the
+// cli/fast.ts (`--version`, `show state|uri`, `status`, `get …`); everything else goes through the
 // command tree (cli/tree.ts).
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -45,3 +45,15 @@ describe('fastInvocation', () => {
     ]) expect(fastInvocation(argv), argv.join(' ')).toBeUndefined();
   });
 });
+
+describe('fastInvocation of get', () => {
+  it('takes get node|formation <property> with their options, --name only for nodes', () => {
+    expect(words(['get', 'node', 'candidate-priority', '--name', 'node1', '--formation', 'f'])).toBe('get node candidate-priority');
+    expect(words(['get', 'node', 'replication-quorum', '--json'])).toBe('get node replication-quorum');
+    expect(words(['get', 'formation', 'number-sync-standbys', '--monitor', 'postgres://m/x'])).toBe('get formation number-sync-standbys');
+    expect(words(['get', 'formation', 'settings'])).toBe('get formation settings');
+    expect(fastInvocation(['get', 'formation', 'settings', '--name', 'x'])).toBeUndefined();
+    expect(fastInvocation(['get', 'node'])).toBeUndefined();
+    expect(fastInvocation(['set', 'node', 'candidate-priority', '50'])).toBeUndefined();
+  });
+});
