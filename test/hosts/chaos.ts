@@ -45,7 +45,7 @@ const all: RunResult[] = [];
 let stopping = false;
 const abort = async (sig: string) => {
   console.error(`chaos: ${sig}: removing the tier's containers and networks`);
-  await removeLabelled(docker).catch(() => undefined);
+  await removeLabelled(docker, undefined, `${process.pid}-`).catch(() => undefined);
   process.exit(1);
 };
 process.on('SIGINT', () => {
@@ -63,7 +63,7 @@ for (const s of chosen) {
     log(`${s.name} run ${i + 1}: ${r.acked} acked, ${r.lost.length} lost, ${r.splitBrain.length} split-brain, ${r.error ?? 'ok'}`);
   }
 }
-await removeLabelled(docker).catch(() => undefined);
+await removeLabelled(docker, undefined, `${process.pid}-`).catch(() => undefined);
 
 const rows = chosen.map((s) => {
   const rs = all.filter((r) => r.scenario === s.name);
