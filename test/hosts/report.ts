@@ -32,6 +32,8 @@ export function tableLines(names: string[], all: RunResult[]): string[] {
 
 if (process.argv[1]?.endsWith('report.ts')) {
   const all: RunResult[] = process.argv.slice(2).flatMap((f) => (JSON.parse(readFileSync(f, 'utf8')) as { runs: RunResult[] }).runs);
-  const names = [...new Set(all.map((r) => r.scenario))];
+  const { SCENARIOS } = await import('./scenarios.js');
+  const seen = new Set(all.map((r) => r.scenario));
+  const names = SCENARIOS.map((x) => x.name).filter((n) => seen.has(n));
   for (const line of tableLines(names, all)) console.log(line);
 }
