@@ -1,6 +1,6 @@
 // pg_autoctl.cfg: the per-node INI file that pg_auto_failover keeps under XDG_CONFIG_HOME,
 // read and written in the original's layout so that scripts looking for it find it.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BadConfig } from '../lib/errors.js';
 import { FieldErrors } from '../lib/fields.js';
@@ -104,10 +104,11 @@ export function requireNodeIni(pgdata: string, opts: { path?: string; hint?: str
   return node;
 }
 
-/** Writes the file atomically (temp file + rename), creating its directory. */
+/** Writes the file atomically (temp file + rename), creating its directory; 0600: it may hold replication.password. */
 export function writeNodeIni(path: string, ini: Ini): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   const tmp = `${path}.new`;
-  writeFileSync(tmp, stringifyIni(ini), { mode: 0o644 });
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, stringifyIni(ini), { mode: 0o600, flag: 'wx' });
   renameSync(tmp, path);
 }

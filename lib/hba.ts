@@ -82,3 +82,45 @@ export function switchHbaHostType(current: string, users: readonly string[], typ
     })
     .join('\n');
 }
+
+/** The pg_ident.conf map that lets the PGDATA owner, and root, connect over the socket as the superuser. */
+export const PEER_MAP = 'pgaf';
+
+/**
+ * pg_ident.conf lines of PEER_MAP: the superuser's own OS user, and root (pgaf run as root
+ * runs Postgres as the PGDATA owner but opens its local sessions itself; root may become that
+ * user anyway, so this grants root nothing it does not have).
+ */
+export function peerMapLines(superuser: string): string[] {
+  const lines = [`${PEER_MAP} ${superuser} ${superuser}`];
+  if (superuser !== 'root') lines.push(`${PEER_MAP} root ${superuser}`);
+  return lines;
+}
+
+/** pg_ident.conf with the PEER_MAP lines (each once). Pure. */
+export function withPeerMap(ident: string, superuser: string): string {
+  return appendHbaLines(ident, planHbaAdditions(ident, peerMapLines(superuser)));
+}
+
+/**
+ * initdb's pg_hba.conf (local peer, host scram or as asked) with, before its first record,
+ * `local all <superuser> peer map=pgaf`: the superuser over the socket by peer through the
+ * map; every other local user by plain peer, and nobody by trust. Pure; idempotent.
+ */
+export function withSuperuserPeer(hba: string, superuser: string): string {
+  const line = hbaLine({ type: 'local', database: 'all', user: superuser, method: `peer map=${PEER_MAP}` });
+  if (hba.split('\n').some((l) => normalize(l) === line)) return hba;
+  const lines = hba.split('\n');
+  const first = lines.findIndex((l) => normalize(l) !== '');
+  const at = first < 0 ? lines.length : first;
+  lines.splice(at, 0, '# added by pgaf: the superuser over the Unix socket, as its OS user or root (pg_ident.conf map pgaf)', line);
+  return lines.join('\n');
+}
+
+/** The records of an HBA file whose method is trust (comments ignored). */
+export function trustRecords(hba: string): string[] {
+  return hba
+    .split('\n')
+    .map(normalize)
+    .filter((l) => l !== '' && /(^|\s)trust(\s|$)/.test(l));
+}

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import { loadClusterConfig, type ClusterConfig } from '../config/cluster-config.js';
 import { BadArgs, BadConfig, BadState, Dropped } from '../lib/errors.js';
-import { log, setLogSink } from '../lib/log.js';
+import { log, maskSecrets, setLogSink } from '../lib/log.js';
 import { configPathFrom, MODULE_NAME } from './module-config.js';
 import { disconnectPm2 } from './pm2-supervisor.js';
 import { runNodeFromConfig, type RunningNode } from './node-runner.js';
@@ -44,8 +44,9 @@ function idle(reason: string): Promise<void> {
   });
 }
 
+/** An error's message for a log line or an action reply, passwords masked. */
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return maskSecrets(err instanceof Error ? err.message : String(err));
 }
 
 export async function main(): Promise<number> {
@@ -124,7 +125,7 @@ export async function main(): Promise<number> {
         await runNodeFromConfig(config, log, (r) => {
           running = r;
           phase = 'running';
-          status = new NodeStatusSource(r, config.formation.name, config.monitorUri!);
+          status = new NodeStatusSource(r, config.formation.name, config.monitorUri!, config.secrets.monitorPassword);
           void refresh();
           if (stopping) r.stop();
         });
