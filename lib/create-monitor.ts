@@ -19,7 +19,7 @@ import {
 } from '../config/node-config.js';
 import { settingPlaceholderLines } from '../monitor-ext/settings.js';
 import { BadArgs } from './errors.js';
-import { appendHbaLines, hbaLine, keeperNetworkCidr, planHbaAdditions, switchHbaHostType } from './hba.js';
+import { appendHbaLines, hbaLine, keeperNetworkCidr, peerMapLinesFor, planHbaAdditions, switchHbaHostType, withLocalPeerRecord, withPeerMap } from './hba.js';
 import { writeFileAs } from './atomic-file.js';
 import { log as rootLog, type Logger } from './log.js';
 import { MONITOR_USER } from './pg-uri.js';
@@ -336,12 +336,18 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
       log.warn(`${plan.address} is not on a local interface: allowing keepers from samenet`, { hostname: cfg.hostname });
       cidr = 'samenet';
     }
+    // the monitor's OS users (the superuser's, and root) as autoctl_node over the socket, by
+    // peer: the original pg_autoctl's local commands (show state --pgdata) connect that way
+    const identFile = join(cfg.pgdata, 'pg_ident.conf');
+    const ident = readFileSync(identFile, 'utf8');
+    const identNext = withPeerMap(ident, cfg.username, peerMapLinesFor(MONITOR_USER, [cfg.username, 'root']));
+    if (identNext !== ident) writeFileAs(identFile, identNext, runAs);
     const type = hbaHostType(cfg.ssl);
     const wanted = [hbaLine({ type, database: cfg.dbname, user: MONITOR_USER, address: cidr, method: cfg.authMethod })];
     const read = readFileSync(hbaFile, 'utf8');
-    const current = switchHbaHostType(read, [MONITOR_USER], type);
+    const current = withLocalPeerRecord(switchHbaHostType(read, [MONITOR_USER], type), cfg.dbname, MONITOR_USER, `${MONITOR_USER} over the Unix socket for the monitor host's own OS users (map pgaf)`);
     const missing = planHbaAdditions(current, wanted);
-    if (missing.length || current !== read) {
+    if (missing.length || current !== read || identNext !== ident) {
       writeFileSync(hbaFile, appendHbaLines(current, missing));
       log.info('Added HBA rules for keepers', { file: hbaFile, rules: missing.length });
       await ctl.reload();

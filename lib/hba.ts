@@ -98,8 +98,21 @@ export function peerMapLines(superuser: string): string[] {
 }
 
 /** pg_ident.conf with the PEER_MAP lines (each once). Pure. */
-export function withPeerMap(ident: string, superuser: string): string {
-  return appendHbaLines(ident, planHbaAdditions(ident, peerMapLines(superuser)));
+export function withPeerMap(ident: string, superuser: string, extra: string[] = []): string {
+  return appendHbaLines(ident, planHbaAdditions(ident, [...peerMapLines(superuser), ...extra]));
+}
+
+/**
+ * `hba` with `local <database> <user> peer map=pgaf` before its first record (once): local OS
+ * users of the map reach `database` as `user` over the socket. Pure.
+ */
+export function withLocalPeerRecord(hba: string, database: string, user: string, comment: string): string {
+  const line = hbaLine({ type: 'local', database, user, method: `peer map=${PEER_MAP}` });
+  if (hba.split('\n').some((l) => normalize(l) === line)) return hba;
+  const lines = hba.split('\n');
+  const first = lines.findIndex((l) => normalize(l) !== '');
+  lines.splice(first < 0 ? lines.length : first, 0, `# added by pgaf: ${comment}`, line);
+  return lines.join('\n');
 }
 
 /**
@@ -108,13 +121,12 @@ export function withPeerMap(ident: string, superuser: string): string {
  * map; every other local user by plain peer, and nobody by trust. Pure; idempotent.
  */
 export function withSuperuserPeer(hba: string, superuser: string): string {
-  const line = hbaLine({ type: 'local', database: 'all', user: superuser, method: `peer map=${PEER_MAP}` });
-  if (hba.split('\n').some((l) => normalize(l) === line)) return hba;
-  const lines = hba.split('\n');
-  const first = lines.findIndex((l) => normalize(l) !== '');
-  const at = first < 0 ? lines.length : first;
-  lines.splice(at, 0, '# added by pgaf: the superuser over the Unix socket, as its OS user or root (pg_ident.conf map pgaf)', line);
-  return lines.join('\n');
+  return withLocalPeerRecord(hba, 'all', superuser, 'the superuser over the Unix socket, as its OS user or root (pg_ident.conf map pgaf)');
+}
+
+/** pg_ident.conf lines that let `osUsers` log in as `role` through PEER_MAP. */
+export function peerMapLinesFor(role: string, osUsers: string[]): string[] {
+  return [...new Set(osUsers)].map((u) => `${PEER_MAP} ${u} ${role}`);
 }
 
 /** The records of an HBA file whose method is trust (comments ignored). */

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { loadClusterConfig, type ClusterConfig } from '../config/cluster-config.js';
 import { BadArgs, BadConfig, BadState, Dropped } from '../lib/errors.js';
 import { log, maskSecrets, setLogSink } from '../lib/log.js';
+import { SECRET_ENV } from '../lib/secrets.js';
 import { configPathFrom, MODULE_NAME } from './module-config.js';
 import { disconnectPm2 } from './pm2-supervisor.js';
 import { runNodeFromConfig, type RunningNode } from './node-runner.js';
@@ -70,6 +71,9 @@ export async function main(): Promise<number> {
     await idle(`Invalid configuration: ${errorText(err)}`);
     return 0;
   }
+  // the secrets the cluster file's loader took from our environment go no further: PM2 copies
+  // this process's environment into the Postgres app it starts, and into `pm2 save`
+  for (const k of SECRET_ENV) delete process.env[k];
   const node = config.node;
   log.info(`pgaf module starts the ${node?.role ?? 'unknown'} node of ${config.file}`, { pgdata: node?.pgdata, port: node?.port });
 

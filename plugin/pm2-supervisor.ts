@@ -8,7 +8,6 @@ import pm2 from 'pm2';
 import { PgCtl } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { OsUser } from '../lib/pgbin.js';
-import { SECRET_ENV } from '../lib/secrets.js';
 import { pidAlive, postmasterRunning, readPostmasterPid, type PostgresSupervisor } from '../keeper/pg/supervisor.js';
 
 /** pm2 kill_timeout: time for a fast shutdown (checkpoint) before SIGKILL. */
@@ -95,9 +94,9 @@ export class Pm2Supervisor implements PostgresSupervisor {
       // SIGINT to the postmaster only (a fast shutdown), never to its backends
       treekill: false,
       merge_logs: true,
+      // PM2 copies our environment into the app's (and into `pm2 save`): plugin/module.ts
+      // removes the secrets from it first
       env: { LC_ALL: 'C', LANG: 'C' },
-      // PM2 copies the caller's environment into the app's (and into `pm2 save`): never a secret
-      filter_env: [...SECRET_ENV],
       ...(this.o.runAs ? { uid: this.o.runAs.name } : {}),
     };
   }

@@ -96,10 +96,13 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
       const hba = readFileSync(join(pgdataOf(c, s), 'pg_hba.conf'), 'utf8');
       const records = hba.split('\n').map((l) => l.replace(/#.*/, '').trim().split(/\s+/).join(' ')).filter(Boolean);
       expect(records.filter((r) => /(^| )trust( |$)/.test(r)), `${s}'s pg_hba.conf`).toEqual([]);
-      expect(records[0]).toBe('local all postgres peer map=pgaf');
+      expect(records).toContain('local all postgres peer map=pgaf');
+      expect(records.indexOf('local all postgres peer map=pgaf')).toBeLessThan(records.indexOf('local all all peer'));
       expect(readFileSync(join(pgdataOf(c, s), 'pg_ident.conf'), 'utf8')).toMatch(/^pgaf root postgres$/m);
     }
     expect(readFileSync(join(pgdataOf(c, 'monitor'), 'pg_hba.conf'), 'utf8')).toMatch(/^hostssl pg_auto_failover autoctl_node 127\.0\.0\.1\/32 scram-sha-256$/m);
+    // the monitor host's own OS users reach autoctl_node over the socket by peer (the original's local commands)
+    expect(readFileSync(join(pgdataOf(c, 'monitor'), 'pg_hba.conf'), 'utf8')).toMatch(/^local pg_auto_failover autoctl_node peer map=pgaf$/m);
     expect(readFileSync(join(pgdataOf(c, 'node1'), 'pg_hba.conf'), 'utf8')).toMatch(/^hostssl replication pgautofailover_replicator 127\.0\.0\.1\/32 scram-sha-256$/m);
   });
 

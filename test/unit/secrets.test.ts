@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { peerMapLines, trustRecords, withPeerMap, withSuperuserPeer } from '../../lib/hba.js';
+import { peerMapLines, peerMapLinesFor, trustRecords, withLocalPeerRecord, withPeerMap, withSuperuserPeer } from '../../lib/hba.js';
 import {
   childEnv,
   deriveReplicationPassword,
@@ -119,6 +119,15 @@ describe('peer for the superuser, no trust', () => {
     expect(withSuperuserPeer(once, 'postgres')).toBe(once);
     expect(trustRecords(once)).toEqual([]);
     expect(trustRecords(once + 'host all all 0.0.0.0/0 trust # x\n')).toEqual(['host all all 0.0.0.0/0 trust']);
+  });
+
+  it("lets the monitor host's OS users in as autoctl_node over the socket, before initdb's records", () => {
+    const hba = withLocalPeerRecord(withSuperuserPeer(initdbHba, 'postgres'), 'pg_auto_failover', 'autoctl_node', 'x');
+    const records = hba.split('\n').filter((l) => !l.startsWith('#') && l.trim());
+    expect(records.slice(0, 3)).toEqual(['local pg_auto_failover autoctl_node peer map=pgaf', 'local all postgres peer map=pgaf', 'local   all             all                                     peer']);
+    expect(withLocalPeerRecord(hba, 'pg_auto_failover', 'autoctl_node', 'x')).toBe(hba);
+    expect(peerMapLinesFor('autoctl_node', ['postgres', 'root', 'root'])).toEqual(['pgaf postgres autoctl_node', 'pgaf root autoctl_node']);
+    expect(withPeerMap('', 'postgres', peerMapLinesFor('autoctl_node', ['root']))).toMatch(/^pgaf root autoctl_node$/m);
   });
 
   it('maps root and the PGDATA owner to the superuser', () => {
