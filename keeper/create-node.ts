@@ -1,6 +1,6 @@
 // `create postgres`: validate everything first (nothing written), register with the monitor,
 // write the config and state files, then the keeper reaches its first state.
-import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { keeperConfigFromIni, keeperConfigToIni, type KeeperConfig } from '../config/keeper-config.js';
@@ -8,6 +8,7 @@ import { readNodeIni, writeNodeIni } from '../config/node-config.js';
 import { BadArgs, BadConfig, Monitor } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { readControlData } from '../lib/controldata.js';
+import { ensurePrivateDir } from '../lib/private-dir.js';
 import { localAddressToward } from '../lib/net.js';
 import { parsePgUri, uriHasSslmode, withUriSsl } from '../lib/pg-uri.js';
 import { implicitSslRequest, logSslRequest, sslConninfoParts, type SslRequest } from '../lib/ssl.js';
@@ -19,6 +20,7 @@ import { checkSslFiles, opensslPath } from '../lib/ssl-files.js';
 import { postgresRunAs, type OsUser } from '../lib/pgbin.js';
 import { resolveBinDir } from '../lib/postgres-ctl.js';
 import { MonitorClient } from './monitor-client.js';
+import { enrollKeeper } from './monitor-credentials.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
 import { initialState, readStateFile, writeStateFile, type KeeperState } from './state/state-file.js';
 
@@ -209,6 +211,7 @@ export async function createNode(req: CreateNodeRequest, log: Logger): Promise<C
       log.info(`Stored the monitor password in ${file} (mode 0600)`);
     }
     log.info(`Registered node ${reg.nodeId} "${reg.name}" (${config.hostname}:${req.port}) in formation "${req.formation}", goal ${reg.goal}`);
+    await enrollKeeper(parsePgUri(plan.config.monitor ?? req.monitor, '--monitor'), reg.nodeId, paths.state, plan.runAs, log);
     return { config, paths, registered: true };
   } finally {
     await client.close();
@@ -217,8 +220,7 @@ export async function createNode(req: CreateNodeRequest, log: Logger): Promise<C
 
 function writeNodeFiles(paths: NodePaths, runAs: OsUser | undefined, config: KeeperConfig, state: KeeperState): void {
   mkdirSync(dirname(paths.state), { recursive: true, mode: 0o700 });
-  mkdirSync(paths.runDir, { recursive: true, mode: 0o755 });
-  if (runAs) chownSync(paths.runDir, runAs.uid, runAs.gid);
+  ensurePrivateDir(paths.runBase, paths.runDir, runAs);
   writeNodeIni(paths.config, keeperConfigToIni(config));
   writeStateFile(paths.state, state);
 }

@@ -2,7 +2,7 @@
 // idempotent steps: data directory, config file, initdb, settings, start, database,
 // extension, HBA. Re-running on an existing monitor starts it and re-checks each step.
 import { lookup } from 'node:dns/promises';
-import { accessSync, chownSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,7 +20,8 @@ import {
 import { settingPlaceholderLines } from '../monitor-ext/settings.js';
 import { BadArgs } from './errors.js';
 import { appendHbaLines, hbaLine, keeperNetworkCidr, peerMapLinesFor, planHbaAdditions, switchHbaHostType, withLocalPeerRecord, withPeerMap } from './hba.js';
-import { writeFileAs } from './atomic-file.js';
+import { chownNoFollow, readFileNoFollow, writeFileAs } from './atomic-file.js';
+import { editHbaFile } from './hba-file.js';
 import { log as rootLog, type Logger } from './log.js';
 import { MONITOR_USER } from './pg-uri.js';
 import { postgresRunAs, type OsUser } from './pgbin.js';
@@ -33,6 +34,8 @@ import { checkSslFiles, ensureSelfSignedCert, opensslPath } from './ssl-files.js
 import { ensureExtension } from './monitor-extension.js';
 
 export const DEFAULT_PORT = 5432;
+/** The group of the per-node keeper roles on the monitor (monitor-ext/sql/keepers.sql). */
+export const KEEPER_GROUP = '+pgautofailover_keeper';
 export const DEFAULT_HOSTNAME = '127.0.0.1';
 export const DEFAULT_SOCKET_DIR = '/tmp';
 /** The settings file included from postgresql.conf, named as the original names it. */
@@ -245,12 +248,12 @@ function existingAncestor(path: string): string {
  */
 function ensureDir(dir: string, mode: number, runAs: OsUser | undefined, chownExisting: boolean): void {
   if (existsSync(dir)) {
-    if (chownExisting && runAs && statSync(dir).uid !== runAs.uid) chownSync(dir, runAs.uid, runAs.gid);
+    if (chownExisting && runAs && statSync(dir).uid !== runAs.uid) chownNoFollow(dir, runAs);
     return;
   }
   mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
   mkdirSync(dir, { mode });
-  if (runAs) chownSync(dir, runAs.uid, runAs.gid);
+  chownNoFollow(dir, runAs);
 }
 
 export function monitorSettings(cfg: MonitorConfig): string {
@@ -305,9 +308,9 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
 
   writeFileAs(join(cfg.pgdata, SETTINGS_FILE), monitorSettings(cfg), runAs);
   const confPath = join(cfg.pgdata, 'postgresql.conf');
-  const conf = readFileSync(confPath, 'utf8');
+  const conf = readFileNoFollow(confPath);
   const included = withInclude(conf);
-  if (included !== conf) writeFileSync(confPath, included);
+  if (included !== conf) writeFileAs(confPath, included, runAs);
 
   if ((await ctl.status()) !== 'running') {
     await ctl.start({ logFile: join(cfg.pgdata, 'startup.log') });
@@ -339,17 +342,26 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
     // the monitor's OS users (the superuser's, and root) as autoctl_node over the socket, by
     // peer: the original pg_autoctl's local commands (show state --pgdata) connect that way
     const identFile = join(cfg.pgdata, 'pg_ident.conf');
-    const ident = readFileSync(identFile, 'utf8');
+    const ident = readFileNoFollow(identFile);
     const identNext = withPeerMap(ident, cfg.username, peerMapLinesFor(MONITOR_USER, [cfg.username, 'root']));
     if (identNext !== ident) writeFileAs(identFile, identNext, runAs);
     const type = hbaHostType(cfg.ssl);
-    const wanted = [hbaLine({ type, database: cfg.dbname, user: MONITOR_USER, address: cidr, method: cfg.authMethod })];
-    const read = readFileSync(hbaFile, 'utf8');
-    const current = withLocalPeerRecord(switchHbaHostType(read, [MONITOR_USER], type), cfg.dbname, MONITOR_USER, `${MONITOR_USER} over the Unix socket for the monitor host's own OS users (map pgaf)`);
-    const missing = planHbaAdditions(current, wanted);
-    if (missing.length || current !== read || identNext !== ident) {
-      writeFileSync(hbaFile, appendHbaLines(current, missing));
-      log.info('Added HBA rules for keepers', { file: hbaFile, rules: missing.length });
+    // keepers register as autoctl_node, then log in as their own role (group pgautofailover_keeper)
+    const users = [MONITOR_USER, KEEPER_GROUP];
+    const wanted = users.map((user) => hbaLine({ type, database: cfg.dbname, user, address: cidr!, method: cfg.authMethod }));
+    let added = 0;
+    const changed = editHbaFile(
+      hbaFile,
+      (read) => {
+        const current = withLocalPeerRecord(switchHbaHostType(read, users, type), cfg.dbname, MONITOR_USER, `${MONITOR_USER} over the Unix socket for the monitor host's own OS users (map pgaf)`);
+        const missing = planHbaAdditions(current, wanted);
+        added = missing.length;
+        return appendHbaLines(current, missing);
+      },
+      runAs,
+    );
+    if (changed || identNext !== ident) {
+      log.info('Added HBA rules for keepers', { file: hbaFile, rules: added });
       await ctl.reload();
     }
   }

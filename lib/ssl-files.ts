@@ -1,6 +1,7 @@
 // SSL files on disk: checking user-provided certificate files (as the OS user that runs
 // Postgres would read them) and creating a self-signed certificate with the openssl binary.
-import { accessSync, chmodSync, chownSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { chownNoFollow } from './atomic-file.js';
 import { delimiter, join } from 'node:path';
 import { BadArgs, BadConfig, PgCtl } from './errors.js';
 import type { Logger } from './log.js';
@@ -66,15 +67,13 @@ export async function ensureSelfSignedCert(
   }
   const openssl = opensslPath();
   const args = ['req', '-new', '-x509', '-days', '365', '-nodes', '-text', '-out', o.certFile, '-keyout', o.keyFile, '-subj', `/CN=${o.hostname}`];
-  o.log.info(`Creating a self-signed certificate for ${o.hostname}`, { cert: o.certFile, key: o.keyFile });
+  // openssl's progress dots go to debug (runProgram); one sentence once the files exist
   const res = await runProgram(openssl, args, { runAs: o.runAs, timeoutMs: 60_000, log: o.log });
   if (res.code !== 0 || !existsSync(o.keyFile) || !existsSync(o.certFile)) {
     throw new PgCtl(`openssl could not create ${o.certFile} (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-2).join(' ')}`);
   }
-  chmodSync(o.keyFile, 0o600);
-  if (o.runAs) {
-    chownSync(o.keyFile, o.runAs.uid, o.runAs.gid);
-    chownSync(o.certFile, o.runAs.uid, o.runAs.gid);
-  }
+  chownNoFollow(o.keyFile, o.runAs, 0o600);
+  chownNoFollow(o.certFile, o.runAs);
+  o.log.info(`Created a self-signed certificate for ${o.hostname}, valid 365 days`, { cert: o.certFile, key: o.keyFile });
   return 'created';
 }

@@ -214,7 +214,7 @@ afterAll(async () => {
   for (const h of HOSTS) tryKill(postmasterPid(h), 'SIGQUIT');
   await new Promise((r) => setTimeout(r, 1000));
   rmSync(root, { recursive: true, force: true });
-}, 300_000);
+}, 430_000);
 
 describe('pgaf as a PM2 module', () => {
   it('installs from the packed tarball with no network', async () => {
@@ -225,7 +225,7 @@ describe('pgaf as a PM2 module', () => {
       expect(m?.pm2_env.pmx_module).toBe(true);
       expect(m?.pm2_env.status).toBe('online');
     }
-  }, 400_000);
+  }, 760_000);
 
   it('brings a monitor and two nodes up from their cluster files', async () => {
     // a bad file first: the module says what is wrong, where, and waits
@@ -261,7 +261,7 @@ describe('pgaf as a PM2 module', () => {
       expect(app?.pm2_env.status, `${h}'s Postgres app`).toBe('online');
       expect(app?.pid).toBe(postmasterPid(h));
     }
-  }, 300_000);
+  }, 1_590_000);
 
   it('shows keeper sentences, Postgres logs and metrics through PM2', async () => {
     const logs = await pm2('node2', ['logs', '--nostream', '--lines', '200']);
@@ -277,7 +277,7 @@ describe('pgaf as a PM2 module', () => {
     const st = await pm2('node1', ['trigger', 'pm2-pgaf', 'status']);
     const json = JSON.parse(st.stdout.slice(st.stdout.indexOf('={') + 1).trim().split('\n')[0]!);
     expect(json).toMatchObject({ node: 'node1', state: 'primary', goal: 'primary', postgres: { app: 'pgaf-postgres-node1', running: true } });
-  }, 60_000);
+  }, 460_000);
 
   it('keeps the secrets out of PM2: process environments, the saved process list, logs and action replies', async () => {
     const cfg = readFileSync(join(hostDir('node1'), 'config', 'pg_autoctl', hostDir('node1'), 'data', 'pgdata', 'pg_autoctl.cfg'), 'utf8');
@@ -286,12 +286,12 @@ describe('pgaf as a PM2 module', () => {
     expect(secrets.every((x) => x.length >= 20)).toBe(true);
     const leaks: string[] = [];
     for (const h of HOSTS) {
-      const saved = await pm2(h, ['save']);
+      const saved = await pm2(h, ['save'], {}, 15_000);
       expect(saved.code, saved.stderr).toBe(0);
       const dump = readFileSync(join(hostDir(h), 'pm2', 'dump.pm2'), 'utf8');
       expect(dump).toContain(`pgaf-postgres-${h}`);
-      const logs = await pm2(h, ['logs', '--nostream', '--lines', '400']);
-      const status = await pm2(h, ['trigger', 'pm2-pgaf', 'status']);
+      const logs = await pm2(h, ['logs', '--nostream', '--lines', '400'], {}, 15_000);
+      const status = await pm2(h, ['trigger', 'pm2-pgaf', 'status'], {}, 15_000);
       const environs = (await jlist(h)).map((p) => {
         try {
           return readFileSync(`/proc/${p.pid}/environ`, 'utf8');
@@ -306,7 +306,7 @@ describe('pgaf as a PM2 module', () => {
       }
     }
     expect(leaks).toEqual([]);
-  }, 120_000);
+  }, 540_000);
 
   it('pgaf apply: check, apply, and a second apply reports no change', async () => {
     const file = join(root, 'cluster.yaml');
@@ -345,7 +345,7 @@ describe('pgaf as a PM2 module', () => {
     const unknown = await run('node', [PGAF, 'apply', '-f', join(root, 'unknown.yaml')], process.env);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/no node named "node9"/);
-  }, 60_000);
+  }, 690_000);
 
   it('restarting the module leaves Postgres running', async () => {
     const before = postmasterPid('node1');
@@ -355,7 +355,7 @@ describe('pgaf as a PM2 module', () => {
     expect(postmasterPid('node1')).toBe(before);
     expect((await proc('node1', 'pgaf-postgres-node1'))?.pid).toBe(before);
     await waitStates({ node1: 'primary/primary', node2: 'secondary/secondary' }, 30_000);
-  }, 60_000);
+  }, 340_000);
 
   it('pm2 trigger switchover makes node2 the primary; PM2 does not restart what the keeper stops', async () => {
     const r = await pm2('node1', ['trigger', 'pm2-pgaf', 'switchover']);
@@ -364,7 +364,7 @@ describe('pgaf as a PM2 module', () => {
     const app1 = await proc('node1', 'pgaf-postgres-node1');
     expect(app1?.pm2_env.status).toBe('online');
     expect(app1?.pid).toBe(postmasterPid('node1'));
-  }, 120_000);
+  }, 400_000);
 
   it('maintenance on the primary through pm2 trigger: PM2 never brings back the Postgres the keeper stopped', async () => {
     const refused = await pm2('node2', ['trigger', 'pm2-pgaf', 'maintenance-on']);
@@ -381,7 +381,7 @@ describe('pgaf as a PM2 module', () => {
     expect(off.stdout).toMatch(/"ok":true/);
     await waitStates({ node1: 'primary/primary', node2: 'secondary/secondary' }, 90_000);
     expect((await proc('node2', 'pgaf-postgres-node2'))?.pm2_env.status).toBe('online');
-  }, 240_000);
+  }, 1_060_000);
 
   it('kill -9 of the primary host (PM2 daemon, keeper, Postgres) fails over with no lost write', async () => {
     const formationUri = `postgres://127.0.0.1:${ports.node1},127.0.0.1:${ports.node2}/postgres?target_session_attrs=read-write`;
@@ -414,7 +414,7 @@ describe('pgaf as a PM2 module', () => {
     const res = await w.stop();
     expect(res.acked.length).toBeGreaterThan(40);
     expect(await w.missing()).toEqual([]);
-  }, 200_000);
+  }, 500_000);
 
   it('a module upgrade (pm2 install again) and pm2 uninstall leave Postgres running', async () => {
     const before = postmasterPid('node2');
@@ -433,5 +433,5 @@ describe('pgaf as a PM2 module', () => {
     expect(postmasterPid('node2')).toBe(before);
     expect((await proc('node2', 'pgaf-postgres-node2'))?.pm2_env.status).toBe('online');
     expect(existsSync(join(hostDir('node2'), 'data', 'pgdata', 'PG_VERSION'))).toBe(true);
-  }, 400_000);
+  }, 960_000);
 });

@@ -58,7 +58,7 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
     await c.waitForStates({ node1: 'single' }, 60_000);
     await c.addNode('node2', ['--name', 'node2'], { firstReadme: true });
     await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 120_000);
-  }, 240_000);
+  }, 320_000);
   afterAll(async () => {
     await c?.destroy();
   });
@@ -136,13 +136,13 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
   });
 
   it('switches over: node1 streams from node2 with the same derived password, over SSL', async () => {
-    const r = await c.cli('node2', ['perform', 'switchover']);
+    const r = await c.cli('node2', ['perform', 'switchover'], 60_000);
     expect(r.code, r.stderr).toBe(0);
     await c.waitForStates({ node1: 'secondary', node2: 'primary' }, 90_000);
     const sessions = await tcpSessions(c, 'node2');
     const ws = sessions.filter((s) => s.backend_type === 'walsender');
     expect(ws.map((s) => [s.application_name, s.ssl])).toEqual([['pgautofailover_standby_1', true]]);
-  }, 150_000);
+  }, 160_000);
 
   it('shows no secret in any output, log, file or Postgres environment', async () => {
     const secrets = [c.monitorPassword!, replicationPassword];
@@ -158,7 +158,7 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
         ['show', 'uri'],
         ['show', 'settings'],
       ]) {
-        const r = await c.cli(n, ['-v', ...args]);
+        const r = await c.cli(n, ['-v', ...args], 15_000);
         expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
         outputs.push(r.stdout + r.stderr);
       }
@@ -193,5 +193,5 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
     // the group and event tables and the servers' view of statements: no password
     const stmts = await c.nodeQuery<{ q: string }>('node2', "SELECT string_agg(query, ' ') AS q FROM pg_stat_activity");
     for (const s of secrets) expect(stmts[0]!.q ?? '').not.toContain(s);
-  }, 120_000);
+  }, 240_000);
 });
