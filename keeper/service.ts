@@ -33,6 +33,7 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
     }
     // the monitor setting and the state file: at once, in the keeper's next round
     node.keeper.requestReload();
+    void node.integrations.apply(node.config);
   };
   const signals = opts.handleSignals !== false;
   if (signals) {
@@ -42,6 +43,7 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
   // `pgaf enable|disable ssl|monitor`, `config set` and `reload` signal the keeper, also in PM2 module mode.
   process.on('SIGHUP', onHup);
   log.info(`Keeper of node ${node.config.name} starts`, { pgdata, monitor: node.config.monitor ?? 'none (goals from do fsm assign)' });
+  await node.integrations.apply(node.config);
   try {
     await node.keeper.run();
   } catch (err) {
@@ -52,6 +54,7 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
     process.off('SIGINT', onInt);
     process.off('SIGHUP', onHup);
     releasePidFile(node.paths.pid);
+    await node.integrations.close();
     await node.monitor.close();
   }
 }
