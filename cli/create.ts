@@ -4,7 +4,7 @@ import { createMonitor, planCreateMonitor } from '../lib/create-monitor.js';
 import { log } from '../lib/log.js';
 import type { AuthMethod } from '../lib/postgres-ctl.js';
 import { optionalSslRequest, type SslArgs } from '../lib/ssl.js';
-import { AUTH_METHODS, parseHostname, parsePort, resolvePgdata } from './options.js';
+import { AUTH_METHODS, parseHostname, parsePath, parsePort, resolvePgdata } from './options.js';
 import { withSslOptions } from './ssl-options.js';
 import { postgresCommand } from './create-postgres.js';
 import { createFormationCommand } from './formation.js';
@@ -27,7 +27,7 @@ export function createMonitorRequest(args: CreateMonitorArgs, env: NodeJS.Proces
   const hostArg = args.hostname ?? args.nodename;
   const hostname = hostArg !== undefined ? parseHostname(hostArg, args.hostname !== undefined ? '--hostname' : '--nodename') : undefined;
   // Our Unix socket goes where libpq looks for it: $PGHOST when that is a directory path.
-  const socketDir = env.PGHOST?.startsWith('/') ? env.PGHOST : undefined;
+  const socketDir = env.PGHOST?.startsWith('/') ? parsePath(env.PGHOST, 'PGHOST') : undefined;
   const ssl = optionalSslRequest(args, pgdata);
   return {
     pgdata,
@@ -35,7 +35,7 @@ export function createMonitorRequest(args: CreateMonitorArgs, env: NodeJS.Proces
     hostname,
     auth: args.auth as AuthMethod | undefined,
     socketDir,
-    pgctl: args.pgctl,
+    pgctl: args.pgctl !== undefined ? parsePath(args.pgctl, '--pgctl') : undefined,
     skipPgHba: Boolean(args.skipPgHba),
     ssl,
   };

@@ -29,8 +29,9 @@ export interface RunMonitorOptions {
 }
 
 export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonitorOptions = {}): Promise<void> {
-  const pidFile = nodePaths(cfg.pgdata).pid;
-  claimPidFile(pidFile);
+  const paths = nodePaths(cfg.pgdata);
+  const pidFile = paths.pid;
+  claimPidFile(pidFile, paths.runBase, postgresRunAs(cfg.pgdata));
   const ctl = new PostgresCtl({ pgdata: cfg.pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs: postgresRunAs(cfg.pgdata), log });
   const logFile = join(cfg.pgdata, 'startup.log');
   const supervisor: MonitorPostgresSupervisor = opts.supervisor ?? {
