@@ -71,6 +71,8 @@ dt { color: var(--muted); } dd { margin: 0; font-family: ui-monospace, SFMono-Re
 .ev .t { color: var(--muted); font-size: 12px; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .ev .n { font-weight: 600; }
 .ev .d { color: var(--ink); }
+.ev.minor { padding-top: 6px; padding-bottom: 6px; }
+.ev.minor .d, .ev.minor .n { color: var(--muted); font-weight: 400; font-size: 13px; }
 .ev .meta { display: flex; gap: 6px; align-items: center; margin-bottom: 2px; flex-wrap: wrap; }
 .tag { font-size: 11px; font-weight: 700; letter-spacing: .5px; padding: 1px 7px; border-radius: 20px; }
 .tag.failover { background: var(--amber-bg); color: var(--amber); }
@@ -137,7 +139,10 @@ function nodeCard(n) {
   card.dataset.goal = n.goal;
   const top = el("div", "top");
   top.append(el("span", "dot " + n.health), el("span", "name", n.name));
-  const role = PRIMARY.includes(n.state) && PRIMARY.includes(n.goal) ? ["primary", "PRIMARY"] : STANDBY.includes(n.state) ? ["standby", "STANDBY"] : ["other", n.state.toUpperCase()];
+  const role = PRIMARY.includes(n.state) && PRIMARY.includes(n.goal) ? ["primary", "PRIMARY"]
+    : PRIMARY.includes(n.state) ? ["other", "DEMOTING"]
+    : PRIMARY.includes(n.goal) ? ["standby", "PROMOTING"]
+    : STANDBY.includes(n.state) ? ["standby", "STANDBY"] : ["other", n.state.toUpperCase()];
   top.append(el("span", "role " + role[0], role[1]));
   card.append(top, el("div", "addr", n.host + ":" + n.port + "  ·  node " + n.nodeId));
   const st = el("div", "states");
@@ -186,7 +191,9 @@ function render(v) {
   const tl = document.getElementById("timeline");
   tl.replaceChildren();
   for (const e of v.events) {
-    const row = el("div", "ev" + (e.promotion ? " promotion " + e.promotion : "") + (!first && !seen.has(e.id) ? " new" : ""));
+    // reports (R0) and health changes (HC) are context; goal changes carry the decisions
+    const minor = e.rule === "R0" || e.rule === "HC";
+    const row = el("div", "ev" + (minor ? " minor" : "") + (e.promotion ? " promotion " + e.promotion : "") + (!first && !seen.has(e.id) ? " new" : ""));
     row.dataset.event = e.id;
     const meta = el("div", "meta");
     if (e.promotion) meta.append(el("span", "tag " + e.promotion, e.promotion.toUpperCase()));

@@ -10,6 +10,7 @@ import { httpSignature, startHttp, type HttpReplyLike, type RunningHttp } from '
 import type { Logger } from '../../lib/log.js';
 import { postgresRunAs } from '../../lib/pgbin.js';
 import { openSession, type SqlSession } from '../../lib/sql.js';
+import type { HealthObserver } from '../health/worker.js';
 import { monitorMetricStore, monitorMetrics } from './metrics.js';
 import { STATUS_PAGE_HTML } from './page.js';
 import { eventViews, nodeViews, PromotionCounter, type EventRow, type NodeRow, type StatusView } from './view.js';
@@ -26,7 +27,7 @@ const NODES_SQL = `
 
 const EVENT_COLUMNS = `eventid, eventtime, formationid, nodeid, groupid, nodename, reportedstate::text, goalstate::text, description, ruleid`;
 
-export class MonitorIntegrations {
+export class MonitorIntegrations implements HealthObserver {
   private session?: SqlSession;
   private listener?: SqlSession;
   private http?: RunningHttp;
@@ -40,6 +41,8 @@ export class MonitorIntegrations {
   private refreshing?: Promise<void>;
   private stopped = false;
   private readonly hooks = new HookQueue();
+  /** the last node seen as the primary of each formation/group */
+  private readonly lastPrimary = new Map<string, string>();
   readonly metrics = monitorMetricStore();
 
   constructor(
@@ -48,9 +51,9 @@ export class MonitorIntegrations {
   ) {}
 
   /** Probe results from the health worker. */
-  probe(node: string, up: boolean, ms: number): void {
-    this.metrics.inc('pgaf_health_probes_total', { node, result: up ? 'up' : 'down' });
-    this.metrics.observe('pgaf_health_probe_duration_seconds', ms / 1000, { node });
+  probe(nodeId: number, address: string, up: boolean, ms: number): void {
+    this.metrics.inc('pgaf_health_probes_total', { node_id: nodeId, address, result: up ? 'up' : 'down' });
+    this.metrics.observe('pgaf_health_probe_duration_seconds', ms / 1000, { node_id: nodeId, address });
   }
 
   round(ok: boolean): void {
@@ -118,10 +121,9 @@ export class MonitorIntegrations {
         `SELECT ${EVENT_COLUMNS} FROM pgautofailover.event WHERE eventid > $1 ORDER BY eventid LIMIT 5000`,
         [this.promotions.lastEventId],
       );
-      const before = this.view;
       const found = this.promotions.add(fresh);
       this.promotions.remember(found);
-      if (this.loaded) for (const f of found) this.onFailover(f.event, f.kind, before);
+      if (this.loaded) for (const f of found) this.onFailover(f.event, f.kind);
       this.loaded = fresh.length < 5000 || this.loaded;
       const recent = await db.query<EventRow & Record<string, unknown>>(`SELECT ${EVENT_COLUMNS} FROM pgautofailover.event ORDER BY eventid DESC LIMIT ${EVENTS_SHOWN}`);
       this.view = {
@@ -131,6 +133,7 @@ export class MonitorIntegrations {
         events: eventViews(recent, (id) => this.promotions.kindOf(id)),
         counts: [...this.promotions.counts.values()],
       };
+      for (const n of this.view.nodes) if (n.primary) this.lastPrimary.set(`${n.formation}/${n.group}`, n.name);
       if (fresh.length === 5000) this.schedule(0);
     } catch (err) {
       this.log.warn(`The status page cannot read the monitor database: ${(err as Error).message}`);
@@ -143,9 +146,10 @@ export class MonitorIntegrations {
     this.push();
   }
 
-  private onFailover(e: EventRow, kind: 'failover' | 'switchover', before: StatusView | undefined): void {
+  private onFailover(e: EventRow, kind: 'failover' | 'switchover'): void {
     const command = this.cfg.hooks?.onFailover;
-    const old = before?.nodes.find((n) => n.primary && n.formation === e.formationid && n.group === e.groupid && n.name !== e.nodename);
+    const last = this.lastPrimary.get(`${e.formationid}/${e.groupid}`);
+    const old = last !== undefined && last !== e.nodename ? { name: last } : undefined;
     this.log.info(`A ${kind} made ${e.nodename} the new primary of formation ${e.formationid} group ${e.groupid}: ${e.description ?? ''}`);
     if (!command) return;
     const ev = {
