@@ -24,7 +24,7 @@ describe('a hostile peer host from the monitor', () => {
     await c.waitForStates({ node1: 'single' }, 60_000);
     await c.addNode('node2');
     await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
-  }, 200_000);
+  }, 330_000);
   afterAll(async () => {
     await c?.destroy();
   });

@@ -118,19 +118,19 @@ describe('CLI options: hostile hosts and names are refused where they enter (exi
     await refused(['create', 'postgres', '--pgdata', join(dir, "n'2"), '--monitor', monitorUri, '--auth', 'trust'], 1, /--pgdata must be an absolute path.*quote/);
     await refused(['create', 'postgres', '--pgdata', join(dir, 'n1'), '--monitor', 'postgres://autoctl_node@samenet:5432/pg_auto_failover', '--auth', 'trust'], 1, /the host of --monitor must be a host name or an IP address, got "samenet"/);
     expect(existsSync(join(dir, 'n1'))).toBe(false);
-  });
+  }, 1_690_000);
 
   it('create monitor: --hostname and --pgdata', async () => {
     for (const h of HOSTILE_HOSTS) await refused(['create', 'monitor', '--pgdata', join(dir, 'm2'), '--hostname', h, '--auth', 'trust'], 1, /--hostname must be a host name/);
     await refused(['create', 'monitor', '--pgdata', join(dir, 'm#3'), '--auth', 'trust'], 1, /--pgdata must be an absolute path, got ".*m#3": it holds a "#"/);
     expect(existsSync(join(dir, 'm2'))).toBe(false);
-  });
+  }, 430_000);
 
   it('set node metadata and run --name/--hostname: the monitor and the config file keep their values', async () => {
     for (const h of HOSTILE_HOSTS) await refused(['set', 'node', 'metadata', '--pgdata', nodeB, '--hostname', h], 1, /--hostname must be a host name/);
     for (const n of HOSTILE_NAMES) await refused(['set', 'node', 'metadata', '--pgdata', nodeB, '--name', n], 1, /--name must be a node name/);
     await refused(['run', '--pgdata', nodeB, '--hostname', '0.0.0.0/0 trust #'], 1, /--hostname must be a host name/);
-  });
+  }, 890_000);
 
   it('node and formation lookups: get/set node, perform promotion, drop node, create formation, show', async () => {
     for (const n of HOSTILE_NAMES) {
@@ -142,7 +142,7 @@ describe('CLI options: hostile hosts and names are refused where they enter (exi
       await refused(['show', 'state', '--monitor', monitorUri, '--formation', n], 1, /--formation must be a formation name/);
     }
     await refused(['drop', 'node', '--monitor', monitorUri, '--hostname', '0.0.0.0/0 trust #', '--pgport', '7301'], 1, /--hostname must be a host name/);
-  });
+  }, 2_870_000);
 
   it('numbers: negative, huge, not numbers', async () => {
     await refused(['set', 'node', 'metadata', '--pgdata', nodeB, '--pgport', '-1'], 1, /--pgport must be an integer between 1 and 65535/);
@@ -152,12 +152,12 @@ describe('CLI options: hostile hosts and names are refused where they enter (exi
     await refused(['set', 'formation', 'number-sync-standbys', '-1', '--monitor', monitorUri], 1, /number-sync-standbys must be a non-negative integer/);
     await refused(['show', 'events', '--monitor', monitorUri, '--count', '1e999'], 1, /--count must be a non-negative integer/);
     await refused(['show', 'state', '--monitor', monitorUri, '--group', '99999999999999999999'], 1, /--group must be a non-negative integer/);
-  });
+  }, 500_000);
 
   it('--monitor URIs: whitespace, a hostile host', async () => {
     await refused(['show', 'state', '--monitor', 'postgres://autoctl_node@127.0.0.1:5432/pg_auto_failover\nhost all all 0.0.0.0/0 trust'], 1, /--monitor must be a postgres:\/\/ URI, but it holds a control character/);
     await refused(['show', 'state', '--monitor', 'postgres://autoctl_node@all:5432/pg_auto_failover'], 1, /the host of --monitor must be a host name or an IP address, got "all": it is a pg_hba.conf keyword/);
-  });
+  }, 170_000);
 });
 
 describe('config set: the value is checked through the node schema, the file stays as it was (exit 2)', () => {
@@ -173,7 +173,7 @@ describe('config set: the value is checked through the node schema, the file sta
     ['pg_autoctl.name = 10,000 characters', 'pg_autoctl.name', 'x'.repeat(10_000), /pg_autoctl.name: expected a node name.*10000 characters long/],
   ])('%s', async (_label, key, value, message) => {
     await refused(['config', 'set', key, value, '--pgdata', nodeB], 2, message);
-  });
+  }, 100_000);
 });
 
 describe('cluster files for pgaf apply: malformed and hostile (exit 2)', () => {
@@ -199,14 +199,14 @@ describe('cluster files for pgaf apply: malformed and hostile (exit 2)', () => {
     const r = await refused(['apply', '-f', file], 2, message);
     expect(r.stderr).toContain(file);
     expect(r.stderr).not.toContain('hunter2');
-  });
+  }, 100_000);
 
   it('a password file that cannot be read, and a missing file', async () => {
     const file = join(dir, 'bad-cluster.yaml');
     writeFileSync(file, `monitor:\n  uri: ${monitorUri}\n  password_file: ${join(dir, 'no-such-secret')}\n`);
     await refused(['apply', '-f', file], 2, /monitor.password_file: expected a readable file, found ".*no-such-secret" \(ENOENT\)/);
     await refused(['apply', '-f', join(dir, 'nowhere.yaml')], 2, /expected a configuration file, found none/);
-  });
+  }, 170_000);
 });
 
 describe('truncated or corrupt config and state files', () => {
@@ -228,7 +228,7 @@ describe('truncated or corrupt config and state files', () => {
     await refused(['run', '--pgdata', nodeC], 2, /invalid keeper configuration in .*pg_autoctl\.cfg: /);
     await refused(['set', 'node', 'metadata', '--pgdata', nodeC, '--pgport', '7400'], 2, /invalid keeper configuration/);
     writeFileSync(cfgPath(), goodCfg);
-  });
+  }, 170_000);
 
   it('a hostile host written into a config file by hand: refused when read (exit 2)', async () => {
     writeFileSync(cfgPath(), goodCfg.replace('hostname = 127.0.0.1', 'hostname = 0.0.0.0/0 trust #'));
@@ -236,14 +236,14 @@ describe('truncated or corrupt config and state files', () => {
     writeFileSync(cfgPath(), goodCfg.replace('name = node_c', 'name = node c'));
     await refused(['show', 'state', '--local', '--pgdata', nodeC], 2, /pg_autoctl.name: expected a node name/);
     writeFileSync(cfgPath(), goodCfg);
-  });
+  }, 170_000);
 
   it('binary garbage as the config file: exit 2', async () => {
     writeFileSync(cfgPath(), Buffer.from([0, 1, 2, 255, 254, 10, 91, 93]));
     const r = await cli(['run', '--pgdata', nodeC]);
     expect(r.code, r.stderr).toBe(2);
     writeFileSync(cfgPath(), goodCfg);
-  });
+  }, 100_000);
 
   it('a truncated or corrupt state file: exit 3 naming it', async () => {
     writeFileSync(statePath(), goodState.slice(0, 20));
@@ -252,18 +252,18 @@ describe('truncated or corrupt config and state files', () => {
     writeFileSync(statePath(), JSON.stringify({ ...JSON.parse(goodState), nodeId: -7, current_role: 'flying' }));
     await refused(['run', '--pgdata', nodeC], 3, /the state file .* is corrupt: current_role: expected one of /);
     writeFileSync(statePath(), goodState);
-  });
+  }, 230_000);
 });
 
 describe('wrong credentials and unknown ids', () => {
   it('a role the monitor does not know: exit 6, nothing changes', async () => {
     await refused(['show', 'state', '--monitor', `postgres://no_such_role@127.0.0.1:${port}/pg_auto_failover?sslmode=disable`], 6, /no_such_role/);
-  });
+  }, 100_000);
   it('a database that does not exist: exit 6', async () => {
     await refused(['show', 'state', '--monitor', `postgres://autoctl_node@127.0.0.1:${port}/nosuchdb?sslmode=disable`], 6, /nosuchdb/);
-  });
+  }, 100_000);
   it('an unknown node name or formation: exit 6 from the monitor, nothing changes', async () => {
     await refused(['set', 'node', 'candidate-priority', '10', '--monitor', monitorUri, '--name', 'node_zz'], 6, /no node named "node_zz"/);
     await refused(['drop', 'formation', '--monitor', monitorUri, '--formation', 'nosuch'], 6, /nosuch/);
-  });
+  }, 170_000);
 });

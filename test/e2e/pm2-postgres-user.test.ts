@@ -207,7 +207,7 @@ describe('the PM2 module run by the postgres user (no root)', () => {
       expect(m?.pm2_env.status).toBe('online');
       expect(uidOf(m!.pid), `${h}'s module`).toBe(pgUser.uid);
     }
-  }, 400_000);
+  }, 630_000);
 
   it('brings a monitor and a data node up, every process as postgres', async () => {
     let r = await pm2('monitor', ['set', 'pm2-pgaf:config', writeConfig('monitor')]);
@@ -228,7 +228,7 @@ describe('the PM2 module run by the postgres user (no root)', () => {
       expect(postmaster, `${h}'s postmaster.pid`).toBeDefined();
       expect(uidOf(postmaster!), `${h}'s postmaster`).toBe(pgUser.uid);
     }
-  }, 300_000);
+  }, 830_000);
 
   it('leaves nothing owned by root, the config file 0600 and the run directory 0700', () => {
     for (const h of HOSTS) {
