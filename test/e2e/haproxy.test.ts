@@ -63,7 +63,7 @@ describe('HAProxy routes to the primary by the keepers\' /primary endpoint', () 
     mkdirSync(hookDir);
     const runAs = postgresRunAs();
     if (runAs) chownSync(hookDir, runAs.uid, runAs.gid);
-  });
+  }, 150_000);
   afterAll(async () => {
     await haproxy?.stop();
     await c?.destroy();
@@ -78,7 +78,7 @@ describe('HAProxy routes to the primary by the keepers\' /primary endpoint', () 
     for (const n of ['node1', 'node2']) {
       httpPort[n] = await freePort();
       for (const [k, v] of [['http.port', String(httpPort[n])], ['hooks.on_primary', record], ['hooks.on_demote', record], ['hooks.on_role_change', record]]) {
-        const r = await c.cli(n, ['config', 'set', k!, v!]);
+        const r = await c.cli(n, ['config', 'set', k!, v!], 15_000);
         expect(r.code, r.stderr).toBe(0);
       }
     }
@@ -105,10 +105,10 @@ describe('HAProxy routes to the primary by the keepers\' /primary endpoint', () 
     haproxy = Haproxy.start(c.base, haproxyConfigFor(writePort, readPort, ['node1', 'node2'].map((n) => ({ name: n, pgPort: c.member(n).port, httpPort: httpPort[n]! }))));
     const took = await until('a write through HAProxy', () => writeThrough(writePort, c.superuser, 'first'), (p) => p > 0, 20_000);
     expect(took).toBe(c.member('node1').port);
-  });
+  }, 360_000);
 
   it('follows a switchover: writes go to the new primary, hooks fire on both nodes, metrics count it', async () => {
-    const r = await c.cli('node1', ['perform', 'switchover', '--formation', 'default', '--group', '0']);
+    const r = await c.cli('node1', ['perform', 'switchover', '--formation', 'default', '--group', '0'], 30_000);
     expect(r.code, r.stderr).toBe(0);
     await c.waitForStates({ node1: 'secondary', node2: 'primary' }, 60_000);
     const took = await until('a write through HAProxy to node2', () => writeThrough(writePort, c.superuser, 'after switchover'), (p) => p === c.member('node2').port, 20_000);
@@ -132,11 +132,11 @@ describe('HAProxy routes to the primary by the keepers\' /primary endpoint', () 
     expect(metrics).toMatch(/^pgaf_monitor_last_contact_age_seconds\{[^}]*\} \d/m);
     expect(metrics).toMatch(/^pgaf_hook_runs_total\{hook="on_primary",result="ok"\} 1$/m);
     expect((await http(httpPort.node1!, '/metrics')).body).toMatch(/^pgaf_demotions_total 1$/m);
-  });
+  }, 150_000);
 
   it('holds a promotion back while the fencing hook fails, then routes to the new primary once it is promoted', async () => {
     const allow = join(hookDir, 'allow-promote');
-    const r = await c.cli('node1', ['config', 'set', 'hooks.pre_promote', `test -f ${allow}`]);
+    const r = await c.cli('node1', ['config', 'set', 'hooks.pre_promote', `test -f ${allow}`], 15_000);
     expect(r.code, r.stderr).toBe(0);
     await c.killHost('node2');
     await until('node1 cancelling its promotion', async () => c.logTail('node1', 200), (t) => /Transition from stop_replication to wait_primary cancelled: the fencing hook pre_promote failed/.test(t), 60_000);
@@ -155,5 +155,5 @@ describe('HAProxy routes to the primary by the keepers\' /primary endpoint', () 
     const metrics = (await http(httpPort.node1!, '/metrics')).body;
     expect(metrics).toMatch(/^pgaf_promotions_cancelled_total [1-9]\d*$/m);
     expect(metrics).toMatch(/^pgaf_promotions_total 1$/m);
-  });
+  }, 150_000);
 });

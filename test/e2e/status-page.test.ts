@@ -39,7 +39,7 @@ describe('the monitor status page', () => {
     const runAs = postgresRunAs();
     if (runAs) chownSync(hookDir, runAs.uid, runAs.gid);
     profile = mkdtempSync(join(tmpdir(), 'pgaf-chromium-'));
-  });
+  }, 150_000);
   afterAll(async () => {
     await ctx?.close().catch(() => undefined);
     if (profile) rmSync(profile, { recursive: true, force: true });
@@ -49,7 +49,7 @@ describe('the monitor status page', () => {
   it('serves the formation once http.port is set on the running monitor', async () => {
     port = await freePort();
     for (const [k, v] of [['http.port', String(port)], ['hooks.on_failover', `cat > ${hookDir}/on_failover.json`]]) {
-      const r = await c.cli('monitor', ['config', 'set', k!, v!]);
+      const r = await c.cli('monitor', ['config', 'set', k!, v!], 15_000);
       expect(r.code, r.stderr).toBe(0);
     }
     await c.addNode('node1');
@@ -72,22 +72,22 @@ describe('the monitor status page', () => {
       if (!r.url().startsWith(`http://127.0.0.1:${port}/`)) outside.push(r.url());
     });
     await page.goto(`http://127.0.0.1:${port}/`);
-    await page.locator('[data-node="node1"][data-state="primary"]').waitFor({ timeout: 20_000 });
-    await page.locator('[data-node="node2"][data-state="secondary"]').waitFor({ timeout: 20_000 });
+    await shown(page, '[data-node="node1"][data-state="primary"]', 20_000);
+    await shown(page, '[data-node="node2"][data-state="secondary"]', 20_000);
     expect(await page.locator('#s-primary').textContent()).toBe('node1');
     expect(await page.locator('#live').getAttribute('class')).toContain('on');
     expect(outside).toEqual([]);
     if (shots) await page.screenshot({ path: join(shots, 'status-page-before.png'), fullPage: true });
-  });
+  }, 250_000);
 
   it('shows the failover as it happens, with its reason, without a reload', async () => {
     await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
     await c.killHost('node1');
     // during: node2 is on its way (its goal differs from its state) or node1 is marked down
-    await page.locator('[data-node="node1"].down, [data-node="node2"].moving').first().waitFor({ timeout: 30_000 });
+    await shown(page, '[data-node="node1"].down, [data-node="node2"].moving', 30_000);
     if (shots) await page.screenshot({ path: join(shots, 'status-page-during.png'), fullPage: true });
-    await page.locator('[data-node="node2"][data-state="wait_primary"][data-goal="wait_primary"]').waitFor({ timeout: 60_000 });
-    await page.locator('#banner.failover').waitFor({ timeout: 10_000 });
+    await shown(page, '[data-node="node2"][data-state="wait_primary"][data-goal="wait_primary"]', 60_000);
+    await shown(page, '#banner.failover', 10_000);
     expect(await page.locator('#banner').textContent()).toMatch(/^Failover at .*: node2 is the new primary\./);
     const promotion = page.locator('.ev.promotion.failover').first();
     expect(await promotion.locator('.n').textContent()).toBe('node2');
@@ -96,7 +96,7 @@ describe('the monitor status page', () => {
     expect(await page.locator('#s-failovers').textContent()).toBe('1');
     expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
     if (shots) await page.screenshot({ path: join(shots, 'status-page-after.png'), fullPage: true });
-  });
+  }, 150_000);
 
   it('counts the failover in /metrics and runs on_failover', async () => {
     const m = (await get(port, '/metrics')).body;
@@ -108,8 +108,13 @@ describe('the monitor status page', () => {
     expect(m).toMatch(/^pgaf_monitor_heartbeat_age_seconds\{formation="default",group="0",node="node2",node_id="2"\} \d/m);
     const ev = await waitForFile(join(hookDir, 'on_failover.json'));
     expect(JSON.parse(ev)).toMatchObject({ hook: 'on_failover', formation: 'default', node: 'node2', kind: 'failover', old_primary: 'node1', new_state: 'wait_primary' });
-  });
+  }, 60_000);
 });
+
+/** Waits until the page has an element matching `selector` (the first of several). */
+async function shown(page: Page, selector: string, timeoutMs: number): Promise<void> {
+  await page.locator(selector).first().waitFor({ timeout: timeoutMs });
+}
 
 async function waitForFile(path: string): Promise<string> {
   const deadline = Date.now() + 20_000;
