@@ -10,6 +10,7 @@ import { resolveBinDir } from '../lib/postgres-ctl.js';
 import { fileStamp } from '../lib/atomic-file.js';
 import { Keeper } from './loop/run.js';
 import { LocalMonitorClient } from './local-monitor/client.js';
+import { keeperTarget } from './monitor-credentials.js';
 import { MonitorClient, type KeeperMonitor } from './monitor-client.js';
 import { PgLocalPostgres } from './pg/local-postgres.js';
 import type { KeeperCtl } from './pg/ctl.js';
@@ -73,7 +74,7 @@ export function monitorClientFor(config: KeeperConfig, paths: NodePaths): Keeper
     });
   }
   const state = readStateFile(paths.state);
-  return new MonitorClient(parsePgUri(config.monitor, 'pg_autoctl.monitor'), {
+  return new MonitorClient(keeperTarget(parsePgUri(config.monitor, 'pg_autoctl.monitor'), paths.state), {
     nodeId: state.nodeId,
     groupId: state.groupId,
     formation: config.formation,

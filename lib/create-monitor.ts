@@ -32,6 +32,8 @@ import { checkSslFiles, ensureSelfSignedCert, opensslPath } from './ssl-files.js
 import { ensureExtension } from './monitor-extension.js';
 
 export const DEFAULT_PORT = 5432;
+/** The group of the per-node keeper roles on the monitor (monitor-ext/sql/keepers.sql). */
+export const KEEPER_GROUP = '+pgautofailover_keeper';
 export const DEFAULT_HOSTNAME = '127.0.0.1';
 export const DEFAULT_SOCKET_DIR = '/tmp';
 /** The settings file included from postgresql.conf, named as the original names it. */
@@ -328,12 +330,14 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
       cidr = 'samenet';
     }
     const type = hbaHostType(cfg.ssl);
-    const wanted = [hbaLine({ type, database: cfg.dbname, user: MONITOR_USER, address: cidr, method: cfg.authMethod })];
+    // keepers register as autoctl_node, then log in as their own role (group pgautofailover_keeper)
+    const users = [MONITOR_USER, KEEPER_GROUP];
+    const wanted = users.map((user) => hbaLine({ type, database: cfg.dbname, user, address: cidr!, method: cfg.authMethod }));
     let added = 0;
     const changed = editHbaFile(
       hbaFile,
       (read) => {
-        const current = switchHbaHostType(read, [MONITOR_USER], type);
+        const current = switchHbaHostType(read, users, type);
         const missing = planHbaAdditions(current, wanted);
         added = missing.length;
         return appendHbaLines(current, missing);
