@@ -8,12 +8,13 @@ import { EXTENSION_NAME, EXTENSION_VERSION, installExtensionFiles } from '../mon
 import { BadConfig, BadState } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { pgShareDir } from '../lib/pgbin.js';
+import { childEnv } from '../lib/secrets.js';
 
 /** pg_config as an absolute path, for the command we tell the user to run. */
 function absolutePgConfig(pgConfig: string): string {
   if (pgConfig.includes('/')) return realpathSync(pgConfig);
   try {
-    return execFileSync('sh', ['-c', 'command -v "$1"', 'sh', pgConfig], { encoding: 'utf8' }).trim() || pgConfig;
+    return execFileSync('sh', ['-c', 'command -v "$1"', 'sh', pgConfig], { encoding: 'utf8', env: childEnv(process.env) }).trim() || pgConfig;
   } catch {
     return pgConfig;
   }
@@ -63,7 +64,10 @@ export function registerInstallExtension(cli: Argv): Argv {
       const written = installExtension(pgConfig);
       for (const f of written) log.debug('Installed', { file: f });
       log.info(`Installed extension ${EXTENSION_NAME} ${EXTENSION_VERSION}`, { files: written.length });
-      process.stdout.write(`installed ${EXTENSION_NAME} ${EXTENSION_VERSION} into ${join(pgShareDir(pgConfig), 'extension')}\n`);
+      const dir = join(pgShareDir(pgConfig), 'extension');
+      process.stdout.write(`installed ${EXTENSION_NAME} ${EXTENSION_VERSION} into ${dir}\n`);
+      // PG 15 accepts ALTER SYSTEM SET pgautofailover.<name> only for names it knows (pgaf create monitor does this itself)
+      log.info(`To tune a monitor created by hand with ALTER SYSTEM SET pgautofailover.<name>, add to its postgresql.conf: include_if_exists = '${join(dir, `${EXTENSION_NAME}-settings.conf`)}'`);
     },
   );
 }

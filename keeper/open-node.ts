@@ -5,11 +5,13 @@ import { requireNodeIni } from '../config/node-config.js';
 import { BadConfig } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { parsePgUri } from '../lib/pg-uri.js';
+import { nodeMonitorTarget } from './monitor-target.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { resolveBinDir } from '../lib/postgres-ctl.js';
 import { fileStamp } from '../lib/atomic-file.js';
 import { Keeper } from './loop/run.js';
 import { LocalMonitorClient } from './local-monitor/client.js';
+import { keeperTarget } from './monitor-credentials.js';
 import { MonitorClient, type KeeperMonitor } from './monitor-client.js';
 import { PgLocalPostgres } from './pg/local-postgres.js';
 import type { KeeperCtl } from './pg/ctl.js';
@@ -70,7 +72,7 @@ export function monitorClientFor(config: KeeperConfig, paths: NodePaths): Keeper
     });
   }
   const state = readStateFile(paths.state);
-  return new MonitorClient(parsePgUri(config.monitor, 'pg_autoctl.monitor'), {
+  return new MonitorClient(keeperTarget(nodeMonitorTarget(config.monitor, config.pgdata), paths.state), {
     nodeId: state.nodeId,
     groupId: state.groupId,
     formation: config.formation,

@@ -4,12 +4,17 @@ import { nodePaths } from '../config/node-paths.js';
 import { monitorLocalTarget, type MonitorConfig } from '../config/node-config.js';
 import type { Logger } from '../lib/log.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
+import { insecureStartWarnings } from '../lib/secrets.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
 import { updateExtensionIfOlder } from '../lib/monitor-extension.js';
 import { withClient } from '../lib/sql.js';
 import { HealthWorker } from './health/worker.js';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { rewriteMonitorSettings, withInclude } from '../lib/create-monitor.js';
+import { writeFileAs } from '../lib/atomic-file.js';
+import { MONITOR_SETTING_NAMES } from './settings.js';
 
 const SUPERVISE_EVERY_MS = 2_000;
 
@@ -32,6 +37,7 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
   const paths = nodePaths(cfg.pgdata);
   const pidFile = paths.pid;
   claimPidFile(pidFile, paths.runBase, postgresRunAs(cfg.pgdata));
+  for (const w of insecureStartWarnings(cfg)) log.warn(w);
   const ctl = new PostgresCtl({ pgdata: cfg.pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs: postgresRunAs(cfg.pgdata), log });
   const logFile = join(cfg.pgdata, 'startup.log');
   const supervisor: MonitorPostgresSupervisor = opts.supervisor ?? {
@@ -70,6 +76,7 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
   try {
     await supervise();
     await updateExtensionAtStart(cfg, log);
+    await ensureSettingPlaceholders(cfg, log);
     log.info('Monitor service runs: Postgres supervised, health checks started', { pgdata: cfg.pgdata, port: cfg.port });
     await worker.run();
   } finally {
@@ -91,5 +98,28 @@ async function updateExtensionAtStart(cfg: MonitorConfig, log: Logger): Promise<
     await withClient(monitorLocalTarget(cfg), { kind: 'postgres', connectTimeoutMs: 10_000 }, (q) => updateExtensionIfOlder(q, log));
   } catch (err) {
     log.warn(`Cannot update the pgaf extension of the monitor database: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * PostgreSQL 15 accepts ALTER SYSTEM SET pgautofailover.<name> only for names the server knows:
+ * when the monitor's Postgres does not know them all (its settings file lost them, or its
+ * postgresql.conf does not include it), rewrite the settings file, include it, and reload.
+ */
+async function ensureSettingPlaceholders(cfg: MonitorConfig, log: Logger): Promise<void> {
+  try {
+    const missing = await withClient(monitorLocalTarget(cfg), { kind: 'postgres', connectTimeoutMs: 10_000 }, async (q) =>
+      (await q<{ n: string }>(`SELECT n FROM unnest($1::text[]) n WHERE current_setting('pgautofailover.' || n, true) IS NULL`, [[...MONITOR_SETTING_NAMES]])).map((r) => r.n),
+    );
+    if (missing.length === 0) return;
+    const runAs = postgresRunAs(cfg.pgdata);
+    const confPath = join(cfg.pgdata, 'postgresql.conf');
+    const conf = readFileSync(confPath, 'utf8');
+    const included = withInclude(conf);
+    if (included !== conf) writeFileAs(confPath, included, runAs, { mode: 0o600 });
+    await rewriteMonitorSettings(cfg, runAs, log);
+    log.info(`Added the placeholders of ${missing.length} pgautofailover.* settings, so that ALTER SYSTEM SET pgautofailover.<name> works`);
+  } catch (err) {
+    log.warn(`Cannot add the pgautofailover.* setting placeholders: ${(err as Error).message}`);
   }
 }
