@@ -14,7 +14,7 @@ let ms: MonitorServer;
 useMonitorServer((server) => (ms = server));
 
 /** A valid SCRAM-SHA-256 verifier (the keeper computes one from its password). */
-const VERIFIER = 'SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$c3RvcmVka2V5c3RvcmVka2V5c3RvcmVka2V5c3Q=:c2VydmVya2V5c2VydmVya2V5c2VydmVya2V5c2U=';
+const VERIFIER = scramVerifier('a keeper password');
 
 async function client(m: Monitor, user: string, options?: string): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: m.server.url(m.db, user), ...(options ? { options } : {}) });
