@@ -5,6 +5,7 @@ import { requireNodeIni } from '../config/node-config.js';
 import { BadConfig } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { parsePgUri } from '../lib/pg-uri.js';
+import { nodeMonitorTarget } from './monitor-target.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { resolveBinDir } from '../lib/postgres-ctl.js';
 import { fileStamp } from '../lib/atomic-file.js';
@@ -17,6 +18,7 @@ import type { KeeperCtl } from './pg/ctl.js';
 import type { PostgresSupervisor } from './pg/supervisor.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
 import { readStateFile } from './state/state-file.js';
+import { KeeperIntegrations } from './integrations.js';
 
 /** Builds the node's Postgres supervisor (PM2 in module mode); default pg_ctl. */
 export type SupervisorFactory = (ctl: KeeperCtl, config: KeeperConfig, paths: NodePaths) => PostgresSupervisor;
@@ -29,6 +31,8 @@ export interface OpenNode {
   /** the monitor client the node started with (the keeper swaps it when the monitor changes) */
   monitor: KeeperMonitor;
   keeper: Keeper;
+  /** HTTP endpoints, metrics and hooks (started by the service: integrations.apply) */
+  integrations: KeeperIntegrations;
 }
 
 export function loadKeeperConfig(pgdata: string): { config: KeeperConfig; paths: NodePaths } {
@@ -71,7 +75,7 @@ export function monitorClientFor(config: KeeperConfig, paths: NodePaths): Keeper
     });
   }
   const state = readStateFile(paths.state);
-  return new MonitorClient(keeperTarget(parsePgUri(config.monitor, 'pg_autoctl.monitor'), paths.state), {
+  return new MonitorClient(keeperTarget(nodeMonitorTarget(config.monitor, config.pgdata), paths.state), {
     nodeId: state.nodeId,
     groupId: state.groupId,
     formation: config.formation,
@@ -110,6 +114,7 @@ export function openNode(pgdata: string, log: Logger, supervisor?: SupervisorFac
   const state = readStateFile(paths.state);
   const pg = localPostgres(config, paths, state.nodeId, log, supervisor);
   const monitor = monitorClientFor(config, paths);
+  const integrations = new KeeperIntegrations(config, log, postgresRunAs(config.pgdata));
   const keeper = new Keeper({
     formation: config.formation,
     statePath: paths.state,
@@ -124,6 +129,7 @@ export function openNode(pgdata: string, log: Logger, supervisor?: SupervisorFac
       refreshEveryTicks: 10,
     },
     reloadMonitor: monitorReloader(pgdata, config, paths, log),
+    observer: integrations,
   });
-  return { config, paths, pg, monitor, keeper };
+  return { config, paths, pg, monitor, keeper, integrations };
 }

@@ -3,6 +3,7 @@
 import { BadState, Dropped } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
+import { insecureStartWarnings } from '../lib/secrets.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { loadKeeperConfig, openNode, type OpenNode, type SupervisorFactory } from './open-node.js';
 import { readStateFile } from './state/state-file.js';
@@ -34,6 +35,7 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
     }
     // the monitor setting and the state file: at once, in the keeper's next round
     node.keeper.requestReload();
+    void node.integrations.apply(node.config);
   };
   const signals = opts.handleSignals !== false;
   if (signals) {
@@ -43,6 +45,8 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
   // `pgaf enable|disable ssl|monitor`, `config set` and `reload` signal the keeper, also in PM2 module mode.
   process.on('SIGHUP', onHup);
   log.info(`Keeper of node ${node.config.name} starts`, { pgdata, monitor: node.config.monitor ?? 'none (goals from do fsm assign)' });
+  for (const w of insecureStartWarnings(node.config)) log.warn(w);
+  await node.integrations.apply(node.config);
   try {
     await node.keeper.run();
   } catch (err) {
@@ -53,6 +57,7 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
     process.off('SIGINT', onInt);
     process.off('SIGHUP', onHup);
     releasePidFile(node.paths.pid);
+    await node.integrations.close();
     await node.monitor.close();
   }
 }
