@@ -8,8 +8,9 @@ import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
 import { createNode, type CreateNodeRequest } from '../keeper/create-node.js';
 import { initDataNode, runDataNode } from '../keeper/service.js';
 import { optionalSslRequest, type SslArgs } from '../lib/ssl.js';
-import { AUTH_METHODS, parseFormation, parseHostname, parsePort, resolvePgdata } from './options.js';
+import { AUTH_CHOICES, AUTH_METHODS, parseFormation, parseHostname, parsePort, resolvePgdata } from './options.js';
 import { withSslOptions } from './ssl-options.js';
+import { localHostFor } from '../lib/test-mode.js';
 import { reportError } from './report-error.js';
 
 export interface CreatePostgresArgs extends SslArgs {
@@ -51,7 +52,9 @@ function parseBool(v: unknown, option: string): boolean {
 }
 
 /** Validates the flags (pure apart from the environment). */
-export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.ProcessEnv = process.env): CreateNodeRequest {
+export function createPostgresRequest(args: CreatePostgresArgs, env: NodeJS.ProcessEnv = process.env): CreateNodeRequest {
+  // --auth skip is --skip-pg-hba, as in the original
+  const a: CreatePostgresArgs = args.auth === 'skip' ? { ...args, auth: undefined, skipPgHba: true } : args;
   if (a.citusCluster !== undefined) throw new BadArgs('--citus-cluster is not supported: pgaf manages pgsql formations only');
   let monitor: string | undefined;
   let nodeId: number | undefined;
@@ -76,6 +79,7 @@ export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.Process
   const hostnameArg = a.hostname ?? a.nodename;
   const pghost = a.pghost ?? env.PGHOST;
   if (a.name !== undefined && (a.name.trim() === '' || a.name.length > 63)) throw new BadArgs('--name must be 1 to 63 characters long');
+  if (a.pgHbaLan && a.skipPgHba) throw new BadArgs('--pg-hba-lan and --skip-pg-hba (or --auth skip) are mutually exclusive');
   if (a.group !== undefined && String(a.group) !== '0') throw new BadArgs('--group must be 0: pgsql formations have one group');
   const rate = a.maximumBackupRate ?? KEEPER_DEFAULTS.maximumBackupRate;
   if (!/^\d+[kMG]?$/.test(rate)) throw new BadArgs(`--maximum-backup-rate must look like 100M, got "${rate}"`);
@@ -89,12 +93,12 @@ export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.Process
     name: a.name,
     hostname: hostnameArg !== undefined ? parseHostname(hostnameArg) : undefined,
     listen: a.listen !== undefined ? parseHostname(a.listen, '--listen') : undefined,
-    socketDir: pghost?.startsWith('/') ? pghost : '/tmp',
+    socketDir: localHostFor(pghost, '/tmp', env)!,
     username: a.username,
     dbname: a.dbname ?? KEEPER_DEFAULTS.dbname,
     pgctl: a.pgctl,
     auth: (a.auth as CreateNodeRequest['auth']) ?? 'trust',
-    hbaLevel: a.skipPgHba ? 'skip' : 'app',
+    hbaLevel: a.skipPgHba ? 'skip' : a.pgHbaLan ? 'lan' : 'app',
     candidatePriority: a.candidatePriority !== undefined ? parsePriority(a.candidatePriority) : KEEPER_DEFAULTS.candidatePriority,
     replicationQuorum: a.replicationQuorum !== undefined ? parseBool(a.replicationQuorum, '--replication-quorum') : true,
     replicationPassword: env.PG_AUTOCTL_REPLICATION_PASSWORD,
@@ -112,18 +116,18 @@ export function postgresCommand(cli: Argv): Argv {
       withSslOptions(y)
         .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
         .option('pgport', { type: 'string', requiresArg: true, describe: 'Postgres port (default: $PGPORT, else 5432)' })
-        .option('pghost', { type: 'string', requiresArg: true, describe: 'Unix socket directory for local connections (default /tmp)' })
+        .option('pghost', { type: 'string', requiresArg: true, describe: 'Unix socket directory for local connections (default /tmp); with PG_REGRESS_SOCK_DIR="" the TCP host' })
         .option('pgctl', { type: 'string', requiresArg: true, describe: 'path to pg_ctl (default: from pg_config)' })
-        .option('listen', { type: 'string', requiresArg: true, describe: 'listen_addresses (default: --hostname)' })
+        .option('listen', { type: 'string', requiresArg: true, describe: 'listen_addresses (default: --hostname and localhost)' })
         .option('hostname', { type: 'string', requiresArg: true, describe: 'address other nodes and the monitor use to reach this node' })
         .option('nodename', { type: 'string', requiresArg: true, hidden: true, describe: 'older name of --hostname' })
         .option('name', { type: 'string', requiresArg: true, describe: 'node name (default node_<id>)' })
         .option('formation', { type: 'string', requiresArg: true, describe: 'formation (default "default")' })
         .option('group', { type: 'string', requiresArg: true, describe: 'group id (0)' })
         .option('monitor', { type: 'string', requiresArg: true, describe: 'monitor URI (default: $PG_AUTOCTL_MONITOR)' })
-        .option('auth', { type: 'string', choices: AUTH_METHODS, describe: 'authentication method in pg_hba.conf' })
+        .option('auth', { type: 'string', choices: AUTH_CHOICES, describe: 'authentication method in pg_hba.conf (skip: as --skip-pg-hba)' })
         .option('skip-pg-hba', { type: 'boolean', describe: 'do not edit pg_hba.conf' })
-        .option('pg-hba-lan', { type: 'boolean', describe: 'accepted for compatibility' })
+        .option('pg-hba-lan', { type: 'boolean', describe: 'also open the local network (CIDR of --hostname) to --username on --dbname with --auth' })
         .option('username', { type: 'string', requiresArg: true, describe: 'Postgres superuser (default: the PGDATA owner)' })
         .option('dbname', { type: 'string', requiresArg: true, describe: 'database of the formation (default postgres)' })
         .option('candidate-priority', { type: 'string', requiresArg: true, describe: 'promotion priority 0..100 (default 50)' })

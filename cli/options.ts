@@ -7,6 +7,8 @@ import { BadArgs, BadConfig } from '../lib/errors.js';
 import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
 
 export const AUTH_METHODS = ['trust', 'md5', 'scram-sha-256'] as const;
+/** --auth: a method, or `skip` (as the original: pgaf never edits pg_hba.conf, as --skip-pg-hba) */
+export const AUTH_CHOICES = [...AUTH_METHODS, 'skip'] as const;
 
 /** An integer port in 1..65535; `option` names the flag in the error. */
 export function parsePort(value: unknown, option = '--pgport'): number {

@@ -5,7 +5,8 @@ import type { Ini } from '../lib/ini.js';
 import { NO_SSL, sslFromIni, sslToIni, type SslConfig } from '../lib/ssl.js';
 
 export type AuthMethod = 'trust' | 'md5' | 'scram-sha-256';
-export type HbaLevel = 'skip' | 'minimal' | 'app';
+/** lan: app, plus the local network's CIDR for --username on --dbname (--pg-hba-lan) */
+export type HbaLevel = 'skip' | 'minimal' | 'app' | 'lan';
 
 export interface KeeperConfig {
   role: 'keeper';
@@ -117,11 +118,14 @@ export function keeperConfigFromIni(ini: Ini, path: string): KeeperConfig {
     pgCtl: f.string('postgresql.pg_ctl', p.pg_ctl, { min: 1 }),
     username: f.string('postgresql.username', p.username, { min: 1 }),
     dbname: f.string('postgresql.dbname', p.dbname ?? KEEPER_DEFAULTS.dbname, { min: 1 }),
-    host: f.string('postgresql.host', p.host, { startsWith: '/', what: 'a Unix socket directory' }),
+    host: f.string('postgresql.host', p.host, {
+      pattern: /^(\/.*|[A-Za-z0-9][A-Za-z0-9.:_-]*)$/,
+      what: 'a Unix socket directory (or, with PG_REGRESS_SOCK_DIR="", the host of local TCP connections)',
+    }),
     port: f.number('postgresql.port', p.port, { int: true, min: 1, max: 65535 }),
     listenAddresses: f.string('postgresql.listen_addresses', p.listen_addresses, { min: 1 }),
     authMethod: f.oneOf('postgresql.auth_method', p.auth_method ?? 'trust', ['trust', 'md5', 'scram-sha-256'] as const),
-    hbaLevel: f.oneOf('postgresql.hba_level', p.hba_level ?? 'app', ['skip', 'minimal', 'app'] as const),
+    hbaLevel: f.oneOf('postgresql.hba_level', p.hba_level ?? 'app', ['skip', 'minimal', 'app', 'lan'] as const),
     replicationPassword: f.optionalString('replication.password', r.password),
     maximumBackupRate: f.string('replication.maximum_backup_rate', r.maximum_backup_rate ?? KEEPER_DEFAULTS.maximumBackupRate, {
       pattern: /^\d+[kMG]?$/,

@@ -14,6 +14,9 @@ import { IMPLICIT_NO_SSL, sslConninfoParts, type SslRequest } from '../lib/ssl.j
 import { checkSslFiles, opensslPath } from '../lib/ssl-files.js';
 import { postgresRunAs, type OsUser } from '../lib/pgbin.js';
 import { resolveBinDir } from '../lib/postgres-ctl.js';
+import { defaultListenAddresses } from '../lib/test-mode.js';
+import { keeperNetworkCidr } from '../lib/hba.js';
+import { isIP } from 'node:net';
 import { MonitorClient } from './monitor-client.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
 import { initialState, readStateFile, writeStateFile, type KeeperState } from './state/state-file.js';
@@ -80,6 +83,11 @@ export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: 
   // A monitor URI without an sslmode gets this node's (and its CA/CRL files).
   const monitor = req.monitor === undefined || uriHasSslmode(req.monitor) ? req.monitor : withUriSsl(req.monitor, sslConninfoParts(ssl));
   const hostname = req.hostname ?? (target ? await localAddressToward(target.host, target.port) : osHostname());
+  if (req.hbaLevel === 'lan' && !(isIP(hostname) && keeperNetworkCidr(hostname))) {
+    throw new BadArgs(`--pg-hba-lan opens the network of this node's address, but ${hostname} is not an IP address of a local interface`, {
+      hint: 'give --hostname as this node\'s IP address',
+    });
+  }
   const config: KeeperConfig = {
     role: 'keeper',
     monitor,
@@ -94,7 +102,7 @@ export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: 
     dbname: req.dbname,
     host: req.socketDir,
     port: req.port,
-    listenAddresses: req.listen ?? hostname,
+    listenAddresses: req.listen ?? defaultListenAddresses(hostname, req.socketDir),
     authMethod: req.auth,
     hbaLevel: req.hbaLevel,
     replicationPassword: req.replicationPassword,

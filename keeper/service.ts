@@ -3,7 +3,7 @@
 import { BadState, Dropped } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
-import { loadKeeperConfig, openNode, type OpenNode, type SupervisorFactory } from './open-node.js';
+import { loadKeeperConfig, openNode, warnIfTestMode, type OpenNode, type SupervisorFactory } from './open-node.js';
 import { readStateFile } from './state/state-file.js';
 
 export interface RunDataNodeOptions {
@@ -17,6 +17,7 @@ export interface RunDataNodeOptions {
 
 export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNodeOptions = {}): Promise<void> {
   const node = openNode(pgdata, log, opts.supervisor);
+  warnIfTestMode(node.config, log);
   opts.onOpen?.(node);
   claimPidFile(node.paths.pid);
   const stop = (sig: string) => {
@@ -71,6 +72,7 @@ export function reloadSsl(node: OpenNode, pgdata: string, log: Logger): void {
 /** Runs keeper ticks until the node has left its bring-up states (create postgres without --run). */
 export async function initDataNode(pgdata: string, log: Logger, timeoutMs = 600_000): Promise<string> {
   const node = openNode(pgdata, log);
+  warnIfTestMode(node.config, log);
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
