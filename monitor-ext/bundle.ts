@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../lib/package-root.js';
 
 export const EXTENSION_NAME = 'pgaf';
-export const EXTENSION_VERSION = '1.1';
+export const EXTENSION_VERSION = '1.2';
 
 /** Install-script parts, in load order. */
 const PARTS = [

@@ -8,6 +8,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXTENSION_VERSION } from '../../monitor-ext/bundle.js';
 import { packageRoot } from '../../lib/package-root.js';
 import { postgresRunAs } from '../../lib/pgbin.js';
 import { freePort } from '../support/postgres.js';
@@ -123,7 +124,7 @@ describe('create monitor', () => {
     expect(other.stderr).toMatch(/differs from the existing monitor/);
   });
 
-  it('updates a monitor still on extension 1.0 to 1.1: a re-run of create monitor, and the monitor service at start', async () => {
+  it('updates a monitor still on extension 1.0 to the shipped version: a re-run of create monitor, and the monitor service at start', async () => {
     const superuser = runAs?.name ?? userInfo().username;
     const sql = async (text: string) => {
       const c = new pg.Client({ connectionString: `postgresql://${superuser}@127.0.0.1:${port}/pg_auto_failover` });
@@ -136,14 +137,14 @@ describe('create monitor', () => {
     };
     const back1 = () => sql(`DROP EXTENSION pgaf CASCADE; CREATE EXTENSION pgaf VERSION '1.0' CASCADE`);
     const version = async () => (await sql(`SELECT extversion FROM pg_extension WHERE extname = 'pgaf'`))[0]?.extversion;
-    const sentence = /Updated extension pgaf from version 1\.0 to 1\.1/;
+    const sentence = new RegExp(`Updated extension pgaf from version 1\\.0 to ${EXTENSION_VERSION.replace('.', '\\.')}`);
 
     await back1();
     expect(await version()).toBe('1.0');
     const again = await cli(['create', 'monitor', '--pgdata', pgdata]);
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(sentence);
-    expect(await version()).toBe('1.1');
+    expect(await version()).toBe(EXTENSION_VERSION);
 
     await back1();
     const svc = spawn(process.execPath, [mainJs, 'run', '--pgdata', pgdata], {
@@ -159,7 +160,7 @@ describe('create monitor', () => {
       while (!/Monitor service runs/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       expect(out).toMatch(sentence);
       expect(out.match(new RegExp(sentence, 'g'))).toHaveLength(1);
-      expect(await version()).toBe('1.1');
+      expect(await version()).toBe(EXTENSION_VERSION);
     } finally {
       if (svc.pid) process.kill(svc.pid, 'SIGTERM');
       await exited;

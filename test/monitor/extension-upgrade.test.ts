@@ -1,7 +1,8 @@
-// Extension versions: monitors created with pgaf 1.0 are updated to 1.1 by
-// `ALTER EXTENSION pgaf UPDATE` (monitor-ext/upgrade/pgaf--1.0--1.1.sql), and must then hold
-// exactly the catalog of a fresh 1.1: functions (signatures, bodies, options, privileges),
-// tables and columns, constraints, indexes, triggers, types and enum values, grants.
+// Extension versions: a monitor created with an older pgaf is updated by
+// `ALTER EXTENSION pgaf UPDATE` (monitor-ext/upgrade/pgaf--<from>--<to>.sql), and must then hold
+// exactly the catalog of a fresh CREATE EXTENSION of the target version: functions (signatures,
+// bodies, options, privileges), tables and columns, constraints, indexes, triggers, types and
+// enum values, grants. Each step is checked (1.0 → 1.1, 1.1 → 1.2) and so is the whole chain.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXTENSION_VERSION } from '../../monitor-ext/bundle.js';
 import type { Logger } from '../../lib/log.js';
@@ -97,66 +98,87 @@ const silent: Logger & { lines: string[] } = {
   },
 };
 
-describe('pgaf 1.0 → 1.1', () => {
-  it('the shipped version is 1.1; 1.0 is still available to CREATE', async () => {
-    expect(EXTENSION_VERSION).toBe('1.1');
+/** Released versions, oldest first; the last one is the one shipped. */
+const VERSIONS = ['1.0', '1.1', '1.2'];
+const LATEST = VERSIONS[VERSIONS.length - 1]!;
+/** Each upgrade script, and the whole chain from the oldest version. */
+const STEPS: Array<[string, string]> = [
+  ...VERSIONS.slice(1).map((to, i): [string, string] => [VERSIONS[i]!, to]),
+  [VERSIONS[0]!, LATEST],
+];
+
+describe('pgaf versions and update paths', () => {
+  it(`the shipped version is ${LATEST}; every older version is still available to CREATE`, async () => {
+    expect(EXTENSION_VERSION).toBe(LATEST);
     const rows = await server.query(`select version from pg_available_extension_versions where name = 'pgaf' order by version`);
-    expect(rows.map((r) => r.version)).toEqual(['1.0', '1.1']);
-    const path = await server.query(
-      `select path from pg_extension_update_paths('pgaf') where source = '1.0' and target = '1.1'`,
-    );
-    expect(path).toEqual([{ path: '1.0--1.1' }]);
+    expect(rows.map((r) => r.version)).toEqual(VERSIONS);
+    for (const [i, to] of VERSIONS.slice(1).entries()) {
+      const from = VERSIONS[i]!;
+      const path = await server.query(`select path from pg_extension_update_paths('pgaf') where source = $1 and target = $2`, [from, to]);
+      expect(path, `update path ${from} → ${to}`).toEqual([{ path: `${from}--${to}` }]);
+    }
   });
+});
 
-  it('ALTER EXTENSION pgaf UPDATE TO 1.1 gives the catalog of a fresh CREATE EXTENSION pgaf', async () => {
-    await freshDb('upgraded');
-    await freshDb('fresh');
-    await server.query(`create extension pgaf version '1.0' cascade`, [], 'upgraded');
-    const old = await catalog('upgraded');
-    expect(old.functions.some((l) => l.startsWith('allow_data_loss('))).toBe(false);
-    expect(old.relations.some((l) => l.startsWith('data_loss_allowance '))).toBe(false);
+describe.each(STEPS)('pgaf %s → %s', (from, to) => {
+  const db = (s: string) => `${s}_${from}_${to}`.replace(/\./g, '');
 
-    await server.query(`alter extension pgaf update to '1.1'`, [], 'upgraded');
-    await server.query(`create extension pgaf cascade`, [], 'fresh');
-    const [upgraded, fresh] = [await catalog('upgraded'), await catalog('fresh')];
+  it(`ALTER EXTENSION pgaf UPDATE TO ${to} gives the catalog of a fresh CREATE EXTENSION pgaf VERSION ${to}`, async () => {
+    await freshDb(db('upgraded'));
+    await freshDb(db('fresh'));
+    await server.query(`create extension pgaf version '${from}' cascade`, [], db('upgraded'));
+    const old = await catalog(db('upgraded'));
+    if (from === '1.0') {
+      expect(old.functions.some((l) => l.startsWith('allow_data_loss('))).toBe(false);
+      expect(old.relations.some((l) => l.startsWith('data_loss_allowance '))).toBe(false);
+    }
+
+    await server.query(`alter extension pgaf update to '${to}'`, [], db('upgraded'));
+    await server.query(`create extension pgaf version '${to}' cascade`, [], db('fresh'));
+    const [upgraded, fresh] = [await catalog(db('upgraded')), await catalog(db('fresh'))];
     for (const key of Object.keys(CATALOG)) {
       expect(upgraded[key], `catalog part "${key}" after the update`).toEqual(fresh[key]);
     }
     expect(fresh.functions.some((l) => l.startsWith('allow_data_loss(formation_id text, group_id integer, valid_for_seconds integer'))).toBe(true);
     expect(fresh.relations.some((l) => l.startsWith('data_loss_allowance '))).toBe(true);
-    const v = await server.query(`select extversion from pg_extension where extname = 'pgaf'`, [], 'upgraded');
-    expect(v).toEqual([{ extversion: '1.1' }]);
+    const v = await server.query(`select extversion from pg_extension where extname = 'pgaf'`, [], db('upgraded'));
+    expect(v).toEqual([{ extversion: to }]);
   });
 
-  it('data of a 1.0 monitor survives the update, and the updated monitor runs the new API', async () => {
-    await freshDb('withdata');
-    await server.query(`create extension pgaf version '1.0' cascade`, [], 'withdata');
-    await server.query(`select * from pgautofailover.register_node('default', '127.0.0.1', 5001, 'postgres', sysidentifier => 1)`, [], 'withdata');
-    await server.query(`alter extension pgaf update`, [], 'withdata');
-    const nodes = await server.query(`select nodeid, goalstate::text from pgautofailover.node`, [], 'withdata');
-    expect(nodes).toEqual([{ nodeid: '1', goalstate: 'single' }]);
-    const r = await server.query(`select failover_in_progress from pgautofailover.allow_data_loss('default', 0, 60)`, [], 'withdata');
+  it(`data of a ${from} monitor survives the update to ${to}, and the updated monitor runs its API`, async () => {
+    await freshDb(db('withdata'));
+    await server.query(`create extension pgaf version '${from}' cascade`, [], db('withdata'));
+    await server.query(`select * from pgautofailover.register_node('default', '127.0.0.1', 5001, 'postgres', sysidentifier => 1)`, [], db('withdata'));
+    await server.query(`alter extension pgaf update to '${to}'`, [], db('withdata'));
+    const nodes = await server.query(`select nodeid, nodename, nodehost, goalstate::text from pgautofailover.node`, [], db('withdata'));
+    expect(nodes).toEqual([{ nodeid: '1', nodename: 'node_1', nodehost: '127.0.0.1', goalstate: 'single' }]);
+    const r = await server.query(`select failover_in_progress from pgautofailover.allow_data_loss('default', 0, 60)`, [], db('withdata'));
     expect(r).toEqual([{ failover_in_progress: false }]);
   });
+});
 
+describe('updating an installed monitor', () => {
   it('create monitor (re-run) and the monitor service update an older extension, saying so once', async () => {
-    await freshDb('service');
-    await server.query(`create extension pgaf version '1.0' cascade`, [], 'service');
-    const target = { host: '127.0.0.1', port: server.port, user: server.superuser, database: 'service', sslmode: 'disable' };
-    silent.lines = [];
-    const v = await withClient(target, { kind: 'postgres' }, (q) => updateExtensionIfOlder(q, silent));
-    expect(v).toBe('1.1');
-    expect(silent.lines).toEqual(['Updated extension pgaf from version 1.0 to 1.1']);
-    // Already current: nothing to do, nothing said; ensureExtension neither creates nor updates.
-    silent.lines = [];
-    expect(await withClient(target, { kind: 'postgres' }, (q) => updateExtensionIfOlder(q, silent))).toBe('1.1');
-    await withClient(target, { kind: 'postgres' }, (q) => ensureExtension(q, silent));
-    expect(silent.lines).toEqual([]);
+    for (const from of VERSIONS.slice(0, -1)) {
+      await freshDb('service');
+      await server.query(`create extension pgaf version '${from}' cascade`, [], 'service');
+      const target = { host: '127.0.0.1', port: server.port, user: server.superuser, database: 'service', sslmode: 'disable' };
+      silent.lines = [];
+      const v = await withClient(target, { kind: 'postgres' }, (q) => updateExtensionIfOlder(q, silent));
+      expect(v).toBe(LATEST);
+      expect(silent.lines).toEqual([`Updated extension pgaf from version ${from} to ${LATEST}`]);
+      // Already current: nothing to do, nothing said; ensureExtension neither creates nor updates.
+      silent.lines = [];
+      expect(await withClient(target, { kind: 'postgres' }, (q) => updateExtensionIfOlder(q, silent))).toBe(LATEST);
+      await withClient(target, { kind: 'postgres' }, (q) => ensureExtension(q, silent));
+      expect(silent.lines).toEqual([]);
+    }
   });
 
   it('compares versions numerically', () => {
     expect(compareExtensionVersions('1.0', '1.1')).toBe(-1);
     expect(compareExtensionVersions('1.1', '1.1')).toBe(0);
+    expect(compareExtensionVersions('1.1', '1.2')).toBe(-1);
     expect(compareExtensionVersions('1.10', '1.9')).toBe(1);
     expect(compareExtensionVersions('2', '1.9')).toBe(1);
   });
