@@ -277,6 +277,16 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
     expect(await waitRows(node3, [1, 2, 3, 4, 5, 6])).toEqual([1, 2, 3, 4, 5, 6]);
   }, 180_000);
 
+  it('do service restart postgres returns once asked; the keeper starts Postgres again', async () => {
+    const before = node4.postmasterPid();
+    expect(before).toBeDefined();
+    await autoctl(node4, ['do', 'service', 'restart', 'postgres']);
+    await autoctl(node4, ['do', 'pgsetup', 'wait']);
+    expect(node4.postmasterPid()).not.toBe(before);
+    await waitState(node4, 'secondary');
+    expect(await stateOf(node1)).toBe('primary');
+  }, 120_000);
+
   it('the monitor restarts (service and Postgres): no failover, writes go on, states are kept', async () => {
     await monitor.fail();
     await writeRow(node1, 7);
