@@ -12,7 +12,7 @@ import { withClient } from '../lib/sql.js';
 import { isIP } from 'node:net';
 import { hbaLine, keeperNetworkCidr } from '../lib/hba.js';
 import { hbaHostType } from '../lib/ssl.js';
-import { tcpTestMode, testModeTrustLines, testModeWarning } from '../lib/test-mode.js';
+import { tcpTestMode, testModeTrustLines, testModeWarning, usesTcpLocally } from '../lib/test-mode.js';
 import { Keeper } from './loop/run.js';
 import { LocalMonitorClient } from './local-monitor/client.js';
 import { MonitorClient, type KeeperMonitor } from './monitor-client.js';
@@ -61,7 +61,8 @@ export function lanHbaLines(config: KeeperConfig): string[] {
 
 /** The warning of test mode (PG_REGRESS_SOCK_DIR=""), logged at each start of a node. */
 export function warnIfTestMode(config: KeeperConfig, log: Logger): void {
-  if (tcpTestMode()) log.warn(testModeWarning(config.host, nodeNetworkCidr(config)));
+  // a node created in test mode keeps its trust rules: say so even when the variable is gone
+  if (tcpTestMode() || usesTcpLocally(config.host)) log.warn(testModeWarning(config.host, nodeNetworkCidr(config)));
 }
 
 export function localPostgres(config: KeeperConfig, paths: NodePaths, nodeId: number, log: Logger, supervisor?: SupervisorFactory): PgLocalPostgres {

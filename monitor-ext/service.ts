@@ -12,7 +12,7 @@ import { HealthWorker } from './health/worker.js';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { keeperNetworkCidr } from '../lib/hba.js';
-import { tcpTestMode, testModeWarning } from '../lib/test-mode.js';
+import { tcpTestMode, testModeWarning, usesTcpLocally } from '../lib/test-mode.js';
 
 const SUPERVISE_EVERY_MS = 2_000;
 
@@ -34,7 +34,7 @@ export interface RunMonitorOptions {
 export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonitorOptions = {}): Promise<void> {
   const pidFile = nodePaths(cfg.pgdata).pid;
   claimPidFile(pidFile);
-  if (tcpTestMode()) log.warn(testModeWarning(cfg.host, isIP(cfg.hostname) ? keeperNetworkCidr(cfg.hostname) : undefined));
+  if (tcpTestMode() || usesTcpLocally(cfg.host)) log.warn(testModeWarning(cfg.host, isIP(cfg.hostname) ? keeperNetworkCidr(cfg.hostname) : undefined));
   const ctl = new PostgresCtl({ pgdata: cfg.pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs: postgresRunAs(cfg.pgdata), log });
   const logFile = join(cfg.pgdata, 'startup.log');
   const supervisor: MonitorPostgresSupervisor = opts.supervisor ?? {
