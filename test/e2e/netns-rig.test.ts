@@ -121,7 +121,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
 
   afterAll(async () => {
     await rig.destroy();
-    expect(rig.leftovers()).toEqual([]);
+    expect(await rig.leftovers()).toEqual([]);
   }, 120_000);
 
   it('creates the monitor with the original\'s options and runs it; do pgsetup wait works on it', async () => {

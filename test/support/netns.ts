@@ -31,6 +31,16 @@ function pgUser(): { uid: number; gid: number } {
   return { uid: Number(f[2]), gid: Number(f[3]) };
 }
 
+/** A process that exists and is not a zombie waiting to be reaped. */
+function liveProcess(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 export interface CmdResult {
   code: number;
   stdout: string;
@@ -266,19 +276,15 @@ export class NetnsRig {
   }
 
   /** What is left of this rig on the machine (for the test's own check after destroy). */
-  leftovers(): string[] {
+  async leftovers(): Promise<string[]> {
     const left: string[] = [];
+    // a postmaster stopped by pg_ctl may take a moment to exit, and to be reaped by init
+    const deadline = Date.now() + 15_000;
+    while (this.postmasters.some(liveProcess) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const netns = sh('ip', ['netns', 'list'], { allowFail: true });
     for (const n of this.nodes) if (netns.includes(n.ns)) left.push(`netns ${n.ns}`);
     if (sh('ip', ['link', 'show', this.bridge], { allowFail: true }).trim()) left.push(`bridge ${this.bridge}`);
-    for (const pid of this.postmasters) {
-      try {
-        process.kill(pid, 0);
-        left.push(`postgres pid ${pid}`);
-      } catch {
-        // gone
-      }
-    }
+    for (const pid of this.postmasters) if (liveProcess(pid)) left.push(`postgres pid ${pid}`);
     for (const n of this.nodes) if (n.service && n.service.exitCode === null) left.push(`pg_autoctl of ${n.name}`);
     if (existsSync(this.base)) left.push(this.base);
     return left;
