@@ -2,7 +2,7 @@
 // pg_autoctl.cfg of --pgdata (a monitor or a data node). set validates the whole file through
 // the node's schema before writing; on a monitor, Postgres settings also go to
 // postgresql-auto-failover.conf, and a running Postgres reloads.
-import { chownSync, existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { json, out, typedIni, typedValue } from './output.js';
@@ -27,9 +27,7 @@ const RESTART_KEYS = new Set(['postgresql.listen_addresses', 'postgresql.port', 
 
 /** Writes the config file keeping its owner (we may run as root on a file the postgres user owns). */
 export function writeKeepingOwner(path: string, ini: NodeIni['ini']): void {
-  const before = statSync(path);
   writeNodeIni(path, ini);
-  if (process.getuid?.() === 0 && (before.uid !== 0 || before.gid !== 0)) chownSync(path, before.uid, before.gid);
 }
 
 async function applyMonitorSettings(pgdata: string, ini: NodeIni['ini'], path: string, key: string): Promise<void> {

@@ -8,7 +8,8 @@ import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
 import { createNode, type CreateNodeRequest } from '../keeper/create-node.js';
 import { initDataNode, runDataNode } from '../keeper/service.js';
 import { optionalSslRequest, type SslArgs } from '../lib/ssl.js';
-import { AUTH_CHOICES, AUTH_METHODS, parseFormation, parseHostname, parsePort, resolvePgdata } from './options.js';
+import { parsePgUri } from '../lib/pg-uri.js';
+import { AUTH_CHOICES, AUTH_METHODS, checkedPghost, parseFormation, parseHostname, parseListen, parseNodeName, parsePath, parsePort, parseRoleName, resolvePgdata } from './options.js';
 import { withSslOptions } from './ssl-options.js';
 import { localHostFor } from '../lib/test-mode.js';
 import { reportError } from './report-error.js';
@@ -68,6 +69,7 @@ export function createPostgresRequest(args: CreatePostgresArgs, env: NodeJS.Proc
     monitor = a.monitor ?? env.PG_AUTOCTL_MONITOR;
     if (!monitor) throw new BadArgs('--monitor is required: the monitor URI, postgres://autoctl_node@host:port/pg_auto_failover (or --disable-monitor --node-id <n>)');
     if (!/^postgres(ql)?:\/\//.test(monitor)) throw new BadArgs(`--monitor must be a postgres:// URI, got "${monitor}"`);
+    parsePgUri(monitor, a.monitor !== undefined ? '--monitor' : 'PG_AUTOCTL_MONITOR');
   }
   if (!a.auth && !a.skipPgHba) {
     // pg_auto_failover 1.0 (its first README) had no --auth and trusted the other nodes.
@@ -78,7 +80,6 @@ export function createPostgresRequest(args: CreatePostgresArgs, env: NodeJS.Proc
   }
   const hostnameArg = a.hostname ?? a.nodename;
   const pghost = a.pghost ?? env.PGHOST;
-  if (a.name !== undefined && (a.name.trim() === '' || a.name.length > 63)) throw new BadArgs('--name must be 1 to 63 characters long');
   if (a.pgHbaLan && a.skipPgHba) throw new BadArgs('--pg-hba-lan and --skip-pg-hba (or --auth skip) are mutually exclusive');
   if (a.group !== undefined && String(a.group) !== '0') throw new BadArgs('--group must be 0: pgsql formations have one group');
   const rate = a.maximumBackupRate ?? KEEPER_DEFAULTS.maximumBackupRate;
@@ -90,13 +91,13 @@ export function createPostgresRequest(args: CreatePostgresArgs, env: NodeJS.Proc
     monitor,
     nodeId,
     formation: a.formation !== undefined ? parseFormation(a.formation) : KEEPER_DEFAULTS.formation,
-    name: a.name,
+    name: a.name !== undefined ? parseNodeName(a.name) : undefined,
     hostname: hostnameArg !== undefined ? parseHostname(hostnameArg) : undefined,
-    listen: a.listen !== undefined ? parseHostname(a.listen, '--listen') : undefined,
-    socketDir: localHostFor(pghost, '/tmp', env)!,
-    username: a.username,
-    dbname: a.dbname ?? KEEPER_DEFAULTS.dbname,
-    pgctl: a.pgctl,
+    listen: a.listen !== undefined ? parseListen(a.listen) : undefined,
+    socketDir: localHostFor(checkedPghost(pghost, a.pghost !== undefined ? '--pghost' : 'PGHOST', env), '/tmp', env)!,
+    username: a.username !== undefined ? parseRoleName(a.username, '--username') : undefined,
+    dbname: a.dbname !== undefined ? parseRoleName(a.dbname, '--dbname') : KEEPER_DEFAULTS.dbname,
+    pgctl: a.pgctl !== undefined ? parsePath(a.pgctl, '--pgctl') : undefined,
     auth: (a.auth as CreateNodeRequest['auth']) ?? 'trust',
     hbaLevel: a.skipPgHba ? 'skip' : a.pgHbaLan ? 'lan' : 'app',
     candidatePriority: a.candidatePriority !== undefined ? parsePriority(a.candidatePriority) : KEEPER_DEFAULTS.candidatePriority,

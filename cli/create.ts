@@ -4,7 +4,7 @@ import { createMonitor, planCreateMonitor } from '../lib/create-monitor.js';
 import { log } from '../lib/log.js';
 import type { AuthMethod } from '../lib/postgres-ctl.js';
 import { optionalSslRequest, type SslArgs } from '../lib/ssl.js';
-import { AUTH_CHOICES, parseHostname, parsePort, resolvePgdata } from './options.js';
+import { AUTH_CHOICES, checkedPghost, parseHostname, parsePath, parsePort, resolvePgdata } from './options.js';
 import { withSslOptions } from './ssl-options.js';
 import { localHostFor } from '../lib/test-mode.js';
 import { postgresCommand } from './create-postgres.js';
@@ -29,7 +29,7 @@ export function createMonitorRequest(args: CreateMonitorArgs, env: NodeJS.Proces
   const hostname = hostArg !== undefined ? parseHostname(hostArg, args.hostname !== undefined ? '--hostname' : '--nodename') : undefined;
   // Our Unix socket goes where libpq looks for it: $PGHOST when that is a directory path.
   // PG_REGRESS_SOCK_DIR="" (test mode): no socket, local connections over TCP to $PGHOST.
-  const socketDir = localHostFor(env.PGHOST, undefined, env);
+  const socketDir = localHostFor(checkedPghost(env.PGHOST, 'PGHOST', env), undefined, env);
   const ssl = optionalSslRequest(args, pgdata);
   return {
     pgdata,
@@ -37,7 +37,7 @@ export function createMonitorRequest(args: CreateMonitorArgs, env: NodeJS.Proces
     hostname,
     auth: args.auth === 'skip' ? undefined : (args.auth as AuthMethod | undefined),
     socketDir,
-    pgctl: args.pgctl,
+    pgctl: args.pgctl !== undefined ? parsePath(args.pgctl, '--pgctl') : undefined,
     skipPgHba: Boolean(args.skipPgHba) || args.auth === 'skip',
     ssl,
   };

@@ -13,12 +13,13 @@ import { Dropped } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { findNode, type NodeRow, type NodeSelector } from '../lib/monitor-queries.js';
 import { claimPidFile, releasePidFile, servicePid, waitForExit } from '../lib/pid-file.js';
+import { postgresRunAs } from '../lib/pgbin.js';
 import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
 import { withClient, type Query } from '../lib/sql.js';
 import { loadKeeperConfig, localPostgres, openNode } from '../keeper/open-node.js';
 import { readStateFile } from '../keeper/state/state-file.js';
 import { actAndFollow, monitorRefusal } from './follow.js';
-import { parseFormation, parseHostname, parsePort, parseWait, resolveMonitor, resolvePgdata } from './options.js';
+import { parseFormation, parseHostname, parseNodeName, parsePort, parseWait, resolveMonitor, resolvePgdata } from './options.js';
 import { DEFAULT_WAIT_SEC } from './perform.js';
 import { dropMonitorCommand } from './drop-monitor.js';
 import { dropFormationCommand } from './formation.js';
@@ -58,8 +59,7 @@ export function dropNodeRequest(a: DropNodeArgs, env: NodeJS.ProcessEnv = proces
     const port = a.pgport !== undefined ? parsePort(a.pgport, '--pgport') : env.PGPORT ? parsePort(env.PGPORT, 'PGPORT') : 5432;
     target = { host: parseHostname(a.hostname), port };
   } else if (byName) {
-    if (a.name!.trim() === '' || a.name!.length > 63) throw new BadArgs(`--name must be 1 to 63 characters long, got "${a.name}"`);
-    target = { formation: a.formation !== undefined ? parseFormation(a.formation) : 'default', name: a.name! };
+    target = { formation: a.formation !== undefined ? parseFormation(a.formation) : 'default', name: parseNodeName(a.name) };
   }
   if (target && a.destroy) {
     throw new BadArgs('--destroy only applies to the local node (drop node --pgdata D --destroy), not to --hostname or --name');
@@ -123,7 +123,7 @@ async function dropRemote(req: DropNodeRequest & { target: NonNullable<DropNodeR
 /** Runs keeper ticks here (no keeper runs) until the monitor has forgotten the node. */
 async function finishDropLocally(pgdata: string, deadline: number): Promise<void> {
   const node = openNode(pgdata, log);
-  claimPidFile(node.paths.pid);
+  claimPidFile(node.paths.pid, node.paths.runBase, postgresRunAs(pgdata));
   try {
     for (;;) {
       try {

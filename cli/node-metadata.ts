@@ -12,7 +12,7 @@ import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
 import { withClient } from '../lib/sql.js';
 import { loadKeeperConfig } from '../keeper/open-node.js';
 import { readStateFile } from '../keeper/state/state-file.js';
-import { parseHostname, parsePort } from './options.js';
+import { parseHostname, parseNodeName, parsePort } from './options.js';
 
 export interface MetadataArgs {
   name?: string;
@@ -32,11 +32,8 @@ export function metadataRequest(a: MetadataArgs): MetadataRequest {
   if (a.name === undefined && host === undefined && a.pgport === undefined) {
     throw new BadArgs('set node metadata needs at least one of --name, --hostname and --pgport');
   }
-  if (a.name !== undefined && (a.name.trim() === '' || a.name.length > 63)) {
-    throw new BadArgs(`--name must be 1 to 63 characters long, got "${a.name}"`);
-  }
   return {
-    name: a.name,
+    name: a.name !== undefined ? parseNodeName(a.name) : undefined,
     hostname: host !== undefined ? parseHostname(host) : undefined,
     port: a.pgport !== undefined ? parsePort(a.pgport, '--pgport') : undefined,
   };

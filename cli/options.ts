@@ -5,6 +5,16 @@ import { canonicalPgdata } from '../config/paths.js';
 import { monitorConfigFromIni, monitorLocalTarget, monitorUriOf, readNodeIni, requireNodeIni, type MonitorConfig } from '../config/node-config.js';
 import { BadArgs, BadConfig } from '../lib/errors.js';
 import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
+import {
+  formationNameProblem,
+  hostnameProblem,
+  listenAddressesProblem,
+  nodeNameProblem,
+  pathProblem,
+  refusal,
+  roleNameProblem,
+  WHAT,
+} from '../lib/identity.js';
 
 export const AUTH_METHODS = ['trust', 'md5', 'scram-sha-256'] as const;
 /** --auth: a method, or `skip` (as the original: pgaf never edits pg_hba.conf, as --skip-pg-hba) */
@@ -33,25 +43,55 @@ export function parseNonNegativeInt(value: unknown, option: string): number {
 export function resolvePgdata(arg: unknown, env: NodeJS.ProcessEnv = process.env): string {
   const raw = typeof arg === 'string' && arg !== '' ? arg : env.PGDATA;
   if (!raw) throw new BadArgs('--pgdata is required (or set the PGDATA environment variable)');
-  return canonicalPgdata(raw);
+  const label = typeof arg === 'string' && arg !== '' ? '--pgdata' : 'PGDATA';
+  // checked before and after resolving: a control character must not reach the file system either
+  checked(raw.startsWith('/') ? raw : `/${raw}`, label, WHAT.path, pathProblem);
+  return checked(canonicalPgdata(raw), label, WHAT.path, pathProblem);
 }
 
-/** A host name or IP address that Postgres can listen on and keepers can connect to. */
+/** A host name (RFC 1123) or IP address that Postgres can listen on and keepers can connect to. */
 export function parseHostname(value: unknown, option = '--hostname'): string {
-  const text = String(value).trim();
-  const hostname = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$/;
-  const ipv6 = /^[0-9A-Fa-f:.]+$/;
-  if (!text || text.length > 253 || !(hostname.test(text) || (text.includes(':') && ipv6.test(text)))) {
-    throw new BadArgs(`${option} must be a host name or an IP address, got "${String(value)}"`);
-  }
-  return text;
+  return checked(String(value).trim(), option, WHAT.hostname, hostnameProblem);
 }
 
 export function parseFormation(value: unknown, option = '--formation'): string {
-  const text = String(value);
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(text)) {
-    throw new BadArgs(`${option} must be a formation name (letters, digits, _ . -), got "${text}"`);
-  }
+  return checked(String(value), option, WHAT.formation, formationNameProblem);
+}
+
+/** A node name: 1 to 63 of letters, digits, _ . - (lib/identity.ts). */
+export function parseNodeName(value: unknown, option = '--name'): string {
+  return checked(String(value), option, WHAT.nodeName, nodeNameProblem);
+}
+
+/** listen_addresses: *, or host names and addresses separated by commas. */
+export function parseListen(value: unknown, option = '--listen'): string {
+  return checked(String(value).trim(), option, WHAT.listen, listenAddressesProblem);
+}
+
+/** A Postgres role or database name (--username, --dbname). */
+export function parseRoleName(value: unknown, option: string): string {
+  return checked(String(value), option, WHAT.roleName, roleNameProblem);
+}
+
+/** An absolute path that goes into our files (--pghost, --pgctl, SSL files). */
+export function parsePath(value: unknown, option: string): string {
+  return checked(String(value), option, WHAT.path, pathProblem);
+}
+
+/**
+ * --pghost or PGHOST as given: a socket directory is checked as a path; in test mode
+ * (PG_REGRESS_SOCK_DIR="") a TCP host is checked as a host name; otherwise a host is not ours
+ * to use (local connections take the default socket directory).
+ */
+export function checkedPghost(value: string | undefined, option: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.startsWith('/')) return parsePath(value, option);
+  return env.PG_REGRESS_SOCK_DIR === '' ? parseHostname(value, option) : value;
+}
+
+function checked(text: string, option: string, what: string, problem: (v: string) => string | undefined): string {
+  const p = problem(text);
+  if (p) throw new BadArgs(refusal(option, what, text, p));
   return text;
 }
 

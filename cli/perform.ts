@@ -9,7 +9,7 @@ import { log } from '../lib/log.js';
 import { findNode } from '../lib/monitor-queries.js';
 import { withClient, type Query } from '../lib/sql.js';
 import { actAndFollow, monitorRefusal, type FollowResult } from './follow.js';
-import { localNodeDefaults, parseFormation, parseNonNegativeInt, parseWait, resolveMonitor, type LocalNodeDefaults } from './options.js';
+import { localNodeDefaults, parseFormation, parseNodeName, parseNonNegativeInt, parseWait, resolveMonitor, type LocalNodeDefaults } from './options.js';
 
 export const DEFAULT_WAIT_SEC = 60;
 /** The longest data-loss allowance the monitor grants (allow_data_loss(), 1 to 3600 s). */
@@ -60,7 +60,7 @@ export interface PromotionRequest {
 export function performPromotionRequest(a: PerformArgs, defaults: LocalNodeDefaults = {}): PromotionRequest {
   const name = a.name ?? defaults.name;
   if (name === undefined) throw new BadArgs('--name is required: the node to promote (default: the node of --pgdata)');
-  if (name.trim() === '' || name.length > 63) throw new BadArgs(`--name must be 1 to 63 characters long, got "${name}"`);
+  parseNodeName(name);
   return {
     formation: a.formation !== undefined ? parseFormation(a.formation) : (defaults.formation ?? 'default'),
     name,

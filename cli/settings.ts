@@ -17,6 +17,7 @@ import { actAndFollow, monitorRefusal } from './follow.js';
 import {
   localNodeDefaults,
   parseFormation,
+  parseNodeName,
   parseNonNegativeInt,
   parseWait,
   resolveMonitor,
@@ -59,8 +60,7 @@ export function nodeTarget(a: NodeTargetArgs, defaults: LocalNodeDefaults): { fo
   if (name === undefined) {
     throw new BadArgs('--name is required: the node to read or change (default: the node of --pgdata or $PGDATA)');
   }
-  if (name.trim() === '' || name.length > 63) throw new BadArgs(`--name must be 1 to 63 characters long, got "${name}"`);
-  return { formation: a.formation !== undefined ? parseFormation(a.formation) : (defaults.formation ?? 'default'), name };
+  return { formation: a.formation !== undefined ? parseFormation(a.formation) : (defaults.formation ?? 'default'), name: parseNodeName(name) };
 }
 
 function targetOptions<T>(y: Argv<T>) {

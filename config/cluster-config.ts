@@ -4,10 +4,11 @@
 // inline. Errors name the source (file, variable or flag), the key path, what was expected
 // and what was found. Used by plugin/ and `pgaf apply` only: the keeper's path never loads zod.
 import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
 import { z } from 'zod';
 import { BadConfig } from '../lib/errors.js';
+import { formationNameProblem, hostnameProblem, listenAddressesProblem, nodeNameProblem, pathProblem, tokenProblem, WHAT } from '../lib/identity.js';
 import { monitorUri } from '../lib/pg-uri.js';
 import type { SslArgs } from '../lib/ssl.js';
 
@@ -32,9 +33,23 @@ const bool = z.preprocess((v) => {
 const int = (min: number, max: number) =>
   z.preprocess((v) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v), z.number().int().min(min).max(max));
 
-const absPath = z.string().refine((s) => isAbsolute(s), { message: 'expected an absolute path' });
-const pgUri = z.string().regex(/^postgres(ql)?:\/\//, { message: 'expected a postgres:// URI' });
-const name = z.string().min(1).max(63);
+/** A string that a lib/identity.ts check accepts; the refusal says what and why. */
+const checked = (what: string, problem: (v: string) => string | undefined) =>
+  z.string().superRefine((v, ctx) => {
+    const p = problem(v);
+    if (p) ctx.addIssue({ code: 'custom', message: what, params: { problem: p }, input: v });
+  });
+
+const absPath = checked(WHAT.path, pathProblem);
+const pgUri = z
+  .string()
+  .regex(/^postgres(ql)?:\/\//, { message: 'expected a postgres:// URI' })
+  .superRefine((v, ctx) => {
+    const p = tokenProblem(v, 4096);
+    if (p) ctx.addIssue({ code: 'custom', message: 'a postgres:// URI', params: { problem: p }, input: v });
+  });
+const name = checked(WHAT.nodeName, nodeNameProblem);
+const formationName = checked(WHAT.formation, formationNameProblem);
 
 export const NodeSettingsSchema = z.strictObject({
   candidate_priority: int(0, 100).optional(),
@@ -43,7 +58,7 @@ export const NodeSettingsSchema = z.strictObject({
 });
 
 export const FormationSchema = z.strictObject({
-  name: name.default('default'),
+  name: formationName.default('default'),
   number_sync_standbys: int(0, 16).optional(),
   /** enable/disable secondary for the formation */
   secondary: bool.optional(),
@@ -63,9 +78,9 @@ export const NodeSchema = z.strictObject({
   pgdata: absPath,
   port: int(1, 65535).default(5432),
   /** address the monitor and other nodes use to reach this node */
-  hostname: z.string().min(1).default('127.0.0.1'),
+  hostname: checked(WHAT.hostname, hostnameProblem).default('127.0.0.1'),
   /** listen_addresses (default: hostname) */
-  listen: z.string().min(1).optional(),
+  listen: checked(WHAT.listen, listenAddressesProblem).optional(),
   socket_dir: absPath.default('/tmp'),
   auth: z.enum(['trust', 'md5', 'scram-sha-256']).default('trust'),
   skip_pg_hba: bool.default(false),
@@ -160,7 +175,7 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
 
 function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
   if (Array.isArray(v)) return 'a list';
   if (v === null) return 'null';
   if (typeof v === 'object') return 'a mapping';
@@ -199,7 +214,14 @@ export function formatIssues(issues: z.core.$ZodIssue[], origins: Origins, fallb
     if (issue.code === 'unrecognized_keys') {
       return `${source}: ${path === '(top level)' ? '' : path + '.'}${issue.keys.join(', ')}: unknown key${issue.keys.length > 1 ? 's' : ''} (expected one of the documented keys; secrets go in *_file keys or the environment)`;
     }
-    return `${source}: ${path}: expected ${expected(issue)}, found ${describe(issue.input)}`;
+    if (issue.code === 'invalid_key' && issue.issues[0]) {
+      // a key of a mapping (formation.nodes.<name>) refused by its own schema
+      const inner = issue.issues[0];
+      const why = inner.code === 'custom' && typeof inner.params?.problem === 'string' ? ` (${inner.params.problem})` : '';
+      return `${source}: ${path}: expected ${expected(inner)} as a key, found ${describe(issue.path[issue.path.length - 1])}${why}`;
+    }
+    const problem = issue.code === 'custom' && typeof issue.params?.problem === 'string' ? ` (${issue.params.problem})` : '';
+    return `${source}: ${path}: expected ${expected(issue)}, found ${describe(issue.input)}${problem}`;
   });
 }
 

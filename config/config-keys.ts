@@ -96,7 +96,8 @@ export function configSet(ini: Ini, path: string, keyText: unknown, valueText: u
     validateConfig(role, next, path);
   } catch (err) {
     const detail = (err as Error).message.replace(/^invalid (keeper|monitor) configuration in \S+: /, '');
-    throw new BadConfig(`cannot set ${k.key} to "${value}": ${detail}`, { cause: err });
+    const shown = JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+    throw new BadConfig(`cannot set ${k.key} to ${shown}: ${detail}`, { cause: err });
   }
   return next;
 }

@@ -1,6 +1,7 @@
 // The data node's pg_autoctl.cfg (role keeper): sections and keys of the original's layout.
 import { BadConfig } from '../lib/errors.js';
 import { FieldErrors } from '../lib/fields.js';
+import { formationNameProblem, hostnameProblem, listenAddressesProblem, nodeNameProblem, pathProblem, roleNameProblem, WHAT } from '../lib/identity.js';
 import type { Ini } from '../lib/ini.js';
 import { NO_SSL, sslFromIni, sslToIni, type SslConfig } from '../lib/ssl.js';
 
@@ -108,22 +109,21 @@ export function keeperConfigFromIni(ini: Ini, path: string): KeeperConfig {
       a.monitor === MONITOR_DISABLED
         ? undefined
         : f.string('pg_autoctl.monitor', a.monitor, { pattern: /^postgres(ql)?:\/\//, what: `a postgres:// URI or ${MONITOR_DISABLED}` }),
-    formation: f.string('pg_autoctl.formation', a.formation ?? KEEPER_DEFAULTS.formation, { min: 1 }),
+    formation: f.checked('pg_autoctl.formation', a.formation ?? KEEPER_DEFAULTS.formation, WHAT.formation, formationNameProblem),
     // the original writes group -1 for a node without a monitor: it is group 0 here
     group: a.monitor === MONITOR_DISABLED && a.group === '-1' ? 0 : f.number('pg_autoctl.group', a.group ?? KEEPER_DEFAULTS.group, { int: true, min: 0 }),
-    name: f.string('pg_autoctl.name', a.name, { min: 1, max: 63 }),
-    hostname: f.string('pg_autoctl.hostname', a.hostname, { min: 1 }),
+    name: f.checked('pg_autoctl.name', a.name, WHAT.nodeName, nodeNameProblem),
+    hostname: f.checked('pg_autoctl.hostname', a.hostname, WHAT.hostname, hostnameProblem),
     nodekind: f.oneOf('pg_autoctl.nodekind', a.nodekind ?? 'standalone', ['standalone'] as const),
-    pgdata: f.string('postgresql.pgdata', p.pgdata, { startsWith: '/', what: 'an absolute path' }),
-    pgCtl: f.string('postgresql.pg_ctl', p.pg_ctl, { min: 1 }),
-    username: f.string('postgresql.username', p.username, { min: 1 }),
-    dbname: f.string('postgresql.dbname', p.dbname ?? KEEPER_DEFAULTS.dbname, { min: 1 }),
-    host: f.string('postgresql.host', p.host, {
-      pattern: /^(\/.*|[A-Za-z0-9][A-Za-z0-9.:_-]*)$/,
-      what: 'a Unix socket directory (or, with PG_REGRESS_SOCK_DIR="", the host of local TCP connections)',
-    }),
+    pgdata: f.checked('postgresql.pgdata', p.pgdata, WHAT.path, pathProblem),
+    pgCtl: f.checked('postgresql.pg_ctl', p.pg_ctl, WHAT.path, pathProblem),
+    username: f.checked('postgresql.username', p.username, WHAT.roleName, roleNameProblem),
+    dbname: f.checked('postgresql.dbname', p.dbname ?? KEEPER_DEFAULTS.dbname, WHAT.roleName, roleNameProblem),
+    host: f.checked('postgresql.host', p.host, 'a Unix socket directory (or, with PG_REGRESS_SOCK_DIR="", the host of local TCP connections)', (v) =>
+      v.startsWith('/') ? pathProblem(v) : hostnameProblem(v),
+    ),
     port: f.number('postgresql.port', p.port, { int: true, min: 1, max: 65535 }),
-    listenAddresses: f.string('postgresql.listen_addresses', p.listen_addresses, { min: 1 }),
+    listenAddresses: f.checked('postgresql.listen_addresses', p.listen_addresses, WHAT.listen, listenAddressesProblem),
     authMethod: f.oneOf('postgresql.auth_method', p.auth_method ?? 'trust', ['trust', 'md5', 'scram-sha-256'] as const),
     hbaLevel: f.oneOf('postgresql.hba_level', p.hba_level ?? 'app', ['skip', 'minimal', 'app', 'lan'] as const),
     replicationPassword: f.optionalString('replication.password', r.password),

@@ -1,9 +1,11 @@
 // pg_autoctl.cfg: the per-node INI file that pg_auto_failover keeps under XDG_CONFIG_HOME,
 // read and written in the original's layout so that scripts looking for it find it.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chownNoFollow, writeFileAs } from '../lib/atomic-file.js';
 import { dirname } from 'node:path';
 import { BadConfig } from '../lib/errors.js';
 import { FieldErrors } from '../lib/fields.js';
+import { hostnameProblem, listenAddressesProblem, pathProblem, roleNameProblem, WHAT } from '../lib/identity.js';
 import { parseIni, stringifyIni, type Ini } from '../lib/ini.js';
 import { monitorUri, type PgTarget } from '../lib/pg-uri.js';
 import { sslFromIni, sslToIni, type SslConfig } from '../lib/ssl.js';
@@ -62,14 +64,14 @@ export function monitorConfigFromIni(ini: Ini, path: string): MonitorConfig {
   const f = new FieldErrors();
   const config: MonitorConfig = {
     role: f.oneOf('pg_autoctl.role', ini.pg_autoctl?.role, ['monitor'] as const),
-    hostname: f.string('pg_autoctl.hostname', ini.pg_autoctl?.hostname, { min: 1 }),
-    pgdata: f.string('postgresql.pgdata', pgs.pgdata, { startsWith: '/', what: 'an absolute path' }),
-    pgCtl: f.string('postgresql.pg_ctl', pgs.pg_ctl, { min: 1 }),
-    dbname: f.string('postgresql.dbname', pgs.dbname ?? MONITOR_DBNAME, { min: 1 }),
-    username: f.string('postgresql.username', pgs.username, { min: 1 }),
-    host: f.string('postgresql.host', pgs.host ?? '/tmp', { min: 1 }),
+    hostname: f.checked('pg_autoctl.hostname', ini.pg_autoctl?.hostname, WHAT.hostname, hostnameProblem),
+    pgdata: f.checked('postgresql.pgdata', pgs.pgdata, WHAT.path, pathProblem),
+    pgCtl: f.checked('postgresql.pg_ctl', pgs.pg_ctl, WHAT.path, pathProblem),
+    dbname: f.checked('postgresql.dbname', pgs.dbname ?? MONITOR_DBNAME, WHAT.roleName, roleNameProblem),
+    username: f.checked('postgresql.username', pgs.username, WHAT.roleName, roleNameProblem),
+    host: f.checked('postgresql.host', pgs.host ?? '/tmp', 'a Unix socket directory', pathProblem),
     port: f.number('postgresql.port', pgs.port, { int: true, min: 1, max: 65535 }),
-    listenAddresses: f.string('postgresql.listen_addresses', pgs.listen_addresses, { min: 1 }),
+    listenAddresses: f.checked('postgresql.listen_addresses', pgs.listen_addresses, WHAT.listen, listenAddressesProblem),
     authMethod: f.oneOf('postgresql.auth_method', pgs.auth_method ?? 'trust', ['trust', 'md5', 'scram-sha-256'] as const),
     hbaLevel: f.oneOf('postgresql.hba_level', pgs.hba_level ?? 'app', ['app', 'skip'] as const),
     ssl: sslFromIni(ini.ssl, (issue) => f.issues.push(issue)),
@@ -104,10 +106,18 @@ export function requireNodeIni(pgdata: string, opts: { path?: string; hint?: str
   return node;
 }
 
-/** Writes the file atomically (temp file + rename), creating its directory. */
+/**
+ * Writes the file atomically and without following a symlink (lib/atomic-file.ts), mode 0600
+ * in a 0700 directory: it may hold the replication password. A replaced file keeps its owner.
+ */
 export function writeNodeIni(path: string, ini: Ini): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  const tmp = `${path}.new`;
-  writeFileSync(tmp, stringifyIni(ini), { mode: 0o644 });
-  renameSync(tmp, path);
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    chownNoFollow(dir, undefined, 0o700);
+  } catch (err) {
+    // a directory of another user's that we may write in: the file itself is 0600
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+  }
+  writeFileAs(path, stringifyIni(ini), undefined, { mode: 0o600, keepOwner: true });
 }

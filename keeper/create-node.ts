@@ -1,6 +1,6 @@
 // `create postgres`: validate everything first (nothing written), register with the monitor,
 // write the config and state files, then the keeper reaches its first state.
-import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { keeperConfigFromIni, keeperConfigToIni, type KeeperConfig } from '../config/keeper-config.js';
@@ -8,6 +8,7 @@ import { readNodeIni, writeNodeIni } from '../config/node-config.js';
 import { BadArgs, BadConfig, Monitor } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { readControlData } from '../lib/controldata.js';
+import { ensurePrivateDir } from '../lib/private-dir.js';
 import { localAddressToward } from '../lib/net.js';
 import { parsePgUri, uriHasSslmode, withUriSsl } from '../lib/pg-uri.js';
 import { IMPLICIT_NO_SSL, sslConninfoParts, type SslRequest } from '../lib/ssl.js';
@@ -173,8 +174,7 @@ export async function createNode(req: CreateNodeRequest, log: Logger): Promise<C
 
 function writeNodeFiles(paths: NodePaths, runAs: OsUser | undefined, config: KeeperConfig, state: KeeperState): void {
   mkdirSync(dirname(paths.state), { recursive: true, mode: 0o700 });
-  mkdirSync(paths.runDir, { recursive: true, mode: 0o755 });
-  if (runAs) chownSync(paths.runDir, runAs.uid, runAs.gid);
+  ensurePrivateDir(paths.runBase, paths.runDir, runAs);
   writeNodeIni(paths.config, keeperConfigToIni(config));
   writeStateFile(paths.state, state);
 }

@@ -3,6 +3,7 @@
 import { BadState, Dropped } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
+import { postgresRunAs } from '../lib/pgbin.js';
 import { loadKeeperConfig, openNode, warnIfTestMode, type OpenNode, type SupervisorFactory } from './open-node.js';
 import { readStateFile } from './state/state-file.js';
 
@@ -19,7 +20,7 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
   const node = openNode(pgdata, log, opts.supervisor);
   warnIfTestMode(node.config, log);
   opts.onOpen?.(node);
-  claimPidFile(node.paths.pid);
+  claimPidFile(node.paths.pid, node.paths.runBase, postgresRunAs(pgdata));
   const stop = (sig: string) => {
     log.info(`Received ${sig}: the keeper stops, Postgres keeps running`);
     node.keeper.stop();

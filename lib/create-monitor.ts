@@ -2,7 +2,7 @@
 // idempotent steps: data directory, config file, initdb, settings, start, database,
 // extension, HBA. Re-running on an existing monitor starts it and re-checks each step.
 import { lookup } from 'node:dns/promises';
-import { accessSync, chownSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,7 +20,8 @@ import {
 import { settingPlaceholderLines } from '../monitor-ext/settings.js';
 import { BadArgs } from './errors.js';
 import { appendHbaLines, hbaLine, keeperNetworkCidr, planHbaAdditions, switchHbaHostType } from './hba.js';
-import { writeFileAs } from './atomic-file.js';
+import { chownNoFollow, readFileNoFollow, writeFileAs } from './atomic-file.js';
+import { editHbaFile } from './hba-file.js';
 import { log as rootLog, type Logger } from './log.js';
 import { MONITOR_USER } from './pg-uri.js';
 import { postgresRunAs, type OsUser } from './pgbin.js';
@@ -237,12 +238,12 @@ function existingAncestor(path: string): string {
  */
 function ensureDir(dir: string, mode: number, runAs: OsUser | undefined, chownExisting: boolean): void {
   if (existsSync(dir)) {
-    if (chownExisting && runAs && statSync(dir).uid !== runAs.uid) chownSync(dir, runAs.uid, runAs.gid);
+    if (chownExisting && runAs && statSync(dir).uid !== runAs.uid) chownNoFollow(dir, runAs);
     return;
   }
   mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
   mkdirSync(dir, { mode });
-  if (runAs) chownSync(dir, runAs.uid, runAs.gid);
+  chownNoFollow(dir, runAs);
 }
 
 export function monitorSettings(cfg: MonitorConfig): string {
@@ -298,9 +299,9 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
 
   writeFileAs(join(cfg.pgdata, SETTINGS_FILE), monitorSettings(cfg), runAs);
   const confPath = join(cfg.pgdata, 'postgresql.conf');
-  const conf = readFileSync(confPath, 'utf8');
+  const conf = readFileNoFollow(confPath);
   const included = withInclude(conf);
-  if (included !== conf) writeFileSync(confPath, included);
+  if (included !== conf) writeFileAs(confPath, included, runAs);
 
   if ((await ctl.status()) !== 'running') {
     await ctl.start({ logFile: join(cfg.pgdata, 'startup.log') });
@@ -334,12 +335,19 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
       ...testModeTrustLines(cidr === 'samenet' ? undefined : cidr, cfg.host),
     ];
     if (tcpTestMode()) log.warn(testModeWarning(cfg.host, cidr));
-    const read = readFileSync(hbaFile, 'utf8');
-    const current = switchHbaHostType(read, [MONITOR_USER], type);
-    const missing = planHbaAdditions(current, wanted);
-    if (missing.length || current !== read) {
-      writeFileSync(hbaFile, appendHbaLines(current, missing));
-      log.info('Added HBA rules for keepers', { file: hbaFile, rules: missing.length });
+    let added = 0;
+    const changed = editHbaFile(
+      hbaFile,
+      (read) => {
+        const current = switchHbaHostType(read, [MONITOR_USER], type);
+        const missing = planHbaAdditions(current, wanted);
+        added = missing.length;
+        return appendHbaLines(current, missing);
+      },
+      runAs,
+    );
+    if (changed) {
+      log.info('Added HBA rules for keepers', { file: hbaFile, rules: added });
       await ctl.reload();
     }
   }

@@ -19,6 +19,17 @@ export class FieldErrors {
     return v;
   }
 
+  /** A string that `problem` (lib/identity.ts) accepts; `what` says what was expected. */
+  checked(key: string, v: unknown, what: string, problem: (v: string) => string | undefined): string {
+    if (typeof v !== 'string') return this.bad(key, what, v) ?? '';
+    const p = problem(v);
+    if (p) {
+      this.issues.push(`${key}: expected ${what}, found ${JSON.stringify(v.length > 80 ? v.slice(0, 80) + '…' : v)} (${p})`);
+      return v;
+    }
+    return v;
+  }
+
   optionalString(key: string, v: unknown): string | undefined {
     if (v === undefined) return undefined;
     return this.string(key, v);

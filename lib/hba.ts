@@ -1,6 +1,7 @@
 // pg_hba.conf entries: building lines, planning additions (pure), and finding the
 // network that keepers connect from.
 import { isIP } from 'node:net';
+import { hbaAddressProblem } from './identity.js';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 
 export interface HbaEntry {
@@ -12,7 +13,20 @@ export interface HbaEntry {
   method: string;
 }
 
+/**
+ * The rule as one pg_hba.conf line. Throws when a field could change what the line means (an
+ * address that is not a host name, an address, a CIDR or samenet/samehost; a database, user
+ * or method with whitespace, `#`, quotes or control characters): callers screen their
+ * inputs first (keeper/pg/hba-plan.ts screenHbaHosts), this is the last check.
+ */
 export function hbaLine(e: HbaEntry): string {
+  for (const [what, v] of [['database', e.database], ['user', e.user], ['method', e.method]] as const) {
+    if (!/^[A-Za-z0-9_.,$+-]+$/.test(v)) throw new Error(`refusing to write an HBA rule: its ${what} ${JSON.stringify(v)} is not a plain word`);
+  }
+  if (e.type !== 'local' && e.address !== undefined && e.address !== 'samenet' && e.address !== 'samehost') {
+    const problem = hbaAddressProblem(e.address);
+    if (problem) throw new Error(`refusing to write an HBA rule for the address ${JSON.stringify(e.address)}: ${problem}`);
+  }
   return [e.type, e.database, e.user, ...(e.type === 'local' ? [] : [e.address ?? 'samenet']), e.method].join(' ');
 }
 

@@ -1,7 +1,7 @@
 // A monitor's SSL setup put on disk, online: certificate (self-signed), the keepers' HBA record
 // as host or hostssl, the ssl settings in postgresql-auto-failover.conf, then a reload.
-import { existsSync, readFileSync } from 'node:fs';
-import { writeFileAs } from './atomic-file.js';
+import { existsSync } from 'node:fs';
+import { editHbaFile } from './hba-file.js';
 import { join } from 'node:path';
 import type { MonitorConfig } from '../config/node-config.js';
 import { rewriteMonitorSettings } from './create-monitor.js';
@@ -19,10 +19,7 @@ export async function applyMonitorSsl(cfg: MonitorConfig, runAs: OsUser | undefi
   }
   const hbaFile = join(cfg.pgdata, 'pg_hba.conf');
   if (cfg.hbaLevel !== 'skip' && existsSync(hbaFile)) {
-    const text = readFileSync(hbaFile, 'utf8');
-    const next = switchHbaHostType(text, [MONITOR_USER], hbaHostType(cfg.ssl));
-    if (next !== text) {
-      writeFileAs(hbaFile, next, runAs);
+    if (editHbaFile(hbaFile, (text) => switchHbaHostType(text, [MONITOR_USER], hbaHostType(cfg.ssl)), runAs)) {
       log.info(`Switched the HBA rules of ${MONITOR_USER} to ${hbaHostType(cfg.ssl)}`);
     }
   }

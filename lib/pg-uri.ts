@@ -1,5 +1,6 @@
 // Postgres connection URIs: building the monitor URI and reading one into connection parts.
 import { BadArgs } from './errors.js';
+import { hostnameProblem, pathProblem, refusal, tokenProblem, WHAT } from './identity.js';
 
 export const MONITOR_USER = 'autoctl_node';
 
@@ -67,6 +68,8 @@ export function parsePgUri(uri: string, what = '--monitor'): PgTarget {
   if (!/^postgres(ql)?:\/\//.test(uri)) {
     throw new BadArgs(`${what} must be a postgres:// URI, got "${uri}"`);
   }
+  const bad = tokenProblem(uri, 4096);
+  if (bad) throw new BadArgs(`${what} must be a postgres:// URI, but ${bad}`);
   let url: URL;
   try {
     url = new URL(uri);
@@ -81,6 +84,8 @@ export function parsePgUri(uri: string, what = '--monitor'): PgTarget {
     throw new BadArgs(`${what} has an invalid port "${portText}"`);
   }
   if (!host) throw new BadArgs(`${what} has no host: "${uri}"`);
+  const hostBad = host.startsWith('/') ? pathProblem(host) : hostnameProblem(host);
+  if (hostBad) throw new BadArgs(refusal(`the host of ${what}`, host.startsWith('/') ? 'a socket directory' : WHAT.hostname, host, hostBad));
   return {
     host,
     port,

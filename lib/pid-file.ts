@@ -1,7 +1,9 @@
 // pid files: one running pgaf process per node.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeFileAs } from './atomic-file.js';
 import { BadState } from './errors.js';
+import { ensurePrivateDir, type DirOwner } from './private-dir.js';
 
 export function readPid(path: string): number | undefined {
   try {
@@ -21,14 +23,18 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Writes our pid; refuses when another live process holds the file. */
-export function claimPidFile(path: string): void {
+/**
+ * Writes our pid; refuses when another live process holds the file. The directory is made
+ * private (0700, owned by `owner`, checked level by level below `base`: lib/private-dir.ts)
+ * and the file is written without following a symlink.
+ */
+export function claimPidFile(path: string, base: string, owner?: DirOwner): void {
   const other = readPid(path);
   if (other !== undefined && other !== process.pid && isAlive(other)) {
     throw new BadState(`another pgaf process (pid ${other}) already runs this node`, { hint: `see ${path}` });
   }
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  writeFileSync(path, `${process.pid}\n`);
+  ensurePrivateDir(base, dirname(path), owner);
+  writeFileAs(path, `${process.pid}\n`, undefined, { mode: 0o644 });
 }
 
 export function releasePidFile(path: string): void {

@@ -1,6 +1,7 @@
 // SSL files on disk: checking user-provided certificate files (as the OS user that runs
 // Postgres would read them) and creating a self-signed certificate with the openssl binary.
-import { accessSync, chmodSync, chownSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { chownNoFollow } from './atomic-file.js';
 import { delimiter, join } from 'node:path';
 import { BadArgs, BadConfig, PgCtl } from './errors.js';
 import type { Logger } from './log.js';
@@ -71,10 +72,7 @@ export async function ensureSelfSignedCert(
   if (res.code !== 0 || !existsSync(o.keyFile) || !existsSync(o.certFile)) {
     throw new PgCtl(`openssl could not create ${o.certFile} (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-2).join(' ')}`);
   }
-  chmodSync(o.keyFile, 0o600);
-  if (o.runAs) {
-    chownSync(o.keyFile, o.runAs.uid, o.runAs.gid);
-    chownSync(o.certFile, o.runAs.uid, o.runAs.gid);
-  }
+  chownNoFollow(o.keyFile, o.runAs, 0o600);
+  chownNoFollow(o.certFile, o.runAs);
   return 'created';
 }

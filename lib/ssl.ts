@@ -4,6 +4,7 @@
 // that follow; the libpq parameters of connections we open, and node-postgres' `ssl` option
 // derived from an sslmode. File checks take the file system as a parameter.
 import { BadArgs } from './errors.js';
+import { pathProblem, refusal, WHAT } from './identity.js';
 
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
@@ -154,7 +155,8 @@ export function sslFileProblem(ssl: SslConfig, access: FileAccess): string | und
   ];
   for (const [option, path] of files) {
     if (path === undefined) continue;
-    if (!path.startsWith('/')) return `${option} must be an absolute path, got "${path}"`;
+    const bad = pathProblem(path);
+    if (bad) return refusal(option, WHAT.path, path, bad);
     const a = access(path);
     if (a === 'missing') return `${option} file does not exist at "${path}"`;
     if (a === 'unreadable') return `${option} file "${path}" is not readable`;
@@ -186,7 +188,8 @@ export function sslFromIni(sec: Record<string, string> | undefined, bad: (issue:
   for (const [key, field] of [['ca_file', 'caFile'], ['crl_file', 'crlFile'], ['cert_file', 'certFile'], ['key_file', 'keyFile']] as const) {
     const v = s[key];
     if (v === undefined || v === '') continue;
-    if (!v.startsWith('/')) bad(`ssl.${key}: expected an absolute path, found ${JSON.stringify(v)}`);
+    const problem = pathProblem(v);
+    if (problem) bad(`ssl.${key}: expected an absolute path, found ${JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v)} (${problem})`);
     ssl[field] = v;
   }
   if (active && (!ssl.certFile || !ssl.keyFile)) bad('ssl.active is 1: ssl.cert_file and ssl.key_file are required');

@@ -32,8 +32,9 @@ export interface RunMonitorOptions {
 }
 
 export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonitorOptions = {}): Promise<void> {
-  const pidFile = nodePaths(cfg.pgdata).pid;
-  claimPidFile(pidFile);
+  const paths = nodePaths(cfg.pgdata);
+  const pidFile = paths.pid;
+  claimPidFile(pidFile, paths.runBase, postgresRunAs(cfg.pgdata));
   if (tcpTestMode() || usesTcpLocally(cfg.host)) log.warn(testModeWarning(cfg.host, isIP(cfg.hostname) ? keeperNetworkCidr(cfg.hostname) : undefined));
   const ctl = new PostgresCtl({ pgdata: cfg.pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs: postgresRunAs(cfg.pgdata), log });
   const logFile = join(cfg.pgdata, 'startup.log');

@@ -1,12 +1,12 @@
 // pg_hba.conf lines for replication and the monitor's health check: the lines we want
 // (pure), a plan against the current file (pure, append-only), and applying it.
 import { isIP } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { appendHbaLines, hbaLine, planHbaAdditions } from '../../lib/hba.js';
 import type { AuthMethod } from '../../lib/postgres-ctl.js';
 import type { OsUser } from '../../lib/pgbin.js';
 import { HEALTH_CHECK_USER, REPLICATION_USER } from './names.js';
-import { writeFileAs } from '../../lib/atomic-file.js';
+import { editHbaFile } from '../../lib/hba-file.js';
+import { hbaAddressProblem, hostnameProblem } from '../../lib/identity.js';
 
 export type HbaLevel = 'skip' | 'minimal' | 'app' | 'lan';
 
@@ -31,23 +31,47 @@ export function hbaAddress(host: string): string {
   return host;
 }
 
+/** A host the keeper will not write into pg_hba.conf, and why. */
+export interface RefusedHost {
+  host: string;
+  problem: string;
+}
+
+/**
+ * The hosts that may become an HBA address (a host name or an IP literal: lib/identity.ts),
+ * and the others with the reason. The monitor validates hosts too; this is the second line of
+ * defence against a host like `0.0.0.0/0 trust #` or one holding a newline and a second rule.
+ */
+export function screenHbaHosts(hosts: readonly string[]): { hosts: string[]; refused: RefusedHost[] } {
+  const ok: string[] = [];
+  const refused: RefusedHost[] = [];
+  for (const host of hosts) {
+    const problem = hostnameProblem(host) ?? hbaAddressProblem(hbaAddress(host));
+    if (problem) refused.push({ host, problem });
+    else ok.push(host);
+  }
+  return { hosts: ok, refused };
+}
+
 /**
  * The lines this node needs: per peer, replication and any database for the replicator
  * (pg_rewind connects to `postgres`), and the monitor's health check. Duplicates (peers on
  * one host, e.g. loopback) appear once. hba_level skip: none. minimal and app: the same lines;
  * lan adds its line through `extra`.
+ * A host that is not a host name or an address gets no line (screenHbaHosts).
  */
 export function desiredHbaLines(w: HbaWanted): string[] {
   if (w.hbaLevel === 'skip') return [];
   const lines: string[] = [];
   const type = w.hostType ?? 'host';
-  for (const host of w.peerHosts) {
+  const monitorHost = w.monitorHost === undefined ? [] : screenHbaHosts([w.monitorHost]).hosts;
+  for (const host of screenHbaHosts(w.peerHosts).hosts) {
     const address = hbaAddress(host);
     lines.push(hbaLine({ type, database: 'replication', user: REPLICATION_USER, address, method: w.authMethod }));
     lines.push(hbaLine({ type, database: 'all', user: REPLICATION_USER, address, method: w.authMethod }));
   }
-  if (w.monitorHost) {
-    lines.push(hbaLine({ type, database: 'postgres', user: HEALTH_CHECK_USER, address: hbaAddress(w.monitorHost), method: w.authMethod }));
+  for (const host of monitorHost) {
+    lines.push(hbaLine({ type, database: 'postgres', user: HEALTH_CHECK_USER, address: hbaAddress(host), method: w.authMethod }));
   }
   lines.push(...(w.extra ?? []));
   return [...new Set(lines)];
@@ -64,10 +88,10 @@ export function renderHba(currentText: string, steps: HbaStep[]): string {
   return appendHbaLines(currentText, steps.filter((s) => s.kind === 'create').map((s) => s.line));
 }
 
-/** Appends the created lines to the HBA file; returns how many lines were added. */
+/** Appends the created lines to the HBA file (lib/hba-file.ts); returns how many lines were added. */
 export function applyHba(hbaFile: string, steps: HbaStep[], runAs?: OsUser): number {
   const created = steps.filter((s) => s.kind === 'create').length;
   if (!created) return 0;
-  writeFileAs(hbaFile, renderHba(readFileSync(hbaFile, 'utf8'), steps), runAs);
+  editHbaFile(hbaFile, (text) => renderHba(text, steps), runAs);
   return created;
 }

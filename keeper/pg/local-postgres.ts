@@ -6,7 +6,7 @@
 // can only be created on a running primary. configure() creates them when the server runs
 // as a primary; otherwise the first reconcileSlots() on a primary does (every primary step
 // reaches it through refreshPeers), once per process. initdb() does not start Postgres.
-import { chownSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { switchHbaHostType } from '../../lib/hba.js';
 import { hbaHostType, NO_SSL, selfSignedFiles, sslConninfoParts, usesSelfSignedCert, type SslConfig } from '../../lib/ssl.js';
 import { ensureSelfSignedCert } from '../../lib/ssl-files.js';
@@ -21,8 +21,9 @@ import { openSession, type Query, type SqlSession } from '../../lib/sql.js';
 import type { LocalPostgres, PeerNode, StandbySetup } from '../fsm/context.js';
 import { cleanlyShutDown, KeeperCtl } from './ctl.js';
 import { readFacts, type LocalFacts } from './facts.js';
-import { writeFileAs } from '../../lib/atomic-file.js';
-import { applyHba, desiredHbaLines, planHba, type HbaLevel } from './hba-plan.js';
+import { chownNoFollow, writeFileAs } from '../../lib/atomic-file.js';
+import { editHbaFile } from '../../lib/hba-file.js';
+import { applyHba, desiredHbaLines, planHba, screenHbaHosts, type HbaLevel } from './hba-plan.js';
 import * as sql from './local-sql.js';
 import { HEALTH_CHECK_USER, REPLICATION_USER, SETTINGS_FILE, STANDBY_SETTINGS_FILE, STANDBY_SIGNAL, standbyName } from './names.js';
 import { conninfo, renderNoStandbySettings, renderSettings, renderStandbySettings, withIncludes, withStandbySsl } from './setup-files.js';
@@ -125,10 +126,13 @@ export class PgLocalPostgres implements LocalPostgres {
     this.session = undefined;
   }
 
+  /** the refusals logRefusedHosts said last */
+  private refusedHostsLogged = '';
+
   private mkdirOwned(dir: string, mode: number): void {
     if (existsSync(dir)) return;
     mkdirSync(dir, { recursive: true, mode });
-    if (this.o.runAs) chownSync(dir, this.o.runAs.uid, this.o.runAs.gid);
+    chownNoFollow(dir, this.o.runAs);
   }
 
   // ---- lifecycle --------------------------------------------------------------------------
@@ -212,11 +216,9 @@ export class PgLocalPostgres implements LocalPostgres {
     this.writeSettings();
     const hbaFile = this.file('pg_hba.conf');
     if (this.o.hbaLevel !== 'skip' && existsSync(hbaFile)) {
-      const text = readFileSync(hbaFile, 'utf8');
-      const next = switchHbaHostType(text, [REPLICATION_USER, HEALTH_CHECK_USER], hbaHostType(this.ssl));
-      if (next !== text) {
-        writeFileAs(hbaFile, next, this.o.runAs);
-        this.log.info(`Switched the HBA rules of ${REPLICATION_USER} and ${HEALTH_CHECK_USER} to ${hbaHostType(this.ssl)}`);
+      const type = hbaHostType(this.ssl);
+      if (editHbaFile(hbaFile, (text) => switchHbaHostType(text, [REPLICATION_USER, HEALTH_CHECK_USER], type), this.o.runAs)) {
+        this.log.info(`Switched the HBA rules of ${REPLICATION_USER} and ${HEALTH_CHECK_USER} to ${type}`);
       }
       this.reconcileHbaFile(this.peers);
     }
@@ -387,7 +389,10 @@ export class PgLocalPostgres implements LocalPostgres {
     const saved = [...NODE_LOCAL_FILES, ...certs].filter((f) => existsSync(this.file(f))).map((f) => [f, readFileSync(this.file(f), 'utf8')] as const);
     return () => {
       for (const f of certs) rmSync(this.file(f), { force: true });
-      for (const [f, text] of saved) writeFileAs(this.file(f), text, this.o.runAs);
+      for (const [f, text] of saved) {
+        if (f === 'pg_hba.conf') editHbaFile(this.file(f), () => text, this.o.runAs);
+        else writeFileAs(this.file(f), text, this.o.runAs);
+      }
     };
   }
 
@@ -518,12 +523,34 @@ export class PgLocalPostgres implements LocalPostgres {
     if (this.reconcileHbaFile(peers) > 0 && (await this.isRunning())) await this.ctl.reload();
   }
 
+  /**
+   * One warning per peer (or monitor) whose host the keeper will not put in pg_hba.conf, said
+   * again only when the set of refused hosts changes (not every tick).
+   */
+  private logRefusedHosts(others: PeerNode[]): void {
+    const sentences: string[] = [];
+    for (const r of screenHbaHosts(others.map((p) => p.host)).refused) {
+      for (const p of others.filter((o) => o.host === r.host)) {
+        sentences.push(`Refusing to write an HBA rule for node ${p.nodeId} ${JSON.stringify(p.name)}: its host ${JSON.stringify(r.host)} is not a host name or an address (${r.problem})`);
+      }
+    }
+    for (const r of screenHbaHosts(this.o.monitorHost === undefined ? [] : [this.o.monitorHost]).refused) {
+      sentences.push(`Refusing to write an HBA rule for the monitor: its host ${JSON.stringify(r.host)} is not a host name or an address (${r.problem})`);
+    }
+    const key = sentences.join('\n');
+    if (key === this.refusedHostsLogged) return;
+    this.refusedHostsLogged = key;
+    for (const s of sentences) this.log.warn(s);
+  }
+
   /** Appends missing HBA lines; returns how many. */
   private reconcileHbaFile(peers: PeerNode[]): number {
     const hbaFile = this.file('pg_hba.conf');
     if (this.o.hbaLevel === 'skip' || !existsSync(hbaFile)) return 0;
+    const others = peers.filter((p) => p.nodeId !== this.o.nodeId);
+    this.logRefusedHosts(others);
     const desired = desiredHbaLines({
-      peerHosts: peers.filter((p) => p.nodeId !== this.o.nodeId).map((p) => p.host),
+      peerHosts: others.map((p) => p.host),
       monitorHost: this.o.monitorHost,
       authMethod: this.o.authMethod,
       hbaLevel: this.o.hbaLevel,

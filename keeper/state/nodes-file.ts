@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAs } from '../../lib/atomic-file.js';
 import { BadArgs, BadState } from '../../lib/errors.js';
+import { hostnameProblem, nodeNameProblem, WHAT } from '../../lib/identity.js';
 import type { PeerNode } from '../fsm/context.js';
 import { isLsn } from '../pg/lsn.js';
 
@@ -26,8 +27,8 @@ function entryIssues(v: unknown, i: number): string[] {
   const out: string[] = [];
   const bad = (key: string, expected: string) => out.push(`[${i}].${key}: expected ${expected}, found ${o[key] === undefined ? 'nothing' : JSON.stringify(o[key])}`);
   if (!Number.isInteger(o.node_id) || (o.node_id as number) < 1) bad('node_id', 'an integer above 0');
-  if (typeof o.node_name !== 'string' || o.node_name === '' || o.node_name.length > 63) bad('node_name', 'a name of 1 to 63 characters');
-  if (typeof o.node_host !== 'string' || o.node_host.trim() === '' || o.node_host.length > 255) bad('node_host', 'a host name or address');
+  if (typeof o.node_name !== 'string' || nodeNameProblem(o.node_name)) bad('node_name', WHAT.nodeName);
+  if (typeof o.node_host !== 'string' || hostnameProblem(o.node_host.trim())) bad('node_host', WHAT.hostname);
   if (!Number.isInteger(o.node_port) || (o.node_port as number) < 1 || (o.node_port as number) > 65535) bad('node_port', 'a port from 1 to 65535');
   if (!isLsn(o.node_lsn as string)) bad('node_lsn', 'an LSN like "0/3000060"');
   if (typeof o.node_is_primary !== 'boolean') bad('node_is_primary', 'true or false');

@@ -69,7 +69,7 @@ describe('perform failover --allow-data-loss', () => {
     expect(a8[0]).toMatch(/The operator \(autoctl_node\) lifted the data-loss guard/);
     expect(a8[1]).toMatch(/in force again/);
     expect(await allowances(m)).toEqual([]);
-  });
+  }, 100_000);
 
   it('perform switchover --allow-data-loss --wait 0 with a dead quorum standby: one transaction, then H379', async () => {
     const { m, uri } = await monitorDb();
@@ -86,7 +86,7 @@ describe('perform failover --allow-data-loss', () => {
     await m.active(a.id, 'report_lsn');
     expect(await m.active(b.id, 'report_lsn')).toBe('prepare_promotion');
     await m.expectAssigned(b.id, 'prepare_promotion', 'H379');
-  });
+  }, 100_000);
 
   it('a refused request exits 6 with the monitor\'s words and leaves no allowance', async () => {
     const { m, uri } = await monitorDb();
@@ -98,5 +98,5 @@ describe('perform failover --allow-data-loss', () => {
     expect(r.stderr + r.stdout).not.toMatch(/WARN/);
     expect(await allowances(m)).toEqual([]);
     expect(await m.snapshot()).toBe(before);
-  });
+  }, 100_000);
 });

@@ -156,7 +156,7 @@ beforeAll(async () => {
   await settle([n1], { node_a: 'single/single' });
   n2 = await register(p2, 'node_b');
   await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
-});
+}, 170_000);
 
 afterAll(async () => {
   tmux('kill-server');
@@ -172,15 +172,29 @@ afterAll(async () => {
 const ORIGINAL = '/usr/bin/pg_autoctl';
 
 describe('the same output as the original pg_autoctl, run against our monitor', () => {
-  const original = (args: string[]) =>
+  /** The original, as `cli` runs ours: same environment, killed after `timeoutMs`. */
+  const original = (args: string[], extra: Record<string, string> = {}, timeoutMs = 60_000) =>
     new Promise<Result>((resolve) => {
-      const child = spawn(ORIGINAL, args, { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(ORIGINAL, args, { env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       child.stdout.on('data', (d) => (stdout += d));
       child.stderr.on('data', (d) => (stderr += d));
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stdout, stderr });
+      });
     });
+
+  /** Both programs on the same arguments: the original must succeed, and ours the same way. */
+  async function sideBySide(args: string[], extra: Record<string, string> = {}): Promise<{ theirs: Result; ours: Result }> {
+    const theirs = await original(args, extra);
+    const ours = await cli(args, extra);
+    expect(theirs.code, `the original pg_autoctl ${args.join(' ')}: ${theirs.stderr}`).toBe(0);
+    expect(ours.code, ours.stderr).toBe(0);
+    return { theirs, ours };
+  }
 
   it('is installed (apt-get install pg-auto-failover-cli)', () => {
     expect(existsSync(ORIGINAL), `${ORIGINAL} is missing: .ci/run installs pg-auto-failover-cli`).toBe(true);
@@ -199,12 +213,10 @@ describe('the same output as the original pg_autoctl, run against our monitor', 
     ['show', 'standby-names'], ['show', 'standby-names', '--json'],
   ];
   it.each(commands.map((c) => [c.join(' '), c]))('%s', async (_name, args) => {
-    const withMonitor = [...(args as string[]), '--monitor', monitorUri];
-    const [theirs, ours] = [await original(withMonitor), await cli(withMonitor)];
-    expect(ours.code, ours.stderr).toBe(theirs.code);
+    const { theirs, ours } = await sideBySide([...(args as string[]), '--monitor', monitorUri]);
     if ((args as string[]).includes('--json')) expect(JSON.parse(ours.stdout)).toEqual(JSON.parse(theirs.stdout));
     else expect(ours.stdout).toBe(theirs.stdout);
-  });
+  }, 130_000);
 
   // Local commands reading the monitor's own files through --pgdata: the original reads our
   // configuration file as its own.
@@ -212,14 +224,84 @@ describe('the same output as the original pg_autoctl, run against our monitor', 
     ['show', 'file'], ['show', 'file', '--json'], ['show', 'file', '--config'], ['show', 'file', '--config', '--contents'],
     ['show', 'file', '--config', '--json'], ['show', 'file', '--pid'], ['config', 'get', 'pg_autoctl.role'],
     ['config', 'get', 'postgresql.port'], ['config', 'get', 'postgresql.port', '--json'], ['show', 'uri'], ['show', 'state'],
+    ['show', 'file', '--all'], ['show', 'systemd'],
   ];
   it.each(local.map((c) => [c.join(' '), c]))('%s --pgdata <monitor>', async (_name, args) => {
-    const withPgdata = [...(args as string[]), '--pgdata', pgdata];
-    const [theirs, ours] = [await original(withPgdata), await cli(withPgdata)];
-    expect(ours.code, ours.stderr).toBe(theirs.code);
+    const { theirs, ours } = await sideBySide([...(args as string[]), '--pgdata', pgdata]);
     if ((args as string[]).includes('--json') && !(args as string[]).includes('--config')) expect(JSON.parse(ours.stdout)).toEqual(JSON.parse(theirs.stdout));
-    else expect(ours.stdout).toBe(theirs.stdout);
-  });
+    // show systemd names the program that runs the service: each its own
+    else expect(ours.stdout.split(mainJs).join('<program>')).toBe(theirs.stdout.split(ORIGINAL).join('<program>'));
+  }, 130_000);
+
+  // Commands run on a data node: the original reads the node's configuration file (as our
+  // `create postgres` writes it) and asks the monitor. Not its state file: the keeper's state
+  // file is ours (JSON), the original's is a C struct, so `do fsm state`, `show state
+  // --local` and `do monitor get others` are not compared.
+  const onDataNode: string[][] = [
+    ['show', 'file'], ['show', 'file', '--all'], ['config', 'get', 'postgresql.port'], ['config', 'get', 'pg_autoctl.name'],
+    ['show', 'state'], ['show', 'events', '--count', '4'], ['show', 'standby-names'], ['show', 'settings'],
+    ['get', 'node', 'candidate-priority'], ['get', 'node', 'replication-quorum'], ['get', 'formation', 'settings'],
+    ['get', 'formation', 'number-sync-standbys'], ['do', 'monitor', 'get', 'primary'],
+  ];
+  it.each(onDataNode.map((c) => [c.join(' '), c]))('%s --pgdata <data node>', async (_name, args) => {
+    const a = fakeDataNode('node_a', n1, p1, 'primary');
+    const { theirs, ours } = await sideBySide([...(args as string[]), '--pgdata', a], { PG_AUTOCTL_DEBUG: '1' });
+    expect(ours.stdout).toBe(theirs.stdout);
+  }, 130_000);
+
+  // The machine's own facts (the original finds the default route's address without sending
+  // a packet: a UDP socket connected to 8.8.8.8, never written to).
+  it.each([['ipaddr'], ['cidr'], ['hostname']])('do show %s', async (what) => {
+    const { theirs, ours } = await sideBySide(['do', 'show', what], { PG_AUTOCTL_DEBUG: '1' });
+    expect(ours.stdout).toBe(theirs.stdout);
+  }, 130_000);
+
+  it('status of a monitor whose service does not run: the same exit code (3) and output', async () => {
+    const [theirs, ours] = [await original(['status', '--pgdata', pgdata]), await cli(['status', '--pgdata', pgdata])];
+    expect(theirs.code, theirs.stderr).toBe(3);
+    expect(ours.code, ours.stderr).toBe(3);
+    expect(ours.stdout).toBe(theirs.stdout);
+  }, 130_000);
+
+  it('create formation, disable/enable secondary, a duplicate, drop formation: the same exit codes, output and effect', async () => {
+    const row = async (f: string) =>
+      q('SELECT kind, dbname, opt_secondary, number_sync_standbys FROM pgautofailover.formation WHERE formationid = $1', [f]);
+    const steps: Array<[(f: string) => string[], number]> = [
+      [(f) => ['create', 'formation', '--formation', f, '--kind', 'pgsql', '--dbname', 'app'], 0],
+      [(f) => ['disable', 'secondary', '--formation', f], 0],
+      [(f) => ['enable', 'secondary', '--formation', f], 0],
+      [(f) => ['create', 'formation', '--formation', f, '--kind', 'pgsql'], 6],
+      [(f) => ['drop', 'formation', '--formation', f], 0],
+    ];
+    try {
+      // on the monitor's host (--pgdata): the original's enable|disable secondary take no --monitor
+      for (const [step, code] of steps) {
+        const theirs = await original([...step('theirs'), '--pgdata', pgdata]);
+        const ours = await cli([...step('ours'), '--pgdata', pgdata]);
+        expect(theirs.code, `the original pg_autoctl ${step('theirs').join(' ')}: ${theirs.stderr}`).toBe(code);
+        expect(ours.code, `${step('ours').join(' ')}: ${ours.stderr}`).toBe(code);
+        expect(ours.stdout).toBe(theirs.stdout);
+        expect(await row('ours')).toEqual(await row('theirs'));
+      }
+      expect(await row('ours')).toEqual([]);
+    } finally {
+      // a failed step leaves no formation behind for the tests after this one
+      for (const f of ['theirs', 'ours']) await q('SELECT pgautofailover.drop_formation($1)', [f]).catch(() => undefined);
+    }
+  }, 1_400_000);
+
+  it('drop node --name --force: the same exit code, output and effect', async () => {
+    await register(7204, 'node_x');
+    await register(7205, 'node_y');
+    const drop = (name: string) => ['drop', 'node', '--monitor', monitorUri, '--formation', 'default', '--name', name, '--force'];
+    const theirs = await original(drop('node_x'));
+    const ours = await cli(drop('node_y'));
+    expect(theirs.code, theirs.stderr).toBe(0);
+    expect(ours.code, ours.stderr).toBe(0);
+    expect(ours.stdout).toBe(theirs.stdout);
+    expect(await q(`SELECT nodename FROM pgautofailover.node WHERE nodename IN ('node_x', 'node_y')`)).toEqual([]);
+    await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
+  }, 170_000);
 
   // Refusals: the same exit code (the messages are ours).
   const refusals: string[][] = [
@@ -234,7 +316,7 @@ describe('the same output as the original pg_autoctl, run against our monitor', 
     expect(theirs.code).not.toBe(0);
     expect(ours.code, ours.stderr).toBe(theirs.code);
     expect(await states()).toEqual({ node_a: 'primary/primary', node_b: 'secondary/secondary' });
-  });
+  }, 130_000);
 
   it('the original pg_autoctl drives a switchover on our monitor (SQL API and NOTIFY payloads), and pgaf switches back', async () => {
     const theirs = await withDriver(() => original(['perform', 'switchover', '--monitor', monitorUri, '--wait', '30']));
@@ -246,7 +328,20 @@ describe('the same output as the original pg_autoctl, run against our monitor', 
     expect(ours.code, ours.stderr).toBe(0);
     expect(ours.stdout.split('\n')[0]!.split('|').map((c) => c.trim())).toEqual(theirs.stdout.split('\n')[0]!.split('|').map((c) => c.trim()));
     await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
-  }, 120_000);
+  }, 300_000);
+
+  it('the original pg_autoctl performs a failover on our monitor, and pgaf fails back: the same table', async () => {
+    const theirs = await withDriver(() => original(['perform', 'failover', '--monitor', monitorUri, '--wait', '30']));
+    expect(theirs.code, theirs.stderr).toBe(0);
+    expect(theirs.stdout).toMatch(/\| +node_b \| .*\| +wait_primary \| +primary\n/);
+    await settle([n1, n2], { node_a: 'secondary/secondary', node_b: 'primary/primary' });
+    const ours = await withDriver(() => cli(['perform', 'failover', '--monitor', monitorUri, '--wait', '30']));
+    expect(ours.code, ours.stderr).toBe(0);
+    expect(ours.stdout).toMatch(/\| +node_a \| .*\| +wait_primary \| +primary\n/);
+    const header = (r: Result) => r.stdout.split('\n')[0]!.split('|').map((c) => c.trim());
+    expect(header(ours)).toEqual(header(theirs));
+    await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
+  }, 300_000);
 });
 
 describe('show: the original table layouts and --json', () => {
@@ -261,7 +356,7 @@ describe('show: the original table layouts and --json', () => {
     const js = JSON.parse((await cli(['show', 'state', '--json', '--monitor', monitorUri])).stdout);
     expect(js.map((n: any) => n.nodename)).toEqual(['node_a', 'node_b']);
     expect(js[0]).toMatchObject({ nodehost: '127.0.0.1', nodeport: p1, current_group_state: 'primary', assigned_group_state: 'primary' });
-  });
+  }, 170_000);
 
   it('show events: columns and --json', async () => {
     const r = await cli(['show', 'events', '--pgdata', pgdata, '--count', '3']);
@@ -272,7 +367,7 @@ describe('show: the original table layouts and --json', () => {
     const js = JSON.parse((await cli(['show', 'events', '--json', '--monitor', monitorUri, '--count', '2'])).stdout);
     expect(js).toHaveLength(2);
     expect(js[0]).toHaveProperty('description');
-  });
+  }, 170_000);
 
   it('show uri: table, --json, --formation monitor', async () => {
     const r = await cli(['show', 'uri', '--pgdata', pgdata]);
@@ -287,7 +382,7 @@ describe('show: the original table layouts and --json', () => {
     const f = JSON.parse((await cli(['show', 'uri', '--json', '--pgdata', pgdata, '--formation', 'default'])).stdout);
     expect(Object.keys(f)).toEqual(['monitor', 'default']);
     expect(f.default).toMatch(/^postgres:\/\/127\.0\.0\.1:7201,127\.0\.0\.1:7202\/postgres\?/);
-  });
+  }, 300_000);
 
   it('show file, show systemd, show ipaddr, do show ipaddr/cidr/hostname', async () => {
     let r = await cli(['show', 'file', '--pgdata', pgdata]);
@@ -317,7 +412,7 @@ describe('show: the original table layouts and --json', () => {
     r = await cli(['do', 'show', 'hostname']);
     expect(r.code).toBe(0);
     expect(r.stdout.trim().length).toBeGreaterThan(0);
-  });
+  }, 830_000);
 
   it('show state --local reads the state file of a data node; PGDATA from the environment', async () => {
     const a = fakeDataNode('node_a', n1, p1, 'primary');
@@ -328,13 +423,13 @@ describe('show: the original table layouts and --json', () => {
     const g = await cli(['get', 'node', 'candidate-priority'], { PGDATA: a });
     expect(g.code, g.stderr).toBe(0);
     expect(g.stdout).toBe('50\n'.replace('50', String((await q('SELECT candidatepriority FROM pgautofailover.node WHERE nodeid=$1', [n1]))[0].candidatepriority)));
-  });
+  }, 170_000);
 
   it('version --json has the original keys', async () => {
     const r = await cli(['version', '--json']);
     expect(r.code).toBe(0);
     expect(Object.keys(JSON.parse(r.stdout)).sort()).toEqual(['pg_autoctl', 'pg_major', 'pg_version', 'pg_version_num', 'pg_version_str', 'pgautofailover'].sort());
-  });
+  }, 100_000);
 });
 
 describe('get / set node and formation properties', () => {
@@ -354,7 +449,7 @@ describe('get / set node and formation properties', () => {
     expect(r.stdout.split('\n')[0]).toMatch(/^ +Context \| +Name \| +Setting \| Value +$/);
     r = await cli(['get', 'formation', 'settings', '--monitor', monitorUri, '--json']);
     expect(JSON.parse(r.stdout).formation[0]).toMatchObject({ context: 'formation', setting: 'number_sync_standbys' });
-  });
+  }, 500_000);
 
   it('set candidate-priority waits for the primary to apply it, and prints the value', async () => {
     const r = await withDriver(() => cli(['set', 'node', 'candidate-priority', '30', '--monitor', monitorUri, '--name', 'node_b', '--wait', '30']));
@@ -367,7 +462,7 @@ describe('get / set node and formation properties', () => {
     expect(js.code, js.stderr).toBe(0);
     expect(JSON.parse(js.stdout)).toEqual({ 'candidate-priority': 50 });
     await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
-  });
+  }, 230_000);
 
   it('set replication-quorum false then true', async () => {
     let r = await withDriver(() => cli(['set', 'node', 'replication-quorum', 'false', '--monitor', monitorUri, '--name', 'node_b', '--wait', '30']));
@@ -377,7 +472,7 @@ describe('get / set node and formation properties', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('true\n');
     await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
-  });
+  }, 170_000);
 
   it('a value the command line rejects: exit 1 naming it, before any change', async () => {
     const before = await q('SELECT nodeid, candidatepriority, replicationquorum FROM pgautofailover.node ORDER BY nodeid');
@@ -398,7 +493,7 @@ describe('get / set node and formation properties', () => {
     expect(r.code).toBe(6); // the monitor has no such node: a monitor error, as the original
     expect(r.stderr).toMatch(/no node named "nobody"/);
     expect(await q('SELECT nodeid, candidatepriority, replicationquorum FROM pgautofailover.node ORDER BY nodeid')).toEqual(before);
-  });
+  }, 430_000);
 
   it('a value the monitor refuses: exit 6 with its reason, nothing changes', async () => {
     const r = await cli(['set', 'formation', 'number-sync-standbys', '1', '--monitor', monitorUri, '--wait', '5']);
@@ -410,7 +505,7 @@ describe('get / set node and formation properties', () => {
     expect(JSON.parse(ok.stdout)).toEqual({ 'number-sync-standbys': 0, synchronous_standby_names: `ANY 1 (pgautofailover_standby_${n2})` });
     expect(ok.stderr).toMatch(/primary node has now set synchronous_standby_names = 'ANY 1 \(pgautofailover_standby_\d+\)'/);
     await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
-  });
+  }, 230_000);
 
   it('set node metadata updates the monitor and the local configuration', async () => {
     const b = fakeDataNode('node_b', n2, p2, 'secondary');
@@ -438,7 +533,7 @@ describe('get / set node and formation properties', () => {
     r = await cli(['set', 'node', 'metadata', '--pgdata', b, '--pgport', '0']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--pgport must be an integer between 1 and 65535/);
-  });
+  }, 500_000);
 });
 
 describe('formations', () => {
@@ -466,7 +561,7 @@ describe('formations', () => {
     expect(r.stderr).toMatch(/--formation is required/);
     r = await cli(['create', 'formation', '--monitor', monitorUri, '--formation', 'c', '--kind', 'citus']);
     expect(r.code).toBe(1);
-  });
+  }, 560_000);
 });
 
 describe('older forms of the first README', () => {
@@ -482,7 +577,7 @@ describe('older forms of the first README', () => {
     r = await cli(['show', 'state', '--monitor', 'postgres://autoctl_node@127.0.0.1/pg_auto_failover']);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/cannot connect to the monitor at 127\.0\.0\.1:5432/);
-  });
+  }, 230_000);
 });
 
 describe('bad input: exit 1, a message naming the option, nothing on disk changes', () => {
@@ -503,6 +598,10 @@ describe('bad input: exit 1, a message naming the option, nothing on disk change
     ['bad auth', ['create', 'monitor', '--pgdata', join(dir, 'm3'), '--auth', 'password'], /Invalid values:\s+Argument: auth/],
     ['bad wait', ['perform', 'failover', '--monitor', 'postgres://h/db', '--wait', 'soon'], /--wait must be a non-negative integer/],
     ['bad formation name', ['show', 'state', '--monitor', 'postgres://h/db', '--formation', 'a b'], /--formation must be a formation name/],
+    // hostile input (#10): the full matrix is test/e2e/hostile-input.test.ts
+    ['hostile host', ['drop', 'node', '--monitor', 'postgres://h/db', '--hostname', '0.0.0.0/0 trust #', '--pgport', '5432'], /--hostname must be a host name or an IP address, got "0\.0\.0\.0\/0 trust #": it holds whitespace/],
+    ['hostile node name', ['get', 'node', 'candidate-priority', '--monitor', 'postgres://h/db', '--name', 'a\nb'], /--name must be a node name of 1 to 63 characters/],
+    ['HBA keyword as a formation', ['show', 'state', '--monitor', 'postgres://h/db', '--formation', 'all'], /--formation must be a formation name .*: it is a pg_hba.conf keyword/],
     ['conflicting options', ['stop', '--fast', '--immediate', '--pgdata', pgdata], /mutually exclusive/],
     ['no pgdata', ['status'], /--pgdata is required \(or set the PGDATA environment variable\)/],
   ];
@@ -513,7 +612,7 @@ describe('bad input: exit 1, a message naming the option, nothing on disk change
     expect(r.stderr).toMatch(message);
     expect(r.stdout).toBe('');
     expect(snapshot()).toBe(before);
-  });
+  }, 100_000);
 
   it('exit codes of the other classes: 2 configuration, 3 state, 6 monitor', async () => {
     let r = await cli(['config', 'get', '--pgdata', join(dir, 'nowhere')]);
@@ -524,7 +623,7 @@ describe('bad input: exit 1, a message naming the option, nothing on disk change
     r = await cli(['show', 'state', '--monitor', `postgres://autoctl_node@127.0.0.1:${dead}/pg_auto_failover`]);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/cannot connect to the monitor at 127\.0\.0\.1:\d+/);
-  });
+  }, 230_000);
 
   it('-q silences info lines, -v adds debug lines', async () => {
     const quiet = await cli(['-q', 'enable', 'secondary', '--monitor', monitorUri]);
@@ -534,7 +633,7 @@ describe('bad input: exit 1, a message naming the option, nothing on disk change
     expect(loud.stderr).toMatch(/INFO/);
     const debug = await cli(['-v', 'show', 'ipaddr']);
     expect(debug.stderr).toMatch(/DEBUG/);
-  });
+  }, 230_000);
 });
 
 describe('--help through the program', () => {
@@ -552,7 +651,7 @@ describe('--help through the program', () => {
       }
     };
     await Promise.all([worker(), worker(), worker()]);
-  }, 180_000);
+  }, 230_000);
 
   it('stops quietly, exit 0, when the reader of its output is gone (| head)', async () => {
     const child = spawn(process.execPath, [mainJs, 'show', 'events', '--count', '50', '--monitor', monitorUri], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -578,7 +677,7 @@ describe('--help through the program', () => {
   it('do is listed only when PG_AUTOCTL_DEBUG is set', async () => {
     expect((await cli(['--help'])).stdout).not.toMatch(/^ +pgaf do /m);
     expect((await cli(['--help'], { PG_AUTOCTL_DEBUG: '1' })).stdout).toMatch(/^ +pgaf do /m);
-  });
+  }, 170_000);
 
   it('bash completion script and completions', async () => {
     const r = await cli(['completion']);
@@ -586,7 +685,7 @@ describe('--help through the program', () => {
     expect(r.stdout).toMatch(/complete .* pg_autoctl\n/);
     const c = await cli(['--get-yargs-completions', 'pgaf', 'get', 'node', '']);
     expect(c.stdout.split('\n')).toEqual(expect.arrayContaining(['candidate-priority', 'replication-quorum']));
-  });
+  }, 170_000);
 });
 
 describe('debug do commands (PG_AUTOCTL_DEBUG)', () => {
@@ -622,7 +721,7 @@ describe('debug do commands (PG_AUTOCTL_DEBUG)', () => {
     r = await cli(['do', 'fsm', 'init', '--pgdata', c], dbg);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ current_role: 'init', assigned_role: 'init', nodeId: 99 });
-  });
+  }, 690_000);
 });
 
 describe('config check and the --watch of show', () => {
@@ -630,7 +729,7 @@ describe('config check and the --watch of show', () => {
     const r = await cli(['config', 'check', '--pgdata', pgdata, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ role: 'monitor', postgres: { pgdata, port, is_running: true } });
-  });
+  }, 100_000);
 
   it('show events --watch is the live view, until interrupted', async () => {
     const p = spawn(process.execPath, [mainJs, 'show', 'events', '--watch', '--monitor', monitorUri], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -645,7 +744,7 @@ describe('config check and the --watch of show', () => {
     expect(stdout).toMatch(/Last events:/);
     const r = await cli(['show', 'state', '--watch', '--json', '--monitor', monitorUri]);
     expect(r.code).toBe(1);
-  });
+  }, 100_000);
 });
 
 describe('watch in tmux', () => {
@@ -692,5 +791,5 @@ describe('drop monitor', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(pgdata)).toBe(false);
     expect(existsSync(cfg)).toBe(false);
-  });
+  }, 100_000);
 });

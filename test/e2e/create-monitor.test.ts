@@ -56,7 +56,7 @@ describe('create monitor', () => {
     expect(r.stderr).toMatch(/--pgport must be an integer between 1 and 65535/);
     expect(existsSync(pgdata)).toBe(false);
     expect(existsSync(xdg)).toBe(false);
-  });
+  }, 170_000);
 
   it('exits 1 on a non-empty directory that is not a monitor, and leaves it alone', async () => {
     const other = join(dir, 'not-a-monitor');
@@ -67,7 +67,7 @@ describe('create monitor', () => {
     expect(r.stderr).toMatch(/not empty/);
     expect(readdirSync(other)).toEqual(['keep.txt']);
     expect(existsSync(xdg)).toBe(false);
-  });
+  }, 170_000);
 
   it('creates a monitor and prints its URI', async () => {
     started.push(pgdata);
@@ -80,7 +80,7 @@ describe('create monitor', () => {
     expect(cfg).toContain(`port = ${port}\n`);
     expect(readFileSync(join(pgdata, 'pg_hba.conf'), 'utf8')).toContain('host pg_auto_failover autoctl_node 127.0.0.1/32 trust');
     if (runAs) expect(statSync(pgdata).uid).toBe(runAs.uid);
-  });
+  }, 170_000);
 
   it('show uri prints the monitor URI', async () => {
     const uri = `postgres://autoctl_node@127.0.0.1:${port}/pg_auto_failover?sslmode=prefer`;
@@ -92,7 +92,7 @@ describe('create monitor', () => {
     expect(only.stdout).toBe(uri + '\n');
     const js = JSON.parse((await cli(['show', 'uri', '--pgdata', pgdata, '--json'])).stdout);
     expect(js[0]).toEqual({ type: 'monitor', name: 'monitor', uri });
-  });
+  }, 430_000);
 
   it('show state prints an empty formation, as a table and as JSON', async () => {
     const table = await cli(['show', 'state', '--pgdata', pgdata]);
@@ -106,14 +106,14 @@ describe('create monitor', () => {
     const events = await cli(['show', 'events', '--pgdata', pgdata, '--json']);
     expect(events.code).toBe(0);
     expect(Array.isArray(JSON.parse(events.stdout))).toBe(true);
-  });
+  }, 430_000);
 
   it('lets keepers in: show state over TCP as autoctl_node with --monitor', async () => {
     const r = await cli(['show', 'state', '--json', '--monitor', `postgres://autoctl_node@127.0.0.1:${port}/pg_auto_failover?sslmode=prefer`]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual([]);
-  });
+  }, 170_000);
 
   it('re-runs on the existing monitor without initdb, and refuses a different port', async () => {
     const again = await cli(['create', 'monitor', '--pgdata', pgdata]);
@@ -122,7 +122,7 @@ describe('create monitor', () => {
     const other = await cli(['create', 'monitor', '--pgdata', pgdata, '--pgport', String(port === 65535 ? port - 1 : port + 1)]);
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/differs from the existing monitor/);
-  });
+  }, 300_000);
 
   it('updates a monitor still on extension 1.0 to the shipped version: a re-run of create monitor, and the monitor service at start', async () => {
     const superuser = runAs?.name ?? userInfo().username;
@@ -165,7 +165,7 @@ describe('create monitor', () => {
       if (svc.pid) process.kill(svc.pid, 'SIGTERM');
       await exited;
     }
-  });
+  }, 170_000);
 
   it('refuses a port that is taken, creating nothing', async () => {
     const second = join(dir, 'second');
@@ -173,7 +173,7 @@ describe('create monitor', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/already in use/);
     expect(existsSync(second)).toBe(false);
-  });
+  }, 170_000);
 
   it('stops, then a re-run starts it again', async () => {
     expect((await cli(['stop', '--pgdata', pgdata])).code).toBe(0);
@@ -183,5 +183,5 @@ describe('create monitor', () => {
     const up = await cli(['create', 'monitor', '--pgdata', pgdata]);
     expect(up.code).toBe(0);
     expect((await cli(['show', 'state', '--pgdata', pgdata, '--json'])).code).toBe(0);
-  });
+  }, 560_000);
 });

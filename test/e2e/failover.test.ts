@@ -10,7 +10,7 @@ describe('a monitor and two nodes', () => {
   beforeAll(async () => {
     c = await TestCluster.create();
     await c.startMonitor(FAST_MONITOR_SETTINGS);
-  });
+  }, 170_000);
   afterAll(async () => {
     await c?.destroy();
   });
@@ -22,7 +22,7 @@ describe('a monitor and two nodes', () => {
     await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
     const ssn = await c.monitorQuery(`SELECT pgautofailover.synchronous_standby_names() AS s`);
     expect(ssn[0]!.s).toBe('ANY 1 (pgautofailover_standby_2)');
-  });
+  }, 200_000);
 
   it('survives the death of the primary host without losing an acknowledged write', async () => {
     const w = Writer.fromUri(await c.formationUri(), c.superuser, 'writes', 'hostdeath');
@@ -36,10 +36,10 @@ describe('a monitor and two nodes', () => {
     const res = await w.stop();
     expect(res.acked.some((a) => a.port === oldPrimaryPort)).toBe(true);
     expect(await w.missing()).toEqual([]);
-  });
+  }, 270_000);
 
   it('takes the old primary back as a secondary when its keeper restarts', async () => {
     c.restartKeeper('node1');
     await c.waitForStates({ node1: 'secondary', node2: 'primary' }, 90_000);
-  });
+  }, 130_000);
 });

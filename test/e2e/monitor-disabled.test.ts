@@ -38,7 +38,7 @@ describe('nodes without a monitor (do fsm assign, do fsm nodes set)', () => {
   beforeAll(async () => {
     c = await TestCluster.create();
     await c.addNodeWithoutMonitor('node1', 1);
-  });
+  }, 170_000);
   afterAll(async () => {
     await c?.destroy();
   });
@@ -49,7 +49,7 @@ describe('nodes without a monitor (do fsm assign, do fsm nodes set)', () => {
     const r = await c.cli('node1', ['do', 'fsm', 'state']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).state).toMatchObject({ current_role: 'init', assigned_role: 'init', nodeId: 1 });
-  });
+  }, 170_000);
 
   it('becomes single with do fsm assign, its running keeper doing the work', async () => {
     const r = await c.cli('node1', ['do', 'fsm', 'assign', 'single']);
@@ -57,7 +57,7 @@ describe('nodes without a monitor (do fsm assign, do fsm nodes set)', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ current_role: 'single', assigned_role: 'single' });
     await c.nodeQuery('node1', 'CREATE TABLE t1(a int)');
     await c.nodeQuery('node1', 'INSERT INTO t1 VALUES (1), (2)');
-  });
+  }, 170_000);
 
   it('says so where a monitor is needed; show state shows the local state', async () => {
     let r = await c.cli('node1', ['perform', 'failover']);
@@ -66,7 +66,7 @@ describe('nodes without a monitor (do fsm assign, do fsm nodes set)', () => {
     r = await c.cli('node1', ['show', 'state']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/node1 .*single/);
-  });
+  }, 300_000);
 
   it('refuses a bad nodes file and changes nothing', async () => {
     await c.addNodeWithoutMonitor('node2', 2);
@@ -78,7 +78,7 @@ describe('nodes without a monitor (do fsm assign, do fsm nodes set)', () => {
     const get = await c.cli('node2', ['do', 'fsm', 'nodes', 'get']);
     expect(get.code, get.stderr).toBe(0);
     expect(JSON.parse(get.stdout)).toEqual([]);
-  });
+  }, 430_000);
 
   it('streams from node1 once given the node list and assigned wait_standby, catchingup, secondary', async () => {
     const nodes = [
@@ -117,7 +117,7 @@ describe('nodes without a monitor (do fsm assign, do fsm nodes set)', () => {
       return r.length === 3 ? r : undefined;
     });
     expect(rows.map((r) => r.a)).toEqual([1, 2, 3]);
-  });
+  }, 1_160_000);
 });
 
 describe('replacing the monitor online (disable monitor, enable monitor)', () => {
@@ -146,7 +146,7 @@ describe('replacing the monitor online (disable monitor, enable monitor)', () =>
     await writer.createTable();
     writer.start();
     await writer.waitForAcks(10, 10_000);
-  });
+  }, 340_000);
   afterAll(async () => {
     await writer?.stop().catch(() => undefined);
     await c?.destroy();
@@ -158,7 +158,7 @@ describe('replacing the monitor online (disable monitor, enable monitor)', () =>
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/is the primary and node 2 "node2" still follow/);
     expect(readFileSync(configFile(c, 'node1'), 'utf8')).toBe(before);
-  });
+  }, 170_000);
 
   it('disables the monitor on the standby, then on the primary; writes go on', async () => {
     let r = await c.cli('node2', ['disable', 'monitor', '--force']);
@@ -170,7 +170,7 @@ describe('replacing the monitor online (disable monitor, enable monitor)', () =>
     r = await c.cli('node1', ['disable', 'monitor']);
     expect(r.code).toBe(2);
     await writer!.waitForAcks(10, 15_000);
-  });
+  }, 450_000);
 
   it('drops the old monitor: the nodes do not care', async () => {
     await c.stopKeeper('monitor');
@@ -183,7 +183,7 @@ describe('replacing the monitor online (disable monitor, enable monitor)', () =>
       return x.length ? x : undefined;
     });
     expect(rows.length).toBe(1);
-  });
+  }, 220_000);
 
   it('enables a new monitor on the primary, then on the standby: primary and secondary, no base backup', async () => {
     await c.replaceMonitor();
@@ -216,7 +216,7 @@ describe('replacing the monitor online (disable monitor, enable monitor)', () =>
     // writes went on: node1 refused none, and each step above saw new acknowledgements
     expect(result.failed, 'write attempts that failed on node1 while its monitor was replaced').toEqual([]);
     recordFigure('monitor replaced online under writes: longest gap between two acknowledged writes', result.longestGapMs, 'ms');
-  });
+  }, 810_000);
 
   it('fails over on the new monitor', async () => {
     const r = await c.cli('node1', ['perform', 'failover']);
@@ -224,5 +224,5 @@ describe('replacing the monitor online (disable monitor, enable monitor)', () =>
     await c.waitForStates({ node1: 'secondary', node2: 'primary' }, 60_000);
     const rows = await c.nodeQuery<{ n: string }>('node2', "SELECT count(*)::text AS n FROM writes WHERE label = 'replace'");
     expect(Number(rows[0]!.n)).toBeGreaterThan(30);
-  });
+  }, 230_000);
 });

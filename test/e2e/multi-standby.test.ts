@@ -19,7 +19,7 @@ describe('one primary, two standbys', () => {
     await c.addNode('node2');
     await c.addNode('node3');
     await c.waitForStates({ node1: 'primary', node2: 'secondary', node3: 'secondary' }, 120_000);
-  });
+  }, 370_000);
   afterAll(async () => {
     await c?.destroy();
   });
@@ -53,5 +53,5 @@ describe('one primary, two standbys', () => {
     await c.waitForStates({ [next.nodename]: 'primary', [third.nodename]: 'secondary' }, 90_000);
     c.restartKeeper(primary);
     await c.waitFor('all three stable again', stable, 120_000);
-  }, 300_000);
+  }, 530_000);
 });

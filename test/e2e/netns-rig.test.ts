@@ -26,6 +26,8 @@ function netnsAvailable(): boolean {
 const canRun = netnsAvailable();
 if (!canRun) console.warn('netns-rig: skipped, this machine cannot create network namespaces (needs root and iproute2)');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** the bound of each step: longer than every wait inside it (each wait bounds itself, with its own message) */
+const LIMIT = 15 * 60_000;
 
 describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as pg_autoctl', () => {
   const rig = new NetnsRig();
@@ -58,7 +60,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
   }
 
   /** the rig's wait_until_state: poll the monitor until the node reports `state` */
-  async function waitState(node: NetnsNode, state: string, timeoutMs = 90_000): Promise<void> {
+  async function waitState(node: NetnsNode, state: string, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last: string | undefined;
     while (Date.now() < deadline) {
@@ -80,7 +82,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
   }
 
   /** until the monitor's health check sees the node's Postgres down (0) or up (1) */
-  async function waitHealth(node: NetnsNode, health: 0 | 1, timeoutMs = 60_000): Promise<void> {
+  async function waitHealth(node: NetnsNode, health: 0 | 1, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const rows = await monitorSql<{ health: number }>('SELECT health FROM pgautofailover.node WHERE nodeid = $1', [ids.get(node)]);
@@ -100,7 +102,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
   }
 
   /** the rows of t on a node, once it has them all (a standby may replay a moment later) */
-  async function waitRows(node: NetnsNode, want: number[], timeoutMs = 60_000): Promise<number[]> {
+  async function waitRows(node: NetnsNode, want: number[], timeoutMs = 30_000): Promise<number[]> {
     const deadline = Date.now() + timeoutMs;
     let last: number[] | string = 'nothing';
     while (Date.now() < deadline) {
@@ -122,7 +124,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
   afterAll(async () => {
     await rig.destroy();
     expect(await rig.leftovers()).toEqual([]);
-  }, 120_000);
+  }, LIMIT);
 
   it('creates the monitor with the original\'s options and runs it; do pgsetup wait works on it', async () => {
     monitor = rig.addNode('monitor');
@@ -146,7 +148,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
     expect(monitor.serviceLog + out).toBeDefined();
     for (const [k, v] of Object.entries(FAST_MONITOR_SETTINGS)) await monitor.sql(`ALTER SYSTEM SET pgautofailover.${k} = '${v}'`);
     await monitor.sql('SELECT pg_reload_conf()');
-  }, 120_000);
+  }, LIMIT);
 
   let node1: NetnsNode;
   let node2: NetnsNode;
@@ -163,7 +165,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
     await node1.sql('CREATE TABLE t(a int)');
     await writeRow(node1, 1);
     await autoctl(node2, ['do', 'pgsetup', 'ready']);
-  }, 180_000);
+  }, LIMIT);
 
   it('renames a node with config set pg_autoctl.name: the monitor has the new name', async () => {
     await autoctl(node2, ['config', 'set', 'pg_autoctl.name', 'standby-a']);
@@ -175,7 +177,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
       await sleep(250);
     }
     expect(name).toBe('standby-a');
-  }, 60_000);
+  }, LIMIT);
 
   it('maintenance on the standby and back', async () => {
     await autoctl(node2, ['enable', 'maintenance']);
@@ -183,7 +185,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
     await autoctl(node2, ['disable', 'maintenance']);
     await waitState(node2, 'secondary');
     await waitState(node1, 'primary');
-  }, 120_000);
+  }, LIMIT);
 
   it('fails over with perform_failover() over SQL, then fails back; no row lost', async () => {
     await monitorSql("SELECT pgautofailover.perform_failover('default', 0)");
@@ -195,7 +197,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
     await waitState(node2, 'secondary');
     await writeRow(node1, 3);
     expect(await waitRows(node1, [1, 2, 3])).toEqual([1, 2, 3]);
-  }, 180_000);
+  }, LIMIT);
 
   it('primary failure (keeper terminated, Postgres stopped): the standby takes over; the old primary rejoins', async () => {
     await node1.fail();
@@ -205,7 +207,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
     await waitState(node1, 'secondary');
     await waitState(node2, 'primary');
     expect(await waitRows(node1, [1, 2, 3, 4])).toEqual([1, 2, 3, 4]);
-  }, 180_000);
+  }, LIMIT);
 
   it('the primary\'s interface goes down: it fences itself, the standby is promoted; back up, it rejoins', async () => {
     node2.ifdown();
@@ -224,7 +226,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
     await waitState(node2, 'secondary');
     await waitState(node1, 'primary');
     expect(await waitRows(node2, [1, 2, 3, 4, 5])).toEqual([1, 2, 3, 4, 5]);
-  }, 240_000);
+  }, LIMIT);
 
   let node3: NetnsNode;
 
@@ -243,7 +245,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
     await waitState(node3, 'secondary');
     await waitState(node1, 'primary');
     expect(await waitRows(node3, [1, 2, 3, 4, 5])).toEqual([1, 2, 3, 4, 5]);
-  }, 240_000);
+  }, LIMIT);
 
   let node4: NetnsNode;
 
@@ -264,7 +266,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
       await sleep(250);
     }
     expect(onPrimary).toBe(want);
-  }, 180_000);
+  }, LIMIT);
 
   it('a standby fails: the primary stays primary and keeps committing; the standby comes back', async () => {
     await node3.fail();
@@ -275,7 +277,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
     await waitHealth(node3, 1);
     await waitState(node3, 'secondary');
     expect(await waitRows(node3, [1, 2, 3, 4, 5, 6])).toEqual([1, 2, 3, 4, 5, 6]);
-  }, 180_000);
+  }, LIMIT);
 
   it('do service restart postgres returns once asked; the keeper starts Postgres again', async () => {
     const before = node4.postmasterPid();
@@ -285,7 +287,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
     expect(node4.postmasterPid()).not.toBe(before);
     await waitState(node4, 'secondary');
     expect(await stateOf(node1)).toBe('primary');
-  }, 120_000);
+  }, LIMIT);
 
   it('the monitor restarts (service and Postgres): no failover, writes go on, states are kept', async () => {
     await monitor.fail();
@@ -299,5 +301,5 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
     expect(Number(events[0]!.n)).toBe(0);
     expect(await waitRows(node4, [1, 2, 3, 4, 5, 6, 7])).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect((await autoctl(monitor, ['show', 'state'])).split('\n').filter((l) => / primary | secondary /.test(l)).length).toBe(3);
-  }, 180_000);
+  }, LIMIT);
 });

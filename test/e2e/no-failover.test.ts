@@ -21,7 +21,7 @@ describe('no failover without a failure', () => {
     await w.createTable();
     w.start();
     await w.waitForAcks(10, 10_000);
-  });
+  }, 480_000);
   afterAll(async () => {
     await w?.stop();
     await c?.destroy();
@@ -56,5 +56,5 @@ describe('no failover without a failure', () => {
     expect(events).toEqual([]);
     await w.stop();
     expect(await w.missing()).toEqual([]);
-  });
+  }, 230_000);
 });

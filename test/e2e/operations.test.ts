@@ -14,7 +14,7 @@ describe('planned operations', () => {
     await c.waitForStates({ node1: 'single' }, 60_000);
     await c.addNode('node2');
     await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
-  });
+  }, 330_000);
   afterAll(async () => {
     await c?.destroy();
   });
@@ -30,7 +30,7 @@ describe('planned operations', () => {
     await w.waitForAcks(10, 20_000, c.member('node2').port);
     await w.stop();
     expect(await w.missing()).toEqual([]);
-  });
+  }, 400_000);
 
   it('puts the standby in maintenance and takes it back', async () => {
     let r = await c.cli('node1', ['enable', 'maintenance']);
@@ -39,7 +39,7 @@ describe('planned operations', () => {
     r = await c.cli('node1', ['disable', 'maintenance']);
     expect(r.code, r.stderr).toBe(0);
     await c.waitForStates({ node1: 'secondary', node2: 'primary' }, 60_000);
-  });
+  }, 430_000);
 
   it('puts the primary in maintenance: the standby takes over', async () => {
     let r = await c.cli('node2', ['enable', 'maintenance']);
@@ -50,7 +50,7 @@ describe('planned operations', () => {
     r = await c.cli('node2', ['disable', 'maintenance']);
     expect(r.code, r.stderr).toBe(0);
     await c.waitForStates({ node2: 'secondary', node1: 'primary' }, 90_000);
-  });
+  }, 600_000);
 
   it('adds a third node, then drops it', async () => {
     await c.addNode('node3');
@@ -63,7 +63,7 @@ describe('planned operations', () => {
     await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 60_000);
     const after = await c.monitorQuery(`SELECT pgautofailover.synchronous_standby_names() AS s`);
     expect(after[0]!.s).toMatch(/^ANY 1 \(pgautofailover_standby_\d\)$/);
-  });
+  }, 400_000);
   it('pg_autoctl commands against running keepers: get/set default to the local node, do commands, status', async () => {
     await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 60_000);
     let r = await c.cli('node2', ['get', 'node', 'candidate-priority']);
@@ -102,5 +102,5 @@ describe('planned operations', () => {
     r = await c.cli('node2', ['do', 'service', 'restart', 'postgres']);
     expect(r.code, r.stderr).toBe(0);
     await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 60_000);
-  });
+  }, 1_640_000);
 });

@@ -89,7 +89,7 @@ beforeAll(async () => {
   monitorUri = r.stdout.trim();
   db = new pg.Client({ host: dir, port, user: runAs?.name ?? process.env.USER ?? 'postgres', database: 'pg_auto_failover' });
   await db.connect();
-});
+}, 170_000);
 
 afterAll(async () => {
   await db?.end().catch(() => undefined);
@@ -109,7 +109,7 @@ describe('config get / set on a monitor', () => {
     expect(one.stdout).toBe(`${port}\n`);
     const js = await cli(['config', 'get', '--json', '--pgdata', pgdata]);
     expect(JSON.parse(js.stdout).postgresql.port).toBe(port); // integers as numbers, as the original
-  });
+  }, 230_000);
 
   it('sets a value and reads it back; listen_addresses also goes to the Postgres settings file', async () => {
     let r = await cli(['config', 'set', 'ssl.sslmode', 'require', '--pgdata', pgdata]);
@@ -126,7 +126,7 @@ describe('config get / set on a monitor', () => {
     expect(r.stderr).toMatch(/Reloaded the monitor Postgres/);
     // the file keeps its owner
     expect(statSync(configFile).uid).toBe(process.getuid?.());
-  });
+  }, 300_000);
 
   it('refuses an invalid value: exit 2 naming the key, file unchanged', async () => {
     const before = readFileSync(configFile, 'utf8');
@@ -149,7 +149,7 @@ describe('config get / set on a monitor', () => {
     expect(r.stderr).toMatch(/postgresql\.nope/);
     expect(readFileSync(configFile, 'utf8')).toBe(before);
     expect(statSync(configFile).mtimeMs).toBe(mtime);
-  });
+  }, 430_000);
 });
 
 describe('status and reload of a monitor without its service', () => {
@@ -166,13 +166,13 @@ describe('status and reload of a monitor without its service', () => {
     expect(js.postgres.control.catalog_version).toBeGreaterThan(200000000);
     expect(js.pg_autoctl.services).toEqual([]);
     expect(r.stderr).toMatch(/pgaf is not running/);
-  });
+  }, 100_000);
 
   it('reload reloads the monitor Postgres', async () => {
     const r = await cli(['reload', '--pgdata', pgdata]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/Reloaded the monitor Postgres/);
-  });
+  }, 100_000);
 });
 
 describe('operator commands with two fake nodes', () => {
@@ -189,7 +189,7 @@ describe('operator commands with two fake nodes', () => {
     expect(r.stderr).toMatch(/the monitor refused: cannot fail over formation "default" group 0: it has 1 node\(s\), at least 2 are needed/);
     expect(r.stdout).toBe('');
     expect(await states()).toEqual({ node_a: 'single/single' });
-  });
+  }, 100_000);
 
   it('show settings and show standby-names print the original layouts', async () => {
     n2 = await register(p2, 'node_b');
@@ -218,7 +218,7 @@ describe('operator commands with two fake nodes', () => {
     expect(ssn.stdout).toBe(`'ANY 1 (pgautofailover_standby_${n2})'\n`);
     const ssnJs = JSON.parse((await cli(['show', 'standby-names', '--json', '--monitor', monitorUri, '--group', '0'])).stdout);
     expect(ssnJs).toEqual({ formation: 'default', group: 0, synchronous_standby_names: `ANY 1 (pgautofailover_standby_${n2})` });
-  });
+  }, 300_000);
 
   it('show uri --formation prints one usable line', async () => {
     const f = await cli(['show', 'uri', '--pgdata', pgdata, '--formation', 'default']);
@@ -228,7 +228,7 @@ describe('operator commands with two fake nodes', () => {
     expect(m.stdout).toBe(`${monitorUri}\n`);
     const table = await cli(['show', 'uri', '--pgdata', pgdata]);
     expect(table.stdout.split('\n')).toHaveLength(6); // header, dashes, 2 rows, the original's empty line
-  });
+  }, 230_000);
 
   it('enable maintenance on the primary without --allow-failover: exit 1, nothing changes', async () => {
     const a = fakeDataNode('node_a', n1, p1, 'primary');
@@ -241,7 +241,7 @@ describe('operator commands with two fake nodes', () => {
     r = await cli(['enable', 'maintenance', '--pgdata', a]);
     expect(r.code).toBe(1);
     expect(await states()).toEqual({ node_a: 'primary/primary', node_b: 'secondary/secondary' });
-  });
+  }, 170_000);
 
   it('enable and disable maintenance on the standby, following the group', async () => {
     const b = fakeDataNode('node_b', n2, p2, 'secondary');
@@ -266,7 +266,7 @@ describe('operator commands with two fake nodes', () => {
       await driver;
     }
     await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
-  });
+  }, 170_000);
 
   it('accepts a failover with --wait 0 and returns at once', async () => {
     const r = await cli(['perform', 'failover', '--monitor', monitorUri, '--wait', '0', '--json']);
@@ -274,7 +274,7 @@ describe('operator commands with two fake nodes', () => {
     expect(JSON.parse(r.stdout)).toEqual({ formation: 'default', group: 0, waited: false, primary: null, events: [] });
     expect(await states()).toEqual({ node_a: 'primary/draining', node_b: 'secondary/prepare_promotion' });
     await settle([n1, n2], { node_a: 'secondary/secondary', node_b: 'primary/primary' });
-  });
+  }, 100_000);
 
   it('a switchover follows the notifications until the new primary (exit 0)', async () => {
     let stop = false;
@@ -301,7 +301,7 @@ describe('operator commands with two fake nodes', () => {
     expect(r.stderr).toMatch(/Node \d+ "node_a" \(127\.0\.0\.1:7101\) is now the primary/);
     const s = await states();
     expect(s.node_a).toBe('primary/primary');
-  });
+  }, 100_000);
 
   it('a failover that does not finish in time exits 6', async () => {
     await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
@@ -309,7 +309,7 @@ describe('operator commands with two fake nodes', () => {
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/timed out after 1s waiting for a notification with state "primary"/);
     await settle([n1, n2], { node_a: 'secondary/secondary', node_b: 'primary/primary' });
-  });
+  }, 100_000);
 
   it('drop node names the node on the monitor; --force removes it at once', async () => {
     let r = await cli(['drop', 'node', '--monitor', monitorUri, '--name', 'nobody']);
@@ -318,5 +318,5 @@ describe('operator commands with two fake nodes', () => {
     r = await cli(['drop', 'node', '--pgdata', pgdata, '--hostname', '127.0.0.1', '--pgport', String(p1), '--force']);
     expect(r.code, r.stderr).toBe(0);
     expect(Object.keys(await states())).toEqual(['node_b']);
-  });
+  }, 170_000);
 });

@@ -86,7 +86,7 @@ describe('network partitions of a primary and its standby', () => {
     await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
     const r = await c.cli('node1', ['config', 'get', 'timeout.network_partition_timeout']);
     if (r.code === 0 && Number(r.stdout.trim()) > 0) npt = Number(r.stdout.trim());
-  });
+  }, 460_000);
   afterAll(async () => {
     await c?.destroy();
   });
@@ -102,7 +102,7 @@ describe('network partitions of a primary and its standby', () => {
     expect(c.proxy('node1', 'monitor').openConnections).toBeGreaterThan(0);
     expect(c.proxy('node2', 'monitor').openConnections).toBeGreaterThan(0);
     expect(await c.formationUri()).toContain(`127.0.0.11:${c.member('node1').port}`);
-  });
+  }, 170_000);
 
   it('a primary whose keeper cannot reach the monitor, while its Postgres answers and streams, is not failed over', async () => {
     const w = Writer.fromUri(await c.formationUri(), c.superuser, 'writes', 'keeper-cut');
@@ -140,7 +140,7 @@ describe('network partitions of a primary and its standby', () => {
       await w.stop();
     }
     expect(await w.missing()).toEqual([]);
-  }, 120_000);
+  }, 250_000);
 
   it('a standby cut off from the primary\'s replication is never promoted over the live, reporting primary', async () => {
     const since = await lastEventId();
@@ -299,7 +299,7 @@ describe('network partitions of a primary and its standby', () => {
 
   it('an old primary with a synchronous standby, cut off from the monitor and the standby but not from its clients, acknowledges no commit once the new primary takes writes; it fences itself and rejoins', async () => {
     await isolateOldPrimary('node1', 'node2', { sync: true, label: 'iso-sync' });
-  }, 300_000);
+  }, 580_000);
 
   it('the same with an asynchronous standby (replication-quorum false): the promotion waits for the old primary to fence itself', async () => {
     // node1 (now the standby) stops counting for synchronous replication: node2 runs with
@@ -307,5 +307,5 @@ describe('network partitions of a primary and its standby', () => {
     await c.waitForStates({ node1: 'secondary', node2: 'primary' }, 60_000);
     await c.monitorQuery(`SELECT pgautofailover.set_node_replication_quorum('default', 'node1', false)`);
     await isolateOldPrimary('node2', 'node1', { sync: false, label: 'iso-async' });
-  }, 300_000);
+  }, 650_000);
 });

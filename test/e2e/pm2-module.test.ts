@@ -194,7 +194,7 @@ afterAll(async () => {
   for (const h of HOSTS) tryKill(postmasterPid(h), 'SIGQUIT');
   await new Promise((r) => setTimeout(r, 1000));
   rmSync(root, { recursive: true, force: true });
-}, 300_000);
+}, 430_000);
 
 describe('pgaf as a PM2 module', () => {
   it('installs from the packed tarball with no network', async () => {
@@ -205,7 +205,7 @@ describe('pgaf as a PM2 module', () => {
       expect(m?.pm2_env.pmx_module).toBe(true);
       expect(m?.pm2_env.status).toBe('online');
     }
-  }, 400_000);
+  }, 760_000);
 
   it('brings a monitor and two nodes up from their cluster files', async () => {
     // a bad file first: the module says what is wrong, where, and waits
@@ -235,7 +235,7 @@ describe('pgaf as a PM2 module', () => {
       expect(app?.pm2_env.status, `${h}'s Postgres app`).toBe('online');
       expect(app?.pid).toBe(postmasterPid(h));
     }
-  }, 300_000);
+  }, 1_590_000);
 
   it('shows keeper sentences, Postgres logs and metrics through PM2', async () => {
     const logs = await pm2('node2', ['logs', '--nostream', '--lines', '200']);
@@ -251,7 +251,7 @@ describe('pgaf as a PM2 module', () => {
     const st = await pm2('node1', ['trigger', 'pm2-pgaf', 'status']);
     const json = JSON.parse(st.stdout.slice(st.stdout.indexOf('={') + 1).trim().split('\n')[0]!);
     expect(json).toMatchObject({ node: 'node1', state: 'primary', goal: 'primary', postgres: { app: 'pgaf-postgres-node1', running: true } });
-  }, 60_000);
+  }, 460_000);
 
   it('pgaf apply: check, apply, and a second apply reports no change', async () => {
     const file = join(root, 'cluster.yaml');
@@ -289,7 +289,7 @@ describe('pgaf as a PM2 module', () => {
     const unknown = await run('node', [PGAF, 'apply', '-f', join(root, 'unknown.yaml')], process.env);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/no node named "node9"/);
-  }, 60_000);
+  }, 690_000);
 
   it('restarting the module leaves Postgres running', async () => {
     const before = postmasterPid('node1');
@@ -299,7 +299,7 @@ describe('pgaf as a PM2 module', () => {
     expect(postmasterPid('node1')).toBe(before);
     expect((await proc('node1', 'pgaf-postgres-node1'))?.pid).toBe(before);
     await waitStates({ node1: 'primary/primary', node2: 'secondary/secondary' }, 30_000);
-  }, 60_000);
+  }, 340_000);
 
   it('pm2 trigger switchover makes node2 the primary; PM2 does not restart what the keeper stops', async () => {
     const r = await pm2('node1', ['trigger', 'pm2-pgaf', 'switchover']);
@@ -308,7 +308,7 @@ describe('pgaf as a PM2 module', () => {
     const app1 = await proc('node1', 'pgaf-postgres-node1');
     expect(app1?.pm2_env.status).toBe('online');
     expect(app1?.pid).toBe(postmasterPid('node1'));
-  }, 120_000);
+  }, 400_000);
 
   it('maintenance on the primary through pm2 trigger: PM2 never brings back the Postgres the keeper stopped', async () => {
     const refused = await pm2('node2', ['trigger', 'pm2-pgaf', 'maintenance-on']);
@@ -325,7 +325,7 @@ describe('pgaf as a PM2 module', () => {
     expect(off.stdout).toMatch(/"ok":true/);
     await waitStates({ node1: 'primary/primary', node2: 'secondary/secondary' }, 90_000);
     expect((await proc('node2', 'pgaf-postgres-node2'))?.pm2_env.status).toBe('online');
-  }, 240_000);
+  }, 1_060_000);
 
   it('kill -9 of the primary host (PM2 daemon, keeper, Postgres) fails over with no lost write', async () => {
     const formationUri = `postgres://127.0.0.1:${ports.node1},127.0.0.1:${ports.node2}/postgres?target_session_attrs=read-write`;
@@ -349,7 +349,7 @@ describe('pgaf as a PM2 module', () => {
     const res = await w.stop();
     expect(res.acked.length).toBeGreaterThan(40);
     expect(await w.missing()).toEqual([]);
-  }, 200_000);
+  }, 500_000);
 
   it('a module upgrade (pm2 install again) and pm2 uninstall leave Postgres running', async () => {
     const before = postmasterPid('node2');
@@ -368,5 +368,5 @@ describe('pgaf as a PM2 module', () => {
     expect(postmasterPid('node2')).toBe(before);
     expect((await proc('node2', 'pgaf-postgres-node2'))?.pm2_env.status).toBe('online');
     expect(existsSync(join(hostDir('node2'), 'data', 'pgdata', 'PG_VERSION'))).toBe(true);
-  }, 400_000);
+  }, 960_000);
 });

@@ -68,7 +68,7 @@ describe('self-signed certificates', () => {
   beforeAll(async () => {
     c = await TestCluster.create({ ssl: ['--ssl-self-signed'], monitorUriQuery: 'sslmode=require' });
     await c.startMonitor(FAST_MONITOR_SETTINGS);
-  });
+  }, 170_000);
   afterAll(async () => {
     await c?.destroy();
   });
@@ -83,7 +83,7 @@ describe('self-signed certificates', () => {
     expect(configOf(c, 'monitor')).toContain(`[ssl]\nactive = 1\nsslmode = require\ncert_file = ${pgdata}/server.crt\nkey_file = ${pgdata}/server.key\n`);
     const uri = await c.cli('monitor', ['show', 'uri', '--formation', 'monitor']);
     expect(uri.stdout.trim()).toBe(`postgres://autoctl_node@127.0.0.1:${c.monitor.port}/pg_auto_failover?sslmode=require`);
-  });
+  }, 170_000);
 
   it('brings up a primary and a secondary that replicate and report over SSL', async () => {
     await c.addNode('node1');
@@ -99,7 +99,7 @@ describe('self-signed certificates', () => {
     expect(ws).toEqual([{ application_name: 'pgautofailover_standby_2', ssl: true }]);
     const ks = await eventually('both keepers connected', () => keeperSsl(c), (r) => new Set(r.map((x) => x.application_name)).size === 2);
     expect(ks.every((r) => r.ssl)).toBe(true);
-  }, 180_000);
+  }, 270_000);
 
   it('switches over, and the new primary streams to the old one over SSL', async () => {
     const r = await c.cli('node1', ['perform', 'switchover', '--formation', 'default', '--group', '0']);
@@ -107,7 +107,7 @@ describe('self-signed certificates', () => {
     await c.waitForStates({ node1: 'secondary', node2: 'primary' }, 60_000);
     const ws = await eventually('node1 streaming from node2', () => walsenderSsl(c, 'node2'), (x) => x.length === 1);
     expect(ws).toEqual([{ application_name: 'pgautofailover_standby_1', ssl: true }]);
-  }, 180_000);
+  }, 270_000);
 
   it('turns SSL on and off online on a node created with --no-ssl', async () => {
     await c.addNode('node3', ['--no-ssl', '--candidate-priority', '0']);
@@ -147,7 +147,7 @@ describe('self-signed certificates', () => {
     expect((await nodeQuery<{ t: string }>(c, 'node3', 'SELECT pg_postmaster_start_time()::text AS t'))[0]!.t).toBe(started);
     await eventually('node3 streaming', () => walsenderSsl(c, 'node2'), (x) => x.some((w) => w.application_name === 'pgautofailover_standby_3'));
     await c.waitForStates({ node3: 'secondary' }, 30_000);
-  }, 180_000);
+  }, 810_000);
 
   it('refuses bad SSL options with exit 1 and changes nothing', async () => {
     const before = configOf(c, 'node3');
@@ -166,7 +166,7 @@ describe('self-signed certificates', () => {
     }
     expect(configOf(c, 'node3')).toBe(before);
     expect(fileOf(c, 'node3', 'pg_hba.conf')).toBe(hba);
-  });
+  }, 690_000);
 
   it('refuses bad SSL options of create monitor and create postgres, creating nothing', async () => {
     const dir = join(c.base, 'bad');
@@ -186,7 +186,7 @@ describe('self-signed certificates', () => {
       expect(existsSync(dir)).toBe(false);
       expect(existsSync(xdg)).toBe(false);
     }
-  });
+  }, 690_000);
 
   it("joins in the first README's form (--nodename, no --auth, no SSL option): no SSL, as --no-ssl, with warnings", async () => {
     await c.addNode('node4', ['--name', 'node4'], { firstReadme: true });
@@ -211,7 +211,7 @@ describe('self-signed certificates', () => {
       true,
     );
     expect(sender).toEqual([{ ssl: true }]);
-  });
+  }, 120_000);
 });
 
 /** A test CA and, for each name, a server certificate it signed (CN 127.0.0.1), owned by the Postgres user. */
@@ -244,7 +244,7 @@ describe('certificates signed by a CA, --ssl-mode verify-ca', () => {
     c = await TestCluster.create({ monitorUriQuery: '' });
     certs = makeCerts(join(c.base, 'certs'), ['monitor', 'node1', 'node2']);
     await c.startMonitor(FAST_MONITOR_SETTINGS, userCerts('monitor'));
-  });
+  }, 170_000);
   afterAll(async () => {
     await c?.destroy();
   });
@@ -263,5 +263,5 @@ describe('certificates signed by a CA, --ssl-mode verify-ca', () => {
     expect(ws[0]!.ssl).toBe(true);
     const ks = await eventually('both keepers connected', () => keeperSsl(c), (r) => new Set(r.map((x) => x.application_name)).size === 2);
     expect(ks.every((r) => r.ssl)).toBe(true);
-  }, 180_000);
+  }, 400_000);
 });

@@ -57,7 +57,7 @@ describe('perform failover / switchover / promotion', () => {
     expect(() => performPromotionRequest({})).toThrow(/--name is required/);
     expect(performPromotionRequest({}, { name: 'node_2', formation: 'f' })).toEqual({ formation: 'f', name: 'node_2', waitSec: 60 });
     expect(performPromotionRequest({ name: 'a', wait: '5' }, { name: 'b' })).toEqual({ formation: 'default', name: 'a', waitSec: 5 });
-    expect(() => performPromotionRequest({ name: '' })).toThrow(/--name must be 1 to 63 characters/);
+    expect(() => performPromotionRequest({ name: '' })).toThrow(/--name must be a node name of 1 to 63 characters/);
     expect(() => performPromotionRequest({ name: 'x'.repeat(64) })).toThrow(BadArgs);
   });
 

@@ -64,6 +64,7 @@ describe('SSL options', () => {
     expect(sslFileProblem(ssl, (p) => (p === '/c/s.key' ? 'unreadable' : 'ok'))).toBe('--server-key file "/c/s.key" is not readable');
     expect(sslFileProblem(ssl, (p) => (p === '/c/ca.crt' ? 'missing' : 'ok'))).toBe('--ssl-ca-file file does not exist at "/c/ca.crt"');
     expect(sslFileProblem({ ...ssl, certFile: 'rel.crt' }, () => 'ok')).toMatch(/--server-cert must be an absolute path/);
+    expect(sslFileProblem({ ...ssl, certFile: "/etc/ssl/it's.crt" }, () => 'ok')).toMatch(/--server-cert must be an absolute path, got ".*": it holds a quote/);
   });
 });
 

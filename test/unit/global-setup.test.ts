@@ -1,0 +1,68 @@
+// test/support/global-setup.ts: the tests never run against an installed extension that is
+// not this checkout's. Run as a user who cannot write the share directory (postgres), with a
+// pg_config that points at a share directory of the test's own.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { extensionFiles } from '../../monitor-ext/bundle.js';
+import { lookupUser } from '../../lib/pgbin.js';
+import { staleExtensionFiles } from '../support/global-setup.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const base = mkdtempSync(join(tmpdir(), 'pgaf-global-setup-'));
+chmodSync(base, 0o755);
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+/** A share directory with `files` installed, owned by root, and a pg_config that reports it. */
+function share(name: string, files: Map<string, string>): string {
+  const dir = join(base, name);
+  mkdirSync(join(dir, 'share', 'extension'), { recursive: true, mode: 0o755 });
+  for (const [f, text] of files) writeFileSync(join(dir, 'share', 'extension', f), text);
+  const pgConfig = join(dir, 'pg_config');
+  writeFileSync(pgConfig, `#!/bin/sh\n[ "$1" = --sharedir ] && echo ${join(dir, 'share')}\n`, { mode: 0o755 });
+  return pgConfig;
+}
+
+/** Runs the global setup as the postgres user (it cannot write a root-owned directory). */
+function setupAsPostgres(pgConfig: string) {
+  const pg = lookupUser('postgres');
+  const script = `import(${JSON.stringify(join(root, 'test/support/global-setup.ts'))}).then((m) => m.default())`;
+  return spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
+    cwd: root,
+    uid: pg.uid,
+    gid: pg.gid,
+    env: { PATH: process.env.PATH, HOME: base, PG_CONFIG: pgConfig },
+    encoding: 'utf8',
+  });
+}
+
+describe('global setup', () => {
+  it('names the files whose installed copy is missing or different', () => {
+    const wanted = new Map([['a.sql', 'A'], ['b.sql', 'B'], ['c.sql', 'C']]);
+    const installed = new Map([['a.sql', 'A'], ['b.sql', 'B old']]);
+    expect(staleExtensionFiles(wanted, (n) => installed.get(n))).toEqual(['b.sql', 'c.sql']);
+  });
+
+  it('not root, installed copy identical to the sources: accepted', () => {
+    const r = setupAsPostgres(share('same', extensionFiles()));
+    expect(r.status, r.stderr).toBe(0);
+  }, 60_000);
+
+  it('not root, installed copy older than the sources: the run stops and says what to do', () => {
+    const old = new Map(extensionFiles());
+    const [first] = [...old.keys()].filter((f) => f.endsWith('.control'));
+    old.set(first!, `${old.get(first!)}# an older copy\n`);
+    const r = setupAsPostgres(share('old', old));
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/the pgaf extension installed in \S+ is not this checkout's \(1 file\(s\) missing or different: pgaf\.control\)/);
+    expect(r.stderr).toMatch(/install-extension/);
+  }, 60_000);
+
+  it('not root, nothing installed: the run stops', () => {
+    const r = setupAsPostgres(share('none', new Map()));
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/is not this checkout's/);
+  }, 60_000);
+});
