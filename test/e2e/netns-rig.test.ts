@@ -72,12 +72,12 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
   }
 
   async function createNode(name: string): Promise<NetnsNode> {
-    const node = rig.addNode(name);
+    const node = rig.addNamespaceNode(name);
     // the rig's DataNode.create(): no --hostname (found from the route to the monitor)
     await autoctl(node, ['create', 'postgres', '-v', '--pghost', 'localhost', '--pgport', '5432', '--pgctl', PG_CTL, '--auth', 'trust', '--monitor', monitorUri, '--no-ssl']);
     const st = JSON.parse(await autoctl(node, ['do', 'fsm', 'state'])) as { state: { nodeId: number } };
     ids.set(node, st.state.nodeId);
-    node.start();
+    node.startService();
     return node;
   }
 
@@ -118,20 +118,20 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
   }
 
   beforeAll(() => {
-    rig.setup();
+    rig.build();
   });
 
   afterAll(async () => {
-    await rig.destroy();
+    await rig.teardown();
     expect(await rig.leftovers()).toEqual([]);
   }, LIMIT);
 
   it('creates the monitor with the original\'s options and runs it; do pgsetup wait works on it', async () => {
-    monitor = rig.addNode('monitor');
+    monitor = rig.addNamespaceNode('monitor');
     const out = await autoctl(monitor, ['create', 'monitor', '-vv', '--pgport', '5432', '--auth', 'trust', '--nodename', monitor.address, '--no-ssl']);
     monitorUri = out.trim();
     expect(monitorUri).toBe(`postgres://autoctl_node@${monitor.address}:5432/pg_auto_failover?sslmode=prefer`);
-    monitor.start();
+    monitor.startService();
     await autoctl(monitor, ['do', 'pgsetup', 'wait', '-vvv']);
     // no Unix socket; Postgres on its address and on the namespace's loopback
     const settings = await monitor.sql<{ name: string; setting: string }>(
@@ -143,7 +143,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
       unix_socket_directories: '',
     });
     // tooling on the monitor host connects to localhost without a password (test mode's trust)
-    const local = await monitor.exec(['psql', '-X', '-At', '-h', 'localhost', '-d', 'pg_auto_failover', '-c', 'SELECT count(*) FROM pgautofailover.formation']);
+    const local = await monitor.nsExec(['psql', '-X', '-At', '-h', 'localhost', '-d', 'pg_auto_failover', '-c', 'SELECT count(*) FROM pgautofailover.formation']);
     expect(local.stdout.trim()).toBe('1');
     expect(monitor.serviceLog + out).toBeDefined();
     for (const [k, v] of Object.entries(FAST_MONITOR_SETTINGS)) await monitor.sql(`ALTER SYSTEM SET pgautofailover.${k} = '${v}'`);
@@ -200,10 +200,10 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
   }, LIMIT);
 
   it('primary failure (keeper terminated, Postgres stopped): the standby takes over; the old primary rejoins', async () => {
-    await node1.fail();
+    await node1.failNode();
     await waitState(node2, 'wait_primary');
     await writeRow(node2, 4);
-    node1.start();
+    node1.startService();
     await waitState(node1, 'secondary');
     await waitState(node2, 'primary');
     expect(await waitRows(node1, [1, 2, 3, 4])).toEqual([1, 2, 3, 4]);
@@ -214,12 +214,12 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
     await waitState(node1, 'wait_primary');
     // isolated from the monitor and its standby, the old primary stops serving
     const deadline = Date.now() + 60_000;
-    while (node2.postmasterPid() !== undefined && Date.now() < deadline) {
-      const r = await node2.exec(['psql', '-X', '-At', '-h', 'localhost', '-c', 'SELECT pg_is_in_recovery()'], 10_000);
+    while (node2.livePostmaster() !== undefined && Date.now() < deadline) {
+      const r = await node2.nsExec(['psql', '-X', '-At', '-h', 'localhost', '-c', 'SELECT pg_is_in_recovery()'], 10_000);
       if (r.code === 0 && r.stdout.trim() === 't') break;
       await sleep(250);
     }
-    const fenced = node2.postmasterPid() === undefined || (await node2.exec(['psql', '-X', '-At', '-h', 'localhost', '-c', 'SELECT pg_is_in_recovery()'])).stdout.trim() === 't';
+    const fenced = node2.livePostmaster() === undefined || (await node2.nsExec(['psql', '-X', '-At', '-h', 'localhost', '-c', 'SELECT pg_is_in_recovery()'])).stdout.trim() === 't';
     expect(fenced, `node2 still serves as a primary:\n${node2.serviceLog.slice(-3000)}`).toBe(true);
     await writeRow(node1, 5);
     node2.ifup();
@@ -269,30 +269,30 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
   }, LIMIT);
 
   it('a standby fails: the primary stays primary and keeps committing; the standby comes back', async () => {
-    await node3.fail();
+    await node3.failNode();
     await writeRow(node1, 6);
     await waitHealth(node3, 0);
     expect(await stateOf(node1)).toBe('primary');
-    node3.start();
+    node3.startService();
     await waitHealth(node3, 1);
     await waitState(node3, 'secondary');
     expect(await waitRows(node3, [1, 2, 3, 4, 5, 6])).toEqual([1, 2, 3, 4, 5, 6]);
   }, LIMIT);
 
   it('do service restart postgres returns once asked; the keeper starts Postgres again', async () => {
-    const before = node4.postmasterPid();
+    const before = node4.livePostmaster();
     expect(before).toBeDefined();
     await autoctl(node4, ['do', 'service', 'restart', 'postgres']);
     await autoctl(node4, ['do', 'pgsetup', 'wait']);
-    expect(node4.postmasterPid()).not.toBe(before);
+    expect(node4.livePostmaster()).not.toBe(before);
     await waitState(node4, 'secondary');
     expect(await stateOf(node1)).toBe('primary');
   }, LIMIT);
 
   it('the monitor restarts (service and Postgres): no failover, writes go on, states are kept', async () => {
-    await monitor.fail();
+    await monitor.failNode();
     await writeRow(node1, 7);
-    monitor.start();
+    monitor.startService();
     await autoctl(monitor, ['do', 'pgsetup', 'wait']);
     await waitState(node1, 'primary');
     await waitState(node3, 'secondary');

@@ -68,10 +68,10 @@ export class NetnsNode {
 
   /** Runs `pg_autoctl …` (pgaf under the original's name) in the namespace and waits. */
   autoctl(args: string[], timeoutMs = 120_000): Promise<CmdResult> {
-    return this.exec(['pg_autoctl', ...args], timeoutMs);
+    return this.nsExec(['pg_autoctl', ...args], timeoutMs);
   }
 
-  exec(cmd: string[], timeoutMs = 120_000): Promise<CmdResult> {
+  nsExec(cmd: string[], timeoutMs = 120_000): Promise<CmdResult> {
     return new Promise((resolve) => {
       const p = spawn('ip', this.argv(cmd), { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
@@ -87,7 +87,7 @@ export class NetnsNode {
   }
 
   /** Starts `pg_autoctl <args>` (default: run) in the background, as the rig's PGAutoCtl.run() does. */
-  start(args: string[] = ['run', '--pgdata', this.pgdata]): void {
+  startService(args: string[] = ['run', '--pgdata', this.pgdata]): void {
     if (this.service) throw new Error(`${this.name}: already running`);
     // setpriv and ip netns exec exec(): the child's pid is pg_autoctl's own
     const p = spawn('ip', this.argv(['pg_autoctl', ...args]), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -111,7 +111,7 @@ export class NetnsNode {
   }
 
   /** pid of the postmaster of this node, from postmaster.pid, when that process lives */
-  postmasterPid(): number | undefined {
+  livePostmaster(): number | undefined {
     try {
       const pid = Number(readFileSync(join(this.pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
       if (pid > 0) {
@@ -126,12 +126,12 @@ export class NetnsNode {
 
   /** pg_ctl stop (fast), as the rig's stop_postgres */
   async stopPostgres(): Promise<void> {
-    if (!this.postmasterPid()) return;
-    await this.exec([join(PG_BIN, 'pg_ctl'), '-D', this.pgdata, '--wait', '--mode', 'fast', 'stop'], 60_000);
+    if (!this.livePostmaster()) return;
+    await this.nsExec([join(PG_BIN, 'pg_ctl'), '-D', this.pgdata, '--wait', '--mode', 'fast', 'stop'], 60_000);
   }
 
   /** a node failure as the rig's fail(): the keeper terminated, Postgres stopped */
-  async fail(): Promise<void> {
+  async failNode(): Promise<void> {
     await this.stopService();
     await this.stopPostgres();
   }
@@ -201,7 +201,7 @@ export class NetnsRig {
   }
 
   /** Guard route, bridge, `pg_autoctl` on PATH (a symlink to pgaf's CLI). */
-  setup(): void {
+  build(): void {
     if (!/unreachable 172\.16\.0\.0\/12/.test(sh('ip', ['route', 'show', 'type', 'unreachable']))) {
       sh('ip', ['route', 'add', 'unreachable', GUARD]);
     }
@@ -222,7 +222,7 @@ export class NetnsRig {
   }
 
   /** A namespace with lo and eth0 (address 172.29.0.<10+n>) on the bridge. */
-  addNode(name: string): NetnsNode {
+  addNamespaceNode(name: string): NetnsNode {
     const n = this.nodes.length;
     const ns = `pgaf${this.id}n${n}`;
     const veth = `pv${this.id}n${n}`;
@@ -241,7 +241,7 @@ export class NetnsRig {
   }
 
   /** Everything this rig created: services, Postgres servers, namespaces, links, the firewall rule, files. */
-  async destroy(): Promise<void> {
+  async teardown(): Promise<void> {
     for (const n of this.nodes) await n.stopService().catch(() => undefined);
     this.destroySync();
   }
@@ -252,7 +252,7 @@ export class NetnsRig {
     process.off('exit', this.onExit);
     for (const n of this.nodes) {
       if (n.service && n.service.exitCode === null) n.service.kill('SIGKILL');
-      const pid = n.postmasterPid();
+      const pid = n.livePostmaster();
       if (pid) {
         this.postmasters.push(pid);
         spawnSync('ip', n.argv([join(PG_BIN, 'pg_ctl'), '-D', n.pgdata, '--wait', '--mode', 'immediate', 'stop']), { timeout: 30_000 });
