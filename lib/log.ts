@@ -1,4 +1,5 @@
-// The logger: one line per event on stderr, "HH:MM:SS pid LEVEL sentence key=value ...".
+// The logger: one line per event on stderr, "HH:MM:SS pid LEVEL sentence key=value ...";
+// values with spaces, quotes or line breaks are JSON strings, so every event stays one line.
 // Child loggers carry fields (node, formation, group, state) onto every line.
 // Passwords never reach the output: every line goes through maskSecrets().
 
@@ -66,7 +67,9 @@ export function formatLine(level: LogLevel, message: string, fields: LogFields, 
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${formatValue(v)}`)
     .join(' ');
-  const line = `${time} ${process.pid} ${level.toUpperCase().padEnd(5)} ${message}${kv ? ' ' + kv : ''}`;
+  // one event, one line: a multi-line message (a tool's stderr in an error) keeps its breaks as \n
+  const text = message.trimEnd().replace(/\r?\n/g, '\\n');
+  const line = `${time} ${process.pid} ${level.toUpperCase().padEnd(5)} ${text}${kv ? ' ' + kv : ''}`;
   return maskSecrets(line);
 }
 

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 
 /** Directory holding pg_ctl, initdb, postgres: from PG_CONFIG, else pg_config on PATH. */
 export function pgBinDir(pgConfig = process.env.PG_CONFIG ?? 'pg_config'): string {
-  return execFileSync(pgConfig, ['--bindir'], { encoding: 'utf8' }).trim();
+  return execFileSync(pgConfig, ['--bindir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
 export function pgShareDir(pgConfig = process.env.PG_CONFIG ?? 'pg_config'): string {
-  return execFileSync(pgConfig, ['--sharedir'], { encoding: 'utf8' }).trim();
+  return execFileSync(pgConfig, ['--sharedir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
 export function pgBin(name: string, binDir = pgBinDir()): string {
@@ -25,7 +25,7 @@ export interface OsUser {
 
 /** Look an OS user up by name (getent), e.g. `postgres`. */
 export function lookupUser(name: string): OsUser {
-  const line = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim();
+  const line = execFileSync('getent', ['passwd', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   const [user, , uid, gid] = line.split(':');
   if (!user || uid === undefined || gid === undefined) throw new Error(`no OS user named ${name}`);
   return { name: user, uid: Number(uid), gid: Number(gid) };
@@ -41,7 +41,7 @@ export function postgresRunAs(pgdata?: string): OsUser | undefined {
     try {
       const st = statSync(pgdata);
       if (st.uid !== 0) {
-        const name = execFileSync('getent', ['passwd', String(st.uid)], { encoding: 'utf8' }).split(':')[0];
+        const name = execFileSync('getent', ['passwd', String(st.uid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split(':')[0];
         return { name: name ?? String(st.uid), uid: st.uid, gid: st.gid };
       }
     } catch {

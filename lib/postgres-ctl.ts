@@ -1,6 +1,8 @@
-// The one module that runs initdb, pg_ctl and postgres. Each call has a timeout, runs as
-// the OS user that owns PGDATA when we are root, and streams the child's output into the
-// log prefixed by the program name.
+// The one module that runs initdb, pg_ctl and postgres, and (through runProgram) every other
+// tool: openssl, pg_basebackup, pg_rewind, pg_controldata. Each call has a timeout and runs as
+// the OS user that owns PGDATA when we are root. A tool's output never reaches the info level:
+// its lines go to debug prefixed by the program name, the caller logs one sentence saying what
+// was done, and a run that fails logs the tool's stderr in full on one warning line.
 import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -45,10 +47,6 @@ export function resolveBinDir(pgctl?: string): string {
   return dir;
 }
 
-/**
- * Runs `file args` and resolves with its exit code and output; never rejects on a
- * non-zero exit. Rejects with PgCtl when it cannot start or exceeds `timeoutMs`.
- */
 const homes = new Map<number, string>();
 
 /** The home directory of `user` (getent passwd), else / when it has none. */
@@ -65,6 +63,17 @@ export function homeOf(user: OsUser): string {
   return home;
 }
 
+/** The lines of a tool's output: debug (trace when the caller runs it every tick). */
+function toolLines(logger: Logger, quiet: boolean): (line: string) => void {
+  return quiet ? (line) => logger.trace(line) : (line) => logger.debug(line);
+}
+
+/**
+ * Runs `file args` and resolves with its exit code and output; never rejects on a non-zero
+ * exit. Rejects with PgCtl when it cannot start or exceeds `timeoutMs`. Output lines are logged
+ * at debug (trace with `quiet`); when `ok` says the run failed (default: exit code not 0), one
+ * warning names the program and exit code and carries its whole stderr.
+ */
 export function runProgram(
   file: string,
   args: string[],
@@ -75,11 +84,16 @@ export function runProgram(
     env?: NodeJS.ProcessEnv;
     /** Run in a new session (setsid): signals to our process group never reach it or its children. */
     detached?: boolean;
+    /** Output at trace instead of debug (for calls made every tick). */
+    quiet?: boolean;
+    /** Whether a finished run succeeded (default: exit code 0); a failed one logs its stderr. */
+    ok?: (res: RunResult) => boolean;
   },
 ): Promise<RunResult> {
   const logger = opts.log ?? rootLog;
   const prog = basename(file);
-  logger.debug(`Running ${prog} ${args.join(' ')}`, { user: opts.runAs?.name });
+  const outputLine = toolLines(logger, opts.quiet ?? false);
+  outputLine(`Running ${prog} ${args.join(' ')}${opts.runAs ? ` as ${opts.runAs.name}` : ''}`);
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       cwd: '/',
@@ -95,10 +109,8 @@ export function runProgram(
     let stderr = '';
     // Output arrives in chunks that may split lines: log whole lines, the rest on close.
     const pending = { out: '', err: '' };
-    const emit = (line: string, isErr: boolean) => {
-      if (!line.trim()) return;
-      if (isErr) logger.info(`${prog}: ${line}`);
-      else logger.debug(`${prog}: ${line}`);
+    const emit = (line: string) => {
+      if (line.trim()) outputLine(`${prog}: ${line}`);
     };
     const stream = (chunk: Buffer, isErr: boolean) => {
       const text = chunk.toString('utf8');
@@ -107,7 +119,7 @@ export function runProgram(
       const key = isErr ? 'err' : 'out';
       const lines = (pending[key] + text).split('\n');
       pending[key] = lines.pop() ?? '';
-      for (const line of lines) emit(line, isErr);
+      for (const line of lines) emit(line);
     };
     child.stdout.on('data', (c: Buffer) => stream(c, false));
     child.stderr.on('data', (c: Buffer) => stream(c, true));
@@ -123,15 +135,29 @@ export function runProgram(
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      emit(pending.out, false);
-      emit(pending.err, true);
+      emit(pending.out);
+      emit(pending.err);
       if (timedOut) {
+        logger.warn(`${prog} did not finish within ${Math.round(opts.timeoutMs / 1000)} s and was killed`, { stderr: stderr.trim() || undefined });
         reject(new PgCtl(`${prog} did not finish within ${Math.round(opts.timeoutMs / 1000)}s and was killed`, { retryable: true }));
-      } else {
-        resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr });
+        return;
       }
+      const res = { code: code ?? (signal ? 128 : -1), stdout, stderr };
+      if (!(opts.ok ?? exitedZero)(res)) {
+        logger.warn(`${prog} failed with exit code ${res.code}${signal ? ` (${signal})` : ''}`, { stderr: stderr.trim() || lastLines(stdout) || undefined });
+      }
+      resolve(res);
     });
   });
+}
+
+function exitedZero(res: RunResult): boolean {
+  return res.code === 0;
+}
+
+/** `pg_ctl status` answers with its exit code: 0 running, 3 stopped, 4 no data directory. */
+export function statusAnswered(res: RunResult): boolean {
+  return res.code === 0 || res.code === 3 || res.code === 4;
 }
 
 function lastLines(text: string, n = 5): string {
@@ -164,8 +190,8 @@ export class PostgresCtl {
     return join(this.binDir, 'pg_ctl');
   }
 
-  private run(program: string, args: string[], timeoutMs: number): Promise<RunResult> {
-    return runProgram(join(this.binDir, program), args, { runAs: this.runAs, timeoutMs, log: this.log });
+  private run(program: string, args: string[], timeoutMs: number, extra: { quiet?: boolean; ok?: (r: RunResult) => boolean } = {}): Promise<RunResult> {
+    return runProgram(join(this.binDir, program), args, { runAs: this.runAs, timeoutMs, log: this.log, ...extra });
   }
 
   private async mustRun(program: string, args: string[], timeoutMs: number, what: string): Promise<RunResult> {
@@ -187,9 +213,9 @@ export class PostgresCtl {
     );
   }
 
-  /** `pg_ctl status`: running (0), stopped (3), or not a data directory (4). */
+  /** `pg_ctl status`: running (0), stopped (3), or not a data directory (4); supervisors call it every few seconds, so its output goes to trace. */
   async status(timeoutMs = 10_000): Promise<PgStatus> {
-    const res = await this.run('pg_ctl', ['-D', this.pgdata, 'status'], timeoutMs);
+    const res = await this.run('pg_ctl', ['-D', this.pgdata, 'status'], timeoutMs, { ok: statusAnswered, quiet: true });
     if (res.code === 0) return 'running';
     if (res.code === 3) return 'stopped';
     return 'no-pgdata';

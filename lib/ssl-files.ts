@@ -67,12 +67,13 @@ export async function ensureSelfSignedCert(
   }
   const openssl = opensslPath();
   const args = ['req', '-new', '-x509', '-days', '365', '-nodes', '-text', '-out', o.certFile, '-keyout', o.keyFile, '-subj', `/CN=${o.hostname}`];
-  o.log.info(`Creating a self-signed certificate for ${o.hostname}`, { cert: o.certFile, key: o.keyFile });
+  // openssl's progress dots go to debug (runProgram); one sentence once the files exist
   const res = await runProgram(openssl, args, { runAs: o.runAs, timeoutMs: 60_000, log: o.log });
   if (res.code !== 0 || !existsSync(o.keyFile) || !existsSync(o.certFile)) {
     throw new PgCtl(`openssl could not create ${o.certFile} (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-2).join(' ')}`);
   }
   chownNoFollow(o.keyFile, o.runAs, 0o600);
   chownNoFollow(o.certFile, o.runAs);
+  o.log.info(`Created a self-signed certificate for ${o.hostname}, valid 365 days`, { cert: o.certFile, key: o.keyFile });
   return 'created';
 }

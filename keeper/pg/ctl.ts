@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { PgCtl } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { OsUser } from '../../lib/pgbin.js';
-import { PostgresCtl, runProgram, type AuthMethod, type PgStatus, type RunResult, type StopMode } from '../../lib/postgres-ctl.js';
+import { PostgresCtl, runProgram, statusAnswered, type AuthMethod, type PgStatus, type RunResult, type StopMode } from '../../lib/postgres-ctl.js';
 
 const C_LOCALE = { LC_ALL: 'C', LANG: 'C' };
+const NOT_IN_STANDBY = /not in standby mode/;
+/** pg_basebackup's complaint when we ask for a slot the upstream does not have yet. */
+export const NO_SUCH_SLOT = /replication slot .* does not exist/;
 
 function lastLines(text: string, n = 5): string {
   return text.trim().split('\n').slice(-n).join('\n');
@@ -39,14 +42,16 @@ export class KeeperCtl {
     program: string,
     args: string[],
     timeoutMs: number,
-    extra: { env?: NodeJS.ProcessEnv; detached?: boolean; quiet?: boolean } = {},
+    extra: { env?: NodeJS.ProcessEnv; detached?: boolean; quiet?: boolean; ok?: (r: RunResult) => boolean } = {},
   ): Promise<RunResult> {
     return runProgram(join(this.binDir, program), args, {
       runAs: this.runAs,
       timeoutMs,
-      log: extra.quiet ? quieter(this.log) : this.log,
+      log: this.log,
       env: { ...C_LOCALE, ...extra.env },
       detached: extra.detached,
+      quiet: extra.quiet,
+      ok: extra.ok,
     });
   }
 
@@ -56,7 +61,7 @@ export class KeeperCtl {
 
   /** `pg_ctl status` (every tick: its output is logged at trace level). */
   async status(): Promise<PgStatus> {
-    const res = await this.run('pg_ctl', ['-D', this.pgdata, 'status'], 10_000, { quiet: true });
+    const res = await this.run('pg_ctl', ['-D', this.pgdata, 'status'], 10_000, { quiet: true, ok: statusAnswered });
     if (res.code === 0) return 'running';
     if (res.code === 3) return 'stopped';
     return 'no-pgdata';
@@ -89,9 +94,11 @@ export class KeeperCtl {
   /** `pg_ctl promote -w`; 'not-in-recovery' when the server already is a primary. */
   async promote(timeoutSec = 60): Promise<'promoted' | 'not-in-recovery'> {
     this.log.info('Promoting PostgreSQL', { pgdata: this.pgdata });
-    const res = await this.run('pg_ctl', ['-D', this.pgdata, '-w', '-t', String(timeoutSec), 'promote'], (timeoutSec + 10) * 1000);
+    const res = await this.run('pg_ctl', ['-D', this.pgdata, '-w', '-t', String(timeoutSec), 'promote'], (timeoutSec + 10) * 1000, {
+      ok: (r) => r.code === 0 || NOT_IN_STANDBY.test(r.stderr),
+    });
     if (res.code === 0) return 'promoted';
-    if (/not in standby mode/.test(res.stderr)) return 'not-in-recovery';
+    if (NOT_IN_STANDBY.test(res.stderr)) return 'not-in-recovery';
     throw new PgCtl(`promoting Postgres in ${this.pgdata} failed (pg_ctl exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`, {
       retryable: true,
     });
@@ -140,7 +147,11 @@ export class KeeperCtl {
       ...(a.slot ? ['--slot', a.slot] : []),
     ];
     this.log.info('Taking a base backup', { from: `${a.host}:${a.port}`, slot: a.slot ?? 'none', into: a.targetDir });
-    return this.run('pg_basebackup', args, a.timeoutMs, { env: a.password ? { PGPASSWORD: a.password } : {} });
+    return this.run('pg_basebackup', args, a.timeoutMs, {
+      env: a.password ? { PGPASSWORD: a.password } : {},
+      // a missing slot is the caller's cue to go without one, not a failure
+      ok: (r) => r.code === 0 || (a.slot !== undefined && NO_SUCH_SLOT.test(r.stderr)),
+    });
   }
 
   /** pg_rewind of our PGDATA (shut down cleanly) from a running source server. */
@@ -150,11 +161,6 @@ export class KeeperCtl {
       env: a.password ? { PGPASSWORD: a.password } : {},
     });
   }
-}
-
-/** The same logger with its debug lines demoted to trace (for calls made every tick). */
-function quieter(log: Logger): Logger {
-  return { ...log, debug: (m, f) => log.trace(m, f) };
 }
 
 export function parseControlData(text: string): Record<string, string> {

@@ -19,7 +19,7 @@ import type { AuthMethod } from '../../lib/postgres-ctl.js';
 import type { PgTarget } from '../../lib/pg-uri.js';
 import { openSession, type Query, type SqlSession } from '../../lib/sql.js';
 import type { LocalPostgres, PeerNode, StandbySetup } from '../fsm/context.js';
-import { cleanlyShutDown, KeeperCtl } from './ctl.js';
+import { cleanlyShutDown, KeeperCtl, NO_SUCH_SLOT } from './ctl.js';
 import { readFacts, type LocalFacts } from './facts.js';
 import { chownNoFollow, writeFileAs } from '../../lib/atomic-file.js';
 import { editHbaFile } from '../../lib/hba-file.js';
@@ -410,7 +410,7 @@ export class PgLocalPostgres implements LocalPostgres {
       timeoutMs: this.o.timeouts?.basebackupMs ?? 2 * 3600_000,
     };
     let res = await this.ctl.basebackup({ ...args, slot: standbyName(this.o.nodeId) });
-    if (res.code !== 0 && /replication slot .* does not exist/.test(res.stderr)) {
+    if (res.code !== 0 && NO_SUCH_SLOT.test(res.stderr)) {
       this.log.info(`${from.name} has no slot ${standbyName(this.o.nodeId)} yet: taking the base backup without one`);
       rmSync(tmp, { recursive: true, force: true });
       res = await this.ctl.basebackup(args);

@@ -1,5 +1,6 @@
 // What the keeper writes into PGDATA, rendered as text (pure): postgresql-auto-failover.conf,
 // postgresql-auto-failover-standby.conf and the include lines in postgresql.conf.
+import { hostnameProblem } from '../../lib/identity.js';
 import type { AuthMethod } from '../../lib/postgres-ctl.js';
 import { NO_SSL, postgresSslLines, sslConninfoParts, type SslConfig } from '../../lib/ssl.js';
 import { socketDirectories } from '../../lib/test-mode.js';
@@ -79,6 +80,9 @@ export function renderSettings(s: SettingsInput): string {
 
 /** The replication connection string of node `nodeId` to `upstream` (with the password: never log it). */
 export function primaryConninfo(nodeId: number, upstream: { host: string; port: number }, password?: string, ssl: SslConfig = NO_SSL): string {
+  // the upstream's host comes from the monitor: never a value that could break the settings file
+  const problem = hostnameProblem(upstream.host);
+  if (problem) throw new Error(`refusing to stream from the host ${JSON.stringify(upstream.host)}: it is not a host name or an address (${problem})`);
   return conninfo({
     host: upstream.host,
     port: upstream.port,

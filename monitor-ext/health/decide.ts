@@ -31,5 +31,6 @@ export function roundSentence(round: readonly NodeRound[], changed: readonly num
         ? `node ${n.nodeId} (${n.host}:${n.port}) is healthy again`
         : `node ${n.nodeId} (${n.host}:${n.port}) is unhealthy after ${n.attempts.length} attempt(s): ${n.attempts.join(', ')}`,
     );
-  return parts.join('; ') + '.';
+  const text = parts.join('; ');
+  return text.charAt(0).toUpperCase() + text.slice(1) + '.';
 }

@@ -263,6 +263,44 @@ describe('the same output as the original pg_autoctl, run against our monitor', 
     expect(ours.stdout).toBe(theirs.stdout);
   }, 130_000);
 
+  it('status of a monitor whose service runs: both exit 0, the same output', async () => {
+    // the service's health checks find no Postgres behind the fake nodes: their health is put
+    // back afterwards, so that no later heartbeat starts a failover
+    const health = await q('SELECT nodeid, health, healthchecktime FROM pgautofailover.node ORDER BY nodeid');
+    const service = spawn(process.execPath, [mainJs, 'run', '--pgdata', pgdata], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    service.stderr.on('data', (d) => (log += d));
+    const exited = new Promise((res) => service.on('close', res));
+    try {
+      const deadline = Date.now() + 30_000;
+      while ((await cli(['status', '--pgdata', pgdata], {}, 10_000)).code !== 0) {
+        if (Date.now() > deadline) throw new Error(`the monitor service did not start:\n${log}`);
+        await sleep(250);
+      }
+      const { theirs, ours } = await sideBySide(['status', '--pgdata', pgdata]);
+      expect(ours.stdout).toBe(theirs.stdout);
+    } finally {
+      service.kill('SIGTERM');
+      await exited;
+      for (const h of health) {
+        await q('UPDATE pgautofailover.node SET health = $2, healthchecktime = $3 WHERE nodeid = $1', [h.nodeid, h.health, h.healthchecktime]);
+      }
+    }
+    expect(await states()).toEqual({ node_a: 'primary/primary', node_b: 'secondary/secondary' });
+  }, 250_000);
+
+  it('set node candidate-priority on a data node: the original and pgaf wait for the primary the same way', async () => {
+    const b = fakeDataNode('node_b', n2, p2, 'secondary');
+    const theirs = await withDriver(() => original(['set', 'node', 'candidate-priority', '30', '--pgdata', b]));
+    expect(theirs.code, theirs.stderr).toBe(0);
+    expect((await q('SELECT candidatepriority FROM pgautofailover.node WHERE nodeid = $1', [n2]))[0].candidatepriority).toBe(30);
+    const ours = await withDriver(() => cli(['set', 'node', 'candidate-priority', '50', '--pgdata', b]));
+    expect(ours.code, ours.stderr).toBe(0);
+    expect((await q('SELECT candidatepriority FROM pgautofailover.node WHERE nodeid = $1', [n2]))[0].candidatepriority).toBe(50);
+    expect(ours.stdout.replace('50', '30')).toBe(theirs.stdout);
+    await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
+  }, 250_000);
+
   it('create formation, disable/enable secondary, a duplicate, drop formation: the same exit codes, output and effect', async () => {
     const row = async (f: string) =>
       q('SELECT kind, dbname, opt_secondary, number_sync_standbys FROM pgautofailover.formation WHERE formationid = $1', [f]);

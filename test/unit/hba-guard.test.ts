@@ -87,3 +87,13 @@ describe('the keeper HBA reconcile with a hostile peer from the monitor', () => 
     ]);
   });
 });
+
+describe('a hostile upstream host never reaches primary_conninfo', () => {
+  it('primaryConninfo refuses it, naming the host', async () => {
+    const { primaryConninfo } = await import('../../keeper/pg/setup-files.js');
+    expect(primaryConninfo(2, { host: '10.0.0.1', port: 5432 })).toMatch(/^host=10\.0\.0\.1 port=5432 /);
+    for (const host of HOSTILE_HOSTS) {
+      expect(() => primaryConninfo(2, { host, port: 5432 }), host).toThrow(/refusing to stream from the host .*: it is not a host name or an address/);
+    }
+  });
+});
