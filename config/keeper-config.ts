@@ -3,6 +3,7 @@ import { BadConfig } from '../lib/errors.js';
 import { FieldErrors } from '../lib/fields.js';
 import { formationNameProblem, hostnameProblem, listenAddressesProblem, nodeNameProblem, pathProblem, roleNameProblem, WHAT } from '../lib/identity.js';
 import type { Ini } from '../lib/ini.js';
+import { LOCAL_HOST_WHAT, localHostProblem } from '../lib/test-mode.js';
 import { NO_SSL, sslFromIni, sslToIni, type SslConfig } from '../lib/ssl.js';
 
 export type AuthMethod = 'trust' | 'md5' | 'scram-sha-256';
@@ -119,9 +120,7 @@ export function keeperConfigFromIni(ini: Ini, path: string): KeeperConfig {
     pgCtl: f.checked('postgresql.pg_ctl', p.pg_ctl, WHAT.path, pathProblem),
     username: f.checked('postgresql.username', p.username, WHAT.roleName, roleNameProblem),
     dbname: f.checked('postgresql.dbname', p.dbname ?? KEEPER_DEFAULTS.dbname, WHAT.roleName, roleNameProblem),
-    host: f.checked('postgresql.host', p.host, 'a Unix socket directory (or, with PG_REGRESS_SOCK_DIR="", the host of local TCP connections)', (v) =>
-      v.startsWith('/') ? pathProblem(v) : hostnameProblem(v),
-    ),
+    host: f.checked('postgresql.host', p.host, LOCAL_HOST_WHAT, localHostProblem),
     port: f.number('postgresql.port', p.port, { int: true, min: 1, max: 65535 }),
     listenAddresses: f.checked('postgresql.listen_addresses', p.listen_addresses, WHAT.listen, listenAddressesProblem),
     authMethod: f.oneOf('postgresql.auth_method', p.auth_method ?? 'trust', ['trust', 'md5', 'scram-sha-256'] as const),

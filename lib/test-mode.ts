@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { BadArgs } from './errors.js';
 import { hbaLine } from './hba.js';
+import { hostnameProblem, pathProblem } from './identity.js';
 
 export const REGRESS_ENV = 'PG_REGRESS_SOCK_DIR';
 
@@ -32,6 +33,14 @@ export function localHostFor(pghost: string | undefined, fallbackDir: string | u
     return regress;
   }
   return pghost?.startsWith('/') ? pghost : fallbackDir;
+}
+
+/** What postgresql.host may be: a socket directory, or the host of local TCP connections (test mode). */
+export const LOCAL_HOST_WHAT = 'a Unix socket directory (or, with PG_REGRESS_SOCK_DIR="", the host of local TCP connections)';
+
+/** Why `v` is not a socket directory or a host name for local connections; undefined when it is one. */
+export function localHostProblem(v: string): string | undefined {
+  return v.startsWith('/') ? pathProblem(v) : hostnameProblem(v);
 }
 
 /** unix_socket_directories for a config host: the directory itself, or '' for a TCP host. */
