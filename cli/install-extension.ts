@@ -63,7 +63,10 @@ export function registerInstallExtension(cli: Argv): Argv {
       const written = installExtension(pgConfig);
       for (const f of written) log.debug('Installed', { file: f });
       log.info(`Installed extension ${EXTENSION_NAME} ${EXTENSION_VERSION}`, { files: written.length });
-      process.stdout.write(`installed ${EXTENSION_NAME} ${EXTENSION_VERSION} into ${join(pgShareDir(pgConfig), 'extension')}\n`);
+      const dir = join(pgShareDir(pgConfig), 'extension');
+      process.stdout.write(`installed ${EXTENSION_NAME} ${EXTENSION_VERSION} into ${dir}\n`);
+      // PG 15 accepts ALTER SYSTEM SET pgautofailover.<name> only for names it knows (pgaf create monitor does this itself)
+      log.info(`To tune a monitor created by hand with ALTER SYSTEM SET pgautofailover.<name>, add to its postgresql.conf: include_if_exists = '${join(dir, `${EXTENSION_NAME}-settings.conf`)}'`);
     },
   );
 }

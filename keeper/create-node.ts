@@ -19,6 +19,7 @@ import { defaultListenAddresses } from '../lib/test-mode.js';
 import { keeperNetworkCidr } from '../lib/hba.js';
 import { isIP } from 'node:net';
 import { MonitorClient } from './monitor-client.js';
+import { enrollKeeper } from './monitor-credentials.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
 import { initialState, readStateFile, writeStateFile, type KeeperState } from './state/state-file.js';
 
@@ -166,6 +167,7 @@ export async function createNode(req: CreateNodeRequest, log: Logger): Promise<C
     const config: KeeperConfig = { ...plan.config, name: reg.name, group: reg.groupId };
     writeNodeFiles(paths, plan.runAs, config, initialState(reg.nodeId, reg.groupId, reg.goal));
     log.info(`Registered node ${reg.nodeId} "${reg.name}" (${config.hostname}:${req.port}) in formation "${req.formation}", goal ${reg.goal}`);
+    await enrollKeeper(parsePgUri(plan.config.monitor ?? req.monitor, '--monitor'), reg.nodeId, paths.state, plan.runAs, log);
     return { config, paths, registered: true };
   } finally {
     await client.close();

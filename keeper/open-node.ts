@@ -15,6 +15,7 @@ import { hbaHostType } from '../lib/ssl.js';
 import { tcpTestMode, testModeTrustLines, testModeWarning, usesTcpLocally } from '../lib/test-mode.js';
 import { Keeper } from './loop/run.js';
 import { LocalMonitorClient } from './local-monitor/client.js';
+import { keeperTarget } from './monitor-credentials.js';
 import { MonitorClient, type KeeperMonitor } from './monitor-client.js';
 import { PgLocalPostgres } from './pg/local-postgres.js';
 import type { KeeperCtl } from './pg/ctl.js';
@@ -100,7 +101,7 @@ export function monitorClientFor(config: KeeperConfig, paths: NodePaths): Keeper
     });
   }
   const state = readStateFile(paths.state);
-  return new MonitorClient(parsePgUri(config.monitor, 'pg_autoctl.monitor'), {
+  return new MonitorClient(keeperTarget(parsePgUri(config.monitor, 'pg_autoctl.monitor'), paths.state), {
     nodeId: state.nodeId,
     groupId: state.groupId,
     formation: config.formation,

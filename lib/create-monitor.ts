@@ -33,6 +33,8 @@ import { ensureExtension } from './monitor-extension.js';
 import { defaultListenAddresses, socketDirectories, tcpTestMode, testModeTrustLines, testModeWarning, usesTcpLocally } from './test-mode.js';
 
 export const DEFAULT_PORT = 5432;
+/** The group of the per-node keeper roles on the monitor (monitor-ext/sql/keepers.sql). */
+export const KEEPER_GROUP = '+pgautofailover_keeper';
 export const DEFAULT_HOSTNAME = '127.0.0.1';
 export const DEFAULT_SOCKET_DIR = '/tmp';
 /** The settings file included from postgresql.conf, named as the original names it. */
@@ -330,8 +332,10 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
       cidr = 'samenet';
     }
     const type = hbaHostType(cfg.ssl);
+    // keepers register as autoctl_node, then log in as their own role (group pgautofailover_keeper)
+    const users = [MONITOR_USER, KEEPER_GROUP];
     const wanted = [
-      hbaLine({ type, database: cfg.dbname, user: MONITOR_USER, address: cidr, method: cfg.authMethod }),
+      ...users.map((user) => hbaLine({ type, database: cfg.dbname, user, address: cidr!, method: cfg.authMethod })),
       ...testModeTrustLines(cidr === 'samenet' ? undefined : cidr, cfg.host),
     ];
     if (tcpTestMode()) log.warn(testModeWarning(cfg.host, cidr));
@@ -339,7 +343,7 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
     const changed = editHbaFile(
       hbaFile,
       (read) => {
-        const current = switchHbaHostType(read, [MONITOR_USER], type);
+        const current = switchHbaHostType(read, users, type);
         const missing = planHbaAdditions(current, wanted);
         added = missing.length;
         return appendHbaLines(current, missing);

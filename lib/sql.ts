@@ -19,6 +19,8 @@ export interface ConnectOptions {
   /** client-side limit for each query (a black-holed server must not hang the caller) */
   queryTimeoutMs?: number;
   applicationName?: string;
+  /** server options of the session (libpq options), e.g. '-c search_path=pg_catalog,pg_temp' */
+  options?: string;
 }
 
 /** libpq's default CA file, used by verify-ca/verify-full when the target names none. */
@@ -81,6 +83,7 @@ async function connect(target: PgTarget, opts: ConnectOptions): Promise<pg.Clien
       query_timeout: opts.queryTimeoutMs,
       keepAlive: true,
       application_name: opts.applicationName ?? 'pgaf',
+      ...(opts.options ? { options: opts.options } : {}),
     });
     client.on('error', () => undefined); // a dropped connection surfaces on the next query
     try {

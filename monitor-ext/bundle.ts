@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../lib/package-root.js';
+import { settingPlaceholderLines } from './settings.js';
 
 export const EXTENSION_NAME = 'pgaf';
 export const EXTENSION_VERSION = '1.2';
@@ -14,8 +15,10 @@ export const EXTENSION_VERSION = '1.2';
 /** Install-script parts, in load order. */
 const PARTS = [
   'schema.sql',
+  'validate.sql',
   'settings.sql',
   'node_metadata.sql',
+  'keepers.sql',
   'events.sql',
   'health.sql',
   'data_loss.sql',
@@ -53,6 +56,8 @@ export function extensionFiles(): Map<string, string> {
     `${EXTENSION_NAME}--${EXTENSION_VERSION}.sql`,
     `\\echo Use "CREATE EXTENSION ${EXTENSION_NAME}" to load this file. \\quit\n\n${body}`,
   );
+  // include_if_exists'd from postgresql.conf, so that ALTER SYSTEM SET pgautofailover.<name> works (PG 15)
+  files.set(`${EXTENSION_NAME}-settings.conf`, [...settingPlaceholderLines(), ''].join('\n'));
   for (const dir of ['released', 'upgrade']) {
     const path = join(src, dir);
     if (!existsSync(path)) continue;

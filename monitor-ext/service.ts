@@ -13,6 +13,10 @@ import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { keeperNetworkCidr } from '../lib/hba.js';
 import { tcpTestMode, testModeWarning, usesTcpLocally } from '../lib/test-mode.js';
+import { readFileSync } from 'node:fs';
+import { rewriteMonitorSettings, withInclude } from '../lib/create-monitor.js';
+import { writeFileAs } from '../lib/atomic-file.js';
+import { MONITOR_SETTING_NAMES } from './settings.js';
 
 const SUPERVISE_EVERY_MS = 2_000;
 
@@ -74,6 +78,7 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
   try {
     await supervise();
     await updateExtensionAtStart(cfg, log);
+    await ensureSettingPlaceholders(cfg, log);
     log.info('Monitor service runs: Postgres supervised, health checks started', { pgdata: cfg.pgdata, port: cfg.port });
     await worker.run();
   } finally {
@@ -95,5 +100,28 @@ async function updateExtensionAtStart(cfg: MonitorConfig, log: Logger): Promise<
     await withClient(monitorLocalTarget(cfg), { kind: 'postgres', connectTimeoutMs: 10_000 }, (q) => updateExtensionIfOlder(q, log));
   } catch (err) {
     log.warn(`Cannot update the pgaf extension of the monitor database: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * PostgreSQL 15 accepts ALTER SYSTEM SET pgautofailover.<name> only for names the server knows:
+ * when the monitor's Postgres does not know them all (its settings file lost them, or its
+ * postgresql.conf does not include it), rewrite the settings file, include it, and reload.
+ */
+async function ensureSettingPlaceholders(cfg: MonitorConfig, log: Logger): Promise<void> {
+  try {
+    const missing = await withClient(monitorLocalTarget(cfg), { kind: 'postgres', connectTimeoutMs: 10_000 }, async (q) =>
+      (await q<{ n: string }>(`SELECT n FROM unnest($1::text[]) n WHERE current_setting('pgautofailover.' || n, true) IS NULL`, [[...MONITOR_SETTING_NAMES]])).map((r) => r.n),
+    );
+    if (missing.length === 0) return;
+    const runAs = postgresRunAs(cfg.pgdata);
+    const confPath = join(cfg.pgdata, 'postgresql.conf');
+    const conf = readFileSync(confPath, 'utf8');
+    const included = withInclude(conf);
+    if (included !== conf) writeFileAs(confPath, included, runAs, { mode: 0o600 });
+    await rewriteMonitorSettings(cfg, runAs, log);
+    log.info(`Added the placeholders of ${missing.length} pgautofailover.* settings, so that ALTER SYSTEM SET pgautofailover.<name> works`);
+  } catch (err) {
+    log.warn(`Cannot add the pgautofailover.* setting placeholders: ${(err as Error).message}`);
   }
 }

@@ -10,9 +10,11 @@ import { BadArgs, BadConfig, BadState, Monitor } from '../../lib/errors.js';
 import { maskSecrets, type Logger } from '../../lib/log.js';
 import { parsePgUri, type PgTarget } from '../../lib/pg-uri.js';
 import { servicePid } from '../../lib/pid-file.js';
+import { postgresRunAs } from '../../lib/pgbin.js';
 import { withClient } from '../../lib/sql.js';
 import { registerWithRetry } from '../create-node.js';
 import type { NodeState } from '../fsm/states.js';
+import { credentialsPath, enrollKeeper } from '../monitor-credentials.js';
 import { MonitorClient } from '../monitor-client.js';
 import { loadKeeperConfig, localPostgres } from '../open-node.js';
 import { readStateFile, writeStateFile } from '../state/state-file.js';
@@ -65,6 +67,7 @@ export async function disableMonitor(pgdata: string, opts: { force: boolean }, l
     log.warn(`Not removing node ${state.nodeId} from the monitor: ${plan.reason}`);
   }
   setMonitorSetting(paths, MONITOR_DISABLED);
+  rmSync(credentialsPath(paths.state), { force: true });
   signalKeeper(paths, log);
   log.info(`Node ${state.nodeId} "${config.name}" runs without a monitor, Postgres as it is in state ${state.current_role}`, {
     hint: 'goals now come from pgaf do fsm assign; pgaf enable monitor <URI> registers it with a new monitor',
@@ -144,9 +147,11 @@ export async function enableMonitor(pgdata: string, uri: string, log: Logger): P
     }
     // the state file first: a keeper that notices the new config then starts from it
     writeStateFile(paths.state, stateAfterRegistration(state, { ...reg, goal }, Date.now() / 1000, streaming));
+    rmSync(credentialsPath(paths.state), { force: true });
     setMonitorSetting(paths, uri);
     rmSync(paths.nodes, { force: true });
     registeredId = undefined;
+    await enrollKeeper(target, reg.nodeId, paths.state, postgresRunAs(pgdata), log);
   } catch (err) {
     if (registeredId !== undefined) {
       // leave the new monitor as it was, so that enable monitor can be run again

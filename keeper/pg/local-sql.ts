@@ -10,8 +10,14 @@ export function localTarget(socketDir: string, port: number, superuser: string):
   return { host: socketDir, port, user: superuser, database: 'postgres', sslmode: 'disable' };
 }
 
+/**
+ * The keeper's superuser sessions pin their search_path: no object of another schema, and no
+ * temporary object, can stand in for a catalog one (issue #10.5).
+ */
+export const PINNED_SEARCH_PATH = '-c search_path=pg_catalog,pg_temp';
+
 export function withLocal<T>(target: PgTarget, fn: (q: Query) => Promise<T>, connectTimeoutMs = 5_000): Promise<T> {
-  return withClient(target, { kind: 'postgres', connectTimeoutMs, applicationName: 'pgaf keeper' }, fn);
+  return withClient(target, { kind: 'postgres', connectTimeoutMs, applicationName: 'pgaf keeper', options: PINNED_SEARCH_PATH }, fn);
 }
 
 export async function isInRecovery(q: Query): Promise<boolean> {

@@ -48,7 +48,7 @@ $$;
 CREATE FUNCTION pgautofailover.allow_data_loss(
   formation_id text, group_id int, valid_for_seconds int,
   OUT allowed_until timestamptz, OUT failover_in_progress bool)
-RETURNS record LANGUAGE plpgsql SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS record LANGUAGE plpgsql SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   n pgautofailover.node;
 BEGIN
@@ -56,6 +56,7 @@ BEGIN
     RAISE EXCEPTION 'allow_data_loss needs a formation, a group and a number of seconds, not NULL'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  PERFORM pgautofailover.check_name('formation_id', formation_id);
   IF group_id < 0 THEN
     RAISE EXCEPTION 'invalid group %: a group id is 0 or more', group_id USING ERRCODE = 'invalid_parameter_value';
   END IF;

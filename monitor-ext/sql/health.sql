@@ -4,7 +4,7 @@
 -- Records one probe round: health (0 bad, 1 good) for each node id. Returns the ids whose
 -- health changed.
 CREATE FUNCTION pgautofailover.report_health(node_ids bigint[], healths int[])
-RETURNS SETOF bigint LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS SETOF bigint LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   n pgautofailover.node;
   r record;
@@ -37,6 +37,6 @@ $$;
 -- What the health worker probes, with its settings.
 CREATE FUNCTION pgautofailover.health_check_targets(
   OUT node_id bigint, OUT node_host text, OUT node_port int, OUT health int)
-RETURNS SETOF record LANGUAGE sql SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS SETOF record LANGUAGE sql SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   SELECT nodeid, nodehost, nodeport, health FROM pgautofailover.node ORDER BY nodeid
 $$;

@@ -9,13 +9,15 @@ END
 $$;
 
 CREATE FUNCTION pgautofailover.perform_failover(formation_id text DEFAULT 'default', group_id int DEFAULT 0)
-RETURNS void LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS void LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   cfg pgautofailover.fsm_settings := pgautofailover.fsm_settings();
   p pgautofailover.node;
   s pgautofailover.node;
   node_count int;
 BEGIN
+  PERFORM pgautofailover.check_name('formation_id', formation_id);
+  PERFORM pgautofailover.check_group('group_id', group_id);
   PERFORM pgautofailover.lock_group(formation_id, group_id);
   IF NOT EXISTS (SELECT 1 FROM pgautofailover.formation WHERE formationid = formation_id) THEN
     RAISE EXCEPTION 'formation "%" does not exist', formation_id USING ERRCODE = 'undefined_object';
@@ -85,11 +87,13 @@ END
 $$;
 
 CREATE FUNCTION pgautofailover.perform_promotion(formation_id text, node_name text)
-RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   n pgautofailover.node;
   node_count int;
 BEGIN
+  PERFORM pgautofailover.check_name('formation_id', formation_id);
+  PERFORM pgautofailover.check_name('node_name', node_name);
   SELECT * INTO n FROM pgautofailover.node x WHERE x.formationid = formation_id AND x.nodename = node_name;
   IF n.nodeid IS NULL THEN
     RAISE EXCEPTION 'no node named "%" in formation "%"', node_name, formation_id USING ERRCODE = 'no_data_found';
@@ -121,7 +125,7 @@ END
 $$;
 
 CREATE FUNCTION pgautofailover.start_maintenance(node_id bigint)
-RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   cfg pgautofailover.fsm_settings := pgautofailover.fsm_settings();
   n pgautofailover.node := pgautofailover.find_node(node_id);
@@ -131,6 +135,7 @@ DECLARE
   node_count int;
   healthy_sync int;
 BEGIN
+  PERFORM pgautofailover.authorize_node(node_id, 'start maintenance on');
   PERFORM pgautofailover.lock_group(n.formationid, n.groupid);
   n := pgautofailover.find_node(node_id);
   SELECT number_sync_standbys INTO nss FROM pgautofailover.formation WHERE formationid = n.formationid;
@@ -197,12 +202,13 @@ END
 $$;
 
 CREATE FUNCTION pgautofailover.stop_maintenance(node_id bigint)
-RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   n pgautofailover.node := pgautofailover.find_node(node_id);
   p pgautofailover.node;
   node_count int;
 BEGIN
+  PERFORM pgautofailover.authorize_node(node_id, 'stop maintenance on');
   PERFORM pgautofailover.lock_group(n.formationid, n.groupid);
   n := pgautofailover.find_node(node_id);
   SELECT count(*) INTO node_count FROM pgautofailover.node
@@ -309,21 +315,27 @@ END
 $$;
 
 CREATE FUNCTION pgautofailover.remove_node(node_id bigint, force bool DEFAULT false)
-RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 BEGIN
+  PERFORM pgautofailover.authorize_node(node_id, 'remove');
   RETURN pgautofailover.remove_node_internal(pgautofailover.find_node(node_id), force);
 END
 $$;
 
 CREATE FUNCTION pgautofailover.remove_node(node_host text, node_port int DEFAULT 5432, force bool DEFAULT false)
-RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   n pgautofailover.node;
 BEGIN
+  PERFORM pgautofailover.check_hostname('node_host', node_host);
+  IF node_port NOT BETWEEN 1 AND 65535 THEN
+    RAISE EXCEPTION 'node_port % is out of range, expected 1 to 65535', node_port USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   SELECT * INTO n FROM pgautofailover.node x WHERE x.nodehost = node_host AND x.nodeport = node_port;
   IF n.nodeid IS NULL THEN
     RAISE EXCEPTION 'no node is registered at %:%', node_host, node_port USING ERRCODE = 'no_data_found';
   END IF;
+  PERFORM pgautofailover.authorize_node(n.nodeid, 'remove');
   RETURN pgautofailover.remove_node_internal(n, force);
 END
 $$;
@@ -351,6 +363,8 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
   n pgautofailover.node;
 BEGIN
+  PERFORM pgautofailover.check_name('formation_id', formation_id);
+  PERFORM pgautofailover.check_name('node_name', node_name);
   SELECT * INTO n FROM pgautofailover.node x WHERE x.formationid = formation_id AND x.nodename = node_name;
   IF n.nodeid IS NULL THEN
     RAISE EXCEPTION 'no node named "%" in formation "%"', node_name, formation_id USING ERRCODE = 'no_data_found';
@@ -360,7 +374,7 @@ END
 $$;
 
 CREATE FUNCTION pgautofailover.set_node_candidate_priority(formation_id text, node_name text, candidate_priority int)
-RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   n pgautofailover.node := pgautofailover.find_node_by_name(formation_id, node_name);
   candidates int;
@@ -369,6 +383,7 @@ BEGIN
     RAISE EXCEPTION 'candidate priority % is out of range, expected 0 to 100', candidate_priority
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  PERFORM pgautofailover.authorize_node(n.nodeid, 'set the candidate priority of');
   PERFORM pgautofailover.lock_group(formation_id, n.groupid);
   n := pgautofailover.find_node(n.nodeid);
   IF candidate_priority = 0 THEN
@@ -388,13 +403,14 @@ END
 $$;
 
 CREATE FUNCTION pgautofailover.set_node_replication_quorum(formation_id text, node_name text, replication_quorum bool)
-RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   n pgautofailover.node := pgautofailover.find_node_by_name(formation_id, node_name);
   p pgautofailover.node;
   nss int;
   quorum_standbys int;
 BEGIN
+  PERFORM pgautofailover.authorize_node(n.nodeid, 'set the replication quorum of');
   PERFORM pgautofailover.lock_group(formation_id, n.groupid);
   n := pgautofailover.find_node(n.nodeid);
   IF NOT replication_quorum THEN
@@ -417,12 +433,13 @@ END
 $$;
 
 CREATE FUNCTION pgautofailover.set_formation_number_sync_standbys(formation_id text, number_sync_standbys int)
-RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS bool LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   f pgautofailover.formation;
   p pgautofailover.node;
   quorum_standbys int;
 BEGIN
+  PERFORM pgautofailover.check_name('formation_id', formation_id);
   IF number_sync_standbys < 0 THEN
     RAISE EXCEPTION 'number_sync_standbys % is invalid, expected 0 or more', number_sync_standbys
       USING ERRCODE = 'invalid_parameter_value';
@@ -441,10 +458,10 @@ BEGIN
   SELECT count(*) INTO quorum_standbys FROM pgautofailover.node x
    WHERE x.formationid = formation_id AND x.groupid = 0 AND x.nodeid <> p.nodeid
      AND x.replicationquorum AND x.goalstate <> 'dropped';
-  IF number_sync_standbys > 0 AND number_sync_standbys + 1 > quorum_standbys THEN
+  IF number_sync_standbys > 0 AND number_sync_standbys::bigint + 1 > quorum_standbys THEN
     PERFORM pgautofailover.refuse(format(
       'cannot set number_sync_standbys of formation "%s" to %s: it needs %s quorum standbys and has %s',
-      formation_id, number_sync_standbys, number_sync_standbys + 1, quorum_standbys));
+      formation_id, number_sync_standbys, number_sync_standbys::bigint + 1, quorum_standbys));
   END IF;
   UPDATE pgautofailover.formation x SET number_sync_standbys = set_formation_number_sync_standbys.number_sync_standbys
    WHERE x.formationid = formation_id;
@@ -457,7 +474,8 @@ $$;
 CREATE FUNCTION pgautofailover.set_node_system_identifier(
   IN node_id bigint, IN node_sysidentifier bigint,
   OUT node_id bigint, OUT node_name text, OUT node_host text, OUT node_port int)
-RETURNS record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
+  SELECT pgautofailover.authorize_node($1, 'set the system identifier of');
   UPDATE pgautofailover.node SET sysidentifier = node_sysidentifier
    WHERE nodeid = set_node_system_identifier.node_id
   RETURNING nodeid, nodename, nodehost, nodeport;
@@ -466,30 +484,31 @@ $$;
 CREATE FUNCTION pgautofailover.set_group_system_identifier(
   IN group_id bigint, IN node_sysidentifier bigint,
   OUT node_id bigint, OUT node_name text, OUT node_host text, OUT node_port int)
-RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   UPDATE pgautofailover.node SET sysidentifier = node_sysidentifier
    WHERE groupid = group_id AND (sysidentifier IS NULL OR sysidentifier = 0)
   RETURNING nodeid, nodename, nodehost, nodeport;
 $$;
 
 CREATE FUNCTION pgautofailover.update_node_metadata(node_id bigint, node_name text, node_host text, node_port int)
-RETURNS bool LANGUAGE plpgsql SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS bool LANGUAGE plpgsql SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   n pgautofailover.node;
 BEGIN
   IF node_id IS NULL THEN
     RAISE EXCEPTION 'node_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  n := pgautofailover.find_node(node_id);
   IF node_port IS NOT NULL AND node_port NOT BETWEEN 1 AND 65535 THEN
     RAISE EXCEPTION 'node_port % is out of range, expected 1 to 65535', node_port USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF node_name IS NOT NULL AND (btrim(node_name) = '' OR length(node_name) > 63) THEN
-    RAISE EXCEPTION 'node_name must be 1 to 63 characters long' USING ERRCODE = 'invalid_parameter_value';
+  IF node_name IS NOT NULL THEN
+    PERFORM pgautofailover.check_name('node_name', node_name);
   END IF;
-  IF node_host IS NOT NULL AND (btrim(node_host) = '' OR length(node_host) > 255) THEN
-    RAISE EXCEPTION 'node_host must be 1 to 255 characters long' USING ERRCODE = 'invalid_parameter_value';
+  IF node_host IS NOT NULL THEN
+    PERFORM pgautofailover.check_hostname('node_host', node_host);
   END IF;
+  PERFORM pgautofailover.authorize_node(node_id, 'update the metadata of');
+  n := pgautofailover.find_node(node_id);
   PERFORM pgautofailover.lock_group(n.formationid, n.groupid);
   IF node_name IS NOT NULL AND EXISTS (SELECT 1 FROM pgautofailover.node x
        WHERE x.formationid = n.formationid AND x.nodename = node_name AND x.nodeid <> node_id) THEN
@@ -517,11 +536,10 @@ RETURNS pgautofailover.formation LANGUAGE plpgsql AS $$
 DECLARE
   f pgautofailover.formation;
 BEGIN
-  IF btrim(new_id) = '' OR length(new_id) > 63 THEN
-    RAISE EXCEPTION 'formation name must be 1 to 63 characters long' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM pgautofailover.check_name('formation_id', new_id);
+  PERFORM pgautofailover.check_name('dbname', new_dbname);
   IF new_kind NOT IN ('pgsql') THEN
-    RAISE EXCEPTION 'formation kind "%" is not supported, expected pgsql', new_kind USING ERRCODE = 'invalid_parameter_value';
+    RAISE EXCEPTION 'formation kind % is not supported, expected pgsql', pgautofailover.printable(new_kind) USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF new_nss < 0 THEN
     RAISE EXCEPTION 'number_sync_standbys % is invalid, expected 0 or more', new_nss USING ERRCODE = 'invalid_parameter_value';
@@ -542,14 +560,15 @@ $$;
 CREATE FUNCTION pgautofailover.create_formation(
   IN formation_id text, IN kind text, IN dbname name, IN opt_secondary bool, IN number_sync_standbys int,
   OUT formation_id text, OUT kind text, OUT dbname name, OUT opt_secondary bool, OUT number_sync_standbys int)
-RETURNS record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   SELECT f.formationid, f.kind, f.dbname, f.opt_secondary, f.number_sync_standbys
     FROM pgautofailover.insert_formation($1, $2, $3, $4, $5) f
 $$;
 
 CREATE FUNCTION pgautofailover.drop_formation(formation_id text)
-RETURNS void LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS void LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 BEGIN
+  PERFORM pgautofailover.check_name('formation_id', formation_id);
   PERFORM pgautofailover.lock_formation_exclusive(formation_id);
   IF NOT EXISTS (SELECT 1 FROM pgautofailover.formation f WHERE f.formationid = formation_id) THEN
     RAISE EXCEPTION 'formation "%" does not exist', formation_id USING ERRCODE = 'undefined_object';
@@ -565,6 +584,7 @@ $$;
 CREATE FUNCTION pgautofailover.set_opt_secondary(formation_id text, enabled bool)
 RETURNS bool LANGUAGE plpgsql AS $$
 BEGIN
+  PERFORM pgautofailover.check_name('formation_id', formation_id);
   UPDATE pgautofailover.formation f SET opt_secondary = enabled WHERE f.formationid = formation_id;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'formation "%" does not exist', formation_id USING ERRCODE = 'undefined_object';
@@ -574,11 +594,11 @@ END
 $$;
 
 CREATE FUNCTION pgautofailover.enable_secondary(formation_id text)
-RETURNS bool LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS bool LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   SELECT pgautofailover.set_opt_secondary($1, true)
 $$;
 
 CREATE FUNCTION pgautofailover.disable_secondary(formation_id text)
-RETURNS bool LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS bool LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   SELECT pgautofailover.set_opt_secondary($1, false)
 $$;

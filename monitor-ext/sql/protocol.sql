@@ -63,12 +63,15 @@ CREATE FUNCTION pgautofailover.node_active(
   OUT assigned_group_state pgautofailover.replication_state,
   OUT assigned_candidate_priority int,
   OUT assigned_replication_quorum bool)
-RETURNS record LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS record LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   n pgautofailover.node;
   role pgautofailover.replication_state := current_group_role;
   old_state pgautofailover.replication_state;
 BEGIN
+  PERFORM pgautofailover.check_name('formation_id', formation_id);
+  PERFORM pgautofailover.check_group('group_id', group_id);
+  PERFORM pgautofailover.authorize_node(node_id, 'report for');
   PERFORM pgautofailover.lock_group(formation_id, group_id);
   SELECT * INTO n FROM pgautofailover.node WHERE nodeid = node_id;
   IF n.nodeid IS NULL THEN
@@ -149,7 +152,7 @@ CREATE FUNCTION pgautofailover.register_node(
   OUT assigned_candidate_priority int,
   OUT assigned_replication_quorum bool,
   OUT assigned_node_name text)
-RETURNS record LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS record LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   f pgautofailover.formation;
   grp int := 0;
@@ -161,30 +164,27 @@ DECLARE
   quorum_standbys int;
 BEGIN
   -- validate everything before changing anything
-  IF btrim(node_host) = '' THEN
-    RAISE EXCEPTION 'node_host must not be empty' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF length(node_host) > 255 THEN
-    RAISE EXCEPTION 'node_host is % characters long, at most 255 are allowed', length(node_host)
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM pgautofailover.check_name('formation_id', formation_id);
+  PERFORM pgautofailover.check_hostname('node_host', node_host);
   IF node_port NOT BETWEEN 1 AND 65535 THEN
     RAISE EXCEPTION 'node_port % is out of range, expected 1 to 65535', node_port
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF length(node_name) > 63 THEN
-    RAISE EXCEPTION 'node_name is % characters long, at most 63 are allowed', length(node_name)
-      USING ERRCODE = 'invalid_parameter_value';
+  PERFORM pgautofailover.check_name('dbname', dbname);
+  IF node_name <> '' THEN
+    PERFORM pgautofailover.check_name('node_name', node_name);
   END IF;
-  IF node_name ~ '[[:cntrl:]]' THEN
-    RAISE EXCEPTION 'node_name must not contain control characters' USING ERRCODE = 'invalid_parameter_value';
+  PERFORM pgautofailover.check_name('node_cluster', node_cluster);
+  IF desired_node_id < -1 THEN
+    RAISE EXCEPTION 'desired_node_id % is invalid: a node id is 1 or more (-1: the next one)', desired_node_id
+      USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF candidate_priority NOT BETWEEN 0 AND 100 THEN
     RAISE EXCEPTION 'candidate_priority % is out of range, expected 0 to 100', candidate_priority
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF node_kind <> 'standalone' THEN
-    RAISE EXCEPTION 'node_kind "%" is not supported, pgaf manages standalone Postgres nodes only', node_kind
+    RAISE EXCEPTION 'node_kind % is not supported, pgaf manages standalone Postgres nodes only', pgautofailover.printable(node_kind)
       USING ERRCODE = 'feature_not_supported';
   END IF;
   IF desired_group_id NOT IN (-1, 0) THEN

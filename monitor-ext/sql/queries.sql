@@ -4,7 +4,7 @@ CREATE FUNCTION pgautofailover.get_nodes(
   IN formation_id text DEFAULT 'default', IN group_id int DEFAULT NULL,
   OUT node_id bigint, OUT node_name text, OUT node_host text, OUT node_port int,
   OUT node_lsn pg_lsn, OUT node_is_primary bool)
-RETURNS SETOF record LANGUAGE sql SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS SETOF record LANGUAGE sql SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   SELECT nodeid, nodename, nodehost, nodeport, reportedlsn, pgautofailover.can_take_writes(reportedstate)
     FROM pgautofailover.node
    WHERE formationid = formation_id AND (group_id IS NULL OR groupid = group_id)
@@ -14,7 +14,7 @@ $$;
 CREATE FUNCTION pgautofailover.get_primary(
   IN formation_id text DEFAULT 'default', IN group_id int DEFAULT 0,
   OUT primary_node_id bigint, OUT primary_name text, OUT primary_host text, OUT primary_port int)
-RETURNS record LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS record LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   p pgautofailover.node := pgautofailover.primary_or_demoted(formation_id, group_id);
 BEGIN
@@ -33,7 +33,7 @@ CREATE FUNCTION pgautofailover.get_other_nodes(
   IN nodeid bigint,
   OUT node_id bigint, OUT node_name text, OUT node_host text, OUT node_port int,
   OUT node_lsn pg_lsn, OUT node_is_primary bool)
-RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   SELECT o.nodeid, o.nodename, o.nodehost, o.nodeport, o.reportedlsn, pgautofailover.can_take_writes(o.reportedstate)
     FROM pgautofailover.node me
     JOIN pgautofailover.node o ON o.formationid = me.formationid AND o.groupid = me.groupid AND o.nodeid <> me.nodeid
@@ -45,7 +45,7 @@ CREATE FUNCTION pgautofailover.get_other_nodes(
   IN nodeid bigint, IN current_state pgautofailover.replication_state,
   OUT node_id bigint, OUT node_name text, OUT node_host text, OUT node_port int,
   OUT node_lsn pg_lsn, OUT node_is_primary bool)
-RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   SELECT o.nodeid, o.nodename, o.nodehost, o.nodeport, o.reportedlsn, pgautofailover.can_take_writes(o.reportedstate)
     FROM pgautofailover.node me
     JOIN pgautofailover.node o ON o.formationid = me.formationid AND o.groupid = me.groupid AND o.nodeid <> me.nodeid
@@ -57,7 +57,7 @@ CREATE FUNCTION pgautofailover.get_most_advanced_standby(
   IN formationid text DEFAULT 'default', IN groupid int DEFAULT 0,
   OUT node_id bigint, OUT node_name text, OUT node_host text, OUT node_port int,
   OUT node_lsn pg_lsn, OUT node_is_primary bool)
-RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   SELECT n.nodeid, n.nodename, n.nodehost, n.nodeport, n.reportedlsn, false
     FROM pgautofailover.node n
    WHERE n.formationid = get_most_advanced_standby.formationid AND n.groupid = get_most_advanced_standby.groupid
@@ -67,20 +67,20 @@ RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgau
 $$;
 
 CREATE FUNCTION pgautofailover.last_events(count int DEFAULT 10)
-RETURNS SETOF pgautofailover.event LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS SETOF pgautofailover.event LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   SELECT * FROM (SELECT * FROM pgautofailover.event ORDER BY eventid DESC LIMIT greatest(count, 0)) e
    ORDER BY eventid
 $$;
 
 CREATE FUNCTION pgautofailover.last_events(formation_id text DEFAULT 'default', count int DEFAULT 10)
-RETURNS SETOF pgautofailover.event LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS SETOF pgautofailover.event LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   SELECT * FROM (SELECT * FROM pgautofailover.event WHERE formationid = formation_id
                   ORDER BY eventid DESC LIMIT greatest(count, 0)) e
    ORDER BY eventid
 $$;
 
 CREATE FUNCTION pgautofailover.last_events(formation_id text, group_id int, count int DEFAULT 10)
-RETURNS SETOF pgautofailover.event LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS SETOF pgautofailover.event LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   SELECT * FROM (SELECT * FROM pgautofailover.event WHERE formationid = formation_id AND groupid = group_id
                   ORDER BY eventid DESC LIMIT greatest(count, 0)) e
    ORDER BY eventid
@@ -93,7 +93,7 @@ CREATE FUNCTION pgautofailover.current_state(
   OUT assigned_group_state pgautofailover.replication_state, OUT candidate_priority int,
   OUT replication_quorum bool, OUT reported_tli int, OUT reported_lsn pg_lsn, OUT health int,
   OUT nodecluster text)
-RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   SELECT f.kind, n.nodename, n.nodehost, n.nodeport, n.groupid, n.nodeid, n.reportedstate, n.goalstate,
          n.candidatepriority, n.replicationquorum, n.reportedtli, n.reportedlsn, n.health, n.nodecluster
     FROM pgautofailover.node n JOIN pgautofailover.formation f USING (formationid)
@@ -108,7 +108,7 @@ CREATE FUNCTION pgautofailover.current_state(
   OUT assigned_group_state pgautofailover.replication_state, OUT candidate_priority int,
   OUT replication_quorum bool, OUT reported_tli int, OUT reported_lsn pg_lsn, OUT health int,
   OUT nodecluster text)
-RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   SELECT f.kind, n.nodename, n.nodehost, n.nodeport, n.groupid, n.nodeid, n.reportedstate, n.goalstate,
          n.candidatepriority, n.replicationquorum, n.reportedtli, n.reportedlsn, n.health, n.nodecluster
     FROM pgautofailover.node n JOIN pgautofailover.formation f USING (formationid)
@@ -161,7 +161,7 @@ $$;
 
 -- ANY k (pgautofailover_standby_<id>, …) for the group's primary, or ''.
 CREATE FUNCTION pgautofailover.synchronous_standby_names(formation_id text DEFAULT 'default', group_id int DEFAULT 0)
-RETURNS text LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS text LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   SELECT CASE WHEN s.quorum = 0 THEN ''
               ELSE format('ANY %s (%s)', s.quorum,
                           (SELECT string_agg('pgautofailover_standby_' || id, ', ' ORDER BY ord)
@@ -173,11 +173,21 @@ $$;
 CREATE FUNCTION pgautofailover.formation_uri(
   formation_id text DEFAULT 'default', cluster_name text DEFAULT 'default', sslmode text DEFAULT 'prefer',
   sslrootcert text DEFAULT '', sslcrl text DEFAULT '')
-RETURNS text LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS text LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   f pgautofailover.formation;
   hosts text;
 BEGIN
+  PERFORM pgautofailover.check_name('formation_id', formation_id);
+  PERFORM pgautofailover.check_name('cluster_name', cluster_name);
+  IF sslmode NOT IN ('disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full') THEN
+    RAISE EXCEPTION 'sslmode % is not valid, expected disable, allow, prefer, require, verify-ca or verify-full',
+                    pgautofailover.printable(sslmode) USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF sslrootcert ~ '[[:cntrl:][:space:]&#?''"]' OR sslcrl ~ '[[:cntrl:][:space:]&#?''"]' THEN
+    RAISE EXCEPTION 'sslrootcert and sslcrl must be file paths without white space, control characters, quotes, ''&'', ''#'' or ''?'''
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   SELECT * INTO f FROM pgautofailover.formation x WHERE x.formationid = formation_id;
   IF f.formationid IS NULL THEN
     RAISE EXCEPTION 'formation "%" does not exist', formation_id USING ERRCODE = 'undefined_object';
@@ -201,7 +211,7 @@ $$;
 CREATE FUNCTION pgautofailover.formation_settings(
   IN formation_id text DEFAULT 'default',
   OUT context text, OUT group_id int, OUT node_id bigint, OUT nodename text, OUT setting text, OUT value text)
-RETURNS SETOF record LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS SETOF record LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   f pgautofailover.formation;
   n pgautofailover.node;
@@ -236,7 +246,7 @@ $$;
 -- Citus coordinators: pgaf manages pgsql formations only, so this lists nothing for them.
 CREATE FUNCTION pgautofailover.get_coordinator(
   IN formation_id text DEFAULT 'default', OUT node_host text, OUT node_port int)
-RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
   SELECT n.nodehost, n.nodeport
     FROM pgautofailover.node n JOIN pgautofailover.formation f USING (formationid)
    WHERE n.formationid = $1 AND f.kind = 'citus' AND n.groupid = 0

@@ -8,10 +8,14 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'autoctl') THEN
     CREATE ROLE autoctl WITH LOGIN;
   END IF;
+  -- the group of the per-node keeper roles (keepers.sql): each may act on its own node only
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pgautofailover_keeper') THEN
+    CREATE ROLE pgautofailover_keeper WITH NOLOGIN;
+  END IF;
 END
 $roles$;
 
-GRANT USAGE ON SCHEMA pgautofailover TO autoctl_node, autoctl;
+GRANT USAGE ON SCHEMA pgautofailover TO autoctl_node, autoctl, pgautofailover_keeper;
 
 CREATE TYPE pgautofailover.replication_state AS ENUM (
   'unknown', 'init', 'single', 'wait_primary', 'primary', 'draining',

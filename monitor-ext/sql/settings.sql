@@ -1,5 +1,8 @@
--- Settings pgautofailover.*: read with current_setting() (so ALTER SYSTEM, ALTER DATABASE,
--- ALTER ROLE and SET all work), defaults when unset, units parsed here with clear errors.
+-- Settings pgautofailover.*: only values that the monitor's owner sets count (issue #10.5):
+-- postgresql.conf and its includes, ALTER SYSTEM (postgresql.auto.conf), and ALTER DATABASE
+-- <monitor database> SET. A session's SET or set_config(), ALTER ROLE … SET and connection
+-- options are ignored: a keeper session cannot turn the data-loss guard off or shrink a
+-- timeout. Defaults when unset (or ''), units parsed here with clear errors.
 
 CREATE FUNCTION pgautofailover.parse_duration_ms(setting text, raw text) RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE AS $$
@@ -86,19 +89,47 @@ RETURNS SETOF record LANGUAGE sql IMMUTABLE AS $$
          ('guard_data_loss',                   'bool',     'on',    1)
 $$;
 
+-- The values the owner set, from the configuration files (the last occurrence, as the server
+-- reads them) and from ALTER DATABASE <this database> SET (for every role), which wins as it
+-- does for a new session. pg_file_settings reads the files as they are now: a change takes
+-- effect without a reload. '' counts as unset. Runs as the extension owner (a superuser), the
+-- only one who may read pg_file_settings.
+CREATE FUNCTION pgautofailover.owner_settings(OUT name text, OUT value text, OUT source text)
+RETURNS SETOF record LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  WITH files AS (
+    SELECT DISTINCT ON (f.name) f.name, f.setting
+      FROM pg_catalog.pg_file_settings f
+     WHERE f.name LIKE 'pgautofailover.%' AND f.error IS NULL
+     ORDER BY f.name, f.seqno DESC
+  ), db AS (
+    SELECT split_part(c, '=', 1) AS name, substr(c, strpos(c, '=') + 1) AS setting
+      FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) AS c
+     WHERE s.setrole = 0 AND c LIKE 'pgautofailover.%'
+       AND s.setdatabase = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
+  )
+  SELECT substr(coalesce(db.name, files.name), length('pgautofailover.') + 1),
+         coalesce(nullif(db.setting, ''), files.setting),
+         CASE WHEN nullif(db.setting, '') IS NOT NULL THEN 'database' ELSE 'configuration file' END
+    FROM files FULL JOIN db ON db.name = files.name
+   WHERE coalesce(nullif(db.setting, ''), nullif(files.setting, '')) IS NOT NULL
+$$;
+
 -- The settings in force, parsed; raises a clear error naming a setting with a bad value.
 CREATE FUNCTION pgautofailover.monitor_settings(
   OUT name text, OUT value text, OUT unit text, OUT numeric_value bigint, OUT is_default bool)
-RETURNS SETOF record LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pgautofailover, pg_catalog AS $$
+RETURNS SETOF record LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
 DECLARE
   d record;
   full_name text;
 BEGIN
-  FOR d IN SELECT * FROM pgautofailover.setting_defaults() LOOP
+  FOR d IN SELECT x.*, o.value AS owner_value
+             FROM pgautofailover.setting_defaults() WITH ORDINALITY x
+             LEFT JOIN pgautofailover.owner_settings() o ON o.name = x.name
+            ORDER BY x.ordinality LOOP
     full_name := 'pgautofailover.' || d.name;
     name := d.name;
-    is_default := nullif(current_setting(full_name, true), '') IS NULL;
-    value := pgautofailover.setting_text(d.name);
+    is_default := d.owner_value IS NULL;
+    value := coalesce(d.owner_value, d.default_value);
     CASE d.kind
       WHEN 'duration' THEN numeric_value := pgautofailover.parse_duration_ms(full_name, value); unit := 'ms';
       WHEN 'size'     THEN numeric_value := pgautofailover.parse_size_bytes(full_name, value); unit := 'bytes';
@@ -109,6 +140,35 @@ BEGIN
   END LOOP;
 END
 $$;
+
+-- One line per setting, like pg_settings (issue #11.5): the documented replacement for
+-- SELECT name, setting FROM pg_settings WHERE name LIKE 'pgautofailover.%', which shows none
+-- (a SQL-only extension defines no GUC). setting is in unit (ms, B), source says where it was
+-- set (default, configuration file, database); session values are not shown: they do not count.
+CREATE FUNCTION pgautofailover.settings_in_force(
+  OUT name text, OUT setting text, OUT unit text, OUT source text, OUT description text)
+RETURNS SETOF record LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
+  SELECT 'pgautofailover.' || m.name,
+         CASE m.unit WHEN 'bool' THEN CASE WHEN m.numeric_value = 1 THEN 'on' ELSE 'off' END ELSE m.numeric_value::text END,
+         CASE m.unit WHEN 'ms' THEN 'ms' WHEN 'bytes' THEN 'B' END,
+         coalesce((SELECT o.source FROM pgautofailover.owner_settings() o WHERE o.name = m.name), 'default'),
+         CASE m.name
+           WHEN 'health_check_period' THEN 'Time between two health-check rounds of the monitor.'
+           WHEN 'health_check_timeout' THEN 'Connect timeout of one health-check probe.'
+           WHEN 'health_check_max_retries' THEN 'Probes retried before a node is marked unhealthy.'
+           WHEN 'health_check_retry_delay' THEN 'Time between two probes of one health check.'
+           WHEN 'node_considered_unhealthy_timeout' THEN 'Keeper silence after which a node whose health check fails is unhealthy.'
+           WHEN 'primary_demote_timeout' THEN 'Wait for an old primary to demote when nothing proves it is fenced.'
+           WHEN 'startup_grace_period' THEN 'Time after the monitor starts during which no node is declared unhealthy.'
+           WHEN 'enable_sync_wal_log_threshold' THEN 'WAL distance within which a catching-up standby becomes secondary.'
+           WHEN 'promote_wal_log_threshold' THEN 'WAL distance within which a standby may be promoted.'
+           WHEN 'replication_stall_timeout' THEN 'Time without a streaming standby after which a primary goes to wait_primary.'
+           WHEN 'guard_data_loss' THEN 'An election waits for the LSN reports of the quorum standbys.'
+         END
+    FROM pgautofailover.monitor_settings() m
+$$;
+
+CREATE VIEW pgautofailover.settings AS SELECT * FROM pgautofailover.settings_in_force();
 
 -- What the state machine reads, once per call.
 CREATE TYPE pgautofailover.fsm_settings AS (
@@ -121,10 +181,10 @@ CREATE TYPE pgautofailover.fsm_settings AS (
   guard_data_loss     bool
 );
 
--- The text value in force for one setting: the configured one, else the default.
+-- The text value in force for one setting: the one the owner set, else the default.
 CREATE FUNCTION pgautofailover.setting_text(setting text) RETURNS text
 LANGUAGE sql STABLE AS $$
-  SELECT coalesce(nullif(current_setting('pgautofailover.' || setting, true), ''),
+  SELECT coalesce((SELECT o.value FROM pgautofailover.owner_settings() o WHERE o.name = setting),
                   (SELECT d.default_value FROM pgautofailover.setting_defaults() d WHERE d.name = setting))
 $$;
 
@@ -138,11 +198,12 @@ DECLARE
   raw text;
   v bigint;
 BEGIN
-  FOR d IN SELECT * FROM pgautofailover.setting_defaults() LOOP
+  FOR d IN SELECT x.*, o.value AS owner_value
+             FROM pgautofailover.setting_defaults() x LEFT JOIN pgautofailover.owner_settings() o ON o.name = x.name LOOP
     CONTINUE WHEN d.name NOT IN ('node_considered_unhealthy_timeout', 'primary_demote_timeout', 'startup_grace_period',
                                  'enable_sync_wal_log_threshold', 'promote_wal_log_threshold',
                                  'replication_stall_timeout', 'guard_data_loss');
-    raw := nullif(current_setting('pgautofailover.' || d.name, true), '');
+    raw := d.owner_value;
     IF raw IS NULL THEN
       v := d.default_number;
     ELSIF d.kind = 'duration' THEN
@@ -165,3 +226,18 @@ BEGIN
   RETURN s;
 END
 $$;
+
+-- PostgreSQL 15 accepts ALTER SYSTEM SET pgautofailover.<name> only for a name the server
+-- already knows: tell the operator the one line that makes them known (a file that
+-- `pgaf install-extension` writes beside the extension files), unless they are.
+DO $placeholders$
+DECLARE
+  sharedir text;
+BEGIN
+  IF current_setting('pgautofailover.guard_data_loss', true) IS NULL THEN
+    SELECT c.setting INTO sharedir FROM pg_catalog.pg_config c WHERE c.name = 'SHAREDIR';
+    RAISE NOTICE 'to tune pgaf with ALTER SYSTEM SET pgautofailover.<name>, add this line to postgresql.conf and reload: include_if_exists = ''%/extension/pgaf-settings.conf''', sharedir
+      USING HINT = 'SELECT * FROM pgautofailover.settings shows the values in force; ALTER DATABASE <this database> SET works without it';
+  END IF;
+END
+$placeholders$;

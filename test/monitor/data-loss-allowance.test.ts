@@ -218,8 +218,8 @@ describe('bad arguments are refused, nothing changes', () => {
     [`select * from pgautofailover.allow_data_loss(NULL, 0, 60)`, /not NULL/],
     [`select * from pgautofailover.allow_data_loss('default', NULL, 60)`, /not NULL/],
     [`select * from pgautofailover.allow_data_loss('default', 0, NULL)`, /not NULL/],
-    [`select * from pgautofailover.allow_data_loss('default''; drop table pgautofailover.node; --', 0, 60)`, /does not exist/],
-    [`select * from pgautofailover.allow_data_loss(repeat('x', 100000), 0, 60)`, /does not exist/],
+    [`select * from pgautofailover.allow_data_loss('default''; drop table pgautofailover.node; --', 0, 60)`, /formation_id .* is not a valid name/],
+    [`select * from pgautofailover.allow_data_loss(repeat('x', 100000), 0, 60)`, /formation_id .* at most 63/],
     [`select * from pgautofailover.allow_data_loss('default', 99, 60)`, /group 99: the group has no node/],
   ])('%s', async (sql, message) => {
     const m = await ms.fresh();

@@ -154,6 +154,16 @@ describe.each(STEPS)('pgaf %s → %s', (from, to) => {
     expect(nodes).toEqual([{ nodeid: '1', nodename: 'node_1', nodehost: '127.0.0.1', goalstate: 'single' }]);
     const r = await server.query(`select failover_in_progress from pgautofailover.allow_data_loss('default', 0, 60)`, [], db('withdata'));
     expect(r).toEqual([{ failover_in_progress: false }]);
+    if (compareExtensionVersions(to, '1.2') >= 0) {
+      // 1.2: hosts are validated, settings have their view, CONNECT is not PUBLIC's any more
+      await expect(
+        server.query(`select * from pgautofailover.register_node('default', '0.0.0.0/0 trust #', 5002, 'postgres')`, [], db('withdata')),
+      ).rejects.toThrow(/node_host .* is not a valid host/);
+      const s = await server.query(`select count(*)::int as n from pgautofailover.settings`, [], db('withdata'));
+      expect(s).toEqual([{ n: 11 }]);
+      const c = await server.query(`select has_database_privilege('public', $1, 'CONNECT') as ok`, [db('withdata')]);
+      expect(c).toEqual([{ ok: false }]);
+    }
   });
 });
 

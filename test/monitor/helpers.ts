@@ -190,9 +190,7 @@ export class Monitor {
     const client = new pg.Client({ connectionString: this.server.url(this.db, user), types });
     await client.connect();
     client.on('error', () => undefined);
-    for (const [k, v] of Object.entries(settings)) {
-      await client.query(`select set_config($1, $2, false)`, [`${SCHEMA}.${k}`, v]);
-    }
+    for (const [k, v] of Object.entries(settings)) await this.set(k, v);
     this.extra.push(client);
     return client;
   }
@@ -213,9 +211,19 @@ export class Monitor {
     return rows[0]!;
   }
 
-  /** SET pgautofailover.<name> for this session. */
+  /**
+   * pgautofailover.<name> for this monitor database, set where only the owner writes
+   * (ALTER DATABASE … SET, by the superuser): the monitor ignores session values (#10.5).
+   */
   async set(name: string, value: string): Promise<void> {
-    await this.q(`select set_config($1, $2, false)`, [`${SCHEMA}.${name}`, value]);
+    if (!/^[a-z_]+$/.test(name)) throw new Error(`bad setting name ${name}`);
+    await this.server.query(`alter database ${this.db} set ${SCHEMA}.${name} = '${value.replace(/'/g, "''")}'`);
+  }
+
+  /** Back to the default: ALTER DATABASE … RESET. */
+  async reset(name: string): Promise<void> {
+    if (!/^[a-z_]+$/.test(name)) throw new Error(`bad setting name ${name}`);
+    await this.server.query(`alter database ${this.db} reset ${SCHEMA}.${name}`);
   }
 
   // ---------------------------------------------------------------- the keeper protocol
@@ -531,8 +539,8 @@ export class MonitorServer {
   }
 
   /**
-   * A fresh monitor database with the extension. By default the session sets
-   * startup_grace_period = 0 (the server was started seconds ago), and `settings` are SET too.
+   * A fresh monitor database with the extension. By default startup_grace_period = 0 (the
+   * server was started seconds ago), and `settings` too, for the database (ALTER DATABASE).
    */
   async fresh(settings: Record<string, string> = {}, user?: string): Promise<Monitor> {
     const db = `m_${process.pid}_${++dbCounter}`;

@@ -1,6 +1,7 @@
-// Settings of the monitor (spec §2.1 GUC defaults, §4): read with current_setting, so a session
-// SET works; durations accept '2s', '2000ms' and a bare number of milliseconds, sizes accept
-// '16MB' or a number of bytes; a nonsense value is a clear error naming the setting.
+// Settings of the monitor (spec §2.1 GUC defaults, §4): only values the owner sets count
+// (configuration files, ALTER SYSTEM, ALTER DATABASE; a session's SET is ignored, #10.5);
+// durations accept '2s', '2000ms' and a bare number of milliseconds, sizes accept '16MB' or a
+// number of bytes; a nonsense value is a clear error naming the setting.
 //
 // Each probe runs in a transaction that is rolled back, so one cluster serves many probes.
 import { describe, expect, it } from 'vitest';
@@ -9,12 +10,12 @@ import { type Monitor, MonitorServer, type State, twoNodes, useMonitorServer } f
 let ms: MonitorServer;
 useMonitorServer((server) => (ms = server));
 
-/** Run `fn` in a transaction with `settings` SET LOCAL, then roll everything back. */
+/** Run `fn` in a transaction with `settings` set by ALTER DATABASE, then roll everything back. */
 async function probe<T>(m: Monitor, settings: Record<string, string>, fn: () => Promise<T>): Promise<T> {
   await m.q('begin');
   try {
     for (const [k, v] of Object.entries(settings)) {
-      await m.q(`select set_config($1, $2, true)`, [`pgautofailover.${k}`, v]);
+      await m.q(`alter database ${m.db} set pgautofailover.${k} = '${v.replace(/'/g, "''")}'`);
     }
     return await fn();
   } finally {
@@ -25,8 +26,8 @@ async function probe<T>(m: Monitor, settings: Record<string, string>, fn: () => 
 describe('defaults (fast failover: detection in about 3 s, demote wait 10 s)', () => {
   it('monitor_settings() lists every setting with its default when none is set', async () => {
     const m = await ms.fresh();
-    // fresh() sets startup_grace_period for the session: reset it to read the default.
-    await m.q(`reset pgautofailover.startup_grace_period`);
+    // fresh() sets startup_grace_period for the database: reset it to read the default.
+    await m.reset('startup_grace_period');
     const rows = await m.q(`select name, value, unit, numeric_value, is_default from pgautofailover.monitor_settings()`);
     expect(rows.map((r) => [r.name, r.value, r.unit, Number(r.numeric_value), r.is_default])).toEqual([
       ['health_check_period', '1s', 'ms', 1000, true],
@@ -43,7 +44,7 @@ describe('defaults (fast failover: detection in about 3 s, demote wait 10 s)', (
     ]);
   });
 
-  it('a session SET overrides a default (is_default false)', async () => {
+  it('ALTER DATABASE overrides a default (is_default false)', async () => {
     const m = await ms.fresh({ primary_demote_timeout: '30s' });
     const r = await m.one(`select value, numeric_value, is_default from pgautofailover.monitor_settings() where name = 'primary_demote_timeout'`);
     expect([r.value, Number(r.numeric_value), r.is_default]).toEqual(['30s', 30000, false]);
