@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
 import { createNode, type CreateNodeRequest } from '../keeper/create-node.js';
 import { initDataNode, runDataNode } from '../keeper/service.js';
-import { optionalSslRequest, type SslArgs } from '../lib/ssl.js';
+import { logSslRequest, optionalSslRequest, type SslArgs } from '../lib/ssl.js';
 import { parsePgUri } from '../lib/pg-uri.js';
 import { AUTH_CHOICES, AUTH_METHODS, checkedPghost, parseFormation, parseHostname, parseListen, parseNodeName, parsePath, parsePort, parseRoleName, resolvePgdata } from './options.js';
 import { withSslOptions } from './ssl-options.js';
@@ -71,10 +71,6 @@ export function createPostgresRequest(args: CreatePostgresArgs, env: NodeJS.Proc
     if (!/^postgres(ql)?:\/\//.test(monitor)) throw new BadArgs(`--monitor must be a postgres:// URI, got "${monitor}"`);
     parsePgUri(monitor, a.monitor !== undefined ? '--monitor' : 'PG_AUTOCTL_MONITOR');
   }
-  if (!a.auth && !a.skipPgHba) {
-    // pg_auto_failover 1.0 (its first README) had no --auth and trusted the other nodes.
-    log.warn('--auth is not given: using trust, as pg_auto_failover 1.0 did; pass --auth md5|scram-sha-256 (or --skip-pg-hba)');
-  }
   if (a.auth !== undefined && !(AUTH_METHODS as readonly string[]).includes(a.auth)) {
     throw new BadArgs(`--auth must be one of ${AUTH_METHODS.join(', ')}, got "${a.auth}"`);
   }
@@ -98,11 +94,13 @@ export function createPostgresRequest(args: CreatePostgresArgs, env: NodeJS.Proc
     username: a.username !== undefined ? parseRoleName(a.username, '--username') : undefined,
     dbname: a.dbname !== undefined ? parseRoleName(a.dbname, '--dbname') : KEEPER_DEFAULTS.dbname,
     pgctl: a.pgctl !== undefined ? parsePath(a.pgctl, '--pgctl') : undefined,
-    auth: (a.auth as CreateNodeRequest['auth']) ?? 'trust',
+    // no --auth: scram-sha-256 (keeper/create-node.ts), never a silent trust
+    auth: a.auth as CreateNodeRequest['auth'],
     hbaLevel: a.skipPgHba ? 'skip' : a.pgHbaLan ? 'lan' : 'app',
     candidatePriority: a.candidatePriority !== undefined ? parsePriority(a.candidatePriority) : KEEPER_DEFAULTS.candidatePriority,
     replicationQuorum: a.replicationQuorum !== undefined ? parseBool(a.replicationQuorum, '--replication-quorum') : true,
-    replicationPassword: env.PG_AUTOCTL_REPLICATION_PASSWORD,
+    replicationPassword: env.PG_AUTOCTL_REPLICATION_PASSWORD || undefined,
+    monitorPassword: env.PGPASSWORD || undefined,
     maximumBackupRate: rate,
     networkPartitionTimeout: KEEPER_DEFAULTS.networkPartitionTimeout,
     ssl: optionalSslRequest(a, pgdata),
@@ -126,7 +124,7 @@ export function postgresCommand(cli: Argv): Argv {
         .option('formation', { type: 'string', requiresArg: true, describe: 'formation (default "default")' })
         .option('group', { type: 'string', requiresArg: true, describe: 'group id (0)' })
         .option('monitor', { type: 'string', requiresArg: true, describe: 'monitor URI (default: $PG_AUTOCTL_MONITOR)' })
-        .option('auth', { type: 'string', choices: AUTH_CHOICES, describe: 'authentication method in pg_hba.conf (skip: as --skip-pg-hba)' })
+        .option('auth', { type: 'string', choices: AUTH_CHOICES, describe: 'authentication method in pg_hba.conf (default scram-sha-256; trust only when you mean it; skip: as --skip-pg-hba)' })
         .option('skip-pg-hba', { type: 'boolean', describe: 'do not edit pg_hba.conf' })
         .option('pg-hba-lan', { type: 'boolean', describe: 'also open the local network (CIDR of --hostname) to --username on --dbname with --auth' })
         .option('username', { type: 'string', requiresArg: true, describe: 'Postgres superuser (default: the PGDATA owner)' })
@@ -144,7 +142,7 @@ export function postgresCommand(cli: Argv): Argv {
 
 async function createPostgres(args: CreatePostgresArgs, run: boolean): Promise<void> {
   const req = createPostgresRequest(args);
-  for (const notice of req.ssl?.notices ?? []) log.info(notice);
+  logSslRequest(req.ssl, log);
   const created = await createNode(req, log);
   if (created.config.monitor === undefined && !run) {
     log.info(`Node ${created.config.name} has no monitor: start it with \`pgaf run --pgdata ${req.pgdata}\`, then give it a goal with \`pgaf do fsm assign single\` (or wait_standby, after \`pgaf do fsm nodes set <file>\`)`);

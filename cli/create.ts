@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { createMonitor, planCreateMonitor } from '../lib/create-monitor.js';
 import { log } from '../lib/log.js';
 import type { AuthMethod } from '../lib/postgres-ctl.js';
-import { optionalSslRequest, type SslArgs } from '../lib/ssl.js';
+import { logSslRequest, optionalSslRequest, type SslArgs } from '../lib/ssl.js';
 import { AUTH_CHOICES, checkedPghost, parseHostname, parsePath, parsePort, resolvePgdata } from './options.js';
 import { withSslOptions } from './ssl-options.js';
 import { localHostFor } from '../lib/test-mode.js';
@@ -36,6 +36,7 @@ export function createMonitorRequest(args: CreateMonitorArgs, env: NodeJS.Proces
     port,
     hostname,
     auth: args.auth === 'skip' ? undefined : (args.auth as AuthMethod | undefined),
+    monitorPassword: env.PGPASSWORD || undefined,
     socketDir,
     pgctl: args.pgctl !== undefined ? parsePath(args.pgctl, '--pgctl') : undefined,
     skipPgHba: Boolean(args.skipPgHba) || args.auth === 'skip',
@@ -61,13 +62,13 @@ function monitorCommand(cli: Argv): Argv {
         .option('auth', {
           type: 'string',
           choices: AUTH_CHOICES,
-          describe: 'authentication method for keepers in pg_hba.conf (default trust)',
+          describe: 'authentication method for keepers in pg_hba.conf (default scram-sha-256, with a generated password for autoctl_node; skip: as --skip-pg-hba)',
         })
         .option('skip-pg-hba', { type: 'boolean', describe: 'do not edit pg_hba.conf' })
         .option('run', { type: 'boolean', describe: 'go on running the monitor service (as pgaf run)' }),
     async (args) => {
       const req = createMonitorRequest(args as CreateMonitorArgs);
-      for (const notice of req.ssl?.notices ?? []) log.info(notice);
+      logSslRequest(req.ssl, log);
       const plan = await planCreateMonitor(req);
       const uri = await createMonitor(plan);
       process.stdout.write(uri + '\n');

@@ -16,7 +16,7 @@ import { isNodeState, NODE_STATES, type NodeState } from '../keeper/fsm/states.j
 import { initialState, readStateFile, writeStateFile, type KeeperState } from '../keeper/state/state-file.js';
 import { log } from '../lib/log.js';
 import { servicePid } from '../lib/pid-file.js';
-import { parsePgUri } from '../lib/pg-uri.js';
+import { nodeMonitorTarget } from '../keeper/monitor-target.js';
 import { withClient } from '../lib/sql.js';
 import { parseFormation, parseNonNegativeInt, resolveMonitor, resolvePgdata } from './options.js';
 import { cidrOf, localIpAddress } from './show-more.js';
@@ -164,7 +164,7 @@ async function assignThroughKeeper(paths: NodePaths, pid: number, to: NodeState,
 /** get_other_nodes() of the node of PGDATA, as its monitor lists them (do fsm nodes get, do monitor get others). */
 async function otherNodesOnMonitor(config: KeeperConfig, paths: NodePaths): Promise<Array<Record<string, unknown>>> {
   const state = readStateFile(paths.state);
-  const rows = await withClient(parsePgUri(monitorUriOf(config, paths.config), 'pg_autoctl.monitor'), { kind: 'monitor' }, (q) =>
+  const rows = await withClient(nodeMonitorTarget(monitorUriOf(config, paths.config), config.pgdata), { kind: 'monitor' }, (q) =>
     q('SELECT node_id, node_name, node_host, node_port, node_lsn::text, node_is_primary FROM pgautofailover.get_other_nodes($1::bigint)', [state.nodeId]),
   );
   return rows.map((r) => ({ ...r, node_id: Number(r.node_id) }));

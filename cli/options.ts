@@ -5,6 +5,7 @@ import { canonicalPgdata } from '../config/paths.js';
 import { monitorConfigFromIni, monitorLocalTarget, monitorUriOf, readNodeIni, requireNodeIni, type MonitorConfig } from '../config/node-config.js';
 import { BadArgs, BadConfig } from '../lib/errors.js';
 import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
+import { nodeMonitorTarget } from '../keeper/monitor-target.js';
 import {
   formationNameProblem,
   hostnameProblem,
@@ -142,7 +143,7 @@ export function resolveMonitor(
       hint: 'pass --monitor <postgres:// URI>, or register the node with pgaf enable monitor <URI>',
     });
   }
-  return { target: parsePgUri(keeperMonitor, `pg_autoctl.monitor in ${node.path}`), uri: keeperMonitor };
+  return { target: nodeMonitorTarget(keeperMonitor, pgdata, `pg_autoctl.monitor in ${node.path}`), uri: keeperMonitor };
 }
 
 /** --wait: seconds, a non-negative integer (0: do not wait). */

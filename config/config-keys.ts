@@ -74,7 +74,9 @@ export function configGet(ini: Ini, path: string, keyText: unknown): string {
   const k = parseConfigKey(keyText);
   const role = roleOf(ini, path);
   if (!knownKeys(role, ini, path).has(k.key)) throw unknownKey(k, role, path);
-  return ini[k.section]?.[k.option] ?? effectiveIni(role, ini, path)[k.section]?.[k.option] ?? '';
+  const value = ini[k.section]?.[k.option] ?? effectiveIni(role, ini, path)[k.section]?.[k.option] ?? '';
+  // secrets are never printed: the file (mode 0600) holds them
+  return SECRET_KEYS.has(k.key) && value !== '' ? '****' : maskSecrets(value);
 }
 
 /**

@@ -5,6 +5,7 @@ import { requireNodeIni } from '../config/node-config.js';
 import { BadConfig, PgSql } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { parsePgUri } from '../lib/pg-uri.js';
+import { nodeMonitorTarget } from './monitor-target.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { resolveBinDir } from '../lib/postgres-ctl.js';
 import { fileStamp } from '../lib/atomic-file.js';
@@ -101,7 +102,7 @@ export function monitorClientFor(config: KeeperConfig, paths: NodePaths): Keeper
     });
   }
   const state = readStateFile(paths.state);
-  return new MonitorClient(keeperTarget(parsePgUri(config.monitor, 'pg_autoctl.monitor'), paths.state), {
+  return new MonitorClient(keeperTarget(nodeMonitorTarget(config.monitor, config.pgdata), paths.state), {
     nodeId: state.nodeId,
     groupId: state.groupId,
     formation: config.formation,

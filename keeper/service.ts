@@ -3,6 +3,7 @@
 import { BadState, Dropped } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
+import { insecureStartWarnings } from '../lib/secrets.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { loadKeeperConfig, openNode, warnIfTestMode, type OpenNode, type SupervisorFactory } from './open-node.js';
 import { readStateFile } from './state/state-file.js';
@@ -44,6 +45,7 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
   // `pgaf enable|disable ssl|monitor`, `config set` and `reload` signal the keeper, also in PM2 module mode.
   process.on('SIGHUP', onHup);
   log.info(`Keeper of node ${node.config.name} starts`, { pgdata, monitor: node.config.monitor ?? 'none (goals from do fsm assign)' });
+  for (const w of insecureStartWarnings(node.config)) log.warn(w);
   try {
     await node.keeper.run();
   } catch (err) {

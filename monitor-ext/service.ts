@@ -4,6 +4,7 @@ import { nodePaths } from '../config/node-paths.js';
 import { monitorLocalTarget, type MonitorConfig } from '../config/node-config.js';
 import type { Logger } from '../lib/log.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
+import { insecureStartWarnings } from '../lib/secrets.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
 import { updateExtensionIfOlder } from '../lib/monitor-extension.js';
@@ -39,6 +40,7 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
   const paths = nodePaths(cfg.pgdata);
   const pidFile = paths.pid;
   claimPidFile(pidFile, paths.runBase, postgresRunAs(cfg.pgdata));
+  for (const w of insecureStartWarnings(cfg)) log.warn(w);
   if (tcpTestMode() || usesTcpLocally(cfg.host)) log.warn(testModeWarning(cfg.host, isIP(cfg.hostname) ? keeperNetworkCidr(cfg.hostname) : undefined));
   const ctl = new PostgresCtl({ pgdata: cfg.pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs: postgresRunAs(cfg.pgdata), log });
   const logFile = join(cfg.pgdata, 'startup.log');

@@ -13,7 +13,7 @@ import { KeeperCtl } from '../keeper/pg/ctl.js';
 import { runDataNode } from '../keeper/service.js';
 import { createMonitor, planCreateMonitor } from '../lib/create-monitor.js';
 import { BadConfig } from '../lib/errors.js';
-import { resolveSslRequest, type SslRequest } from '../lib/ssl.js';
+import { implicitSslRequest, logSslRequest, resolveSslRequest, sslChoiceOf, type SslRequest } from '../lib/ssl.js';
 import type { Logger } from '../lib/log.js';
 import { pgShareDir, postgresRunAs } from '../lib/pgbin.js';
 import { resolveBinDir } from '../lib/postgres-ctl.js';
@@ -59,14 +59,15 @@ function pm2Supervisor(appName: string, ctl: KeeperCtl, log: Logger): Pm2Supervi
   });
 }
 
-/** The node's SSL keys checked and completed as create's options; the defaults taken are logged for a new node. */
+/** The node's SSL keys checked and completed as create's options (no ssl key: TLS, self-signed); the defaults taken are logged for a new node. */
 function sslRequestOf(node: NodeSection, log: Logger): SslRequest {
-  const req = resolveSslRequest(sslArgsOf(node), node.pgdata);
-  if (!readNodeIni(node.pgdata)) for (const notice of req.notices) log.info(notice);
+  const args = sslArgsOf(node);
+  const req = sslChoiceOf(args) === undefined ? implicitSslRequest(node.pgdata, args.sslMode) : resolveSslRequest(args, node.pgdata);
+  if (!readNodeIni(node.pgdata)) logSslRequest(req, log);
   return req;
 }
 
-async function runMonitorNode(node: NodeSection, log: Logger, started: (r: RunningNode) => void): Promise<void> {
+async function runMonitorNode(c: ClusterConfig, node: NodeSection, log: Logger, started: (r: RunningNode) => void): Promise<void> {
   ensureExtensionFiles(log);
   let ini = readNodeIni(node.pgdata);
   if (!ini) {
@@ -81,6 +82,7 @@ async function runMonitorNode(node: NodeSection, log: Logger, started: (r: Runni
         pgctl: node.pg_ctl,
         skipPgHba: node.skip_pg_hba,
         ssl: sslRequestOf(node, log),
+        monitorPassword: c.secrets.monitorPassword,
       },
       log,
     );
@@ -119,6 +121,7 @@ async function runDataNodeFromFile(c: ClusterConfig, node: NodeSection, log: Log
       candidatePriority: node.candidate_priority,
       replicationQuorum: node.replication_quorum,
       replicationPassword: c.secrets.replicationPassword,
+      monitorPassword: c.secrets.monitorPassword,
       maximumBackupRate: '100M',
       networkPartitionTimeout: 5,
       ssl: sslRequestOf(node, log),
@@ -151,7 +154,8 @@ async function runDataNodeFromFile(c: ClusterConfig, node: NodeSection, log: Log
 /** Creates (when needed) and runs the node of the cluster file until stopped. */
 export async function runNodeFromConfig(c: ClusterConfig, log: Logger, started: (r: RunningNode) => void): Promise<void> {
   if (!c.node) throw new BadConfig(`${c.file ?? 'the configuration'}: node: expected a node section (role, pgdata, port), found nothing`);
-  if (c.secrets.monitorPassword && !process.env.PGPASSWORD) process.env.PGPASSWORD = c.secrets.monitorPassword;
-  if (c.node.role === 'monitor') await runMonitorNode(c.node, log, started);
+  // secrets go in connection configs and 0600 files, never into our environment (PM2 would
+  // copy it into the Postgres app's env and its saved process list)
+  if (c.node.role === 'monitor') await runMonitorNode(c, c.node, log, started);
   else await runDataNodeFromFile(c, c.node, log, started);
 }

@@ -1,6 +1,7 @@
 // Every SQL statement the keeper runs on its local Postgres: plain functions over a Query
 // (lib/sql.ts holds the connection; `pg` is imported nowhere else).
 import { withClient, type Query } from '../../lib/sql.js';
+import { scramVerifier, scramVerifierMatches } from '../../lib/secrets.js';
 import type { PgTarget } from '../../lib/pg-uri.js';
 import { HEALTH_CHECK_USER, REPLICATION_USER, STANDBY_PREFIX } from './names.js';
 import type { SlotRow } from './slots.js';
@@ -82,12 +83,12 @@ export async function ensureRoles(q: Query, replicationPassword?: string): Promi
     created.push(HEALTH_CHECK_USER);
   }
   if (replicationPassword) {
-    // The statement is built by the server (%L) and never logged by us.
-    const [r] = await q<{ stmt: string }>('SELECT format($1::text, $2::text) AS stmt', [
-      `ALTER ROLE ${REPLICATION_USER} WITH PASSWORD %L`,
-      replicationPassword,
-    ]);
-    if (r) await q(r.stmt);
+    // a SCRAM verifier computed here: the password itself is never in SQL text (nor in the
+    // server's log, nor in pg_stat_activity); set only when it differs from the role's
+    const [r] = await q<{ rolpassword: string | null }>('SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = $1', [REPLICATION_USER]);
+    if (!scramVerifierMatches(r?.rolpassword, replicationPassword)) {
+      await q(`ALTER ROLE ${REPLICATION_USER} WITH PASSWORD '${scramVerifier(replicationPassword)}'`);
+    }
   }
   for (const fn of [
     'pg_catalog.pg_ls_dir(text, boolean, boolean)',
