@@ -5,6 +5,7 @@ import { formationNameProblem, hostnameProblem, listenAddressesProblem, nodeName
 import type { Ini } from '../lib/ini.js';
 import { LOCAL_HOST_WHAT, localHostProblem } from '../lib/test-mode.js';
 import { NO_SSL, sslFromIni, sslToIni, type SslConfig } from '../lib/ssl.js';
+import { hooksFromIni, hooksToIni, httpFromIni, httpToIni, type HooksConfig, type HttpConfig } from './integrations-config.js';
 
 export type AuthMethod = 'trust' | 'md5' | 'scram-sha-256';
 /** lan: app, plus the local network's CIDR for --username on --dbname (--pg-hba-lan) */
@@ -40,6 +41,9 @@ export interface KeeperConfig {
   restartFailureMaxRetries: number;
   /** [ssl]: whether Postgres serves SSL, and the sslmode of our connections */
   ssl: SslConfig;
+  /** [http] and [hooks] (config/integrations-config.ts), when the file has them */
+  http?: HttpConfig;
+  hooks?: HooksConfig;
 }
 
 /** What the original writes as pg_autoctl.monitor for a node without a monitor. */
@@ -94,6 +98,10 @@ export function keeperConfigToIni(c: KeeperConfig): Ini {
     },
   };
   if (c.replicationPassword !== undefined) ini.replication!.password = c.replicationPassword;
+  const http = c.http && httpToIni(c.http);
+  if (http) ini.http = http;
+  const hooks = c.hooks && hooksToIni(c.hooks);
+  if (hooks) ini.hooks = hooks;
   return ini;
 }
 
@@ -151,6 +159,9 @@ export function keeperConfigFromIni(ini: Ini, path: string): KeeperConfig {
     ),
     ssl: sslFromIni(ini.ssl, (issue) => f.issues.push(issue)),
   };
+  // set only when the file has the section (the config of a node without them stays as it was)
+  if (ini.http) config.http = httpFromIni(ini.http, f);
+  if (ini.hooks) config.hooks = hooksFromIni(ini.hooks, 'keeper', f);
   if (!f.ok) throw new BadConfig(`invalid keeper configuration in ${path}: ${f.issues.join('; ')}`);
   return Object.freeze(config);
 }

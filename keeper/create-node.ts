@@ -219,7 +219,7 @@ export async function createNode(req: CreateNodeRequest, log: Logger): Promise<C
       log.info(`Stored the monitor password in ${file} (mode 0600)`);
     }
     log.info(`Registered node ${reg.nodeId} "${reg.name}" (${config.hostname}:${req.port}) in formation "${req.formation}", goal ${reg.goal}`);
-    await enrollKeeper(parsePgUri(plan.config.monitor ?? req.monitor, '--monitor'), reg.nodeId, paths.state, plan.runAs, log);
+    await enrollKeeper(target, reg.nodeId, paths.state, plan.runAs, log);
     return { config, paths, registered: true };
   } finally {
     await client.close();

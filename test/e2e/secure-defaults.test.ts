@@ -123,6 +123,8 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
     const monitor = await tcpSessions(c, 'monitor');
     const keepers = monitor.filter((r) => r.application_name.startsWith('pgaf_keeper_'));
     expect(new Set(keepers.map((k) => k.application_name)).size).toBe(2);
+    // registered with autoctl_node's password, they then log in as their own per-node roles
+    expect(keepers.every((k) => k.usename?.startsWith('pgaf_keeper_')), JSON.stringify(keepers)).toBe(true);
     expect(monitor.length).toBeGreaterThanOrEqual(2);
     expect(monitor.filter((r) => !r.ssl), JSON.stringify(monitor)).toEqual([]);
     const primary = await tcpSessions(c, 'node1');
