@@ -102,13 +102,43 @@ export const NodeSchema = z.strictObject({
   ssl_mode: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
 });
 
+/** [http] of the node's pg_autoctl.cfg (docs/integrations.md): the keeper's endpoints or the monitor's status page */
+export const HttpSchema = z.strictObject({
+  port: int(1, 65535).optional(),
+  /** default 127.0.0.1 */
+  listen: z.string().regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|[0-9A-Fa-f:.]+)$/, { message: 'expected an IP address or a host name' }).optional(),
+  tls: bool.optional(),
+});
+
+const hookCommand = z.string().min(1).max(4096).refine((s) => !/[\r\n]/.test(s) && s === s.trim(), { message: 'expected one line without leading or trailing spaces' });
+
+/** [hooks]: commands or http(s) URLs run on state changes (docs/integrations.md) */
+export const HooksSchema = z.strictObject({
+  on_role_change: hookCommand.optional(),
+  on_primary: hookCommand.optional(),
+  on_demote: hookCommand.optional(),
+  pre_promote: hookCommand.optional(),
+  on_failover: hookCommand.optional(),
+  timeout: z.preprocess((v) => (typeof v === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v), z.number().positive().max(3600)).optional(),
+});
+
 export const ClusterFileSchema = z
   .strictObject({
     formation: FormationSchema.default(() => FormationSchema.parse({})),
     monitor: MonitorSchema.optional(),
     node: NodeSchema.optional(),
+    http: HttpSchema.optional(),
+    hooks: HooksSchema.optional(),
   })
   .superRefine((c, ctx) => {
+    for (const key of ['on_role_change', 'on_primary', 'on_demote', 'pre_promote'] as const) {
+      if (c.hooks?.[key] !== undefined && c.node?.role !== 'postgres') {
+        ctx.addIssue({ code: 'custom', path: ['hooks', key], message: 'nothing: it is a data node hook (node.role postgres)', input: c.hooks[key] });
+      }
+    }
+    if (c.hooks?.on_failover !== undefined && c.node?.role !== 'monitor') {
+      ctx.addIssue({ code: 'custom', path: ['hooks', 'on_failover'], message: 'nothing: it is a monitor hook (node.role monitor)', input: c.hooks.on_failover });
+    }
     if (c.node?.role === 'postgres' && !c.monitor?.uri) {
       ctx.addIssue({ code: 'custom', path: ['monitor', 'uri'], message: 'a data node needs monitor.uri', input: undefined });
     }
@@ -137,6 +167,15 @@ export function sslArgsOf(n: NodeSection): SslArgs {
 }
 
 export type ClusterFile = z.infer<typeof ClusterFileSchema>;
+
+/** The [http] and [hooks] keys of the cluster file as pg_autoctl.cfg keys and values (what the node's file gets). */
+export function integrationSettingsOf(c: Pick<ClusterFile, 'http' | 'hooks'>): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [section, values] of [['http', c.http], ['hooks', c.hooks]] as const) {
+    for (const [k, v] of Object.entries(values ?? {})) if (v !== undefined) out.push([`${section}.${k}`, String(v)]);
+  }
+  return out;
+}
 export type NodeSection = z.infer<typeof NodeSchema>;
 export type FormationSection = z.infer<typeof FormationSchema>;
 
@@ -151,7 +190,7 @@ export interface ClusterConfig extends ClusterFile {
 /** Where each value came from, by key path: a file, `environment VAR` or `flag --x`. */
 type Origins = Map<string, string>;
 
-const SECTIONS: Record<string, z.ZodObject> = { formation: FormationSchema, monitor: MonitorSchema, node: NodeSchema };
+const SECTIONS: Record<string, z.ZodObject> = { formation: FormationSchema, monitor: MonitorSchema, node: NodeSchema, http: HttpSchema, hooks: HooksSchema };
 
 /** PGAF_<SECTION>_<KEY> for every scalar key of the schema, e.g. PGAF_NODE_PORT. */
 export function envOverrides(env: NodeJS.ProcessEnv): Array<{ path: string; value: string; source: string }> {

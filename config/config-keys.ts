@@ -4,6 +4,7 @@
 import { BadArgs, BadConfig } from '../lib/errors.js';
 import type { Ini } from '../lib/ini.js';
 import { maskSecrets } from '../lib/log.js';
+import { integrationKeys } from './integrations-config.js';
 import { keeperConfigFromIni, keeperConfigToIni } from './keeper-config.js';
 import { monitorConfigFromIni, monitorConfigToIni } from './node-config.js';
 
@@ -18,8 +19,8 @@ export interface ConfigKey {
 
 /** Keys that exist for a role even when the file does not spell them out. */
 const OPTIONAL_KEYS: Record<NodeRole, string[]> = {
-  monitor: [],
-  keeper: ['replication.password'],
+  monitor: integrationKeys('monitor'),
+  keeper: ['replication.password', ...integrationKeys('keeper')],
 };
 
 /** Keys `config set` refuses to change: they say what the file is. */

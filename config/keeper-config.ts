@@ -4,6 +4,7 @@ import { FieldErrors } from '../lib/fields.js';
 import { formationNameProblem, hostnameProblem, listenAddressesProblem, nodeNameProblem, pathProblem, roleNameProblem, WHAT } from '../lib/identity.js';
 import type { Ini } from '../lib/ini.js';
 import { NO_SSL, sslFromIni, sslToIni, type SslConfig } from '../lib/ssl.js';
+import { hooksFromIni, hooksToIni, httpFromIni, httpToIni, type HooksConfig, type HttpConfig } from './integrations-config.js';
 
 export type AuthMethod = 'trust' | 'md5' | 'scram-sha-256';
 export type HbaLevel = 'skip' | 'minimal' | 'app';
@@ -38,6 +39,9 @@ export interface KeeperConfig {
   restartFailureMaxRetries: number;
   /** [ssl]: whether Postgres serves SSL, and the sslmode of our connections */
   ssl: SslConfig;
+  /** [http] and [hooks] (config/integrations-config.ts), when the file has them */
+  http?: HttpConfig;
+  hooks?: HooksConfig;
 }
 
 /** What the original writes as pg_autoctl.monitor for a node without a monitor. */
@@ -92,6 +96,10 @@ export function keeperConfigToIni(c: KeeperConfig): Ini {
     },
   };
   if (c.replicationPassword !== undefined) ini.replication!.password = c.replicationPassword;
+  const http = c.http && httpToIni(c.http);
+  if (http) ini.http = http;
+  const hooks = c.hooks && hooksToIni(c.hooks);
+  if (hooks) ini.hooks = hooks;
   return ini;
 }
 
@@ -149,6 +157,9 @@ export function keeperConfigFromIni(ini: Ini, path: string): KeeperConfig {
     ),
     ssl: sslFromIni(ini.ssl, (issue) => f.issues.push(issue)),
   };
+  // set only when the file has the section (the config of a node without them stays as it was)
+  if (ini.http) config.http = httpFromIni(ini.http, f);
+  if (ini.hooks) config.hooks = hooksFromIni(ini.hooks, 'keeper', f);
   if (!f.ok) throw new BadConfig(`invalid keeper configuration in ${path}: ${f.issues.join('; ')}`);
   return Object.freeze(config);
 }

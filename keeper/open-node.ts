@@ -18,6 +18,7 @@ import type { KeeperCtl } from './pg/ctl.js';
 import type { PostgresSupervisor } from './pg/supervisor.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
 import { readStateFile } from './state/state-file.js';
+import { KeeperIntegrations } from './integrations.js';
 
 /** Builds the node's Postgres supervisor (PM2 in module mode); default pg_ctl. */
 export type SupervisorFactory = (ctl: KeeperCtl, config: KeeperConfig, paths: NodePaths) => PostgresSupervisor;
@@ -30,6 +31,8 @@ export interface OpenNode {
   /** the monitor client the node started with (the keeper swaps it when the monitor changes) */
   monitor: KeeperMonitor;
   keeper: Keeper;
+  /** HTTP endpoints, metrics and hooks (started by the service: integrations.apply) */
+  integrations: KeeperIntegrations;
 }
 
 export function loadKeeperConfig(pgdata: string): { config: KeeperConfig; paths: NodePaths } {
@@ -111,6 +114,7 @@ export function openNode(pgdata: string, log: Logger, supervisor?: SupervisorFac
   const state = readStateFile(paths.state);
   const pg = localPostgres(config, paths, state.nodeId, log, supervisor);
   const monitor = monitorClientFor(config, paths);
+  const integrations = new KeeperIntegrations(config, log, postgresRunAs(config.pgdata));
   const keeper = new Keeper({
     formation: config.formation,
     statePath: paths.state,
@@ -125,6 +129,7 @@ export function openNode(pgdata: string, log: Logger, supervisor?: SupervisorFac
       refreshEveryTicks: 10,
     },
     reloadMonitor: monitorReloader(pgdata, config, paths, log),
+    observer: integrations,
   });
-  return { config, paths, pg, monitor, keeper };
+  return { config, paths, pg, monitor, keeper, integrations };
 }

@@ -35,6 +35,7 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
     }
     // the monitor setting and the state file: at once, in the keeper's next round
     node.keeper.requestReload();
+    void node.integrations.apply(node.config);
   };
   const signals = opts.handleSignals !== false;
   if (signals) {
@@ -45,6 +46,7 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
   process.on('SIGHUP', onHup);
   log.info(`Keeper of node ${node.config.name} starts`, { pgdata, monitor: node.config.monitor ?? 'none (goals from do fsm assign)' });
   for (const w of insecureStartWarnings(node.config)) log.warn(w);
+  await node.integrations.apply(node.config);
   try {
     await node.keeper.run();
   } catch (err) {
@@ -55,6 +57,7 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
     process.off('SIGINT', onInt);
     process.off('SIGHUP', onHup);
     releasePidFile(node.paths.pid);
+    await node.integrations.close();
     await node.monitor.close();
   }
 }

@@ -10,6 +10,8 @@ import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
 import { updateExtensionIfOlder } from '../lib/monitor-extension.js';
 import { withClient } from '../lib/sql.js';
 import { HealthWorker } from './health/worker.js';
+import { MonitorIntegrations } from './status-page/service.js';
+import { monitorConfigFromIni, readNodeIni } from '../config/node-config.js';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { rewriteMonitorSettings, withInclude } from '../lib/create-monitor.js';
@@ -46,6 +48,20 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
     start: () => ctl.start({ logFile }),
   };
   const worker = new HealthWorker(monitorLocalTarget(cfg), log);
+  // the status page, /metrics and on_failover ([http], [hooks]); a SIGHUP re-reads them
+  const integrations = new MonitorIntegrations(cfg, log);
+  worker.observer = integrations;
+  const onHup = () => {
+    try {
+      const ini = readNodeIni(cfg.pgdata, nodePaths(cfg.pgdata).config);
+      if (!ini) throw new Error('the configuration file is gone');
+      void integrations.apply(monitorConfigFromIni(ini.ini, ini.path));
+      log.info('Received SIGHUP: reloaded the [http] and [hooks] settings');
+    } catch (err) {
+      log.error(`Received SIGHUP but cannot reload the configuration: ${(err as Error).message}`);
+    }
+  };
+  process.on('SIGHUP', onHup);
   let stopping = false;
   let timer: NodeJS.Timeout | undefined;
   const supervise = async () => {
@@ -77,9 +93,12 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
     await supervise();
     await updateExtensionAtStart(cfg, log);
     await ensureSettingPlaceholders(cfg, log);
+    await integrations.apply(cfg);
     log.info('Monitor service runs: Postgres supervised, health checks started', { pgdata: cfg.pgdata, port: cfg.port });
     await worker.run();
   } finally {
+    process.off('SIGHUP', onHup);
+    await integrations.close();
     stopping = true;
     if (timer) clearTimeout(timer);
     process.off('SIGTERM', onTerm);

@@ -3,12 +3,14 @@
 // keeper in-process, with Postgres supervised as the PM2 app pgaf-postgres-<node>.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sslArgsOf, type ClusterConfig, type NodeSection } from '../config/cluster-config.js';
-import { monitorConfigFromIni, readNodeIni } from '../config/node-config.js';
+import { integrationSettingsOf, sslArgsOf, type ClusterConfig, type NodeSection } from '../config/cluster-config.js';
+import { configGet, configSet } from '../config/config-keys.js';
+import { monitorConfigFromIni, readNodeIni, writeNodeIni } from '../config/node-config.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
 import type { KeeperConfig } from '../config/keeper-config.js';
 import { createNode } from '../keeper/create-node.js';
 import type { OpenNode } from '../keeper/open-node.js';
+import type { KeeperSnapshot } from '../keeper/http/snapshot.js';
 import { KeeperCtl } from '../keeper/pg/ctl.js';
 import { runDataNode } from '../keeper/service.js';
 import { createMonitor, planCreateMonitor } from '../lib/create-monitor.js';
@@ -30,7 +32,31 @@ export interface RunningNode {
   appName: string;
   /** set once a data node is open */
   keeper?: KeeperConfig;
+  /** the keeper's latest snapshot (the one its HTTP endpoints and /metrics answer from) */
+  snapshot?: () => KeeperSnapshot | undefined;
   stop(): void;
+}
+
+/**
+ * The cluster file's [http] and [hooks] keys into the node's pg_autoctl.cfg (validated like
+ * `pgaf config set`; written only when something differs): the keeper and the monitor read
+ * them from there. Keys the cluster file does not set are left as they are.
+ */
+function syncIntegrationSettings(c: ClusterConfig, pgdata: string, log: Logger): void {
+  const wanted = integrationSettingsOf(c);
+  if (wanted.length === 0) return;
+  const node = readNodeIni(pgdata);
+  if (!node) return;
+  let ini = node.ini;
+  const changed: string[] = [];
+  for (const [key, value] of wanted) {
+    if (configGet(ini, node.path, key) === value) continue;
+    ini = configSet(ini, node.path, key, value);
+    changed.push(key);
+  }
+  if (changed.length === 0) return;
+  writeNodeIni(node.path, ini);
+  log.info(`Took ${changed.join(', ')} from ${c.file ?? 'the cluster configuration'} into ${node.path}`);
 }
 
 /** The extension files, when we may write them and they are missing or older (root installs). */
@@ -91,6 +117,8 @@ async function runMonitorNode(c: ClusterConfig, node: NodeSection, log: Logger, 
     ini = readNodeIni(node.pgdata);
   }
   if (!ini || ini.role !== 'monitor') throw new BadConfig(`PGDATA ${node.pgdata} is a ${ini?.role ?? 'unknown'} node, but the cluster file says monitor`);
+  syncIntegrationSettings(c, node.pgdata, log);
+  ini = readNodeIni(node.pgdata)!;
   const cfg = monitorConfigFromIni(ini.ini, ini.path);
   const name = node.name ?? 'monitor';
   const appName = postgresAppName(name);
@@ -128,6 +156,7 @@ async function runDataNodeFromFile(c: ClusterConfig, node: NodeSection, log: Log
     },
     log,
   );
+  syncIntegrationSettings(c, node.pgdata, log);
   const appName = postgresAppName(created.config.name);
   const running: RunningNode = {
     role: 'postgres',
@@ -146,6 +175,7 @@ async function runDataNodeFromFile(c: ClusterConfig, node: NodeSection, log: Log
     supervisor: (ctl) => pm2Supervisor(appName, ctl, log),
     onOpen: (open: OpenNode) => {
       running.stop = () => open.keeper.stop();
+      running.snapshot = () => open.integrations.snapshot();
       started(running);
     },
   });

@@ -64,6 +64,9 @@ export class NodeStatusSource {
 
   async status(): Promise<NodeStatus> {
     const local = this.localState();
+    // the keeper's snapshot when it has one: the same figures as its /status and /metrics
+    const snap = this.node.snapshot?.();
+    if (snap) Object.assign(local, { state: snap.state, goal: snap.goal, nodeId: snap.nodeId, contact: snap.monitor.lastContact });
     const pm = readPostmasterPid(this.node.pgdata);
     const running = pm !== undefined && pidAlive(pm.pid);
     const out: NodeStatus = {
@@ -77,6 +80,7 @@ export class NodeStatusSource {
       last_monitor_contact: local.contact ? new Date(local.contact * 1000).toISOString() : null,
       nodes: [],
     };
+    if (snap) out.replication_lag_bytes = snap.lagBytes;
     try {
       const rows = await this.monitor((q) => currentState(q, this.formation));
       out.nodes = rows.map((r) => ({
@@ -90,7 +94,7 @@ export class NodeStatusSource {
       }));
       const me = rows.find((r) => r.node_id === local.nodeId);
       const primary = rows.find((r) => PRIMARY.has(r.current_group_state));
-      if (me && primary) out.replication_lag_bytes = Math.max(0, Number(parseLsn(primary.reported_lsn) - parseLsn(me.reported_lsn)));
+      if (me && primary && !snap) out.replication_lag_bytes = Math.max(0, Number(parseLsn(primary.reported_lsn) - parseLsn(me.reported_lsn)));
     } catch (err) {
       out.monitor_error = (err as Error).message;
     }

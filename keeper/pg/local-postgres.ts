@@ -577,7 +577,7 @@ export class PgLocalPostgres implements LocalPostgres {
       queryFacts: () =>
         this.persistent(async (q) => {
           const pos = await sql.position(q);
-          return { ...pos, replication: await sql.standbyReplication(q) };
+          return { ...pos, replication: await sql.standbyReplication(q), serving: await sql.serving(q) };
         }),
       stoppedFacts: async () => {
         if (!this.hasData()) return { inRecovery: false, lsn: '0/0', timeline: 1 };

@@ -219,3 +219,25 @@ export async function position(q: Query): Promise<PositionRow> {
   );
   return { inRecovery: true, lsn: r?.lsn ?? '0/0', timeline: Number(r?.tli ?? 0) };
 }
+
+/** What the HTTP endpoints add to the tick's facts (keeper/http/): read-only mode, the WAL receiver. */
+export interface ServingRow {
+  /** default_transaction_read_only is on */
+  readOnly: boolean;
+  /** pg_stat_wal_receiver.status is streaming */
+  streaming: boolean;
+  /** the upstream's end of WAL as its last message said (latest_end_lsn), at least what was received */
+  upstreamLsn: string | null;
+  replayLsn: string | null;
+}
+
+export async function serving(q: Query): Promise<ServingRow> {
+  const [r] = await q<{ ro: string; status: string | null; upstream: string | null; replay: string | null }>(
+    `SELECT current_setting('default_transaction_read_only') AS ro,
+            (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS status,
+            -- latest_end_lsn stays null until the upstream sends WAL or a keepalive
+            greatest((SELECT latest_end_lsn FROM pg_stat_wal_receiver LIMIT 1), pg_last_wal_receive_lsn())::text AS upstream,
+            pg_last_wal_replay_lsn()::text AS replay`,
+  );
+  return { readOnly: r?.ro === 'on', streaming: r?.status === 'streaming', upstreamLsn: r?.upstream ?? null, replayLsn: r?.replay ?? null };
+}
