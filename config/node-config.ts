@@ -7,6 +7,7 @@ import { BadConfig } from '../lib/errors.js';
 import { FieldErrors } from '../lib/fields.js';
 import { hostnameProblem, listenAddressesProblem, pathProblem, roleNameProblem, WHAT } from '../lib/identity.js';
 import { parseIni, stringifyIni, type Ini } from '../lib/ini.js';
+import { LOCAL_HOST_WHAT, localHostProblem } from '../lib/test-mode.js';
 import { monitorUri, type PgTarget } from '../lib/pg-uri.js';
 import { sslFromIni, sslToIni, type SslConfig } from '../lib/ssl.js';
 import { configFilePath } from './paths.js';
@@ -77,7 +78,7 @@ export function monitorConfigFromIni(ini: Ini, path: string): MonitorConfig {
     pgCtl: f.checked('postgresql.pg_ctl', pgs.pg_ctl, WHAT.path, pathProblem),
     dbname: f.checked('postgresql.dbname', pgs.dbname ?? MONITOR_DBNAME, WHAT.roleName, roleNameProblem),
     username: f.checked('postgresql.username', pgs.username, WHAT.roleName, roleNameProblem),
-    host: f.checked('postgresql.host', pgs.host ?? '/tmp', 'a Unix socket directory', pathProblem),
+    host: f.checked('postgresql.host', pgs.host ?? '/tmp', LOCAL_HOST_WHAT, localHostProblem),
     port: f.number('postgresql.port', pgs.port, { int: true, min: 1, max: 65535 }),
     listenAddresses: f.checked('postgresql.listen_addresses', pgs.listen_addresses, WHAT.listen, listenAddressesProblem),
     authMethod: f.oneOf('postgresql.auth_method', pgs.auth_method ?? 'trust', ['trust', 'md5', 'scram-sha-256'] as const),

@@ -19,6 +19,9 @@ import { readFileSync } from 'node:fs';
 import { checkSslFiles, opensslPath } from '../lib/ssl-files.js';
 import { postgresRunAs, type OsUser } from '../lib/pgbin.js';
 import { resolveBinDir } from '../lib/postgres-ctl.js';
+import { defaultListenAddresses } from '../lib/test-mode.js';
+import { keeperNetworkCidr } from '../lib/hba.js';
+import { isIP } from 'node:net';
 import { MonitorClient } from './monitor-client.js';
 import { enrollKeeper } from './monitor-credentials.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
@@ -95,6 +98,11 @@ export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: 
   const auth = req.auth ?? 'scram-sha-256';
   const replicationPassword = auth === 'trust' ? req.replicationPassword : (req.replicationPassword ?? replicationPasswordFor(req, monitorPassword));
   const hostname = req.hostname ?? (target ? await localAddressToward(target.host, target.port) : osHostname());
+  if (req.hbaLevel === 'lan' && !(isIP(hostname) && keeperNetworkCidr(hostname))) {
+    throw new BadArgs(`--pg-hba-lan opens the network of this node's address, but ${hostname} is not an IP address of a local interface`, {
+      hint: 'give --hostname as this node\'s IP address',
+    });
+  }
   const config: KeeperConfig = {
     role: 'keeper',
     monitor,
@@ -109,7 +117,7 @@ export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: 
     dbname: req.dbname,
     host: req.socketDir,
     port: req.port,
-    listenAddresses: req.listen ?? hostname,
+    listenAddresses: req.listen ?? defaultListenAddresses(hostname, req.socketDir),
     authMethod: auth,
     hbaLevel: req.hbaLevel,
     replicationPassword,

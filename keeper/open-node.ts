@@ -2,13 +2,18 @@
 // the real PgLocalPostgres and MonitorClient.
 import { keeperConfigFromIni, type KeeperConfig } from '../config/keeper-config.js';
 import { requireNodeIni } from '../config/node-config.js';
-import { BadConfig } from '../lib/errors.js';
+import { BadConfig, PgSql } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { parsePgUri } from '../lib/pg-uri.js';
 import { nodeMonitorTarget } from './monitor-target.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { resolveBinDir } from '../lib/postgres-ctl.js';
 import { fileStamp } from '../lib/atomic-file.js';
+import { withClient } from '../lib/sql.js';
+import { isIP } from 'node:net';
+import { hbaLine, keeperNetworkCidr } from '../lib/hba.js';
+import { hbaHostType } from '../lib/ssl.js';
+import { tcpTestMode, testModeTrustLines, testModeWarning, usesTcpLocally } from '../lib/test-mode.js';
 import { Keeper } from './loop/run.js';
 import { LocalMonitorClient } from './local-monitor/client.js';
 import { keeperTarget } from './monitor-credentials.js';
@@ -42,6 +47,29 @@ export function loadKeeperConfig(pgdata: string): { config: KeeperConfig; paths:
   return { config: keeperConfigFromIni(node.ini, node.path), paths };
 }
 
+/** The network of the node's address (for the trust rules of test mode); undefined for a host name. */
+export function nodeNetworkCidr(config: KeeperConfig): string | undefined {
+  return isIP(config.hostname) ? keeperNetworkCidr(config.hostname) : undefined;
+}
+
+/**
+ * --pg-hba-lan (hba_level lan): the local network of the node's address opened to its
+ * --username on its --dbname with its auth method, as the original. A host name is looked up
+ * in the interfaces through its address only: a name gives no line (and a warning at create).
+ */
+export function lanHbaLines(config: KeeperConfig): string[] {
+  if (config.hbaLevel !== 'lan') return [];
+  const cidr = nodeNetworkCidr(config);
+  if (!cidr) return [];
+  return [hbaLine({ type: hbaHostType(config.ssl), database: config.dbname, user: config.username, address: cidr, method: config.authMethod })];
+}
+
+/** The warning of test mode (PG_REGRESS_SOCK_DIR=""), logged at each start of a node. */
+export function warnIfTestMode(config: KeeperConfig, log: Logger): void {
+  // a node created in test mode keeps its trust rules: say so even when the variable is gone
+  if (tcpTestMode() || usesTcpLocally(config.host)) log.warn(testModeWarning(config.host, nodeNetworkCidr(config)));
+}
+
 export function localPostgres(config: KeeperConfig, paths: NodePaths, nodeId: number, log: Logger, supervisor?: SupervisorFactory): PgLocalPostgres {
   const monitorHost = config.monitor === undefined ? '/' : parsePgUri(config.monitor, 'pg_autoctl.monitor').host;
   return new PgLocalPostgres({
@@ -58,6 +86,8 @@ export function localPostgres(config: KeeperConfig, paths: NodePaths, nodeId: nu
     monitorHost: monitorHost.startsWith('/') ? undefined : monitorHost,
     ssl: config.ssl,
     hostname: config.hostname,
+    testTrustLines: testModeTrustLines(nodeNetworkCidr(config), config.host),
+    extraHbaLines: lanHbaLines(config),
     logFile: paths.postgresLog,
     log,
     supervisor: supervisor ? (ctl) => supervisor(ctl, config, paths) : undefined,
@@ -109,6 +139,58 @@ function monitorReloader(pgdata: string, initial: KeeperConfig, paths: NodePaths
   };
 }
 
+/**
+ * Watches the config file for a changed pg_autoctl.name, pg_autoctl.hostname or
+ * postgresql.port and sends it to the monitor (update_node_metadata), as the original's keeper
+ * does on reload. A failed update is retried on the next check; a node without a monitor has
+ * nothing to tell.
+ */
+export function metadataSyncer(pgdata: string, initial: KeeperConfig, paths: NodePaths, nodeId: number, log: Logger): (force: boolean) => Promise<void> {
+  let seen = fileStamp(paths.config);
+  let synced = { name: initial.name, hostname: initial.hostname, port: initial.port };
+  let pending = false;
+  return async (force) => {
+    const now = fileStamp(paths.config);
+    if (!force && !pending && now === seen) return;
+    seen = now;
+    let config: KeeperConfig;
+    try {
+      config = loadKeeperConfig(pgdata).config;
+    } catch {
+      return; // monitorReloader logs an unusable file
+    }
+    const changed = {
+      name: config.name !== synced.name ? config.name : null,
+      hostname: config.hostname !== synced.hostname ? config.hostname : null,
+      port: config.port !== synced.port ? config.port : null,
+    };
+    if (config.monitor === undefined || (changed.name === null && changed.hostname === null && changed.port === null)) {
+      pending = false;
+      synced = { name: config.name, hostname: config.hostname, port: config.port };
+      return;
+    }
+    try {
+      await withClient(parsePgUri(config.monitor, 'pg_autoctl.monitor'), { kind: 'monitor', connectTimeoutMs: 2_000 }, (q) =>
+        q('SELECT pgautofailover.update_node_metadata($1::bigint, $2::text, $3::text, $4::int)', [nodeId, changed.name, changed.hostname, changed.port]),
+      );
+      log.info(`The configuration changed the node metadata: the monitor now has "${config.name}" at ${config.hostname}:${config.port}`);
+      if (changed.port !== null) log.warn(`postgresql.port is now ${config.port}: Postgres listens on it once restarted`);
+      synced = { name: config.name, hostname: config.hostname, port: config.port };
+      pending = false;
+    } catch (err) {
+      if (err instanceof PgSql) {
+        // a refusal (a name or address another node has) is not retried: the file keeps the value the monitor refused
+        log.error(`The monitor refused the node metadata of the configuration file: ${err.message}`);
+        synced = { name: config.name, hostname: config.hostname, port: config.port };
+        pending = false;
+        return;
+      }
+      if (!pending) log.warn(`Cannot send the changed node metadata to the monitor yet: ${(err as Error).message}`);
+      pending = true;
+    }
+  };
+}
+
 export function openNode(pgdata: string, log: Logger, supervisor?: SupervisorFactory): OpenNode {
   const { config, paths } = loadKeeperConfig(pgdata);
   const state = readStateFile(paths.state);
@@ -129,6 +211,7 @@ export function openNode(pgdata: string, log: Logger, supervisor?: SupervisorFac
       refreshEveryTicks: 10,
     },
     reloadMonitor: monitorReloader(pgdata, config, paths, log),
+    syncMetadata: metadataSyncer(pgdata, config, paths, state.nodeId, log),
     observer: integrations,
   });
   return { config, paths, pg, monitor, keeper, integrations };

@@ -5,7 +5,7 @@ import type { Logger } from '../lib/log.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
 import { insecureStartWarnings } from '../lib/secrets.js';
 import { postgresRunAs } from '../lib/pgbin.js';
-import { loadKeeperConfig, openNode, type OpenNode, type SupervisorFactory } from './open-node.js';
+import { loadKeeperConfig, openNode, warnIfTestMode, type OpenNode, type SupervisorFactory } from './open-node.js';
 import { readStateFile } from './state/state-file.js';
 
 export interface RunDataNodeOptions {
@@ -19,6 +19,7 @@ export interface RunDataNodeOptions {
 
 export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNodeOptions = {}): Promise<void> {
   const node = openNode(pgdata, log, opts.supervisor);
+  warnIfTestMode(node.config, log);
   opts.onOpen?.(node);
   claimPidFile(node.paths.pid, node.paths.runBase, postgresRunAs(pgdata));
   const stop = (sig: string) => {
@@ -77,6 +78,7 @@ export function reloadSsl(node: OpenNode, pgdata: string, log: Logger): void {
 /** Runs keeper ticks until the node has left its bring-up states (create postgres without --run). */
 export async function initDataNode(pgdata: string, log: Logger, timeoutMs = 600_000): Promise<string> {
   const node = openNode(pgdata, log);
+  warnIfTestMode(node.config, log);
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {

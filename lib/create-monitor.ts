@@ -32,6 +32,7 @@ import { TRUST_WARNING, generatePassword, readSecretFile, scramVerifier, scramVe
 import { type Query } from './sql.js';
 import { checkSslFiles, ensureSelfSignedCert, opensslPath } from './ssl-files.js';
 import { ensureExtension } from './monitor-extension.js';
+import { defaultListenAddresses, socketDirectories, tcpTestMode, testModeTrustLines, testModeWarning, usesTcpLocally } from './test-mode.js';
 
 export const DEFAULT_PORT = 5432;
 /** The group of the per-node keeper roles on the monitor (monitor-ext/sql/keepers.sql). */
@@ -179,12 +180,12 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
   const hostname = req.hostname ?? previous?.hostname ?? DEFAULT_HOSTNAME;
   const port = req.port ?? previous?.port ?? DEFAULT_PORT;
   const socketDir = req.socketDir ?? previous?.host ?? DEFAULT_SOCKET_DIR;
-  if (!socketDir.startsWith('/')) throw new BadArgs(`the socket directory must be an absolute path, got "${socketDir}"`);
+  if (!socketDir.startsWith('/') && !tcpTestMode()) throw new BadArgs(`the socket directory must be an absolute path, got "${socketDir}"`);
   const address = await resolveAddress(hostname);
 
   // Without root we cannot hand directories over: we must be able to create them ourselves.
   if (process.getuid?.() !== 0) {
-    for (const dir of [pgdata, socketDir].filter((d) => !existsSync(d))) {
+    for (const dir of [pgdata, socketDir].filter((d) => d.startsWith('/') && !existsSync(d))) {
       const parent = existingAncestor(dir);
       try {
         accessSync(parent, constants.W_OK);
@@ -198,7 +199,7 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
   if (sslRequest?.choice === 'user-provided') checkSslFiles(sslRequest.ssl, runAs);
   if (sslRequest?.choice === 'self-signed') opensslPath();
   if (runAs) {
-    for (const dir of [pgdata, socketDir]) {
+    for (const dir of [pgdata, socketDir].filter((d) => d.startsWith('/'))) {
       const blocked = unsearchableAncestor(dir, runAs);
       if (blocked) {
         throw new BadArgs(`${dir} is out of reach of the ${runAs.name} OS user that runs Postgres: ${blocked} is not searchable by it`, {
@@ -210,7 +211,7 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
   const ctl = new PostgresCtl({ pgdata, binDir, runAs, log });
   const running = initialized && existsSync(join(pgdata, 'postmaster.pid')) && (await ctl.status()) === 'running';
   if (!running) {
-    const holder = socketLockHolder(socketDir, port);
+    const holder = usesTcpLocally(socketDir) ? undefined : socketLockHolder(socketDir, port);
     if (holder) throw new BadArgs(`--pgport ${port} is already in use: Postgres pid ${holder} holds ${socketDir}/.s.PGSQL.${port}`);
     await probePort(address, port, hostname);
   }
@@ -226,7 +227,7 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
     username: previous?.username ?? runAs?.name ?? userInfo().username,
     host: socketDir,
     port,
-    listenAddresses: hostname,
+    listenAddresses: previous?.listenAddresses ?? defaultListenAddresses(hostname, socketDir),
     // no --auth: passwords (scram-sha-256), never a silent trust
     authMethod: req.auth ?? previous?.authMethod ?? 'scram-sha-256',
     hbaLevel: req.skipPgHba ? 'skip' : 'app',
@@ -262,7 +263,7 @@ export function monitorSettings(cfg: MonitorConfig): string {
     '# written by pgaf create monitor; edit with care, it is rewritten on every create',
     `listen_addresses = ${quote(cfg.listenAddresses)}`,
     `port = ${cfg.port}`,
-    `unix_socket_directories = ${quote(cfg.host)}`,
+    `unix_socket_directories = ${quote(socketDirectories(cfg.host))}`,
     `cluster_name = ${quote('pgaf monitor')}`,
     `password_encryption = ${quote(cfg.authMethod === 'md5' ? 'md5' : 'scram-sha-256')}`,
     ...postgresSslLines(cfg.ssl, quote),
@@ -297,11 +298,12 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
   const ctl = new PostgresCtl({ pgdata: cfg.pgdata, binDir: plan.binDir, runAs, log });
 
   ensureDir(cfg.pgdata, 0o700, runAs, true);
-  ensureDir(cfg.host, 0o755, runAs, false);
+  if (!usesTcpLocally(cfg.host)) ensureDir(cfg.host, 0o755, runAs, false);
   writeNodeIni(configFilePath(cfg.pgdata), monitorConfigToIni(cfg));
   log.info('Wrote the monitor configuration', { path: configFilePath(cfg.pgdata) });
 
-  if (!plan.initialized) await ctl.initdb({ authHost: cfg.authMethod });
+  // test mode: local TCP connections are trusted as the original's initdb --auth=trust does
+  if (!plan.initialized) await ctl.initdb({ authHost: tcpTestMode() ? 'trust' : cfg.authMethod });
   if (plan.selfSigned && cfg.ssl.certFile && cfg.ssl.keyFile) {
     await ensureSelfSignedCert({ certFile: cfg.ssl.certFile, keyFile: cfg.ssl.keyFile, hostname: cfg.hostname, runAs, log });
   }
@@ -348,7 +350,11 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
     const type = hbaHostType(cfg.ssl);
     // keepers register as autoctl_node, then log in as their own role (group pgautofailover_keeper)
     const users = [MONITOR_USER, KEEPER_GROUP];
-    const wanted = users.map((user) => hbaLine({ type, database: cfg.dbname, user, address: cidr!, method: cfg.authMethod }));
+    const wanted = [
+      ...users.map((user) => hbaLine({ type, database: cfg.dbname, user, address: cidr!, method: cfg.authMethod })),
+      ...testModeTrustLines(cidr === 'samenet' ? undefined : cidr, cfg.host),
+    ];
+    if (tcpTestMode()) log.warn(testModeWarning(cfg.host, cidr));
     let added = 0;
     const changed = editHbaFile(
       hbaFile,

@@ -13,6 +13,9 @@ import { HealthWorker } from './health/worker.js';
 import { MonitorIntegrations } from './status-page/service.js';
 import { monitorConfigFromIni, readNodeIni } from '../config/node-config.js';
 import { join } from 'node:path';
+import { isIP } from 'node:net';
+import { keeperNetworkCidr } from '../lib/hba.js';
+import { tcpTestMode, testModeWarning, usesTcpLocally } from '../lib/test-mode.js';
 import { readFileSync } from 'node:fs';
 import { rewriteMonitorSettings, withInclude } from '../lib/create-monitor.js';
 import { writeFileAs } from '../lib/atomic-file.js';
@@ -40,6 +43,7 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
   const pidFile = paths.pid;
   claimPidFile(pidFile, paths.runBase, postgresRunAs(cfg.pgdata));
   for (const w of insecureStartWarnings(cfg)) log.warn(w);
+  if (tcpTestMode() || usesTcpLocally(cfg.host)) log.warn(testModeWarning(cfg.host, isIP(cfg.hostname) ? keeperNetworkCidr(cfg.hostname) : undefined));
   const ctl = new PostgresCtl({ pgdata: cfg.pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs: postgresRunAs(cfg.pgdata), log });
   const logFile = join(cfg.pgdata, 'startup.log');
   const supervisor: MonitorPostgresSupervisor = opts.supervisor ?? {

@@ -64,6 +64,11 @@ export interface KeeperDeps {
    * the configuration switched monitors (enable/disable monitor), else undefined.
    */
   reloadMonitor?: (force: boolean) => KeeperMonitor | undefined;
+  /**
+   * Called with every reload check: sends a name, hostname or port changed in the configuration
+   * file (config set, an editor) to the monitor, as `set node metadata` does.
+   */
+  syncMetadata?: (force: boolean) => Promise<void>;
   observer?: KeeperObserver;
 }
 
@@ -126,6 +131,7 @@ export class Keeper {
       this.ticks = 0;
       this.state = undefined;
     }
+    await this.d.syncMetadata?.(force);
     if (this.state && fileStamp(this.d.statePath) !== this.stateStamp) {
       this.d.log.info('The state file was changed by a command: re-reading it.');
       this.state = undefined;

@@ -28,6 +28,7 @@ import * as sql from './local-sql.js';
 import { HEALTH_CHECK_USER, REPLICATION_PASSFILE, REPLICATION_USER, SETTINGS_FILE, STANDBY_SETTINGS_FILE, STANDBY_SIGNAL, standbyName } from './names.js';
 import { pgpassLine } from '../../lib/secrets.js';
 import { conninfo, renderNoStandbySettings, renderSettings, renderStandbySettings, withIncludes, withStandbySsl } from './setup-files.js';
+import { usesTcpLocally } from '../../lib/test-mode.js';
 import { applySlots, desiredSlots, planSlots } from './slots.js';
 import { PgCtlSupervisor, postmasterRunning, type PostgresSupervisor } from './supervisor.js';
 
@@ -54,6 +55,10 @@ export interface PgLocalPostgresOptions {
   /** the server log (pg_ctl -l) */
   logFile: string;
   log: Logger;
+  /** test mode (PG_REGRESS_SOCK_DIR=""): trust lines for the node's network and --pghost (lib/test-mode.ts) */
+  testTrustLines?: string[];
+  /** more lines the node's config asks for (--pg-hba-lan) */
+  extraHbaLines?: string[];
   /** the superuser to connect as; default: the OS user that owns PGDATA */
   superuser?: string;
   timeouts?: { startSec?: number; stopSec?: number; basebackupMs?: number; rewindMs?: number };
@@ -145,7 +150,7 @@ export class PgLocalPostgres implements LocalPostgres {
 
   async start(): Promise<void> {
     if (await this.isRunning()) return;
-    this.mkdirOwned(this.o.socketDir, 0o755);
+    if (!usesTcpLocally(this.o.socketDir)) this.mkdirOwned(this.o.socketDir, 0o755);
     await this.supervisor.start();
   }
 
@@ -160,7 +165,8 @@ export class PgLocalPostgres implements LocalPostgres {
       this.log.info('PGDATA already holds a cluster; not running initdb', { pgdata: this.pgdata });
     } else {
       this.mkdirOwned(this.pgdata, 0o700);
-      await this.ctl.initdb(this.o.authMethod);
+      // test mode (PG_REGRESS_SOCK_DIR=""): local TCP connections trusted, as the original's initdb --auth=trust
+      await this.ctl.initdb(this.o.testTrustLines?.length ? 'trust' : this.o.authMethod);
     }
     await this.configure();
   }
@@ -562,6 +568,7 @@ export class PgLocalPostgres implements LocalPostgres {
       authMethod: this.o.authMethod,
       hbaLevel: this.o.hbaLevel,
       hostType: hbaHostType(this.ssl),
+      extra: [...(this.o.extraHbaLines ?? []), ...(this.o.testTrustLines ?? [])],
     });
     const steps = planHba(readFileSync(hbaFile, 'utf8'), desired);
     const added = applyHba(hbaFile, steps, this.o.runAs);

@@ -3,6 +3,7 @@
 import { hostnameProblem } from '../../lib/identity.js';
 import type { AuthMethod } from '../../lib/postgres-ctl.js';
 import { NO_SSL, postgresSslLines, sslConninfoParts, type SslConfig } from '../../lib/ssl.js';
+import { socketDirectories } from '../../lib/test-mode.js';
 import { REPLICATION_USER, SETTINGS_FILE, STANDBY_SETTINGS_FILE, standbyName } from './names.js';
 
 export interface SettingsInput {
@@ -57,7 +58,7 @@ export function renderSettings(s: SettingsInput): string {
     HEADER,
     `listen_addresses = ${confQuote(s.listenAddresses)}`,
     `port = ${s.port}`,
-    `unix_socket_directories = ${confQuote(s.socketDir)}`,
+    `unix_socket_directories = ${confQuote(socketDirectories(s.socketDir))}`,
     `max_wal_senders = 12`,
     `max_replication_slots = 12`,
     `wal_level = 'replica'`,

@@ -250,10 +250,20 @@ describe('pgaf as a PM2 module', () => {
     await pm2('node2', ['set', 'pm2-pgaf:config', writeConfig('node2')]);
     await waitStates({ node1: 'primary/primary', node2: 'secondary/secondary' }, 120_000);
     // the default TLS of the cluster files: the keepers reach the monitor over SSL
-    const keepers = await monitorQuery<{ n: string; all_ssl: boolean }>(
-      `SELECT count(*) AS n, bool_and(s.ssl) AS all_ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
-        WHERE a.usename = 'autoctl_node' AND a.pid <> pg_backend_pid()`,
-    );
+    // keepers log in as their per-node roles: read every session as the superuser, over the monitor's socket (peer)
+    const local = new pg.Client({ host: join(hostDir('monitor'), 'data'), port: ports.monitor, user: 'postgres', database: 'pg_auto_failover' });
+    await local.connect();
+    let keepers: Array<{ n: string; all_ssl: boolean }>;
+    try {
+      keepers = (
+        await local.query(
+          `SELECT count(*) AS n, bool_and(s.ssl) AS all_ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+            WHERE a.application_name LIKE 'pgaf_keeper_%' AND a.client_addr IS NOT NULL`,
+        )
+      ).rows;
+    } finally {
+      await local.end().catch(() => undefined);
+    }
     expect(Number(keepers[0]!.n)).toBeGreaterThanOrEqual(2);
     expect(keepers[0]!.all_ssl).toBe(true);
     for (const h of HOSTS) {
