@@ -3,12 +3,17 @@
 // Each app is dist/plugin/module.js (the module's process) with its node given through the
 // environment; Postgres runs as the PM2 apps pgaf-postgres-<node>. Data goes to $PGAF_DEMO_DIR
 // (default /tmp/pgaf-pm2-demo), ports 5600 (monitor), 5601, 5602.
+// Secure defaults: scram-sha-256 and TLS (self-signed). autoctl_node's password is generated
+// here once into $PGAF_DEMO_DIR/autoctl_node.password (mode 0600); the monitor sets it and
+// the nodes use it through monitor.password_file. Only that file's path is in the apps'
+// environment (and so in `pm2 save`), never the password.
 //   pm2 logs                       keeper sentences and Postgres logs
 //   pm2 show pgaf-node1            node state, goal state, replication lag, last monitor contact
 //   pm2 trigger pgaf-node1 status | switchover | maintenance-on | maintenance-off
 //   pm2 delete ecosystem.config.cjs   stops the keepers; Postgres keeps running
 //   pm2 delete all                 also stops the Postgres apps
-const { chownSync, mkdirSync } = require('node:fs');
+const { chownSync, existsSync, mkdirSync, writeFileSync } = require('node:fs');
+const { randomBytes } = require('node:crypto');
 const { execFileSync } = require('node:child_process');
 const { join } = require('node:path');
 
@@ -21,6 +26,8 @@ if (process.getuid && process.getuid() === 0) {
 }
 
 const config = join(__dirname, 'examples', 'pm2', 'pgaf.config.yaml');
+const passwordFile = join(dir, 'autoctl_node.password');
+if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(24).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
 
 function app(name, role, port) {
   return {
@@ -37,6 +44,7 @@ function app(name, role, port) {
       PGAF_NODE_PGDATA: join(dir, name),
       PGAF_NODE_PORT: String(port),
       PGAF_NODE_SOCKET_DIR: dir,
+      PGAF_MONITOR_PASSWORD_FILE: passwordFile,
     },
   };
 }

@@ -5,13 +5,18 @@
 #   bash bin/demo.sh clean   stop, then remove /tmp/pgaf-demo
 # Re-runnable: an existing demo cluster is started again, never re-created.
 # Ports: PGAF_DEMO_PORT (5400) for the monitor, +1 and +2 for the nodes.
+# Secure defaults: no --auth and no SSL option, so scram-sha-256 with a password that create
+# monitor generates for autoctl_node (the nodes read it from a pgpass file, never from argv or
+# the environment), and TLS with self-signed certificates on every connection.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEMO=/tmp/pgaf-demo
 PORT=${PGAF_DEMO_PORT:-5400}
-MONITOR_URI="postgres://autoctl_node@127.0.0.1:$PORT/pg_auto_failover?sslmode=prefer"
-unset PGDATA PGPORT PG_AUTOCTL_MONITOR
+MONITOR_URI="postgres://autoctl_node@127.0.0.1:$PORT/pg_auto_failover?sslmode=require"
+# the keepers' pgpass file, with the password create monitor generated (mode 0600)
+PGPASS=$DEMO/keepers.pgpass
+unset PGDATA PGPORT PG_AUTOCTL_MONITOR PGPASSWORD PGPASSFILE
 export PATH="/usr/lib/postgresql/15/bin:$PATH"
 
 say() { printf '\n== %s\n' "$*"; }
@@ -20,7 +25,7 @@ die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 # Each node has its own folders, as on separate hosts.
 nodeenv() {
   local d=$DEMO/$1
-  echo "PGDATA=$d/pgdata XDG_CONFIG_HOME=$d/config XDG_DATA_HOME=$d/share XDG_RUNTIME_DIR=$d/run PGHOST=$d"
+  echo "PGDATA=$d/pgdata XDG_CONFIG_HOME=$d/config XDG_DATA_HOME=$d/share XDG_RUNTIME_DIR=$d/run PGHOST=$d PGPASSFILE=$PGPASS"
 }
 pgaf() { local n=$1; shift; env $(nodeenv "$n") node "$ROOT/dist/cli/main.js" "$@"; }
 
@@ -58,7 +63,13 @@ start() {
   [ "$(id -u)" = 0 ] && chown -R postgres: "$DEMO"
 
   say "pgaf create monitor --pgport $PORT"
-  pgaf monitor -q create monitor --pgport "$PORT" --hostname 127.0.0.1 --auth trust --no-ssl >/dev/null
+  pgaf monitor -q create monitor --pgport "$PORT" --hostname 127.0.0.1 >/dev/null
+  local pwfile="$DEMO/monitor/config/pg_autoctl$DEMO/monitor/pgdata/autoctl_node.password"
+  [ -s "$pwfile" ] || die "create monitor left no password file at $pwfile"
+  if [ ! -s "$PGPASS" ]; then
+    ( umask 077; printf '*:*:pg_auto_failover:autoctl_node:%s\n' "$(cat "$pwfile")" > "$PGPASS" )
+  fi
+  echo "autoctl_node's password: $pwfile (the keepers read it from $PGPASS)"
   start_service monitor run
   for i in 1 2; do
     say "pgaf create postgres --name node$i --pgport $((PORT + i)) --run"
@@ -66,11 +77,11 @@ start() {
       start_service "node$i" run
     else
       start_service "node$i" create postgres --pgport $((PORT + i)) --hostname 127.0.0.1 --listen 127.0.0.1 \
-        --name "node$i" --auth trust --no-ssl --monitor "$MONITOR_URI" --run
+        --name "node$i" --monitor "$MONITOR_URI" --run
     fi
-    [ "$i" = 1 ] && wait_for 60 "node1 becoming the primary" bash -c "$(declare -f pgaf nodeenv state_is); ROOT=$ROOT DEMO=$DEMO; state_is node1:single/single || state_is node1:primary/primary || state_is node1:wait_primary/wait_primary"
+    [ "$i" = 1 ] && wait_for 60 "node1 becoming the primary" bash -c "$(declare -f pgaf nodeenv state_is); ROOT=$ROOT DEMO=$DEMO PGPASS=$PGPASS; state_is node1:single/single || state_is node1:primary/primary || state_is node1:wait_primary/wait_primary"
   done
-  wait_for 120 "the cluster reaching primary + secondary" bash -c "$(declare -f pgaf nodeenv state_is); ROOT=$ROOT DEMO=$DEMO; state_is node1:primary/primary node2:secondary/secondary || state_is node2:primary/primary node1:secondary/secondary"
+  wait_for 120 "the cluster reaching primary + secondary" bash -c "$(declare -f pgaf nodeenv state_is); ROOT=$ROOT DEMO=$DEMO PGPASS=$PGPASS; state_is node1:primary/primary node2:secondary/secondary || state_is node2:primary/primary node1:secondary/secondary"
 
   say "pgaf show state"
   pgaf monitor show state

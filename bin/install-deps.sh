@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what pgaf needs on a fresh Debian machine: PostgreSQL 15 (no default cluster),
-# tmux, openssl (--ssl-self-signed), the npm dependencies, the compiled dist/, and (as root) the pgaf extension files.
+# tmux, openssl (--ssl-self-signed), iproute2 (the netns rig test), the npm dependencies, the compiled dist/, and (as root) the pgaf extension files.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -12,6 +12,7 @@ need=()
 command -v pg_config >/dev/null || need+=(postgresql-common)
 command -v tmux >/dev/null || need+=(tmux)
 command -v openssl >/dev/null || need+=(openssl)
+command -v ip >/dev/null || need+=(iproute2)  # the network-namespace rig (test/e2e/netns-rig.test.ts)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing packages: ${need[*]}; run: sudo apt-get install -y ${need[*]}" >&2

@@ -79,11 +79,12 @@ function setCommand(cli: Argv): Argv {
       writeKeepingOwner(node.path, next);
       const key = String(args.key);
       if (role === 'monitor' && MONITOR_PG_KEYS.has(key)) await applyMonitorSettings(pgdata, next, node.path, key);
-      if (role === 'keeper') {
+      // a keeper re-reads everything on SIGHUP; the monitor's service its [http] and [hooks]
+      if (role === 'keeper' || /^(http|hooks)\./.test(key)) {
         const pid = servicePid(nodePaths(pgdata).pid);
         if (pid !== undefined) {
           process.kill(pid, 'SIGHUP');
-          log.info(`Signalled the keeper (pid ${pid}) to reload its configuration`);
+          log.info(`Signalled the ${role === 'keeper' ? 'keeper' : 'monitor service'} (pid ${pid}) to reload its configuration`);
         }
       }
       process.stdout.write(configGet(next, node.path, key) + '\n');

@@ -7,10 +7,11 @@ import { parseArgs } from 'node:util';
 import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
 import { createNode, type CreateNodeRequest } from '../keeper/create-node.js';
 import { initDataNode, runDataNode } from '../keeper/service.js';
-import { optionalSslRequest, type SslArgs } from '../lib/ssl.js';
+import { logSslRequest, optionalSslRequest, type SslArgs } from '../lib/ssl.js';
 import { parsePgUri } from '../lib/pg-uri.js';
-import { AUTH_METHODS, parseFormation, parseHostname, parseListen, parseNodeName, parsePath, parsePort, parseRoleName, resolvePgdata } from './options.js';
+import { AUTH_CHOICES, AUTH_METHODS, checkedPghost, parseFormation, parseHostname, parseListen, parseNodeName, parsePath, parsePort, parseRoleName, resolvePgdata } from './options.js';
 import { withSslOptions } from './ssl-options.js';
+import { localHostFor } from '../lib/test-mode.js';
 import { reportError } from './report-error.js';
 
 export interface CreatePostgresArgs extends SslArgs {
@@ -52,7 +53,9 @@ function parseBool(v: unknown, option: string): boolean {
 }
 
 /** Validates the flags (pure apart from the environment). */
-export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.ProcessEnv = process.env): CreateNodeRequest {
+export function createPostgresRequest(args: CreatePostgresArgs, env: NodeJS.ProcessEnv = process.env): CreateNodeRequest {
+  // --auth skip is --skip-pg-hba, as in the original
+  const a: CreatePostgresArgs = args.auth === 'skip' ? { ...args, auth: undefined, skipPgHba: true } : args;
   if (a.citusCluster !== undefined) throw new BadArgs('--citus-cluster is not supported: pgaf manages pgsql formations only');
   let monitor: string | undefined;
   let nodeId: number | undefined;
@@ -68,15 +71,12 @@ export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.Process
     if (!/^postgres(ql)?:\/\//.test(monitor)) throw new BadArgs(`--monitor must be a postgres:// URI, got "${monitor}"`);
     parsePgUri(monitor, a.monitor !== undefined ? '--monitor' : 'PG_AUTOCTL_MONITOR');
   }
-  if (!a.auth && !a.skipPgHba) {
-    // pg_auto_failover 1.0 (its first README) had no --auth and trusted the other nodes.
-    log.warn('--auth is not given: using trust, as pg_auto_failover 1.0 did; pass --auth md5|scram-sha-256 (or --skip-pg-hba)');
-  }
   if (a.auth !== undefined && !(AUTH_METHODS as readonly string[]).includes(a.auth)) {
     throw new BadArgs(`--auth must be one of ${AUTH_METHODS.join(', ')}, got "${a.auth}"`);
   }
   const hostnameArg = a.hostname ?? a.nodename;
   const pghost = a.pghost ?? env.PGHOST;
+  if (a.pgHbaLan && a.skipPgHba) throw new BadArgs('--pg-hba-lan and --skip-pg-hba (or --auth skip) are mutually exclusive');
   if (a.group !== undefined && String(a.group) !== '0') throw new BadArgs('--group must be 0: pgsql formations have one group');
   const rate = a.maximumBackupRate ?? KEEPER_DEFAULTS.maximumBackupRate;
   if (!/^\d+[kMG]?$/.test(rate)) throw new BadArgs(`--maximum-backup-rate must look like 100M, got "${rate}"`);
@@ -90,15 +90,17 @@ export function createPostgresRequest(a: CreatePostgresArgs, env: NodeJS.Process
     name: a.name !== undefined ? parseNodeName(a.name) : undefined,
     hostname: hostnameArg !== undefined ? parseHostname(hostnameArg) : undefined,
     listen: a.listen !== undefined ? parseListen(a.listen) : undefined,
-    socketDir: pghost?.startsWith('/') ? parsePath(pghost, a.pghost !== undefined ? '--pghost' : 'PGHOST') : '/tmp',
+    socketDir: localHostFor(checkedPghost(pghost, a.pghost !== undefined ? '--pghost' : 'PGHOST', env), '/tmp', env)!,
     username: a.username !== undefined ? parseRoleName(a.username, '--username') : undefined,
     dbname: a.dbname !== undefined ? parseRoleName(a.dbname, '--dbname') : KEEPER_DEFAULTS.dbname,
     pgctl: a.pgctl !== undefined ? parsePath(a.pgctl, '--pgctl') : undefined,
-    auth: (a.auth as CreateNodeRequest['auth']) ?? 'trust',
-    hbaLevel: a.skipPgHba ? 'skip' : 'app',
+    // no --auth: scram-sha-256 (keeper/create-node.ts), never a silent trust
+    auth: a.auth as CreateNodeRequest['auth'],
+    hbaLevel: a.skipPgHba ? 'skip' : a.pgHbaLan ? 'lan' : 'app',
     candidatePriority: a.candidatePriority !== undefined ? parsePriority(a.candidatePriority) : KEEPER_DEFAULTS.candidatePriority,
     replicationQuorum: a.replicationQuorum !== undefined ? parseBool(a.replicationQuorum, '--replication-quorum') : true,
-    replicationPassword: env.PG_AUTOCTL_REPLICATION_PASSWORD,
+    replicationPassword: env.PG_AUTOCTL_REPLICATION_PASSWORD || undefined,
+    monitorPassword: env.PGPASSWORD || undefined,
     maximumBackupRate: rate,
     networkPartitionTimeout: KEEPER_DEFAULTS.networkPartitionTimeout,
     ssl: optionalSslRequest(a, pgdata),
@@ -113,18 +115,18 @@ export function postgresCommand(cli: Argv): Argv {
       withSslOptions(y)
         .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
         .option('pgport', { type: 'string', requiresArg: true, describe: 'Postgres port (default: $PGPORT, else 5432)' })
-        .option('pghost', { type: 'string', requiresArg: true, describe: 'Unix socket directory for local connections (default /tmp)' })
+        .option('pghost', { type: 'string', requiresArg: true, describe: 'Unix socket directory for local connections (default /tmp); with PG_REGRESS_SOCK_DIR="" the TCP host' })
         .option('pgctl', { type: 'string', requiresArg: true, describe: 'path to pg_ctl (default: from pg_config)' })
-        .option('listen', { type: 'string', requiresArg: true, describe: 'listen_addresses (default: --hostname)' })
+        .option('listen', { type: 'string', requiresArg: true, describe: 'listen_addresses (default: --hostname and localhost)' })
         .option('hostname', { type: 'string', requiresArg: true, describe: 'address other nodes and the monitor use to reach this node' })
         .option('nodename', { type: 'string', requiresArg: true, hidden: true, describe: 'older name of --hostname' })
         .option('name', { type: 'string', requiresArg: true, describe: 'node name (default node_<id>)' })
         .option('formation', { type: 'string', requiresArg: true, describe: 'formation (default "default")' })
         .option('group', { type: 'string', requiresArg: true, describe: 'group id (0)' })
         .option('monitor', { type: 'string', requiresArg: true, describe: 'monitor URI (default: $PG_AUTOCTL_MONITOR)' })
-        .option('auth', { type: 'string', choices: AUTH_METHODS, describe: 'authentication method in pg_hba.conf' })
+        .option('auth', { type: 'string', choices: AUTH_CHOICES, describe: 'authentication method in pg_hba.conf (default scram-sha-256; trust only when you mean it; skip: as --skip-pg-hba)' })
         .option('skip-pg-hba', { type: 'boolean', describe: 'do not edit pg_hba.conf' })
-        .option('pg-hba-lan', { type: 'boolean', describe: 'accepted for compatibility' })
+        .option('pg-hba-lan', { type: 'boolean', describe: 'also open the local network (CIDR of --hostname) to --username on --dbname with --auth' })
         .option('username', { type: 'string', requiresArg: true, describe: 'Postgres superuser (default: the PGDATA owner)' })
         .option('dbname', { type: 'string', requiresArg: true, describe: 'database of the formation (default postgres)' })
         .option('candidate-priority', { type: 'string', requiresArg: true, describe: 'promotion priority 0..100 (default 50)' })
@@ -140,7 +142,7 @@ export function postgresCommand(cli: Argv): Argv {
 
 async function createPostgres(args: CreatePostgresArgs, run: boolean): Promise<void> {
   const req = createPostgresRequest(args);
-  for (const notice of req.ssl?.notices ?? []) log.info(notice);
+  logSslRequest(req.ssl, log);
   const created = await createNode(req, log);
   if (created.config.monitor === undefined && !run) {
     log.info(`Node ${created.config.name} has no monitor: start it with \`pgaf run --pgdata ${req.pgdata}\`, then give it a goal with \`pgaf do fsm assign single\` (or wait_standby, after \`pgaf do fsm nodes set <file>\`)`);

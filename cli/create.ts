@@ -3,9 +3,10 @@ import type { Argv } from 'yargs';
 import { createMonitor, planCreateMonitor } from '../lib/create-monitor.js';
 import { log } from '../lib/log.js';
 import type { AuthMethod } from '../lib/postgres-ctl.js';
-import { optionalSslRequest, type SslArgs } from '../lib/ssl.js';
-import { AUTH_METHODS, parseHostname, parsePath, parsePort, resolvePgdata } from './options.js';
+import { logSslRequest, optionalSslRequest, type SslArgs } from '../lib/ssl.js';
+import { AUTH_CHOICES, checkedPghost, parseHostname, parsePath, parsePort, resolvePgdata } from './options.js';
 import { withSslOptions } from './ssl-options.js';
+import { localHostFor } from '../lib/test-mode.js';
 import { postgresCommand } from './create-postgres.js';
 import { createFormationCommand } from './formation.js';
 
@@ -27,16 +28,18 @@ export function createMonitorRequest(args: CreateMonitorArgs, env: NodeJS.Proces
   const hostArg = args.hostname ?? args.nodename;
   const hostname = hostArg !== undefined ? parseHostname(hostArg, args.hostname !== undefined ? '--hostname' : '--nodename') : undefined;
   // Our Unix socket goes where libpq looks for it: $PGHOST when that is a directory path.
-  const socketDir = env.PGHOST?.startsWith('/') ? parsePath(env.PGHOST, 'PGHOST') : undefined;
+  // PG_REGRESS_SOCK_DIR="" (test mode): no socket, local connections over TCP to $PGHOST.
+  const socketDir = localHostFor(checkedPghost(env.PGHOST, 'PGHOST', env), undefined, env);
   const ssl = optionalSslRequest(args, pgdata);
   return {
     pgdata,
     port,
     hostname,
-    auth: args.auth as AuthMethod | undefined,
+    auth: args.auth === 'skip' ? undefined : (args.auth as AuthMethod | undefined),
+    monitorPassword: env.PGPASSWORD || undefined,
     socketDir,
     pgctl: args.pgctl !== undefined ? parsePath(args.pgctl, '--pgctl') : undefined,
-    skipPgHba: Boolean(args.skipPgHba),
+    skipPgHba: Boolean(args.skipPgHba) || args.auth === 'skip',
     ssl,
   };
 }
@@ -53,19 +56,19 @@ function monitorCommand(cli: Argv): Argv {
         .option('hostname', {
           type: 'string',
           requiresArg: true,
-          describe: 'address keepers use to reach the monitor, also listen_addresses (default 127.0.0.1)',
+          describe: 'address keepers use to reach the monitor (default 127.0.0.1); Postgres listens on it and on localhost',
         })
         .option('nodename', { type: 'string', requiresArg: true, hidden: true, describe: 'older name of --hostname' })
         .option('auth', {
           type: 'string',
-          choices: AUTH_METHODS,
-          describe: 'authentication method for keepers in pg_hba.conf (default trust)',
+          choices: AUTH_CHOICES,
+          describe: 'authentication method for keepers in pg_hba.conf (default scram-sha-256, with a generated password for autoctl_node; skip: as --skip-pg-hba)',
         })
         .option('skip-pg-hba', { type: 'boolean', describe: 'do not edit pg_hba.conf' })
         .option('run', { type: 'boolean', describe: 'go on running the monitor service (as pgaf run)' }),
     async (args) => {
       const req = createMonitorRequest(args as CreateMonitorArgs);
-      for (const notice of req.ssl?.notices ?? []) log.info(notice);
+      logSslRequest(req.ssl, log);
       const plan = await planCreateMonitor(req);
       const uri = await createMonitor(plan);
       process.stdout.write(uri + '\n');

@@ -16,11 +16,20 @@ import { isNodeState, NODE_STATES, type NodeState } from '../keeper/fsm/states.j
 import { initialState, readStateFile, writeStateFile, type KeeperState } from '../keeper/state/state-file.js';
 import { log } from '../lib/log.js';
 import { servicePid } from '../lib/pid-file.js';
-import { parsePgUri } from '../lib/pg-uri.js';
+import { nodeMonitorTarget } from '../keeper/monitor-target.js';
 import { withClient } from '../lib/sql.js';
 import { parseFormation, parseNonNegativeInt, resolveMonitor, resolvePgdata } from './options.js';
 import { cidrOf, localIpAddress } from './show-more.js';
 import { renderTable } from './tables.js';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { nodePaths } from '../config/node-paths.js';
+import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
+import { monitorConfigFromIni, monitorLocalTarget, requireNodeIni } from '../config/node-config.js';
+import { postgresRunAs } from '../lib/pgbin.js';
+import type { PgTarget } from '../lib/pg-uri.js';
+import { localTarget } from '../keeper/pg/local-sql.js';
+import { postmasterRunning } from '../keeper/pg/supervisor.js';
 
 const pgdataOption = { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' } as const;
 
@@ -54,6 +63,66 @@ async function pgsetupJson(pgdata: string) {
     in_recovery: facts.inRecovery,
     timeline: facts.timeline,
     lsn: facts.lsn,
+  };
+}
+
+interface LocalSetup {
+  role: 'monitor' | 'keeper';
+  pgdata: string;
+  pgCtl: string;
+  host: string;
+  port: number;
+  username: string;
+  dbname: string;
+  /** the superuser's local connection (socket, or TCP in test mode) */
+  target: PgTarget;
+}
+
+/** What `do pgsetup` needs of the pgaf node of PGDATA, a data node or a monitor (as the original). */
+function localSetup(pgdata: string): LocalSetup {
+  const node = requireNodeIni(pgdata);
+  if (node.role === 'monitor') {
+    const cfg = monitorConfigFromIni(node.ini, node.path);
+    return { role: 'monitor', pgdata, pgCtl: cfg.pgCtl, host: cfg.host, port: cfg.port, username: cfg.username, dbname: cfg.dbname, target: monitorLocalTarget(cfg, 'postgres') };
+  }
+  const { config } = loadKeeperConfig(pgdata);
+  const superuser = postgresRunAs(pgdata)?.name ?? userInfo().username;
+  return { role: 'keeper', pgdata, pgCtl: config.pgCtl, host: config.host, port: config.port, username: config.username, dbname: config.dbname, target: localTarget(config.host, config.port, superuser) };
+}
+
+/** Postgres runs (postmaster.pid names a live process) and accepts a connection. */
+async function postgresReady(setup: LocalSetup): Promise<boolean> {
+  if (!postmasterRunning(setup.pgdata)) return false;
+  try {
+    await withClient(setup.target, { kind: 'postgres', connectTimeoutMs: 2_000 }, (q) => q('SELECT 1'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function monitorPgsetupJson(pgdata: string, setup: LocalSetup) {
+  const running = await postgresReady(setup);
+  const facts = running
+    ? (
+        await withClient(setup.target, { kind: 'postgres' }, (q) =>
+          q<{ in_recovery: boolean; timeline: number; lsn: string }>(
+            'SELECT pg_is_in_recovery() AS in_recovery, (pg_control_checkpoint()).timeline_id AS timeline, pg_current_wal_lsn()::text AS lsn',
+          ),
+        )
+      )[0]
+    : undefined;
+  return {
+    pgdata,
+    pg_ctl: setup.pgCtl,
+    host: setup.host,
+    port: setup.port,
+    username: setup.username,
+    dbname: setup.dbname,
+    is_running: running,
+    in_recovery: facts?.in_recovery ?? null,
+    timeline: facts ? Number(facts.timeline) : null,
+    lsn: facts?.lsn ?? null,
   };
 }
 
@@ -95,7 +164,7 @@ async function assignThroughKeeper(paths: NodePaths, pid: number, to: NodeState,
 /** get_other_nodes() of the node of PGDATA, as its monitor lists them (do fsm nodes get, do monitor get others). */
 async function otherNodesOnMonitor(config: KeeperConfig, paths: NodePaths): Promise<Array<Record<string, unknown>>> {
   const state = readStateFile(paths.state);
-  const rows = await withClient(parsePgUri(monitorUriOf(config, paths.config), 'pg_autoctl.monitor'), { kind: 'monitor' }, (q) =>
+  const rows = await withClient(nodeMonitorTarget(monitorUriOf(config, paths.config), config.pgdata), { kind: 'monitor' }, (q) =>
     q('SELECT node_id, node_name, node_host, node_port, node_lsn::text, node_is_primary FROM pgautofailover.get_other_nodes($1::bigint)', [state.nodeId]),
   );
   return rows.map((r) => ({ ...r, node_id: Number(r.node_id) }));
@@ -268,29 +337,29 @@ function monitorCommands(m: Argv): Argv {
 
 function pgsetupCommands(p: Argv): Argv {
   return p
-    .command('ready', 'exit 0 when Postgres runs', (s) => s.option('pgdata', pgdataOption), async (args) => {
-      const running = await withLocalPostgres(resolvePgdata(args.pgdata), ({ pg }) => pg.isRunning());
-      if (!running) throw new BadState('Postgres is not running');
+    .command('ready', 'exit 0 when Postgres runs and accepts connections', (s) => s.option('pgdata', pgdataOption), async (args) => {
+      if (!(await postgresReady(localSetup(resolvePgdata(args.pgdata))))) throw new BadState('Postgres is not ready');
       log.info('Postgres status is: "ready"');
     })
     .command(
       'wait',
-      'wait until Postgres runs',
+      'wait until Postgres runs and accepts connections',
       (s) => s.option('pgdata', pgdataOption).option('timeout', { type: 'string', requiresArg: true, default: '60', describe: 'seconds' }),
       async (args) => {
         const timeout = parseNonNegativeInt(args.timeout, '--timeout');
-        await withLocalPostgres(resolvePgdata(args.pgdata), async ({ pg }) => {
-          const deadline = Date.now() + timeout * 1000;
-          while (!(await pg.isRunning())) {
-            if (Date.now() > deadline) throw new BadState(`Postgres is not running after ${timeout}s`);
-            await new Promise((r) => setTimeout(r, 200));
-          }
-        });
+        const setup = localSetup(resolvePgdata(args.pgdata));
+        const deadline = Date.now() + timeout * 1000;
+        while (!(await postgresReady(setup))) {
+          if (Date.now() > deadline) throw new BadState(`Postgres is not ready after ${timeout}s`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
         log.info('Postgres status is: "ready"');
       },
     )
     .command('discover', 'print what pgaf knows about the local Postgres, as JSON', (s) => s.option('pgdata', pgdataOption), async (args) => {
-      json(await pgsetupJson(resolvePgdata(args.pgdata)));
+      const pgdata = resolvePgdata(args.pgdata);
+      const setup = localSetup(pgdata);
+      json(setup.role === 'monitor' ? await monitorPgsetupJson(pgdata, setup) : await pgsetupJson(pgdata));
     })
     .demandCommand(1, 'do pgsetup what? ready, wait or discover');
 }
@@ -299,13 +368,33 @@ function serviceCommands(s: Argv): Argv {
   return s
     .command('restart', 'restart a service', (r) =>
       r
-        .command('postgres', 'restart the local Postgres (fast stop, then start)', (c) => c.option('pgdata', pgdataOption), async (args) => {
-          await withLocalPostgres(resolvePgdata(args.pgdata), async ({ pg }) => {
-            await pg.stop('fast');
-            await pg.start();
-          });
-          log.info('Restarted Postgres');
-        })
+        .command(
+          'postgres',
+          'restart the local Postgres: with the node\'s service running, stop it and let the service start it again; otherwise stop and start',
+          (c) => c.option('pgdata', pgdataOption),
+          async (args) => {
+            const pgdata = resolvePgdata(args.pgdata);
+            const setup = localSetup(pgdata);
+            const pid = servicePid(nodePaths(pgdata).pid);
+            const ctl = new PostgresCtl({ pgdata, binDir: resolveBinDir(setup.pgCtl), runAs: postgresRunAs(pgdata), log });
+            if (pid !== undefined) {
+              // as the original: ask the supervisor, return once asked; it reports a failed start
+              await ctl.stop({ mode: 'fast' });
+              log.info(`Stopped Postgres; the pgaf service (pid ${pid}) starts it again`);
+              return;
+            }
+            if (setup.role === 'monitor') {
+              await ctl.stop({ mode: 'fast' });
+              await ctl.start({ logFile: join(pgdata, 'startup.log') });
+            } else {
+              await withLocalPostgres(pgdata, async ({ pg }) => {
+                await pg.stop('fast');
+                await pg.start();
+              });
+            }
+            log.info('Restarted Postgres');
+          },
+        )
         .demandCommand(1, 'do service restart what? postgres'),
     )
     .demandCommand(1, 'do service what? restart');

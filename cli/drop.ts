@@ -14,7 +14,8 @@ import { log } from '../lib/log.js';
 import { findNode, type NodeRow, type NodeSelector } from '../lib/monitor-queries.js';
 import { claimPidFile, releasePidFile, servicePid, waitForExit } from '../lib/pid-file.js';
 import { postgresRunAs } from '../lib/pgbin.js';
-import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
+import type { PgTarget } from '../lib/pg-uri.js';
+import { nodeMonitorTarget } from '../keeper/monitor-target.js';
 import { withClient, type Query } from '../lib/sql.js';
 import { loadKeeperConfig, localPostgres, openNode } from '../keeper/open-node.js';
 import { readStateFile } from '../keeper/state/state-file.js';
@@ -161,7 +162,7 @@ async function stopService(pid: number, timeoutMs: number): Promise<void> {
 async function dropLocal(req: DropNodeRequest, pgdata: string): Promise<void> {
   const { config, paths } = loadKeeperConfig(pgdata);
   const state = readStateFile(paths.state);
-  const target = parsePgUri(monitorUriOf(config, paths.config), `pg_autoctl.monitor in ${paths.config}`);
+  const target = nodeMonitorTarget(monitorUriOf(config, paths.config), config.pgdata, `pg_autoctl.monitor in ${paths.config}`);
   const label = `node ${state.nodeId} "${config.name}"`;
   const started = Date.now();
   const deadline = started + req.waitSec * 1000;

@@ -8,12 +8,13 @@ import { EXTENSION_NAME, EXTENSION_VERSION, installExtensionFiles } from '../mon
 import { BadConfig, BadState } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { pgShareDir } from '../lib/pgbin.js';
+import { childEnv } from '../lib/secrets.js';
 
 /** pg_config as an absolute path, for the command we tell the user to run. */
 function absolutePgConfig(pgConfig: string): string {
   if (pgConfig.includes('/')) return realpathSync(pgConfig);
   try {
-    return execFileSync('sh', ['-c', 'command -v "$1"', 'sh', pgConfig], { encoding: 'utf8' }).trim() || pgConfig;
+    return execFileSync('sh', ['-c', 'command -v "$1"', 'sh', pgConfig], { encoding: 'utf8', env: childEnv(process.env) }).trim() || pgConfig;
   } catch {
     return pgConfig;
   }

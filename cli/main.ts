@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The pgaf program (also installed as pg_autoctl). `run` and `create postgres … --run`, which
 // become the long-running keeper or monitor service, take a lean path that loads neither
-// yargs nor the other commands (a keeper's memory counts); everything else goes through the
+// yargs nor the other commands (a keeper's memory counts); so do the hot read commands of
+// cli/fast.ts (`--version`, `show state|uri`, `status`, `get …`); everything else goes through the
 // command tree (cli/tree.ts).
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +56,10 @@ async function entry(): Promise<number> {
     if (go) return go();
   }
   quietOnClosedPipe();
+  // the hot read commands skip the command tree (cli/fast.ts); yargs parses everything else
+  const { fastInvocation, runFast } = await import('./fast.js');
+  const fast = fastInvocation(args);
+  if (fast) return runFast(fast, process.argv[1]);
   const { main } = await import('./tree.js');
   return main();
 }

@@ -6,7 +6,7 @@ import type { Argv } from 'yargs';
 import { BadArgs, BadState } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { findNode, type NodeStateRow } from '../lib/monitor-queries.js';
-import { parsePgUri } from '../lib/pg-uri.js';
+import { nodeMonitorTarget } from '../keeper/monitor-target.js';
 import { withClient } from '../lib/sql.js';
 import { loadKeeperConfig } from '../keeper/open-node.js';
 import { readStateFile } from '../keeper/state/state-file.js';
@@ -60,7 +60,7 @@ export function checkMaintenanceAllowed(
 function localNode(pgdata: string) {
   const { config, paths } = loadKeeperConfig(pgdata);
   const state = readStateFile(paths.state);
-  return { config, state, target: parsePgUri(monitorUriOf(config, paths.config), `pg_autoctl.monitor in ${paths.config}`) };
+  return { config, state, target: nodeMonitorTarget(monitorUriOf(config, paths.config), config.pgdata, `pg_autoctl.monitor in ${paths.config}`) };
 }
 
 const isNode = (id: number, pred: (r: NodeStateRow) => boolean) => (rows: NodeStateRow[]) => rows.some((r) => r.node_id === id && pred(r));

@@ -8,7 +8,8 @@ import { requireNodeIni, writeNodeIni } from '../config/node-config.js';
 import { BadArgs, Monitor, PgSql } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { findNode } from '../lib/monitor-queries.js';
-import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
+import type { PgTarget } from '../lib/pg-uri.js';
+import { nodeMonitorTarget } from '../keeper/monitor-target.js';
 import { withClient } from '../lib/sql.js';
 import { loadKeeperConfig } from '../keeper/open-node.js';
 import { readStateFile } from '../keeper/state/state-file.js';
@@ -47,7 +48,7 @@ export async function updateNodeMetadata(pgdata: string, req: MetadataRequest): 
   const { config, paths } = loadKeeperConfig(pgdata);
   const state = readStateFile(paths.state);
   if (config.monitor !== undefined) {
-    await updateOnMonitor(parsePgUri(monitorUriOf(config, paths.config), `pg_autoctl.monitor in ${paths.config}`), state.nodeId, config.name, req);
+    await updateOnMonitor(nodeMonitorTarget(monitorUriOf(config, paths.config), config.pgdata, `pg_autoctl.monitor in ${paths.config}`), state.nodeId, config.name, req);
   }
   updateLocalConfig(pgdata, config, req);
   return metadataResult(state, config, req);

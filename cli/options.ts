@@ -5,6 +5,7 @@ import { canonicalPgdata } from '../config/paths.js';
 import { monitorConfigFromIni, monitorLocalTarget, monitorUriOf, readNodeIni, requireNodeIni, type MonitorConfig } from '../config/node-config.js';
 import { BadArgs, BadConfig } from '../lib/errors.js';
 import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
+import { nodeMonitorTarget } from '../keeper/monitor-target.js';
 import {
   formationNameProblem,
   hostnameProblem,
@@ -17,6 +18,8 @@ import {
 } from '../lib/identity.js';
 
 export const AUTH_METHODS = ['trust', 'md5', 'scram-sha-256'] as const;
+/** --auth: a method, or `skip` (as the original: pgaf never edits pg_hba.conf, as --skip-pg-hba) */
+export const AUTH_CHOICES = [...AUTH_METHODS, 'skip'] as const;
 
 /** An integer port in 1..65535; `option` names the flag in the error. */
 export function parsePort(value: unknown, option = '--pgport'): number {
@@ -76,6 +79,17 @@ export function parsePath(value: unknown, option: string): string {
   return checked(String(value), option, WHAT.path, pathProblem);
 }
 
+/**
+ * --pghost or PGHOST as given: a socket directory is checked as a path; in test mode
+ * (PG_REGRESS_SOCK_DIR="") a TCP host is checked as a host name; otherwise a host is not ours
+ * to use (local connections take the default socket directory).
+ */
+export function checkedPghost(value: string | undefined, option: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.startsWith('/')) return parsePath(value, option);
+  return env.PG_REGRESS_SOCK_DIR === '' ? parseHostname(value, option) : value;
+}
+
 function checked(text: string, option: string, what: string, problem: (v: string) => string | undefined): string {
   const p = problem(text);
   if (p) throw new BadArgs(refusal(option, what, text, p));
@@ -129,7 +143,7 @@ export function resolveMonitor(
       hint: 'pass --monitor <postgres:// URI>, or register the node with pgaf enable monitor <URI>',
     });
   }
-  return { target: parsePgUri(keeperMonitor, `pg_autoctl.monitor in ${node.path}`), uri: keeperMonitor };
+  return { target: nodeMonitorTarget(keeperMonitor, pgdata, `pg_autoctl.monitor in ${node.path}`), uri: keeperMonitor };
 }
 
 /** --wait: seconds, a non-negative integer (0: do not wait). */

@@ -141,6 +141,37 @@ async function setAndWait(
   });
 }
 
+/** The `get` handlers, called by the tree and by the fast path (cli/fast.ts). */
+export async function getNodeCandidatePriority(args: { pgdata?: string; monitor?: string; formation?: string; name?: string; json?: boolean }): Promise<void> {
+  const t = nodeTarget(args as NodeTargetArgs, localNodeDefaults(args));
+  const m = resolveMonitor(args);
+  const n = await withClient(m.target, { kind: 'monitor' }, (q) => nodeProps(q, t.formation, t.name));
+  if (args.json) json({ name: n.nodename, 'candidate-priority': n.candidatepriority });
+  else out(`${n.candidatepriority}\n`);
+}
+
+export async function getNodeReplicationQuorum(args: { pgdata?: string; monitor?: string; formation?: string; name?: string; json?: boolean }): Promise<void> {
+  const t = nodeTarget(args as NodeTargetArgs, localNodeDefaults(args));
+  const m = resolveMonitor(args);
+  const n = await withClient(m.target, { kind: 'monitor' }, (q) => nodeProps(q, t.formation, t.name));
+  if (args.json) json({ name: n.nodename, 'replication-quorum': n.replicationquorum });
+  else out(`${n.replicationquorum}\n`);
+}
+
+export async function getFormationNumberSyncStandbys(args: { pgdata?: string; monitor?: string; formation?: string; name?: string; json?: boolean }): Promise<void> {
+  const formation = formationOf(args, localNodeDefaults(args));
+  const m = resolveMonitor(args);
+  const n = await withClient(m.target, { kind: 'monitor' }, (q) => numberSyncStandbys(q, formation));
+  if (args.json) json({ 'number-sync-standbys': n });
+  else out(`${n}\n`);
+}
+
+export async function getFormationSettings(args: { pgdata?: string; monitor?: string; formation?: string; name?: string; json?: boolean }): Promise<void> {
+  const formation = formationOf(args, localNodeDefaults(args));
+  const m = resolveMonitor(args);
+  await printFormationSettings(m.target, formation, Boolean(args.json));
+}
+
 // --- get node ------------------------------------------------------------------------
 
 function getNode(cli: Argv): Argv {
@@ -150,25 +181,13 @@ function getNode(cli: Argv): Argv {
         'candidate-priority',
         'print the candidate priority of a node (0 to 100)',
         (c) => nodeOptions(c),
-        async (args) => {
-          const t = nodeTarget(args as NodeTargetArgs, localNodeDefaults(args));
-          const m = resolveMonitor(args);
-          const n = await withClient(m.target, { kind: 'monitor' }, (q) => nodeProps(q, t.formation, t.name));
-          if (args.json) json({ name: n.nodename, 'candidate-priority': n.candidatepriority });
-          else out(`${n.candidatepriority}\n`);
-        },
+        (args) => getNodeCandidatePriority(args),
       )
       .command(
         'replication-quorum',
         'print whether a node takes part in the synchronous replication quorum (true or false)',
         (c) => nodeOptions(c),
-        async (args) => {
-          const t = nodeTarget(args as NodeTargetArgs, localNodeDefaults(args));
-          const m = resolveMonitor(args);
-          const n = await withClient(m.target, { kind: 'monitor' }, (q) => nodeProps(q, t.formation, t.name));
-          if (args.json) json({ name: n.nodename, 'replication-quorum': n.replicationquorum });
-          else out(`${n.replicationquorum}\n`);
-        },
+        (args) => getNodeReplicationQuorum(args),
       )
       .demandCommand(1, 'get node what? candidate-priority or replication-quorum'),
   );
@@ -187,23 +206,13 @@ function getFormation(cli: Argv): Argv {
         'number-sync-standbys',
         'print the number of synchronous standbys a commit waits for',
         (c) => targetOptions(c),
-        async (args) => {
-          const formation = formationOf(args, localNodeDefaults(args));
-          const m = resolveMonitor(args);
-          const n = await withClient(m.target, { kind: 'monitor' }, (q) => numberSyncStandbys(q, formation));
-          if (args.json) json({ 'number-sync-standbys': n });
-          else out(`${n}\n`);
-        },
+        (args) => getFormationNumberSyncStandbys(args),
       )
       .command(
         'settings',
         'print the replication settings of a formation (as show settings)',
         (c) => targetOptions(c),
-        async (args) => {
-          const formation = formationOf(args, localNodeDefaults(args));
-          const m = resolveMonitor(args);
-          await printFormationSettings(m.target, formation, Boolean(args.json));
-        },
+        (args) => getFormationSettings(args),
       )
       .demandCommand(1, 'get formation what? number-sync-standbys or settings'),
   );

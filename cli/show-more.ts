@@ -10,6 +10,7 @@ import { nodePaths } from '../config/node-paths.js';
 import { readNodeIni, requireNodeIni } from '../config/node-config.js';
 import { BadArgs, BadConfig, Monitor } from '../lib/errors.js';
 import { completeIni, maskedIni } from '../config/config-keys.js';
+import { stringifyIni } from '../lib/ini.js';
 import { log } from '../lib/log.js';
 import type { NodeStateRow } from '../lib/monitor-queries.js';
 import { localAddressToward } from '../lib/net.js';
@@ -138,7 +139,8 @@ export function fileCommand(cli: Argv): Argv {
       const text = readFileSync(path, 'utf8');
       if (args.json && which === 'config' && node) json(typedIni(maskedIni(completeIni(node.ini, node.path))));
       else if (args.json && which === 'state') json(JSON.parse(text));
-      // the original follows the contents with a newline of its own
+      // the original follows the contents with a newline of its own; passwords are masked
+      else if (which === 'config' && node) process.stdout.write(stringifyIni(maskedIni(node.ini)) + '\n');
       else process.stdout.write(text + '\n');
     },
   );

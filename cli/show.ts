@@ -25,40 +25,50 @@ function targetOptions<T>(y: Argv<T>) {
     .option('json', { type: 'boolean', default: false, describe: 'output JSON' });
 }
 
+/** The options of `show uri`, as yargs or the fast path (cli/fast.ts) parse them. */
+export interface ShowUriArgs {
+  pgdata?: string;
+  monitor?: string;
+  json?: boolean;
+  formation?: string;
+}
+
+export async function showUri(args: ShowUriArgs): Promise<void> {
+  const m = resolveMonitor(args);
+  const only = args.formation === undefined ? undefined : args.formation === 'monitor' ? 'monitor' : parseFormation(args.formation);
+  if (only === 'monitor') {
+    if (args.json) json({ monitor: m.uri });
+    else out(m.uri + '\n');
+    return;
+  }
+  const rows: UriRow[] = await withClient(m.target, { kind: 'monitor' }, async (q) => {
+    const names = only
+      ? [only]
+      : (await q<{ formationid: string }>('SELECT formationid FROM pgautofailover.formation ORDER BY formationid')).map(
+          (r) => r.formationid,
+        );
+    const list: UriRow[] = [];
+    const sslmode = parsePgUri(m.uri, 'the monitor URI').sslmode;
+    for (const name of names) list.push({ type: 'formation', name, uri: (await formationUri(q, name, sslmode)) ?? '' });
+    return list;
+  });
+  if (only) {
+    const uri = rows[0]?.uri ?? '';
+    if (args.json) json({ monitor: m.uri, [only]: uri });
+    else out(uri + '\n');
+    return;
+  }
+  const all: UriRow[] = [{ type: 'monitor', name: 'monitor', uri: m.uri }, ...rows];
+  if (args.json) jsonRows(all);
+  else out(renderUriTable(all));
+}
+
 function uriCommand(cli: Argv): Argv {
   return cli.command(
     'uri',
     'print the monitor URI and the formations’ connection strings',
     (y) => targetOptions(y).option('formation', { type: 'string', requiresArg: true, describe: '"monitor" or a formation name' }),
-    async (args) => {
-      const m = resolveMonitor(args);
-      const only = args.formation === undefined ? undefined : args.formation === 'monitor' ? 'monitor' : parseFormation(args.formation);
-      if (only === 'monitor') {
-        if (args.json) json({ monitor: m.uri });
-        else out(m.uri + '\n');
-        return;
-      }
-      const rows: UriRow[] = await withClient(m.target, { kind: 'monitor' }, async (q) => {
-        const names = only
-          ? [only]
-          : (await q<{ formationid: string }>('SELECT formationid FROM pgautofailover.formation ORDER BY formationid')).map(
-              (r) => r.formationid,
-            );
-        const list: UriRow[] = [];
-        const sslmode = parsePgUri(m.uri, 'the monitor URI').sslmode;
-        for (const name of names) list.push({ type: 'formation', name, uri: (await formationUri(q, name, sslmode)) ?? '' });
-        return list;
-      });
-      if (only) {
-        const uri = rows[0]?.uri ?? '';
-        if (args.json) json({ monitor: m.uri, [only]: uri });
-        else out(uri + '\n');
-        return;
-      }
-      const all: UriRow[] = [{ type: 'monitor', name: 'monitor', uri: m.uri }, ...rows];
-      if (args.json) jsonRows(all);
-      else out(renderUriTable(all));
-    },
+    (args) => showUri(args),
   );
 }
 
@@ -67,6 +77,38 @@ function runsWithoutMonitor(pgdataArg: unknown): boolean {
   const raw = typeof pgdataArg === 'string' && pgdataArg ? pgdataArg : process.env.PGDATA;
   if (!raw) return false;
   return readNodeIni(canonicalPgdata(raw))?.ini.pg_autoctl?.monitor === MONITOR_DISABLED;
+}
+
+/** The options of `show state`, as yargs or the fast path (cli/fast.ts) parse them. */
+export interface ShowStateArgs {
+  pgdata?: string;
+  monitor?: string;
+  json?: boolean;
+  formation?: string;
+  group?: string;
+  local?: boolean;
+  watch?: boolean;
+}
+
+export async function showState(args: ShowStateArgs): Promise<void> {
+  const formation = args.formation !== undefined ? parseFormation(args.formation) : (localNodeDefaults(args).formation ?? 'default');
+  const group = args.group === undefined ? undefined : parseNonNegativeInt(args.group, '--group');
+  if (args.local && args.watch) throw new BadArgs('--local and --watch are mutually exclusive');
+  const noMonitor = !args.local && !args.monitor && !args.watch && runsWithoutMonitor(args.pgdata);
+  if (noMonitor) log.info('This node runs without a monitor: showing its local state');
+  if (args.local || noMonitor) {
+    const rows = [await localStateRow(resolvePgdata(args.pgdata))];
+    if (args.json) jsonRows(rows);
+    else out(renderStateTable(rows));
+    return;
+  }
+  const m = resolveMonitor(args);
+  const fetch = () => withClient(m.target, { kind: 'monitor' }, (q) => currentState(q, formation, group));
+  if (args.watch && args.json) throw new BadArgs('--watch and --json are mutually exclusive');
+  if (args.watch) return runWatch(args, { formation, group, count: 10 });
+  const rows = await fetch();
+  if (args.json) jsonRows(rows);
+  else out(renderStateTable(rows));
 }
 
 function stateCommand(cli: Argv): Argv {
@@ -79,26 +121,7 @@ function stateCommand(cli: Argv): Argv {
         .option('group', { type: 'string', requiresArg: true, describe: 'group id (default: all groups)' })
         .option('local', { type: 'boolean', default: false, describe: 'this node only, from its local state file (no monitor)' })
         .option('watch', { type: 'boolean', describe: 'live view of the formation, as pgaf watch (q quits)' }),
-    async (args) => {
-      const formation = args.formation !== undefined ? parseFormation(args.formation) : (localNodeDefaults(args).formation ?? 'default');
-      const group = args.group === undefined ? undefined : parseNonNegativeInt(args.group, '--group');
-      if (args.local && args.watch) throw new BadArgs('--local and --watch are mutually exclusive');
-      const noMonitor = !args.local && !args.monitor && !args.watch && runsWithoutMonitor(args.pgdata);
-      if (noMonitor) log.info('This node runs without a monitor: showing its local state');
-      if (args.local || noMonitor) {
-        const rows = [await localStateRow(resolvePgdata(args.pgdata))];
-        if (args.json) jsonRows(rows);
-        else out(renderStateTable(rows));
-        return;
-      }
-      const m = resolveMonitor(args);
-      const fetch = () => withClient(m.target, { kind: 'monitor' }, (q) => currentState(q, formation, group));
-      if (args.watch && args.json) throw new BadArgs('--watch and --json are mutually exclusive');
-      if (args.watch) return runWatch(args, { formation, group, count: 10 });
-      const rows = await fetch();
-      if (args.json) jsonRows(rows);
-      else out(renderStateTable(rows));
-    },
+    (args) => showState(args),
   );
 }
 

@@ -183,6 +183,26 @@ export function postgresStatus(
   };
 }
 
+/** `status`: exit 0 when the service of PGDATA and its Postgres run (yargs or cli/fast.ts parse the options). */
+export async function showStatus(args: { pgdata?: string; json?: boolean }): Promise<void> {
+  const svc = localService(resolvePgdata(args.pgdata));
+  const pid = servicePid(svc.pidFile);
+  const pgRunning = (await svc.ctl.status()) === 'running';
+  const pmPid = pgRunning ? (postmasterPid(svc.pgdata) ?? null) : null;
+  const binDir = resolveBinDir(svc.pgCtl);
+  const control = args.json ? await readControlData(binDir, svc.pgdata, postgresRunAs(svc.pgdata)) : undefined;
+  const version = args.json ? await postgresVersion(binDir).then((t) => parsePostgresVersion(t).pg_version?.split(' ')[0] ?? null, () => null) : null;
+  const status: ServiceStatus = {
+    postgres: postgresStatus(svc, pgRunning, pmPid, control instanceof Map ? control : undefined, version),
+    pg_autoctl: { pid: pid ?? null, status: pid !== undefined ? 'running' : 'not running', pidfile: svc.pidFile, role: svc.role, services: [] },
+  };
+  if (pid !== undefined) log.info(`${programName()} is running with pid ${pid}`);
+  if (pgRunning) log.info(`Postgres is serving PGDATA "${svc.pgdata}" on port ${svc.port} with pid ${pmPid ?? '?'}`);
+  if (args.json) json(status);
+  if (pid === undefined) throw new BadState(`${programName()} is not running at "${svc.pgdata}"`);
+  if (!pgRunning) throw new PgCtl(`Postgres is not running at "${svc.pgdata}"`);
+}
+
 function statusCommand(cli: Argv): Argv {
   return cli.command(
     'status',
@@ -191,24 +211,7 @@ function statusCommand(cli: Argv): Argv {
       y
         .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
         .option('json', { type: 'boolean', default: false, describe: 'output JSON' }),
-    async (args) => {
-      const svc = localService(resolvePgdata(args.pgdata));
-      const pid = servicePid(svc.pidFile);
-      const pgRunning = (await svc.ctl.status()) === 'running';
-      const pmPid = pgRunning ? (postmasterPid(svc.pgdata) ?? null) : null;
-      const binDir = resolveBinDir(svc.pgCtl);
-      const control = args.json ? await readControlData(binDir, svc.pgdata, postgresRunAs(svc.pgdata)) : undefined;
-      const version = args.json ? await postgresVersion(binDir).then((t) => parsePostgresVersion(t).pg_version?.split(' ')[0] ?? null, () => null) : null;
-      const status: ServiceStatus = {
-        postgres: postgresStatus(svc, pgRunning, pmPid, control instanceof Map ? control : undefined, version),
-        pg_autoctl: { pid: pid ?? null, status: pid !== undefined ? 'running' : 'not running', pidfile: svc.pidFile, role: svc.role, services: [] },
-      };
-      if (pid !== undefined) log.info(`${programName()} is running with pid ${pid}`);
-      if (pgRunning) log.info(`Postgres is serving PGDATA "${svc.pgdata}" on port ${svc.port} with pid ${pmPid ?? '?'}`);
-      if (args.json) json(status);
-      if (pid === undefined) throw new BadState(`${programName()} is not running at "${svc.pgdata}"`);
-      if (!pgRunning) throw new PgCtl(`Postgres is not running at "${svc.pgdata}"`);
-    },
+    (args) => showStatus(args),
   );
 }
 

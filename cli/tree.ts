@@ -52,6 +52,19 @@ export function failMessage(scriptName: string, msg: string, usage: unknown): st
   return msg;
 }
 
+/**
+ * `--` ends the options, as in every POSIX tool (`set node candidate-priority -- 99`): what
+ * follows is positional. yargs keeps those words out of the positionals of a command, so they
+ * are given to it without the `--`; a word after it that looks like an option stays behind it.
+ */
+export function endOfOptions(args: string[]): string[] {
+  const at = args.indexOf('--');
+  if (at < 0) return args;
+  const rest = args.slice(at + 1);
+  if (rest.some((a) => /^-[^\d]/.test(a))) return args;
+  return [...args.slice(0, at), ...rest];
+}
+
 export async function main(argv: string[] = process.argv): Promise<number> {
   const scriptName = scriptNameFrom(argv[1]);
   let cli: Argv = yargs(hideBin(argv))
@@ -97,7 +110,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   cli = registerApply(cli);
   try {
     // `--version [--json]` is the version command, as in the original
-    await cli.parseAsync(argv[2] === '--version' ? ['version', ...argv.slice(3)] : hideBin(argv));
+    await cli.parseAsync(argv[2] === '--version' ? ['version', ...argv.slice(3)] : endOfOptions(hideBin(argv)));
     return 0;
   } catch (err) {
     return reportError(err);

@@ -47,7 +47,8 @@ export function versionLines(program: string, v: VersionInfo): string[] {
   return [
     `${program} version ${v.pg_autoctl}`,
     `${program} extension version ${v.pgautofailover}`,
-    v.pg_version_str ? `running with ${v.pg_version_str}` : 'running with PostgreSQL: not found (no pg_config or pg_ctl on PATH)',
+    // the original's words (scripts parse them); for pgaf it is the PostgreSQL whose binaries it runs
+    v.pg_version_str ? `compiled with ${v.pg_version_str}` : 'compiled with PostgreSQL: not found (no pg_config or pg_ctl on PATH)',
     `compatible with Postgres ${SUPPORTED_PG_MAJORS.join(', ')}`,
   ];
 }

@@ -4,6 +4,7 @@
 import { BadArgs, BadConfig } from '../lib/errors.js';
 import type { Ini } from '../lib/ini.js';
 import { maskSecrets } from '../lib/log.js';
+import { integrationKeys } from './integrations-config.js';
 import { keeperConfigFromIni, keeperConfigToIni } from './keeper-config.js';
 import { monitorConfigFromIni, monitorConfigToIni } from './node-config.js';
 
@@ -18,8 +19,8 @@ export interface ConfigKey {
 
 /** Keys that exist for a role even when the file does not spell them out. */
 const OPTIONAL_KEYS: Record<NodeRole, string[]> = {
-  monitor: [],
-  keeper: ['replication.password'],
+  monitor: integrationKeys('monitor'),
+  keeper: ['replication.password', ...integrationKeys('keeper')],
 };
 
 /** Keys `config set` refuses to change: they say what the file is. */
@@ -74,7 +75,9 @@ export function configGet(ini: Ini, path: string, keyText: unknown): string {
   const k = parseConfigKey(keyText);
   const role = roleOf(ini, path);
   if (!knownKeys(role, ini, path).has(k.key)) throw unknownKey(k, role, path);
-  return ini[k.section]?.[k.option] ?? effectiveIni(role, ini, path)[k.section]?.[k.option] ?? '';
+  const value = ini[k.section]?.[k.option] ?? effectiveIni(role, ini, path)[k.section]?.[k.option] ?? '';
+  // secrets are never printed: the file (mode 0600) holds them
+  return SECRET_KEYS.has(k.key) && value !== '' ? '****' : maskSecrets(value);
 }
 
 /**

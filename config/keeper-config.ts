@@ -3,10 +3,13 @@ import { BadConfig } from '../lib/errors.js';
 import { FieldErrors } from '../lib/fields.js';
 import { formationNameProblem, hostnameProblem, listenAddressesProblem, nodeNameProblem, pathProblem, roleNameProblem, WHAT } from '../lib/identity.js';
 import type { Ini } from '../lib/ini.js';
+import { LOCAL_HOST_WHAT, localHostProblem } from '../lib/test-mode.js';
 import { NO_SSL, sslFromIni, sslToIni, type SslConfig } from '../lib/ssl.js';
+import { hooksFromIni, hooksToIni, httpFromIni, httpToIni, type HooksConfig, type HttpConfig } from './integrations-config.js';
 
 export type AuthMethod = 'trust' | 'md5' | 'scram-sha-256';
-export type HbaLevel = 'skip' | 'minimal' | 'app';
+/** lan: app, plus the local network's CIDR for --username on --dbname (--pg-hba-lan) */
+export type HbaLevel = 'skip' | 'minimal' | 'app' | 'lan';
 
 export interface KeeperConfig {
   role: 'keeper';
@@ -38,6 +41,9 @@ export interface KeeperConfig {
   restartFailureMaxRetries: number;
   /** [ssl]: whether Postgres serves SSL, and the sslmode of our connections */
   ssl: SslConfig;
+  /** [http] and [hooks] (config/integrations-config.ts), when the file has them */
+  http?: HttpConfig;
+  hooks?: HooksConfig;
 }
 
 /** What the original writes as pg_autoctl.monitor for a node without a monitor. */
@@ -92,6 +98,10 @@ export function keeperConfigToIni(c: KeeperConfig): Ini {
     },
   };
   if (c.replicationPassword !== undefined) ini.replication!.password = c.replicationPassword;
+  const http = c.http && httpToIni(c.http);
+  if (http) ini.http = http;
+  const hooks = c.hooks && hooksToIni(c.hooks);
+  if (hooks) ini.hooks = hooks;
   return ini;
 }
 
@@ -118,11 +128,11 @@ export function keeperConfigFromIni(ini: Ini, path: string): KeeperConfig {
     pgCtl: f.checked('postgresql.pg_ctl', p.pg_ctl, WHAT.path, pathProblem),
     username: f.checked('postgresql.username', p.username, WHAT.roleName, roleNameProblem),
     dbname: f.checked('postgresql.dbname', p.dbname ?? KEEPER_DEFAULTS.dbname, WHAT.roleName, roleNameProblem),
-    host: f.checked('postgresql.host', p.host, 'a Unix socket directory', pathProblem),
+    host: f.checked('postgresql.host', p.host, LOCAL_HOST_WHAT, localHostProblem),
     port: f.number('postgresql.port', p.port, { int: true, min: 1, max: 65535 }),
     listenAddresses: f.checked('postgresql.listen_addresses', p.listen_addresses, WHAT.listen, listenAddressesProblem),
     authMethod: f.oneOf('postgresql.auth_method', p.auth_method ?? 'trust', ['trust', 'md5', 'scram-sha-256'] as const),
-    hbaLevel: f.oneOf('postgresql.hba_level', p.hba_level ?? 'app', ['skip', 'minimal', 'app'] as const),
+    hbaLevel: f.oneOf('postgresql.hba_level', p.hba_level ?? 'app', ['skip', 'minimal', 'app', 'lan'] as const),
     replicationPassword: f.optionalString('replication.password', r.password),
     maximumBackupRate: f.string('replication.maximum_backup_rate', r.maximum_backup_rate ?? KEEPER_DEFAULTS.maximumBackupRate, {
       pattern: /^\d+[kMG]?$/,
@@ -149,6 +159,9 @@ export function keeperConfigFromIni(ini: Ini, path: string): KeeperConfig {
     ),
     ssl: sslFromIni(ini.ssl, (issue) => f.issues.push(issue)),
   };
+  // set only when the file has the section (the config of a node without them stays as it was)
+  if (ini.http) config.http = httpFromIni(ini.http, f);
+  if (ini.hooks) config.hooks = hooksFromIni(ini.hooks, 'keeper', f);
   if (!f.ok) throw new BadConfig(`invalid keeper configuration in ${path}: ${f.issues.join('; ')}`);
   return Object.freeze(config);
 }

@@ -7,9 +7,11 @@ import { BadConfig } from '../lib/errors.js';
 import { FieldErrors } from '../lib/fields.js';
 import { hostnameProblem, listenAddressesProblem, pathProblem, roleNameProblem, WHAT } from '../lib/identity.js';
 import { parseIni, stringifyIni, type Ini } from '../lib/ini.js';
+import { LOCAL_HOST_WHAT, localHostProblem } from '../lib/test-mode.js';
 import { monitorUri, type PgTarget } from '../lib/pg-uri.js';
 import { sslFromIni, sslToIni, type SslConfig } from '../lib/ssl.js';
 import { configFilePath } from './paths.js';
+import { hooksFromIni, hooksToIni, httpFromIni, httpToIni, type HooksConfig, type HttpConfig } from './integrations-config.js';
 
 export const MONITOR_DBNAME = 'pg_auto_failover';
 
@@ -29,9 +31,14 @@ export interface MonitorConfig {
   hbaLevel: 'app' | 'skip';
   /** [ssl]: whether Postgres serves SSL, and the sslmode of the monitor URI */
   ssl: SslConfig;
+  /** [http] (the status page and /metrics) and [hooks] (on_failover), when the file has them */
+  http?: HttpConfig;
+  hooks?: HooksConfig;
 }
 
 export function monitorConfigToIni(c: MonitorConfig): Ini {
+  const http = c.http && httpToIni(c.http);
+  const hooks = c.hooks && hooksToIni(c.hooks);
   return {
     pg_autoctl: { role: c.role, hostname: c.hostname },
     postgresql: {
@@ -46,6 +53,8 @@ export function monitorConfigToIni(c: MonitorConfig): Ini {
       hba_level: c.hbaLevel,
     },
     ssl: sslToIni(c.ssl),
+    ...(http ? { http } : {}),
+    ...(hooks ? { hooks } : {}),
   };
 }
 
@@ -69,13 +78,16 @@ export function monitorConfigFromIni(ini: Ini, path: string): MonitorConfig {
     pgCtl: f.checked('postgresql.pg_ctl', pgs.pg_ctl, WHAT.path, pathProblem),
     dbname: f.checked('postgresql.dbname', pgs.dbname ?? MONITOR_DBNAME, WHAT.roleName, roleNameProblem),
     username: f.checked('postgresql.username', pgs.username, WHAT.roleName, roleNameProblem),
-    host: f.checked('postgresql.host', pgs.host ?? '/tmp', 'a Unix socket directory', pathProblem),
+    host: f.checked('postgresql.host', pgs.host ?? '/tmp', LOCAL_HOST_WHAT, localHostProblem),
     port: f.number('postgresql.port', pgs.port, { int: true, min: 1, max: 65535 }),
     listenAddresses: f.checked('postgresql.listen_addresses', pgs.listen_addresses, WHAT.listen, listenAddressesProblem),
     authMethod: f.oneOf('postgresql.auth_method', pgs.auth_method ?? 'trust', ['trust', 'md5', 'scram-sha-256'] as const),
     hbaLevel: f.oneOf('postgresql.hba_level', pgs.hba_level ?? 'app', ['app', 'skip'] as const),
     ssl: sslFromIni(ini.ssl, (issue) => f.issues.push(issue)),
   };
+  // set only when the file has the section (the config of a node without them stays as it was)
+  if (ini.http) config.http = httpFromIni(ini.http, f);
+  if (ini.hooks) config.hooks = hooksFromIni(ini.hooks, 'monitor', f);
   if (!f.ok) throw new BadConfig(`invalid monitor configuration in ${path}: ${f.issues.join('; ')}`);
   return Object.freeze(config);
 }

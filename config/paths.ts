@@ -31,3 +31,8 @@ export function configFilePath(pgdata: string, env = process.env, home = homedir
 export function stateDirPath(pgdata: string, env = process.env, home = homedir()): string {
   return join(xdgDir(env, 'XDG_DATA_HOME', '.local/share', home), 'pg_autoctl', pgdata);
 }
+
+/** A node's password file, beside its pg_autoctl.cfg (0600): autoctl_node.password on a monitor, monitor.password on a data node. */
+export function secretFilePath(pgdata: string, name: 'autoctl_node.password' | 'monitor.password', env = process.env, home = homedir()): string {
+  return join(dirname(configFilePath(pgdata, env, home)), name);
+}

@@ -11,10 +11,17 @@ import { readControlData } from '../lib/controldata.js';
 import { ensurePrivateDir } from '../lib/private-dir.js';
 import { localAddressToward } from '../lib/net.js';
 import { parsePgUri, uriHasSslmode, withUriSsl } from '../lib/pg-uri.js';
-import { IMPLICIT_NO_SSL, sslConninfoParts, type SslRequest } from '../lib/ssl.js';
+import { implicitSslRequest, logSslRequest, sslConninfoParts, type SslRequest } from '../lib/ssl.js';
+import { deriveReplicationPassword, generatePassword, pgpassLookup, TRUST_WARNING, writeSecretFile } from '../lib/secrets.js';
+import { secretFilePath } from '../config/paths.js';
+import { homedir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { checkSslFiles, opensslPath } from '../lib/ssl-files.js';
 import { postgresRunAs, type OsUser } from '../lib/pgbin.js';
 import { resolveBinDir } from '../lib/postgres-ctl.js';
+import { defaultListenAddresses } from '../lib/test-mode.js';
+import { keeperNetworkCidr } from '../lib/hba.js';
+import { isIP } from 'node:net';
 import { MonitorClient } from './monitor-client.js';
 import { enrollKeeper } from './monitor-credentials.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
@@ -34,14 +41,18 @@ export interface CreateNodeRequest {
   username?: string;
   dbname: string;
   pgctl?: string;
-  auth: KeeperConfig['authMethod'];
+  /** undefined: scram-sha-256 */
+  auth?: KeeperConfig['authMethod'];
   hbaLevel: KeeperConfig['hbaLevel'];
   candidatePriority: number;
   replicationQuorum: boolean;
+  /** PG_AUTOCTL_REPLICATION_PASSWORD or node.replication_password_file; else derived from the monitor password */
   replicationPassword?: string;
+  /** the password for the monitor when the URI has none: PGPASSWORD or monitor.password_file (else a pgpass file) */
+  monitorPassword?: string;
   maximumBackupRate: string;
   networkPartitionTimeout: number;
-  /** the SSL options; undefined when none was given (allowed only when the node exists) */
+  /** the SSL options; undefined when none was given (a new node then takes TLS with a self-signed certificate) */
   ssl?: SslRequest;
 }
 
@@ -61,7 +72,7 @@ async function systemIdentifierOf(binDir: string, pgdata: string, runAs?: OsUser
 }
 
 /** Validates the request against the disk; returns the config to write. Changes nothing. */
-export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: KeeperConfig; binDir: string; runAs?: OsUser; hasData: boolean }> {
+export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: KeeperConfig; binDir: string; runAs?: OsUser; hasData: boolean; monitorPassword?: string; sslRequest: SslRequest }> {
   const target = req.monitor === undefined ? undefined : parsePgUri(req.monitor, '--monitor');
   const binDir = resolveBinDir(req.pgctl);
   const hasData = existsSync(join(req.pgdata, 'PG_VERSION'));
@@ -74,14 +85,24 @@ export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: 
     throw new BadArgs(`the parent directory of --pgdata ${req.pgdata} does not exist`);
   }
   const runAs = postgresRunAs(hasData ? req.pgdata : dirname(req.pgdata));
-  // no SSL option on a first create (the first README's form): no SSL, as --no-ssl, with a warning
-  const sslRequest = req.ssl ?? IMPLICIT_NO_SSL;
+  // no SSL option on a first create (the first README's form): TLS with a self-signed certificate
+  const sslRequest = req.ssl ?? implicitSslRequest(req.pgdata);
   const ssl = sslRequest.ssl;
   if (sslRequest.choice === 'user-provided') checkSslFiles(ssl, runAs);
   if (sslRequest.choice === 'self-signed') opensslPath();
-  // A monitor URI without an sslmode gets this node's (and its CA/CRL files).
-  const monitor = req.monitor === undefined || uriHasSslmode(req.monitor) ? req.monitor : withUriSsl(req.monitor, sslConninfoParts(ssl));
+  // A monitor URI without an sslmode gets this node's (and its CA/CRL files); its password
+  // (if any) goes to the node's 0600 monitor.password file, not into pg_autoctl.cfg.
+  const bare = req.monitor === undefined ? undefined : withoutUriPassword(req.monitor);
+  const monitor = bare === undefined || uriHasSslmode(bare) ? bare : withUriSsl(bare, sslConninfoParts(ssl));
+  const monitorPassword = target ? (target.password ?? req.monitorPassword ?? pgpassPassword(target)) : undefined;
+  const auth = req.auth ?? 'scram-sha-256';
+  const replicationPassword = auth === 'trust' ? req.replicationPassword : (req.replicationPassword ?? replicationPasswordFor(req, monitorPassword));
   const hostname = req.hostname ?? (target ? await localAddressToward(target.host, target.port) : osHostname());
+  if (req.hbaLevel === 'lan' && !(isIP(hostname) && keeperNetworkCidr(hostname))) {
+    throw new BadArgs(`--pg-hba-lan opens the network of this node's address, but ${hostname} is not an IP address of a local interface`, {
+      hint: 'give --hostname as this node\'s IP address',
+    });
+  }
   const config: KeeperConfig = {
     role: 'keeper',
     monitor,
@@ -96,10 +117,10 @@ export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: 
     dbname: req.dbname,
     host: req.socketDir,
     port: req.port,
-    listenAddresses: req.listen ?? hostname,
-    authMethod: req.auth,
+    listenAddresses: req.listen ?? defaultListenAddresses(hostname, req.socketDir),
+    authMethod: auth,
     hbaLevel: req.hbaLevel,
-    replicationPassword: req.replicationPassword,
+    replicationPassword,
     maximumBackupRate: req.maximumBackupRate,
     candidatePriority: req.candidatePriority,
     replicationQuorum: req.replicationQuorum,
@@ -108,7 +129,36 @@ export async function planCreateNode(req: CreateNodeRequest): Promise<{ config: 
     restartFailureMaxRetries: 3,
     ssl,
   };
-  return { config, binDir, runAs, hasData };
+  return { config, binDir, runAs, hasData, monitorPassword, sslRequest };
+}
+
+/** The URI without a password in its user info or query. */
+export function withoutUriPassword(uri: string): string {
+  return uri.replace(/^(postgres(?:ql)?:\/\/[^\s:/?#@]*):[^\s@/]*@/, '$1@').replace(/([?&])password=[^&#]*(&?)/, (_m, sep: string, next: string) => (next ? sep : '')).replace(/[?&]$/, '');
+}
+
+/** The password libpq would find for the monitor in PGPASSFILE or ~/.pgpass. */
+function pgpassPassword(t: { host: string; port: number; database: string; user?: string }): string | undefined {
+  const file = process.env.PGPASSFILE || join(homedir(), '.pgpass');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return pgpassLookup(text, { host: t.host, port: t.port, database: t.database, user: t.user ?? process.env.PGUSER ?? '' });
+}
+
+/**
+ * No replication password given: derived from the monitor password (every node given that one
+ * secret agrees on it), or generated for a node without a monitor; refused when neither exists.
+ */
+function replicationPasswordFor(req: CreateNodeRequest, monitorPassword: string | undefined): string {
+  if (monitorPassword !== undefined) return deriveReplicationPassword(monitorPassword, req.formation);
+  if (req.monitor === undefined) return generatePassword();
+  throw new BadArgs(`--auth ${req.auth ?? 'scram-sha-256 (the default)'} needs a replication password, and there is no monitor password to derive it from`, {
+    hint: 'set PG_AUTOCTL_REPLICATION_PASSWORD (the same on every node), or give the monitor password (PGPASSWORD, a pgpass file, monitor.password_file)',
+  });
 }
 
 /** Registers with the monitor, retrying while it says "retry registering" (no primary ready yet). */
@@ -137,11 +187,16 @@ export async function createNode(req: CreateNodeRequest, log: Logger): Promise<C
     return { config, paths, registered: false };
   }
   const plan = await planCreateNode(req);
-  if (!req.ssl) for (const notice of IMPLICIT_NO_SSL.notices) log.warn(notice);
+  if (!req.ssl) logSslRequest(plan.sslRequest, log);
+  if (plan.config.authMethod === 'trust') log.warn(TRUST_WARNING);
+  if (req.monitor === undefined && req.replicationPassword === undefined && plan.config.replicationPassword !== undefined) {
+    log.warn('Generated a replication password for this node without a monitor: the other nodes need the same one (config get replication.password, PG_AUTOCTL_REPLICATION_PASSWORD)');
+  }
   if (req.monitor === undefined) return createWithoutMonitor(req, plan, paths, log);
   const sysid = plan.hasData ? await systemIdentifierOf(plan.binDir, req.pgdata, plan.runAs) : '0';
 
-  const client = new MonitorClient(parsePgUri(plan.config.monitor ?? req.monitor, '--monitor'), { nodeId: 0, groupId: 0, formation: req.formation });
+  const target = { ...parsePgUri(plan.config.monitor ?? req.monitor, '--monitor'), ...(plan.monitorPassword !== undefined ? { password: plan.monitorPassword } : {}) };
+  const client = new MonitorClient(target, { nodeId: 0, groupId: 0, formation: req.formation });
   try {
     const reg = await registerWithRetry(
       client,
@@ -158,8 +213,13 @@ export async function createNode(req: CreateNodeRequest, log: Logger): Promise<C
     );
     const config: KeeperConfig = { ...plan.config, name: reg.name, group: reg.groupId };
     writeNodeFiles(paths, plan.runAs, config, initialState(reg.nodeId, reg.groupId, reg.goal));
+    if (plan.monitorPassword !== undefined) {
+      const file = secretFilePath(req.pgdata, 'monitor.password');
+      writeSecretFile(file, plan.monitorPassword + '\n');
+      log.info(`Stored the monitor password in ${file} (mode 0600)`);
+    }
     log.info(`Registered node ${reg.nodeId} "${reg.name}" (${config.hostname}:${req.port}) in formation "${req.formation}", goal ${reg.goal}`);
-    await enrollKeeper(parsePgUri(plan.config.monitor ?? req.monitor, '--monitor'), reg.nodeId, paths.state, plan.runAs, log);
+    await enrollKeeper(target, reg.nodeId, paths.state, plan.runAs, log);
     return { config, paths, registered: true };
   } finally {
     await client.close();

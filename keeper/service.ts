@@ -3,8 +3,9 @@
 import { BadState, Dropped } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
+import { insecureStartWarnings } from '../lib/secrets.js';
 import { postgresRunAs } from '../lib/pgbin.js';
-import { loadKeeperConfig, openNode, type OpenNode, type SupervisorFactory } from './open-node.js';
+import { loadKeeperConfig, openNode, warnIfTestMode, type OpenNode, type SupervisorFactory } from './open-node.js';
 import { readStateFile } from './state/state-file.js';
 
 export interface RunDataNodeOptions {
@@ -18,6 +19,7 @@ export interface RunDataNodeOptions {
 
 export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNodeOptions = {}): Promise<void> {
   const node = openNode(pgdata, log, opts.supervisor);
+  warnIfTestMode(node.config, log);
   opts.onOpen?.(node);
   claimPidFile(node.paths.pid, node.paths.runBase, postgresRunAs(pgdata));
   const stop = (sig: string) => {
@@ -34,6 +36,7 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
     }
     // the monitor setting and the state file: at once, in the keeper's next round
     node.keeper.requestReload();
+    void node.integrations.apply(node.config);
   };
   const signals = opts.handleSignals !== false;
   if (signals) {
@@ -43,6 +46,8 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
   // `pgaf enable|disable ssl|monitor`, `config set` and `reload` signal the keeper, also in PM2 module mode.
   process.on('SIGHUP', onHup);
   log.info(`Keeper of node ${node.config.name} starts`, { pgdata, monitor: node.config.monitor ?? 'none (goals from do fsm assign)' });
+  for (const w of insecureStartWarnings(node.config)) log.warn(w);
+  await node.integrations.apply(node.config);
   try {
     await node.keeper.run();
   } catch (err) {
@@ -53,6 +58,7 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
     process.off('SIGINT', onInt);
     process.off('SIGHUP', onHup);
     releasePidFile(node.paths.pid);
+    await node.integrations.close();
     await node.monitor.close();
   }
 }
@@ -72,6 +78,7 @@ export function reloadSsl(node: OpenNode, pgdata: string, log: Logger): void {
 /** Runs keeper ticks until the node has left its bring-up states (create postgres without --run). */
 export async function initDataNode(pgdata: string, log: Logger, timeoutMs = 600_000): Promise<string> {
   const node = openNode(pgdata, log);
+  warnIfTestMode(node.config, log);
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {

@@ -6,7 +6,7 @@ import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import { configFilePath } from '../config/paths.js';
+import { configFilePath, secretFilePath } from '../config/paths.js';
 import {
   MONITOR_DBNAME,
   monitorConfigFromIni,
@@ -19,7 +19,7 @@ import {
 } from '../config/node-config.js';
 import { settingPlaceholderLines } from '../monitor-ext/settings.js';
 import { BadArgs } from './errors.js';
-import { appendHbaLines, hbaLine, keeperNetworkCidr, planHbaAdditions, switchHbaHostType } from './hba.js';
+import { appendHbaLines, hbaLine, keeperNetworkCidr, peerMapLinesFor, planHbaAdditions, switchHbaHostType, withLocalPeerRecord, withPeerMap } from './hba.js';
 import { chownNoFollow, readFileNoFollow, writeFileAs } from './atomic-file.js';
 import { editHbaFile } from './hba-file.js';
 import { log as rootLog, type Logger } from './log.js';
@@ -27,9 +27,12 @@ import { MONITOR_USER } from './pg-uri.js';
 import { postgresRunAs, type OsUser } from './pgbin.js';
 import { PostgresCtl, resolveBinDir, type AuthMethod } from './postgres-ctl.js';
 import { withClient } from './sql.js';
-import { IMPLICIT_NO_SSL, hbaHostType, postgresSslLines, type SslConfig, type SslRequest } from './ssl.js';
+import { hbaHostType, implicitSslRequest, logSslRequest, postgresSslLines, type SslConfig, type SslRequest } from './ssl.js';
+import { TRUST_WARNING, generatePassword, readSecretFile, scramVerifier, scramVerifierMatches, writeSecretFile } from './secrets.js';
+import { type Query } from './sql.js';
 import { checkSslFiles, ensureSelfSignedCert, opensslPath } from './ssl-files.js';
 import { ensureExtension } from './monitor-extension.js';
+import { defaultListenAddresses, socketDirectories, tcpTestMode, testModeTrustLines, testModeWarning, usesTcpLocally } from './test-mode.js';
 
 export const DEFAULT_PORT = 5432;
 /** The group of the per-node keeper roles on the monitor (monitor-ext/sql/keepers.sql). */
@@ -49,8 +52,10 @@ export interface CreateMonitorRequest {
   socketDir?: string;
   pgctl?: string;
   skipPgHba: boolean;
-  /** The SSL options; undefined when none was given (allowed only on a re-run). */
+  /** The SSL options; undefined when none was given (a first create then takes TLS with a self-signed certificate). */
   ssl?: SslRequest;
+  /** autoctl_node's password when given (PGPASSWORD, monitor.password_file); else generated once */
+  monitorPassword?: string;
 }
 
 export interface CreateMonitorPlan {
@@ -61,8 +66,9 @@ export interface CreateMonitorPlan {
   initialized: boolean;
   /** The address `hostname` resolves to. */
   address: string;
-  /** --ssl-self-signed: create the certificate (once). */
+  /** --ssl-self-signed (or no SSL option): create the certificate (once). */
   selfSigned?: boolean;
+  monitorPassword?: string;
 }
 
 function sameSsl(a: SslConfig, b: SslConfig): boolean {
@@ -167,17 +173,19 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
       });
     }
   }
-  const ssl = req.ssl?.ssl ?? previous?.ssl;
+  // no SSL option on a first create: TLS with a self-signed certificate
+  const sslRequest = req.ssl ?? (previous ? undefined : implicitSslRequest(pgdata));
+  const ssl = sslRequest?.ssl ?? previous!.ssl;
 
   const hostname = req.hostname ?? previous?.hostname ?? DEFAULT_HOSTNAME;
   const port = req.port ?? previous?.port ?? DEFAULT_PORT;
   const socketDir = req.socketDir ?? previous?.host ?? DEFAULT_SOCKET_DIR;
-  if (!socketDir.startsWith('/')) throw new BadArgs(`the socket directory must be an absolute path, got "${socketDir}"`);
+  if (!socketDir.startsWith('/') && !tcpTestMode()) throw new BadArgs(`the socket directory must be an absolute path, got "${socketDir}"`);
   const address = await resolveAddress(hostname);
 
   // Without root we cannot hand directories over: we must be able to create them ourselves.
   if (process.getuid?.() !== 0) {
-    for (const dir of [pgdata, socketDir].filter((d) => !existsSync(d))) {
+    for (const dir of [pgdata, socketDir].filter((d) => d.startsWith('/') && !existsSync(d))) {
       const parent = existingAncestor(dir);
       try {
         accessSync(parent, constants.W_OK);
@@ -188,10 +196,10 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
   }
 
   const runAs = postgresRunAs(pgdata);
-  if (req.ssl?.choice === 'user-provided') checkSslFiles(req.ssl.ssl, runAs);
-  if (req.ssl?.choice === 'self-signed') opensslPath();
+  if (sslRequest?.choice === 'user-provided') checkSslFiles(sslRequest.ssl, runAs);
+  if (sslRequest?.choice === 'self-signed') opensslPath();
   if (runAs) {
-    for (const dir of [pgdata, socketDir]) {
+    for (const dir of [pgdata, socketDir].filter((d) => d.startsWith('/'))) {
       const blocked = unsearchableAncestor(dir, runAs);
       if (blocked) {
         throw new BadArgs(`${dir} is out of reach of the ${runAs.name} OS user that runs Postgres: ${blocked} is not searchable by it`, {
@@ -203,12 +211,13 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
   const ctl = new PostgresCtl({ pgdata, binDir, runAs, log });
   const running = initialized && existsSync(join(pgdata, 'postmaster.pid')) && (await ctl.status()) === 'running';
   if (!running) {
-    const holder = socketLockHolder(socketDir, port);
+    const holder = usesTcpLocally(socketDir) ? undefined : socketLockHolder(socketDir, port);
     if (holder) throw new BadArgs(`--pgport ${port} is already in use: Postgres pid ${holder} holds ${socketDir}/.s.PGSQL.${port}`);
     await probePort(address, port, hostname);
   }
 
-  if (!ssl) for (const notice of IMPLICIT_NO_SSL.notices) log.warn(notice);
+  if (!req.ssl) logSslRequest(sslRequest, log);
+  if ((req.auth ?? previous?.authMethod) === 'trust') log.warn(TRUST_WARNING);
   const config: MonitorConfig = Object.freeze({
     role: 'monitor',
     hostname,
@@ -218,12 +227,13 @@ export async function planCreateMonitor(req: CreateMonitorRequest, log: Logger =
     username: previous?.username ?? runAs?.name ?? userInfo().username,
     host: socketDir,
     port,
-    listenAddresses: hostname,
-    authMethod: req.auth ?? previous?.authMethod ?? 'trust',
+    listenAddresses: previous?.listenAddresses ?? defaultListenAddresses(hostname, socketDir),
+    // no --auth: passwords (scram-sha-256), never a silent trust
+    authMethod: req.auth ?? previous?.authMethod ?? 'scram-sha-256',
     hbaLevel: req.skipPgHba ? 'skip' : 'app',
-    ssl: ssl ?? IMPLICIT_NO_SSL.ssl,
+    ssl,
   });
-  return { config, binDir, runAs, initialized, address, selfSigned: req.ssl?.choice === 'self-signed' };
+  return { config, binDir, runAs, initialized, address, selfSigned: sslRequest?.choice === 'self-signed', monitorPassword: req.monitorPassword };
 }
 
 /** The nearest existing directory at or above `path`. */
@@ -253,7 +263,7 @@ export function monitorSettings(cfg: MonitorConfig): string {
     '# written by pgaf create monitor; edit with care, it is rewritten on every create',
     `listen_addresses = ${quote(cfg.listenAddresses)}`,
     `port = ${cfg.port}`,
-    `unix_socket_directories = ${quote(cfg.host)}`,
+    `unix_socket_directories = ${quote(socketDirectories(cfg.host))}`,
     `cluster_name = ${quote('pgaf monitor')}`,
     `password_encryption = ${quote(cfg.authMethod === 'md5' ? 'md5' : 'scram-sha-256')}`,
     ...postgresSslLines(cfg.ssl, quote),
@@ -288,11 +298,12 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
   const ctl = new PostgresCtl({ pgdata: cfg.pgdata, binDir: plan.binDir, runAs, log });
 
   ensureDir(cfg.pgdata, 0o700, runAs, true);
-  ensureDir(cfg.host, 0o755, runAs, false);
+  if (!usesTcpLocally(cfg.host)) ensureDir(cfg.host, 0o755, runAs, false);
   writeNodeIni(configFilePath(cfg.pgdata), monitorConfigToIni(cfg));
   log.info('Wrote the monitor configuration', { path: configFilePath(cfg.pgdata) });
 
-  if (!plan.initialized) await ctl.initdb({ authHost: cfg.authMethod });
+  // test mode: local TCP connections are trusted as the original's initdb --auth=trust does
+  if (!plan.initialized) await ctl.initdb({ authHost: tcpTestMode() ? 'trust' : cfg.authMethod });
   if (plan.selfSigned && cfg.ssl.certFile && cfg.ssl.keyFile) {
     await ensureSelfSignedCert({ certFile: cfg.ssl.certFile, keyFile: cfg.ssl.keyFile, hostname: cfg.hostname, runAs, log });
   }
@@ -319,6 +330,7 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
 
   const hbaFile = await withClient(monitorLocalTarget(cfg), { kind: 'postgres' }, async (q) => {
     await ensureExtension(q, log);
+    if (cfg.authMethod !== 'trust') await ensureMonitorPassword(q, cfg.pgdata, plan.monitorPassword, log);
     const rows = await q<{ hba_file: string }>('SHOW hba_file');
     return rows[0]!.hba_file;
   });
@@ -329,22 +341,32 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
       log.warn(`${plan.address} is not on a local interface: allowing keepers from samenet`, { hostname: cfg.hostname });
       cidr = 'samenet';
     }
+    // the monitor's OS users (the superuser's, and root) as autoctl_node over the socket, by
+    // peer: the original pg_autoctl's local commands (show state --pgdata) connect that way
+    const identFile = join(cfg.pgdata, 'pg_ident.conf');
+    const ident = readFileNoFollow(identFile);
+    const identNext = withPeerMap(ident, cfg.username, peerMapLinesFor(MONITOR_USER, [cfg.username, 'root']));
+    if (identNext !== ident) writeFileAs(identFile, identNext, runAs);
     const type = hbaHostType(cfg.ssl);
     // keepers register as autoctl_node, then log in as their own role (group pgautofailover_keeper)
     const users = [MONITOR_USER, KEEPER_GROUP];
-    const wanted = users.map((user) => hbaLine({ type, database: cfg.dbname, user, address: cidr!, method: cfg.authMethod }));
+    const wanted = [
+      ...users.map((user) => hbaLine({ type, database: cfg.dbname, user, address: cidr!, method: cfg.authMethod })),
+      ...testModeTrustLines(cidr === 'samenet' ? undefined : cidr, cfg.host),
+    ];
+    if (tcpTestMode()) log.warn(testModeWarning(cfg.host, cidr));
     let added = 0;
     const changed = editHbaFile(
       hbaFile,
       (read) => {
-        const current = switchHbaHostType(read, users, type);
+        const current = withLocalPeerRecord(switchHbaHostType(read, users, type), cfg.dbname, MONITOR_USER, `${MONITOR_USER} over the Unix socket for the monitor host's own OS users (map pgaf)`);
         const missing = planHbaAdditions(current, wanted);
         added = missing.length;
         return appendHbaLines(current, missing);
       },
       runAs,
     );
-    if (changed) {
+    if (changed || identNext !== ident) {
       log.info('Added HBA rules for keepers', { file: hbaFile, rules: added });
       await ctl.reload();
     }
@@ -353,4 +375,34 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
   const uri = monitorUriOf(cfg);
   log.info(`pgaf monitor is ready at ${uri}`);
   return uri;
+}
+
+/**
+ * autoctl_node's password: the one given, else the one pgaf generated before (its file), else
+ * a new one, unless the role already has a password pgaf did not set (kept). The server gets
+ * a SCRAM verifier computed here, never the password; the password goes to a 0600 file
+ * beside pg_autoctl.cfg, for the operator to hand to the keepers. Returns the file.
+ */
+export async function ensureMonitorPassword(q: Query, pgdata: string, given: string | undefined, log: Logger): Promise<string | undefined> {
+  const file = secretFilePath(pgdata, 'autoctl_node.password');
+  const stored = readSecretFile(file, "autoctl_node's password file");
+  const [row] = await q<{ rolpassword: string | null }>('SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = $1', [MONITOR_USER]);
+  let password = given ?? stored;
+  if (password === undefined && row?.rolpassword) {
+    log.info(`${MONITOR_USER} already has a password that pgaf did not set: keeping it`);
+    return undefined;
+  }
+  if (password === undefined) {
+    password = generatePassword();
+    log.info(`Generated a password for ${MONITOR_USER}`);
+  }
+  if (stored !== password) {
+    writeSecretFile(file, password + '\n');
+    log.info(`${MONITOR_USER}'s password is in ${file} (mode 0600): give it to the keepers (monitor.password_file, PGPASSWORD or a pgpass file)`);
+  }
+  if (!scramVerifierMatches(row?.rolpassword, password)) {
+    await q(`ALTER ROLE ${MONITOR_USER} PASSWORD '${scramVerifier(password)}'`);
+    log.info(`Set the password of ${MONITOR_USER} (as a SCRAM-SHA-256 verifier)`);
+  }
+  return file;
 }

@@ -96,3 +96,58 @@ export function switchHbaHostType(current: string, users: readonly string[], typ
     })
     .join('\n');
 }
+
+/** The pg_ident.conf map that lets the PGDATA owner, and root, connect over the socket as the superuser. */
+export const PEER_MAP = 'pgaf';
+
+/**
+ * pg_ident.conf lines of PEER_MAP: the superuser's own OS user, and root (pgaf run as root
+ * runs Postgres as the PGDATA owner but opens its local sessions itself; root may become that
+ * user anyway, so this grants root nothing it does not have).
+ */
+export function peerMapLines(superuser: string): string[] {
+  const lines = [`${PEER_MAP} ${superuser} ${superuser}`];
+  if (superuser !== 'root') lines.push(`${PEER_MAP} root ${superuser}`);
+  return lines;
+}
+
+/** pg_ident.conf with the PEER_MAP lines (each once). Pure. */
+export function withPeerMap(ident: string, superuser: string, extra: string[] = []): string {
+  return appendHbaLines(ident, planHbaAdditions(ident, [...peerMapLines(superuser), ...extra]));
+}
+
+/**
+ * `hba` with `local <database> <user> peer map=pgaf` before its first record (once): local OS
+ * users of the map reach `database` as `user` over the socket. Pure.
+ */
+export function withLocalPeerRecord(hba: string, database: string, user: string, comment: string): string {
+  // the method with its option (hbaLine takes plain words only; PEER_MAP is ours)
+  const line = `${hbaLine({ type: 'local', database, user, method: 'peer' })} map=${PEER_MAP}`;
+  if (hba.split('\n').some((l) => normalize(l) === line)) return hba;
+  const lines = hba.split('\n');
+  const first = lines.findIndex((l) => normalize(l) !== '');
+  lines.splice(first < 0 ? lines.length : first, 0, `# added by pgaf: ${comment}`, line);
+  return lines.join('\n');
+}
+
+/**
+ * initdb's pg_hba.conf (local peer, host scram or as asked) with, before its first record,
+ * `local all <superuser> peer map=pgaf`: the superuser over the socket by peer through the
+ * map; every other local user by plain peer, and nobody by trust. Pure; idempotent.
+ */
+export function withSuperuserPeer(hba: string, superuser: string): string {
+  return withLocalPeerRecord(hba, 'all', superuser, 'the superuser over the Unix socket, as its OS user or root (pg_ident.conf map pgaf)');
+}
+
+/** pg_ident.conf lines that let `osUsers` log in as `role` through PEER_MAP. */
+export function peerMapLinesFor(role: string, osUsers: string[]): string[] {
+  return [...new Set(osUsers)].map((u) => `${PEER_MAP} ${u} ${role}`);
+}
+
+/** The records of an HBA file whose method is trust (comments ignored). */
+export function trustRecords(hba: string): string[] {
+  return hba
+    .split('\n')
+    .map(normalize)
+    .filter((l) => l !== '' && /(^|\s)trust(\s|$)/.test(l));
+}

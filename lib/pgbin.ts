@@ -3,14 +3,15 @@ import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { childEnv } from './secrets.js';
 
 /** Directory holding pg_ctl, initdb, postgres: from PG_CONFIG, else pg_config on PATH. */
 export function pgBinDir(pgConfig = process.env.PG_CONFIG ?? 'pg_config'): string {
-  return execFileSync(pgConfig, ['--bindir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  return execFileSync(pgConfig, ['--bindir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(process.env) }).trim();
 }
 
 export function pgShareDir(pgConfig = process.env.PG_CONFIG ?? 'pg_config'): string {
-  return execFileSync(pgConfig, ['--sharedir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  return execFileSync(pgConfig, ['--sharedir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(process.env) }).trim();
 }
 
 export function pgBin(name: string, binDir = pgBinDir()): string {
@@ -25,7 +26,7 @@ export interface OsUser {
 
 /** Look an OS user up by name (getent), e.g. `postgres`. */
 export function lookupUser(name: string): OsUser {
-  const line = execFileSync('getent', ['passwd', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const line = execFileSync('getent', ['passwd', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(process.env) }).trim();
   const [user, , uid, gid] = line.split(':');
   if (!user || uid === undefined || gid === undefined) throw new Error(`no OS user named ${name}`);
   return { name: user, uid: Number(uid), gid: Number(gid) };
@@ -41,7 +42,7 @@ export function postgresRunAs(pgdata?: string): OsUser | undefined {
     try {
       const st = statSync(pgdata);
       if (st.uid !== 0) {
-        const name = execFileSync('getent', ['passwd', String(st.uid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split(':')[0];
+        const name = execFileSync('getent', ['passwd', String(st.uid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(process.env) }).split(':')[0];
         return { name: name ?? String(st.uid), uid: st.uid, gid: st.gid };
       }
     } catch {

@@ -4,11 +4,16 @@
 // its lines go to debug prefixed by the program name, the caller logs one sentence saying what
 // was done, and a run that fails logs the tool's stderr in full on one warning line.
 import { execFileSync, spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, realpathSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { PgCtl, BadConfig } from './errors.js';
 import { log as rootLog, type Logger } from './log.js';
 import { pgBinDir, type OsUser } from './pgbin.js';
+import { writeFileAs } from './atomic-file.js';
+import { withPeerMap, withSuperuserPeer } from './hba.js';
+import { editHbaFile } from './hba-file.js';
+import { childEnv } from './secrets.js';
 
 export type AuthMethod = 'trust' | 'md5' | 'scram-sha-256';
 export type StopMode = 'smart' | 'fast' | 'immediate';
@@ -101,7 +106,7 @@ export function runProgram(
       gid: opts.runAs?.gid,
       // libpq in a program run as another user looks for ~/.postgresql (client certificates,
       // root.crt): that must be its own home, not ours, which it may not even enter.
-      env: { ...process.env, ...(opts.runAs ? { HOME: homeOf(opts.runAs) } : {}), ...opts.env },
+      env: { ...childEnv(process.env), ...(opts.runAs ? { HOME: homeOf(opts.runAs) } : {}), ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: opts.detached ?? false,
     });
@@ -202,15 +207,24 @@ export class PostgresCtl {
     return res;
   }
 
-  /** initdb: local connections trusted (we connect as the superuser over the socket). */
+  /**
+   * initdb with no trust anywhere: local connections by peer (the superuser through the pgaf
+   * map, see lib/hba.ts), host connections by `authHost` (scram-sha-256 unless --auth says
+   * otherwise). We connect as the superuser over the socket.
+   */
   async initdb(opts: { authHost: AuthMethod; timeoutMs?: number }): Promise<void> {
     this.log.info('Initialising a PostgreSQL cluster', { pgdata: this.pgdata });
     await this.mustRun(
       'initdb',
-      ['-D', this.pgdata, '--auth-local=trust', `--auth-host=${opts.authHost}`, '-E', 'UTF8', '--locale=C'],
+      ['-D', this.pgdata, '--auth-local=peer', `--auth-host=${opts.authHost}`, '-E', 'UTF8', '--locale=C'],
       opts.timeoutMs ?? 120_000,
       `initdb of ${this.pgdata}`,
     );
+    const superuser = this.runAs?.name ?? userInfo().username;
+    const hbaFile = join(this.pgdata, 'pg_hba.conf');
+    const identFile = join(this.pgdata, 'pg_ident.conf');
+    editHbaFile(hbaFile, (text) => withSuperuserPeer(text, superuser), this.runAs);
+    writeFileAs(identFile, withPeerMap(readFileSync(identFile, 'utf8'), superuser), this.runAs);
   }
 
   /** `pg_ctl status`: running (0), stopped (3), or not a data directory (4); supervisors call it every few seconds, so its output goes to trace. */

@@ -38,8 +38,10 @@ export interface SslRequest {
   choice: SslChoice;
   /** For self-signed: cert and key paths in PGDATA (selfSignedFiles), generated later. */
   ssl: SslConfig;
-  /** Sentences to log (defaults taken, security warnings). */
+  /** Sentences to log (defaults taken). */
   notices: string[];
+  /** Security warnings to log (--no-ssl). */
+  warnings?: string[];
 }
 
 export function isSslMode(v: unknown): v is SslMode {
@@ -81,17 +83,20 @@ export const EXPLICIT_SSL_CHOICE =
   '--ssl-crl-file, --server-cert and --server-key (or --no-ssl if you are sure you want no encryption)';
 
 /**
- * No SSL option at all on a first create: the form of pg_auto_failover's first README, which
- * scripts still use (2.0 refuses it). It runs as --no-ssl does, with a warning.
+ * No SSL option at all on a first create (the form of pg_auto_failover's first README, which
+ * scripts still use; 2.0 refuses it): TLS by default, with a self-signed certificate and
+ * sslmode require, as --ssl-self-signed does. `sslMode` is a lone --ssl-mode.
  */
-export const IMPLICIT_NO_SSL: SslRequest = Object.freeze({
-  choice: 'no-ssl',
-  ssl: NO_SSL,
-  notices: Object.freeze([
-    'No SSL option given (the form of the first pg_auto_failover README): running without SSL, as with --no-ssl; ' +
-      'use --ssl-self-signed or your certificates to encrypt, --no-ssl to silence this',
-  ]) as string[],
-}) as SslRequest;
+export function implicitSslRequest(pgdata: string, sslMode?: string): SslRequest {
+  const req = resolveSslRequest({ sslSelfSigned: true, sslMode }, pgdata);
+  return {
+    ...req,
+    notices: [
+      'No SSL option given: encrypting with a self-signed certificate (as --ssl-self-signed); give your certificates to verify the servers, or --no-ssl to turn encryption off',
+      ...req.notices,
+    ],
+  };
+}
 
 /** The certificate and key that --ssl-self-signed creates in PGDATA. */
 export function selfSignedFiles(pgdata: string): { certFile: string; keyFile: string } {
@@ -119,8 +124,8 @@ export function resolveSslRequest(a: SslArgs, pgdata: string): SslRequest {
     return m;
   };
   if (choice === 'no-ssl') {
-    notices.push('No encryption is used for network traffic: use --ssl-self-signed (or your certificates) to encrypt it');
-    return { choice, ssl: { active: false, sslMode: given ?? defaulted('prefer') }, notices };
+    const warnings = ['--no-ssl: no encryption is used for network traffic (passwords, replication, monitor calls): use --ssl-self-signed or your certificates to encrypt it'];
+    return { choice, ssl: { active: false, sslMode: given ?? defaulted('prefer') }, notices, warnings };
   }
   if (choice === 'self-signed') {
     if (given && rank(given) > rank('require')) {
@@ -245,8 +250,17 @@ export function nodePgSslOptions(
   return out;
 }
 
-/** Like resolveSslRequest, but undefined when no SSL option at all was given (a re-run may omit them). */
+/**
+ * Like resolveSslRequest, but undefined when no SSL option at all was given (a re-run may omit
+ * them; a first create takes implicitSslRequest); a lone --ssl-mode goes with the self-signed default.
+ */
 export function optionalSslRequest(a: SslArgs, pgdata: string): SslRequest | undefined {
-  if (sslChoiceOf(a) === undefined && a.sslMode === undefined) return undefined;
+  if (sslChoiceOf(a) === undefined) return a.sslMode === undefined ? undefined : implicitSslRequest(pgdata, a.sslMode);
   return resolveSslRequest(a, pgdata);
+}
+
+/** Logs what an SSL request says: notices as info, warnings as warnings. */
+export function logSslRequest(req: SslRequest | undefined, log: { info(m: string): void; warn(m: string): void }): void {
+  for (const n of req?.notices ?? []) log.info(n);
+  for (const w of req?.warnings ?? []) log.warn(w);
 }

@@ -4,12 +4,18 @@ import { nodePaths } from '../config/node-paths.js';
 import { monitorLocalTarget, type MonitorConfig } from '../config/node-config.js';
 import type { Logger } from '../lib/log.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
+import { insecureStartWarnings } from '../lib/secrets.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
 import { updateExtensionIfOlder } from '../lib/monitor-extension.js';
 import { withClient } from '../lib/sql.js';
 import { HealthWorker } from './health/worker.js';
+import { MonitorIntegrations } from './status-page/service.js';
+import { monitorConfigFromIni, readNodeIni } from '../config/node-config.js';
 import { join } from 'node:path';
+import { isIP } from 'node:net';
+import { keeperNetworkCidr } from '../lib/hba.js';
+import { tcpTestMode, testModeWarning, usesTcpLocally } from '../lib/test-mode.js';
 import { readFileSync } from 'node:fs';
 import { rewriteMonitorSettings, withInclude } from '../lib/create-monitor.js';
 import { writeFileAs } from '../lib/atomic-file.js';
@@ -36,6 +42,8 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
   const paths = nodePaths(cfg.pgdata);
   const pidFile = paths.pid;
   claimPidFile(pidFile, paths.runBase, postgresRunAs(cfg.pgdata));
+  for (const w of insecureStartWarnings(cfg)) log.warn(w);
+  if (tcpTestMode() || usesTcpLocally(cfg.host)) log.warn(testModeWarning(cfg.host, isIP(cfg.hostname) ? keeperNetworkCidr(cfg.hostname) : undefined));
   const ctl = new PostgresCtl({ pgdata: cfg.pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs: postgresRunAs(cfg.pgdata), log });
   const logFile = join(cfg.pgdata, 'startup.log');
   const supervisor: MonitorPostgresSupervisor = opts.supervisor ?? {
@@ -44,6 +52,20 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
     start: () => ctl.start({ logFile }),
   };
   const worker = new HealthWorker(monitorLocalTarget(cfg), log);
+  // the status page, /metrics and on_failover ([http], [hooks]); a SIGHUP re-reads them
+  const integrations = new MonitorIntegrations(cfg, log);
+  worker.observer = integrations;
+  const onHup = () => {
+    try {
+      const ini = readNodeIni(cfg.pgdata, nodePaths(cfg.pgdata).config);
+      if (!ini) throw new Error('the configuration file is gone');
+      void integrations.apply(monitorConfigFromIni(ini.ini, ini.path));
+      log.info('Received SIGHUP: reloaded the [http] and [hooks] settings');
+    } catch (err) {
+      log.error(`Received SIGHUP but cannot reload the configuration: ${(err as Error).message}`);
+    }
+  };
+  process.on('SIGHUP', onHup);
   let stopping = false;
   let timer: NodeJS.Timeout | undefined;
   const supervise = async () => {
@@ -75,9 +97,12 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
     await supervise();
     await updateExtensionAtStart(cfg, log);
     await ensureSettingPlaceholders(cfg, log);
+    await integrations.apply(cfg);
     log.info('Monitor service runs: Postgres supervised, health checks started', { pgdata: cfg.pgdata, port: cfg.port });
     await worker.run();
   } finally {
+    process.off('SIGHUP', onHup);
+    await integrations.close();
     stopping = true;
     if (timer) clearTimeout(timer);
     process.off('SIGTERM', onTerm);

@@ -7,7 +7,8 @@
 import { createRequire } from 'node:module';
 import { loadClusterConfig, type ClusterConfig } from '../config/cluster-config.js';
 import { BadArgs, BadConfig, BadState, Dropped } from '../lib/errors.js';
-import { log, setLogSink } from '../lib/log.js';
+import { log, maskSecrets, setLogSink } from '../lib/log.js';
+import { SECRET_ENV } from '../lib/secrets.js';
 import { configPathFrom, MODULE_NAME } from './module-config.js';
 import { disconnectPm2 } from './pm2-supervisor.js';
 import { runNodeFromConfig, type RunningNode } from './node-runner.js';
@@ -44,8 +45,9 @@ function idle(reason: string): Promise<void> {
   });
 }
 
+/** An error's message for a log line or an action reply, passwords masked. */
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return maskSecrets(err instanceof Error ? err.message : String(err));
 }
 
 export async function main(): Promise<number> {
@@ -69,6 +71,9 @@ export async function main(): Promise<number> {
     await idle(`Invalid configuration: ${errorText(err)}`);
     return 0;
   }
+  // the secrets the cluster file's loader took from our environment go no further: PM2 copies
+  // this process's environment into the Postgres app it starts, and into `pm2 save`
+  for (const k of SECRET_ENV) delete process.env[k];
   const node = config.node;
   log.info(`pgaf module starts the ${node?.role ?? 'unknown'} node of ${config.file}`, { pgdata: node?.pgdata, port: node?.port });
 
@@ -124,7 +129,7 @@ export async function main(): Promise<number> {
         await runNodeFromConfig(config, log, (r) => {
           running = r;
           phase = 'running';
-          status = new NodeStatusSource(r, config.formation.name, config.monitorUri!);
+          status = new NodeStatusSource(r, config.formation.name, config.monitorUri!, config.secrets.monitorPassword);
           void refresh();
           if (stopping) r.stop();
         });

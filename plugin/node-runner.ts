@@ -3,17 +3,19 @@
 // keeper in-process, with Postgres supervised as the PM2 app pgaf-postgres-<node>.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sslArgsOf, type ClusterConfig, type NodeSection } from '../config/cluster-config.js';
-import { monitorConfigFromIni, readNodeIni } from '../config/node-config.js';
+import { integrationSettingsOf, sslArgsOf, type ClusterConfig, type NodeSection } from '../config/cluster-config.js';
+import { configGet, configSet } from '../config/config-keys.js';
+import { monitorConfigFromIni, readNodeIni, writeNodeIni } from '../config/node-config.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
 import type { KeeperConfig } from '../config/keeper-config.js';
 import { createNode } from '../keeper/create-node.js';
 import type { OpenNode } from '../keeper/open-node.js';
+import type { KeeperSnapshot } from '../keeper/http/snapshot.js';
 import { KeeperCtl } from '../keeper/pg/ctl.js';
 import { runDataNode } from '../keeper/service.js';
 import { createMonitor, planCreateMonitor } from '../lib/create-monitor.js';
 import { BadConfig } from '../lib/errors.js';
-import { resolveSslRequest, type SslRequest } from '../lib/ssl.js';
+import { implicitSslRequest, logSslRequest, resolveSslRequest, sslChoiceOf, type SslRequest } from '../lib/ssl.js';
 import type { Logger } from '../lib/log.js';
 import { pgShareDir, postgresRunAs } from '../lib/pgbin.js';
 import { resolveBinDir } from '../lib/postgres-ctl.js';
@@ -30,7 +32,31 @@ export interface RunningNode {
   appName: string;
   /** set once a data node is open */
   keeper?: KeeperConfig;
+  /** the keeper's latest snapshot (the one its HTTP endpoints and /metrics answer from) */
+  snapshot?: () => KeeperSnapshot | undefined;
   stop(): void;
+}
+
+/**
+ * The cluster file's [http] and [hooks] keys into the node's pg_autoctl.cfg (validated like
+ * `pgaf config set`; written only when something differs): the keeper and the monitor read
+ * them from there. Keys the cluster file does not set are left as they are.
+ */
+function syncIntegrationSettings(c: ClusterConfig, pgdata: string, log: Logger): void {
+  const wanted = integrationSettingsOf(c);
+  if (wanted.length === 0) return;
+  const node = readNodeIni(pgdata);
+  if (!node) return;
+  let ini = node.ini;
+  const changed: string[] = [];
+  for (const [key, value] of wanted) {
+    if (configGet(ini, node.path, key) === value) continue;
+    ini = configSet(ini, node.path, key, value);
+    changed.push(key);
+  }
+  if (changed.length === 0) return;
+  writeNodeIni(node.path, ini);
+  log.info(`Took ${changed.join(', ')} from ${c.file ?? 'the cluster configuration'} into ${node.path}`);
 }
 
 /** The extension files, when we may write them and they are missing or older (root installs). */
@@ -59,14 +85,15 @@ function pm2Supervisor(appName: string, ctl: KeeperCtl, log: Logger): Pm2Supervi
   });
 }
 
-/** The node's SSL keys checked and completed as create's options; the defaults taken are logged for a new node. */
+/** The node's SSL keys checked and completed as create's options (no ssl key: TLS, self-signed); the defaults taken are logged for a new node. */
 function sslRequestOf(node: NodeSection, log: Logger): SslRequest {
-  const req = resolveSslRequest(sslArgsOf(node), node.pgdata);
-  if (!readNodeIni(node.pgdata)) for (const notice of req.notices) log.info(notice);
+  const args = sslArgsOf(node);
+  const req = sslChoiceOf(args) === undefined ? implicitSslRequest(node.pgdata, args.sslMode) : resolveSslRequest(args, node.pgdata);
+  if (!readNodeIni(node.pgdata)) logSslRequest(req, log);
   return req;
 }
 
-async function runMonitorNode(node: NodeSection, log: Logger, started: (r: RunningNode) => void): Promise<void> {
+async function runMonitorNode(c: ClusterConfig, node: NodeSection, log: Logger, started: (r: RunningNode) => void): Promise<void> {
   ensureExtensionFiles(log);
   let ini = readNodeIni(node.pgdata);
   if (!ini) {
@@ -81,6 +108,7 @@ async function runMonitorNode(node: NodeSection, log: Logger, started: (r: Runni
         pgctl: node.pg_ctl,
         skipPgHba: node.skip_pg_hba,
         ssl: sslRequestOf(node, log),
+        monitorPassword: c.secrets.monitorPassword,
       },
       log,
     );
@@ -89,6 +117,8 @@ async function runMonitorNode(node: NodeSection, log: Logger, started: (r: Runni
     ini = readNodeIni(node.pgdata);
   }
   if (!ini || ini.role !== 'monitor') throw new BadConfig(`PGDATA ${node.pgdata} is a ${ini?.role ?? 'unknown'} node, but the cluster file says monitor`);
+  syncIntegrationSettings(c, node.pgdata, log);
+  ini = readNodeIni(node.pgdata)!;
   const cfg = monitorConfigFromIni(ini.ini, ini.path);
   const name = node.name ?? 'monitor';
   const appName = postgresAppName(name);
@@ -119,12 +149,14 @@ async function runDataNodeFromFile(c: ClusterConfig, node: NodeSection, log: Log
       candidatePriority: node.candidate_priority,
       replicationQuorum: node.replication_quorum,
       replicationPassword: c.secrets.replicationPassword,
+      monitorPassword: c.secrets.monitorPassword,
       maximumBackupRate: '100M',
       networkPartitionTimeout: 5,
       ssl: sslRequestOf(node, log),
     },
     log,
   );
+  syncIntegrationSettings(c, node.pgdata, log);
   const appName = postgresAppName(created.config.name);
   const running: RunningNode = {
     role: 'postgres',
@@ -143,6 +175,7 @@ async function runDataNodeFromFile(c: ClusterConfig, node: NodeSection, log: Log
     supervisor: (ctl) => pm2Supervisor(appName, ctl, log),
     onOpen: (open: OpenNode) => {
       running.stop = () => open.keeper.stop();
+      running.snapshot = () => open.integrations.snapshot();
       started(running);
     },
   });
@@ -151,7 +184,8 @@ async function runDataNodeFromFile(c: ClusterConfig, node: NodeSection, log: Log
 /** Creates (when needed) and runs the node of the cluster file until stopped. */
 export async function runNodeFromConfig(c: ClusterConfig, log: Logger, started: (r: RunningNode) => void): Promise<void> {
   if (!c.node) throw new BadConfig(`${c.file ?? 'the configuration'}: node: expected a node section (role, pgdata, port), found nothing`);
-  if (c.secrets.monitorPassword && !process.env.PGPASSWORD) process.env.PGPASSWORD = c.secrets.monitorPassword;
-  if (c.node.role === 'monitor') await runMonitorNode(c.node, log, started);
+  // secrets go in connection configs and 0600 files, never into our environment (PM2 would
+  // copy it into the Postgres app's env and its saved process list)
+  if (c.node.role === 'monitor') await runMonitorNode(c, c.node, log, started);
   else await runDataNodeFromFile(c, c.node, log, started);
 }

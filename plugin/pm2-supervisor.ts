@@ -94,6 +94,8 @@ export class Pm2Supervisor implements PostgresSupervisor {
       // SIGINT to the postmaster only (a fast shutdown), never to its backends
       treekill: false,
       merge_logs: true,
+      // PM2 copies our environment into the app's (and into `pm2 save`): plugin/module.ts
+      // removes the secrets from it first
       env: { LC_ALL: 'C', LANG: 'C' },
       ...(this.o.runAs ? { uid: this.o.runAs.name } : {}),
     };

@@ -7,7 +7,10 @@ import { parseLsn } from '../keeper/pg/lsn.js';
 import { readPostmasterPid, pidAlive } from '../keeper/pg/supervisor.js';
 import { BadArgs } from '../lib/errors.js';
 import { currentState, type NodeStateRow } from '../lib/monitor-queries.js';
-import { parsePgUri } from '../lib/pg-uri.js';
+import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
+import { readSecretFile } from '../lib/secrets.js';
+import { secretFilePath } from '../config/paths.js';
+import { withStoredMonitorPassword } from '../keeper/monitor-target.js';
 import { withClient, type Query } from '../lib/sql.js';
 import type { RunningNode } from './node-runner.js';
 
@@ -35,10 +38,22 @@ export class NodeStatusSource {
     private readonly node: RunningNode,
     private readonly formation: string,
     private readonly monitorUri: string,
+    /** monitor.password_file or PGPASSWORD, from the cluster file's secrets */
+    private readonly monitorPassword?: string,
   ) {}
 
+  /** The monitor, with the password of the URI, the cluster file, or the node's own file. */
+  private target(): PgTarget {
+    const t = parsePgUri(this.monitorUri, 'monitor.uri');
+    if (t.password !== undefined) return t;
+    if (this.monitorPassword !== undefined) return { ...t, password: this.monitorPassword };
+    if (this.node.role === 'postgres') return withStoredMonitorPassword(t, this.node.pgdata);
+    const own = readSecretFile(secretFilePath(this.node.pgdata, 'autoctl_node.password'), "autoctl_node's password file");
+    return own === undefined ? t : { ...t, password: own };
+  }
+
   private monitor<T>(fn: (q: Query) => Promise<T>): Promise<T> {
-    return withClient(parsePgUri(this.monitorUri, 'monitor.uri'), { kind: 'monitor', connectTimeoutMs: 3_000, queryTimeoutMs: 10_000 }, fn);
+    return withClient(this.target(), { kind: 'monitor', connectTimeoutMs: 3_000, queryTimeoutMs: 10_000 }, fn);
   }
 
   private localState(): { state: string; goal: string; nodeId?: number; contact: number } {
@@ -49,6 +64,9 @@ export class NodeStatusSource {
 
   async status(): Promise<NodeStatus> {
     const local = this.localState();
+    // the keeper's snapshot when it has one: the same figures as its /status and /metrics
+    const snap = this.node.snapshot?.();
+    if (snap) Object.assign(local, { state: snap.state, goal: snap.goal, nodeId: snap.nodeId, contact: snap.monitor.lastContact });
     const pm = readPostmasterPid(this.node.pgdata);
     const running = pm !== undefined && pidAlive(pm.pid);
     const out: NodeStatus = {
@@ -62,6 +80,7 @@ export class NodeStatusSource {
       last_monitor_contact: local.contact ? new Date(local.contact * 1000).toISOString() : null,
       nodes: [],
     };
+    if (snap) out.replication_lag_bytes = snap.lagBytes;
     try {
       const rows = await this.monitor((q) => currentState(q, this.formation));
       out.nodes = rows.map((r) => ({
@@ -75,7 +94,7 @@ export class NodeStatusSource {
       }));
       const me = rows.find((r) => r.node_id === local.nodeId);
       const primary = rows.find((r) => PRIMARY.has(r.current_group_state));
-      if (me && primary) out.replication_lag_bytes = Math.max(0, Number(parseLsn(primary.reported_lsn) - parseLsn(me.reported_lsn)));
+      if (me && primary && !snap) out.replication_lag_bytes = Math.max(0, Number(parseLsn(primary.reported_lsn) - parseLsn(me.reported_lsn)));
     } catch (err) {
       out.monitor_error = (err as Error).message;
     }

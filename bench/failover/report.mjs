@@ -340,6 +340,9 @@ the harness's stdout/stderr, the writer logs, events and agent logs).
 ${report}`;
 }
 
+/** docs/benchmarks.md: what follows this line is not the failover report's and is kept. */
+const KEPT_MARKER = '<!-- kept by bench/failover/report.mjs: sections written by other benchmarks -->';
+
 function main() {
   const args = parseArgs(process.argv.slice(2));
   const dir = resolve(args.dir);
@@ -349,7 +352,10 @@ function main() {
   if (args.docs) {
     const meta = parseKv(readIf(join(dir, 'meta.txt')));
     mkdirSync(dirname(resolve(args.docs)), { recursive: true });
-    writeFileSync(resolve(args.docs), docsPage(markdown, meta, dir));
+    // the sections other benchmarks write (bench/cli, bench/soak), below KEPT_MARKER, survive
+    const old = readIf(resolve(args.docs));
+    const kept = old.includes(KEPT_MARKER) ? old.slice(old.indexOf(KEPT_MARKER)) : '';
+    writeFileSync(resolve(args.docs), docsPage(markdown, meta, dir) + (kept ? '\n' + kept : ''));
   }
   const failed = Object.values(summary.verdicts).filter((v) => v.startsWith('FAIL')).length;
   process.stderr.write(`# pgaf vs targets: ${Object.keys(summary.verdicts).length - failed} PASS, ${failed} FAIL\n`);

@@ -10,6 +10,7 @@ import { isNoNodeList } from '../local-monitor/answers.js';
 import type { KeeperMonitor } from '../monitor-client.js';
 import { readStateFile, writeStateFile, type KeeperState } from '../state/state-file.js';
 import { decide, reportedPgIsRunning, type Decision } from './decide.js';
+import type { ServingRow } from '../pg/local-sql.js';
 
 export interface LocalFacts {
   running: boolean;
@@ -18,6 +19,25 @@ export interface LocalFacts {
   lsn: string;
   syncState: string;
   standbysConnected: number;
+  serving?: ServingRow;
+}
+
+/** What the keeper tells its observers (keeper/integrations.ts: HTTP endpoints, metrics, hooks). */
+export interface KeeperObserver {
+  /** after each tick, with the state as it is now */
+  tick(report: TickReport): void;
+  /** before a transition; a string cancels it (a fencing hook failed), and the next tick tries again */
+  beforeTransition?(from: NodeState, to: NodeState, state: KeeperState): Promise<string | undefined>;
+}
+
+export interface TickReport {
+  /** seconds since the epoch */
+  now: number;
+  state: Readonly<KeeperState>;
+  facts: LocalFacts;
+  monitorReachable: boolean;
+  /** the last transition this keeper ran */
+  lastTransition?: { from: NodeState; to: NodeState; ms: number; at: number; ok: boolean };
 }
 
 export interface KeeperTimeouts {
@@ -44,6 +64,12 @@ export interface KeeperDeps {
    * the configuration switched monitors (enable/disable monitor), else undefined.
    */
   reloadMonitor?: (force: boolean) => KeeperMonitor | undefined;
+  /**
+   * Called with every reload check: sends a name, hostname or port changed in the configuration
+   * file (config set, an editor) to the monitor, as `set node metadata` does.
+   */
+  syncMetadata?: (force: boolean) => Promise<void>;
+  observer?: KeeperObserver;
 }
 
 const STATE_TIMESTAMPS_EVERY_SEC = 10;
@@ -68,6 +94,7 @@ export class Keeper {
   private stateStamp = '';
   private reloadRequested = false;
   private monitor: KeeperMonitor;
+  private lastTransition?: TickReport['lastTransition'];
 
   /** set by a NOTIFY: the node list or a goal may have changed */
   private notified = true;
@@ -104,6 +131,7 @@ export class Keeper {
       this.ticks = 0;
       this.state = undefined;
     }
+    await this.d.syncMetadata?.(force);
     if (this.state && fileStamp(this.d.statePath) !== this.stateStamp) {
       this.d.log.info('The state file was changed by a command: re-reading it.');
       this.state = undefined;
@@ -219,6 +247,7 @@ export class Keeper {
     });
     const acted = await this.execute(decision, state, facts, reachable);
     this.saveState(state, now);
+    this.d.observer?.tick({ now: this.now(), state, facts, monitorReachable: reachable, lastTransition: this.lastTransition });
     return acted;
   }
 
@@ -268,11 +297,22 @@ export class Keeper {
       this.d.log.error(`The keeper does not know how to reach ${to} from ${from}; waiting for another goal.`);
       return false;
     }
+    const cancel = await this.d.observer?.beforeTransition?.(from, to, state);
+    if (cancel) {
+      this.d.log.warn(`Transition from ${from} to ${to} cancelled: ${cancel}.`);
+      return false;
+    }
     this.d.log.info(`Transition from ${from} to ${to}: ${t.comment} (${reason}).`);
     const started = Date.now();
-    await t.run(this.ctx(state));
+    try {
+      await t.run(this.ctx(state));
+    } catch (err) {
+      this.lastTransition = { from, to, ms: Date.now() - started, at: this.now(), ok: false };
+      throw err;
+    }
     state.current_role = to;
     this.peersSignature = '';
+    this.lastTransition = { from, to, ms: Date.now() - started, at: this.now(), ok: true };
     this.d.log.info(`Reached ${to} in ${Date.now() - started} ms.`);
     return true;
   }

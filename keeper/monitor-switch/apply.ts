@@ -9,10 +9,13 @@ import type { NodePaths } from '../../config/node-paths.js';
 import { BadArgs, BadConfig, BadState, Monitor } from '../../lib/errors.js';
 import { maskSecrets, type Logger } from '../../lib/log.js';
 import { parsePgUri, type PgTarget } from '../../lib/pg-uri.js';
+import { nodeMonitorTarget, withStoredMonitorPassword } from '../monitor-target.js';
 import { servicePid } from '../../lib/pid-file.js';
 import { postgresRunAs } from '../../lib/pgbin.js';
 import { withClient } from '../../lib/sql.js';
-import { registerWithRetry } from '../create-node.js';
+import { registerWithRetry, withoutUriPassword } from '../create-node.js';
+import { writeSecretFile } from '../../lib/secrets.js';
+import { secretFilePath } from '../../config/paths.js';
 import type { NodeState } from '../fsm/states.js';
 import { credentialsPath, enrollKeeper } from '../monitor-credentials.js';
 import { MonitorClient } from '../monitor-client.js';
@@ -50,7 +53,7 @@ export async function disableMonitor(pgdata: string, opts: { force: boolean }, l
   const { config, paths } = loadKeeperConfig(pgdata);
   if (config.monitor === undefined) throw new BadConfig('this node already runs without a monitor', { hint: 'pgaf enable monitor <URI> to register it with one' });
   const state = readStateFile(paths.state);
-  const target = parsePgUri(config.monitor, 'pg_autoctl.monitor');
+  const target = nodeMonitorTarget(config.monitor, pgdata);
   let members: GroupMember[] | undefined;
   let unreachable = '';
   try {
@@ -105,7 +108,7 @@ export function parseMonitorUri(uri: string): PgTarget {
 
 /** Registers the running node with a new monitor, keeping its role and its data. */
 export async function enableMonitor(pgdata: string, uri: string, log: Logger): Promise<void> {
-  const target = parseMonitorUri(uri);
+  const target = withStoredMonitorPassword(parseMonitorUri(uri), pgdata);
   const { config, paths } = loadKeeperConfig(pgdata);
   if (config.monitor !== undefined) {
     throw new BadConfig(`this node already has a monitor (${maskSecrets(config.monitor)})`, { hint: 'pgaf disable monitor first' });
@@ -148,7 +151,10 @@ export async function enableMonitor(pgdata: string, uri: string, log: Logger): P
     // the state file first: a keeper that notices the new config then starts from it
     writeStateFile(paths.state, stateAfterRegistration(state, { ...reg, goal }, Date.now() / 1000, streaming));
     rmSync(credentialsPath(paths.state), { force: true });
-    setMonitorSetting(paths, uri);
+    // a password in the URI goes to the node's 0600 monitor.password file, not into pg_autoctl.cfg
+    const given = parseMonitorUri(uri).password;
+    if (given !== undefined) writeSecretFile(secretFilePath(pgdata, 'monitor.password'), given + '\n');
+    setMonitorSetting(paths, withoutUriPassword(uri));
     rmSync(paths.nodes, { force: true });
     registeredId = undefined;
     await enrollKeeper(target, reg.nodeId, paths.state, postgresRunAs(pgdata), log);

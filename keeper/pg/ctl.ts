@@ -123,15 +123,14 @@ export class KeeperCtl {
     }
   }
 
-  /** pg_basebackup into `targetDir` (which must not exist); the password comes through env. */
+  /** pg_basebackup into `targetDir` (which must not exist); the password comes from the passfile of `conninfo`. */
   basebackup(a: {
     host: string;
     port: number;
     user: string;
     targetDir: string;
     slot?: string;
-    password?: string;
-    /** conninfo words for SSL (sslmode=… sslrootcert=…), merged with -h -p -U */
+    /** conninfo words for SSL and the password file (sslmode=… passfile=…), merged with -h -p -U */
     sslConninfo?: string;
     timeoutMs: number;
   }): Promise<RunResult> {
@@ -148,18 +147,15 @@ export class KeeperCtl {
     ];
     this.log.info('Taking a base backup', { from: `${a.host}:${a.port}`, slot: a.slot ?? 'none', into: a.targetDir });
     return this.run('pg_basebackup', args, a.timeoutMs, {
-      env: a.password ? { PGPASSWORD: a.password } : {},
       // a missing slot is the caller's cue to go without one, not a failure
       ok: (r) => r.code === 0 || (a.slot !== undefined && NO_SUCH_SLOT.test(r.stderr)),
     });
   }
 
   /** pg_rewind of our PGDATA (shut down cleanly) from a running source server. */
-  rewind(a: { sourceConninfo: string; password?: string; timeoutMs: number }): Promise<RunResult> {
+  rewind(a: { sourceConninfo: string; timeoutMs: number }): Promise<RunResult> {
     this.log.info('Rewinding PGDATA', { pgdata: this.pgdata, source: a.sourceConninfo });
-    return this.run('pg_rewind', ['--target-pgdata', this.pgdata, '--source-server', a.sourceConninfo], a.timeoutMs, {
-      env: a.password ? { PGPASSWORD: a.password } : {},
-    });
+    return this.run('pg_rewind', ['--target-pgdata', this.pgdata, '--source-server', a.sourceConninfo], a.timeoutMs);
   }
 }
 

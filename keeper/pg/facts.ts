@@ -1,6 +1,6 @@
 // The local facts a keeper tick starts from: is Postgres up, in recovery, on which timeline
 // and LSN, and how its pgaf standbys replicate (pg_stat_replication).
-import type { ReplicationRow } from './local-sql.js';
+import type { ReplicationRow, ServingRow } from './local-sql.js';
 
 export type SyncState = 'sync' | 'quorum' | 'potential' | 'async' | '';
 
@@ -17,6 +17,8 @@ export interface LocalFacts {
    * fresh status reply (standbys send one every wal_receiver_status_interval, 1 s) proves contact.
    */
   standbysConnected: number;
+  /** read-only mode and WAL receiver, for the HTTP endpoints (running servers only) */
+  serving?: ServingRow;
 }
 
 /** a standby whose last status reply is older than this does not count as contact */
@@ -39,7 +41,7 @@ export function bestSyncState(rows: Array<Pick<ReplicationRow, 'state' | 'syncSt
 export interface FactsSource {
   isRunning(): Promise<boolean>;
   /** position and replication rows from the running server */
-  queryFacts(): Promise<{ inRecovery: boolean; lsn: string; timeline: number; replication: ReplicationRow[] }>;
+  queryFacts(): Promise<{ inRecovery: boolean; lsn: string; timeline: number; replication: ReplicationRow[]; serving?: ServingRow }>;
   /** what pg_control says while the server is down */
   stoppedFacts(): Promise<{ inRecovery: boolean; lsn: string; timeline: number }>;
 }
@@ -69,5 +71,6 @@ export async function readFacts(src: FactsSource): Promise<LocalFacts> {
     lsn: f.lsn,
     syncState: bestSyncState(f.replication),
     standbysConnected: f.replication.filter((r) => r.replyAgeMs !== null && r.replyAgeMs <= STANDBY_REPLY_FRESH_MS).length,
+    serving: f.serving,
   };
 }

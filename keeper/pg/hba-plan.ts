@@ -8,7 +8,7 @@ import { HEALTH_CHECK_USER, REPLICATION_USER } from './names.js';
 import { editHbaFile } from '../../lib/hba-file.js';
 import { hbaAddressProblem, hostnameProblem } from '../../lib/identity.js';
 
-export type HbaLevel = 'skip' | 'minimal' | 'app';
+export type HbaLevel = 'skip' | 'minimal' | 'app' | 'lan';
 
 export type HbaStep = { kind: 'create'; line: string } | { kind: 'noop'; line: string };
 
@@ -19,6 +19,8 @@ export interface HbaWanted {
   hbaLevel: HbaLevel;
   /** hostssl once this server has SSL (default host) */
   hostType?: 'host' | 'hostssl';
+  /** whole lines added as they are (the trust rules of test mode) */
+  extra?: string[];
 }
 
 /** An address column for a host: an IP gets /32 or /128, a host name stays as it is. */
@@ -54,7 +56,8 @@ export function screenHbaHosts(hosts: readonly string[]): { hosts: string[]; ref
 /**
  * The lines this node needs: per peer, replication and any database for the replicator
  * (pg_rewind connects to `postgres`), and the monitor's health check. Duplicates (peers on
- * one host, e.g. loopback) appear once. hba_level skip: none. minimal and app: the same lines.
+ * one host, e.g. loopback) appear once. hba_level skip: none. minimal and app: the same lines;
+ * lan adds its line through `extra`.
  * A host that is not a host name or an address gets no line (screenHbaHosts).
  */
 export function desiredHbaLines(w: HbaWanted): string[] {
@@ -70,6 +73,7 @@ export function desiredHbaLines(w: HbaWanted): string[] {
   for (const host of monitorHost) {
     lines.push(hbaLine({ type, database: 'postgres', user: HEALTH_CHECK_USER, address: hbaAddress(host), method: w.authMethod }));
   }
+  lines.push(...(w.extra ?? []));
   return [...new Set(lines)];
 }
 

@@ -25,8 +25,10 @@ import { chownNoFollow, writeFileAs } from '../../lib/atomic-file.js';
 import { editHbaFile } from '../../lib/hba-file.js';
 import { applyHba, desiredHbaLines, planHba, screenHbaHosts, type HbaLevel } from './hba-plan.js';
 import * as sql from './local-sql.js';
-import { HEALTH_CHECK_USER, REPLICATION_USER, SETTINGS_FILE, STANDBY_SETTINGS_FILE, STANDBY_SIGNAL, standbyName } from './names.js';
+import { HEALTH_CHECK_USER, REPLICATION_PASSFILE, REPLICATION_USER, SETTINGS_FILE, STANDBY_SETTINGS_FILE, STANDBY_SIGNAL, standbyName } from './names.js';
+import { pgpassLine } from '../../lib/secrets.js';
 import { conninfo, renderNoStandbySettings, renderSettings, renderStandbySettings, withIncludes, withStandbySsl } from './setup-files.js';
+import { usesTcpLocally } from '../../lib/test-mode.js';
 import { applySlots, desiredSlots, planSlots } from './slots.js';
 import { PgCtlSupervisor, postmasterRunning, type PostgresSupervisor } from './supervisor.js';
 
@@ -53,6 +55,10 @@ export interface PgLocalPostgresOptions {
   /** the server log (pg_ctl -l) */
   logFile: string;
   log: Logger;
+  /** test mode (PG_REGRESS_SOCK_DIR=""): trust lines for the node's network and --pghost (lib/test-mode.ts) */
+  testTrustLines?: string[];
+  /** more lines the node's config asks for (--pg-hba-lan) */
+  extraHbaLines?: string[];
   /** the superuser to connect as; default: the OS user that owns PGDATA */
   superuser?: string;
   timeouts?: { startSec?: number; stopSec?: number; basebackupMs?: number; rewindMs?: number };
@@ -144,7 +150,7 @@ export class PgLocalPostgres implements LocalPostgres {
 
   async start(): Promise<void> {
     if (await this.isRunning()) return;
-    this.mkdirOwned(this.o.socketDir, 0o755);
+    if (!usesTcpLocally(this.o.socketDir)) this.mkdirOwned(this.o.socketDir, 0o755);
     await this.supervisor.start();
   }
 
@@ -159,7 +165,8 @@ export class PgLocalPostgres implements LocalPostgres {
       this.log.info('PGDATA already holds a cluster; not running initdb', { pgdata: this.pgdata });
     } else {
       this.mkdirOwned(this.pgdata, 0o700);
-      await this.ctl.initdb(this.o.authMethod);
+      // test mode (PG_REGRESS_SOCK_DIR=""): local TCP connections trusted, as the original's initdb --auth=trust
+      await this.ctl.initdb(this.o.testTrustLines?.length ? 'trust' : this.o.authMethod);
     }
     await this.configure();
   }
@@ -228,9 +235,21 @@ export class PgLocalPostgres implements LocalPostgres {
     if (await this.isRunning()) await this.ctl.reload();
   }
 
+  /** The replication password in a 0600 pgpass file in PGDATA (created when missing); undefined without a password. */
+  private replicationPassfile(): string | undefined {
+    const password = this.o.replicationPassword;
+    if (!password) return undefined;
+    this.mkdirOwned(this.pgdata, 0o700);
+    const path = this.file(REPLICATION_PASSFILE);
+    const text = pgpassLine({ user: REPLICATION_USER, password }) + '\n';
+    if (!existsSync(path) || readFileSync(path, 'utf8') !== text) writeFileAs(path, text, this.o.runAs);
+    return path;
+  }
+
   /** postgresql-auto-failover.conf (always rewritten: it may come from another node), the includes, a standby file. */
   private writeSettings(): void {
     const { runAs } = this.o;
+    this.replicationPassfile();
     writeFileAs(
       this.file(SETTINGS_FILE),
       renderSettings({ listenAddresses: this.o.host, port: this.o.port, socketDir: this.o.socketDir, authMethod: this.o.authMethod, ssl: this.ssl }),
@@ -352,7 +371,7 @@ export class PgLocalPostgres implements LocalPostgres {
         nodeId: this.o.nodeId,
         upstream: setup.upstream ? { host: setup.upstream.host, port: setup.upstream.port } : undefined,
         targetLsn: setup.targetLsn,
-        replicationPassword: this.o.replicationPassword,
+        passfile: this.replicationPassfile(),
         ssl: this.ssl,
       }),
       runAs,
@@ -399,8 +418,7 @@ export class PgLocalPostgres implements LocalPostgres {
       port: from.port,
       user: REPLICATION_USER,
       targetDir: tmp,
-      password: this.o.replicationPassword,
-      sslConninfo: conninfo(sslConninfoParts(this.ssl)),
+      sslConninfo: conninfo({ ...sslConninfoParts(this.ssl), passfile: this.replicationPassfile() }),
       timeoutMs: this.o.timeouts?.basebackupMs ?? 2 * 3600_000,
     };
     let res = await this.ctl.basebackup({ ...args, slot: standbyName(this.o.nodeId) });
@@ -473,9 +491,10 @@ export class PgLocalPostgres implements LocalPostgres {
       dbname: 'postgres',
       application_name: `${standbyName(this.o.nodeId)}_rewind`,
       ...sslConninfoParts(this.ssl),
+      passfile: this.replicationPassfile(),
       connect_timeout: 5,
     });
-    const res = await this.ctl.rewind({ sourceConninfo: source, password: this.o.replicationPassword, timeoutMs: this.o.timeouts?.rewindMs ?? 3600_000 });
+    const res = await this.ctl.rewind({ sourceConninfo: source, timeoutMs: this.o.timeouts?.rewindMs ?? 3600_000 });
     restore();
     await this.ensureSelfSignedCert();
     this.writeSettings();
@@ -549,6 +568,7 @@ export class PgLocalPostgres implements LocalPostgres {
       authMethod: this.o.authMethod,
       hbaLevel: this.o.hbaLevel,
       hostType: hbaHostType(this.ssl),
+      extra: [...(this.o.extraHbaLines ?? []), ...(this.o.testTrustLines ?? [])],
     });
     const steps = planHba(readFileSync(hbaFile, 'utf8'), desired);
     const added = applyHba(hbaFile, steps, this.o.runAs);
@@ -564,7 +584,7 @@ export class PgLocalPostgres implements LocalPostgres {
       queryFacts: () =>
         this.persistent(async (q) => {
           const pos = await sql.position(q);
-          return { ...pos, replication: await sql.standbyReplication(q) };
+          return { ...pos, replication: await sql.standbyReplication(q), serving: await sql.serving(q) };
         }),
       stoppedFacts: async () => {
         if (!this.hasData()) return { inRecovery: false, lsn: '0/0', timeline: 1 };

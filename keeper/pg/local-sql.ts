@@ -1,6 +1,7 @@
 // Every SQL statement the keeper runs on its local Postgres: plain functions over a Query
 // (lib/sql.ts holds the connection; `pg` is imported nowhere else).
 import { withClient, type Query } from '../../lib/sql.js';
+import { scramVerifier, scramVerifierMatches } from '../../lib/secrets.js';
 import type { PgTarget } from '../../lib/pg-uri.js';
 import { HEALTH_CHECK_USER, REPLICATION_USER, STANDBY_PREFIX } from './names.js';
 import type { SlotRow } from './slots.js';
@@ -82,12 +83,12 @@ export async function ensureRoles(q: Query, replicationPassword?: string): Promi
     created.push(HEALTH_CHECK_USER);
   }
   if (replicationPassword) {
-    // The statement is built by the server (%L) and never logged by us.
-    const [r] = await q<{ stmt: string }>('SELECT format($1::text, $2::text) AS stmt', [
-      `ALTER ROLE ${REPLICATION_USER} WITH PASSWORD %L`,
-      replicationPassword,
-    ]);
-    if (r) await q(r.stmt);
+    // a SCRAM verifier computed here: the password itself is never in SQL text (nor in the
+    // server's log, nor in pg_stat_activity); set only when it differs from the role's
+    const [r] = await q<{ rolpassword: string | null }>('SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = $1', [REPLICATION_USER]);
+    if (!scramVerifierMatches(r?.rolpassword, replicationPassword)) {
+      await q(`ALTER ROLE ${REPLICATION_USER} WITH PASSWORD '${scramVerifier(replicationPassword)}'`);
+    }
   }
   for (const fn of [
     'pg_catalog.pg_ls_dir(text, boolean, boolean)',
@@ -217,4 +218,26 @@ export async function position(q: Query): Promise<PositionRow> {
                      (SELECT min_recovery_end_timeline FROM pg_control_recovery())) AS tli`,
   );
   return { inRecovery: true, lsn: r?.lsn ?? '0/0', timeline: Number(r?.tli ?? 0) };
+}
+
+/** What the HTTP endpoints add to the tick's facts (keeper/http/): read-only mode, the WAL receiver. */
+export interface ServingRow {
+  /** default_transaction_read_only is on */
+  readOnly: boolean;
+  /** pg_stat_wal_receiver.status is streaming */
+  streaming: boolean;
+  /** the upstream's end of WAL as its last message said (latest_end_lsn), at least what was received */
+  upstreamLsn: string | null;
+  replayLsn: string | null;
+}
+
+export async function serving(q: Query): Promise<ServingRow> {
+  const [r] = await q<{ ro: string; status: string | null; upstream: string | null; replay: string | null }>(
+    `SELECT current_setting('default_transaction_read_only') AS ro,
+            (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS status,
+            -- latest_end_lsn stays null until the upstream sends WAL or a keepalive
+            greatest((SELECT latest_end_lsn FROM pg_stat_wal_receiver LIMIT 1), pg_last_wal_receive_lsn())::text AS upstream,
+            pg_last_wal_replay_lsn()::text AS replay`,
+  );
+  return { readOnly: r?.ro === 'on', streaming: r?.status === 'streaming', upstreamLsn: r?.upstream ?? null, replayLsn: r?.replay ?? null };
 }

@@ -19,3 +19,5 @@ export function nodeIdOfStandbyName(name: string): number | undefined {
 export const SETTINGS_FILE = 'postgresql-auto-failover.conf';
 export const STANDBY_SETTINGS_FILE = 'postgresql-auto-failover-standby.conf';
 export const STANDBY_SIGNAL = 'standby.signal';
+/** The pgpass file in PGDATA with the replication password, for Postgres (primary_conninfo), pg_basebackup and pg_rewind. */
+export const REPLICATION_PASSFILE = 'pgaf-replication.pgpass';

@@ -3,6 +3,7 @@
 import { hostnameProblem } from '../../lib/identity.js';
 import type { AuthMethod } from '../../lib/postgres-ctl.js';
 import { NO_SSL, postgresSslLines, sslConninfoParts, type SslConfig } from '../../lib/ssl.js';
+import { socketDirectories } from '../../lib/test-mode.js';
 import { REPLICATION_USER, SETTINGS_FILE, STANDBY_SETTINGS_FILE, standbyName } from './names.js';
 
 export interface SettingsInput {
@@ -21,7 +22,8 @@ export interface StandbyInput {
   upstream?: { host: string; port: number };
   /** Stop replay at this LSN and pause (fast_forward). */
   targetLsn?: string;
-  replicationPassword?: string;
+  /** the pgpass file with the replication password (never the password itself) */
+  passfile?: string;
   /** sslmode (and CA/CRL files) of the replication connection (default prefer) */
   ssl?: SslConfig;
 }
@@ -56,7 +58,7 @@ export function renderSettings(s: SettingsInput): string {
     HEADER,
     `listen_addresses = ${confQuote(s.listenAddresses)}`,
     `port = ${s.port}`,
-    `unix_socket_directories = ${confQuote(s.socketDir)}`,
+    `unix_socket_directories = ${confQuote(socketDirectories(s.socketDir))}`,
     `max_wal_senders = 12`,
     `max_replication_slots = 12`,
     `wal_level = 'replica'`,
@@ -77,8 +79,8 @@ export function renderSettings(s: SettingsInput): string {
   return lines.join('\n') + '\n';
 }
 
-/** The replication connection string of node `nodeId` to `upstream` (with the password: never log it). */
-export function primaryConninfo(nodeId: number, upstream: { host: string; port: number }, password?: string, ssl: SslConfig = NO_SSL): string {
+/** The replication connection string of node `nodeId` to `upstream`; the password stays in `passfile`. */
+export function primaryConninfo(nodeId: number, upstream: { host: string; port: number }, passfile?: string, ssl: SslConfig = NO_SSL): string {
   // the upstream's host comes from the monitor: never a value that could break the settings file
   const problem = hostnameProblem(upstream.host);
   if (problem) throw new Error(`refusing to stream from the host ${JSON.stringify(upstream.host)}: it is not a host name or an address (${problem})`);
@@ -87,7 +89,7 @@ export function primaryConninfo(nodeId: number, upstream: { host: string; port: 
     port: upstream.port,
     user: REPLICATION_USER,
     application_name: standbyName(nodeId),
-    password: password || undefined,
+    passfile: passfile || undefined,
     ...sslConninfoParts(ssl),
     connect_timeout: 2,
     keepalives: 1,
@@ -101,7 +103,7 @@ export function primaryConninfo(nodeId: number, upstream: { host: string; port: 
 export function renderStandbySettings(s: StandbyInput): string {
   const lines = [HEADER];
   if (s.upstream) {
-    lines.push(`primary_conninfo = ${confQuote(primaryConninfo(s.nodeId, s.upstream, s.replicationPassword, s.ssl))}`);
+    lines.push(`primary_conninfo = ${confQuote(primaryConninfo(s.nodeId, s.upstream, s.passfile, s.ssl))}`);
     lines.push(`primary_slot_name = ${confQuote(standbyName(s.nodeId))}`);
   } else {
     lines.push(`primary_conninfo = ''`, `primary_slot_name = ''`);

@@ -4,7 +4,7 @@ import type { Logger } from '../../lib/log.js';
 import type { PgTarget } from '../../lib/pg-uri.js';
 import { openSession, type SqlSession } from '../../lib/sql.js';
 import { healthOf, roundSentence, type NodeRound } from './decide.js';
-import { probeWithRetries, type ProbeSettings } from './probe.js';
+import { probeWithRetries, type ProbeResult, type ProbeSettings } from './probe.js';
 
 export interface HealthSettings extends ProbeSettings {
   periodMs: number;
@@ -17,7 +17,15 @@ const SETTING_NAMES: Record<string, keyof HealthSettings> = {
   health_check_retry_delay: 'retryDelayMs',
 };
 
+/** Told of every probe and round (the status page's /metrics). */
+export interface HealthObserver {
+  probe(nodeId: number, address: string, up: boolean, ms: number): void;
+  round(ok: boolean): void;
+}
+
 export class HealthWorker {
+  observer?: HealthObserver;
+
   private session?: SqlSession;
   private stopping = false;
   private timer?: NodeJS.Timeout;
@@ -66,7 +74,7 @@ export class HealthWorker {
         host: t.node_host,
         port: t.node_port,
         before: t.health,
-        attempts: await probeWithRetries(t.node_host, t.node_port, s),
+        attempts: await this.timedProbe(Number(t.node_id), t.node_host, t.node_port, s),
       })),
     );
     let changed: number[] = [];
@@ -83,6 +91,13 @@ export class HealthWorker {
     return s;
   }
 
+  private async timedProbe(nodeId: number, host: string, port: number, s: HealthSettings): Promise<ProbeResult[]> {
+    const started = Date.now();
+    const attempts = await probeWithRetries(host, port, s);
+    this.observer?.probe(nodeId, `${host}:${port}`, healthOf(attempts) === 1, Date.now() - started);
+    return attempts;
+  }
+
   /** Runs rounds until stop(); a failed round is logged and the next one follows. */
   async run(): Promise<void> {
     while (!this.stopping) {
@@ -90,7 +105,9 @@ export class HealthWorker {
       let period = 5000;
       try {
         period = (await this.round()).periodMs;
+        this.observer?.round(true);
       } catch (err) {
+        this.observer?.round(false);
         this.log.error(`Health check round failed: ${(err as Error).message}`);
         this.session = undefined;
       }

@@ -215,7 +215,8 @@ BEGIN
   IF node_id IS NULL OR password_verifier IS NULL THEN
     RAISE EXCEPTION 'enroll_keeper needs a node id and a password verifier, not NULL' USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF password_verifier !~ '^SCRAM-SHA-256\$[0-9]{4,7}:[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}:[A-Za-z0-9+/]+={0,2}$' THEN
+  -- (32-byte keys: anything else PostgreSQL would take for a password and hash)
+  IF password_verifier !~ '^SCRAM-SHA-256\$[0-9]{4,7}:[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}=$' THEN
     RAISE EXCEPTION 'password_verifier must be a SCRAM-SHA-256 verifier (SCRAM-SHA-256$<iterations>:<salt>$<stored key>:<server key>)'
       USING ERRCODE = 'invalid_parameter_value', HINT = 'the keeper sends the verifier of its password, never the password';
   END IF;

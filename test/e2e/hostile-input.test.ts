@@ -6,7 +6,7 @@
 // exit, and nothing changes: not a file under the test folder (size, mtime, mode, content) and
 // not a row of the monitor's node and formation tables.
 import { createHash } from 'node:crypto';
-import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -266,4 +266,24 @@ describe('wrong credentials and unknown ids', () => {
     await refused(['set', 'node', 'candidate-priority', '10', '--monitor', monitorUri, '--name', 'node_zz'], 6, /no node named "node_zz"/);
     await refused(['drop', 'formation', '--monitor', monitorUri, '--formation', 'nosuch'], 6, /nosuch/);
   }, 170_000);
+});
+
+describe('as root: a symlink planted at a file pgaf rewrites is replaced, never followed', () => {
+  it('config set on a pg_autoctl.cfg that is a symlink: the target keeps its bytes, the new file is 0600', async () => {
+    const cfg = join(xdg.XDG_CONFIG_HOME, 'pg_autoctl', nodeC, 'pg_autoctl.cfg');
+    const outside = join(dir, 'outside.cfg');
+    writeFileSync(outside, readFileSync(cfg, 'utf8'), { mode: 0o644 });
+    const before = readFileSync(outside, 'utf8');
+    rmSync(cfg);
+    symlinkSync(outside, cfg);
+    const r = await cli(['config', 'set', 'pg_autoctl.name', 'node_cc', '--pgdata', nodeC]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(outside, 'utf8')).toBe(before);
+    expect(lstatSync(outside).mode & 0o777).toBe(0o644);
+    expect(lstatSync(cfg).isFile()).toBe(true);
+    expect(lstatSync(cfg).mode & 0o777).toBe(0o600);
+    expect(lstatSync(join(cfg, '..')).mode & 0o777).toBe(0o700);
+    expect(readFileSync(cfg, 'utf8')).toMatch(/name = node_cc/);
+    writeFileSync(cfg, before);
+  }, 90_000);
 });

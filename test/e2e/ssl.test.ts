@@ -188,30 +188,16 @@ describe('self-signed certificates', () => {
     }
   }, 690_000);
 
-  it("joins in the first README's form (--nodename, no --auth, no SSL option): no SSL, as --no-ssl, with warnings", async () => {
-    await c.addNode('node4', ['--name', 'node4'], { firstReadme: true });
-    await c.waitForStates({ node4: 'secondary' }, 50_000);
-    expect(configOf(c, 'node4')).toMatch(/\[ssl\]\nactive = 0\nsslmode = prefer\n/);
-    const log = readFileSync(join(c.member('node4').dir, 'pgaf.log'), 'utf8');
-    expect(log).toMatch(/No SSL option given .*running without SSL, as with --no-ssl/);
-    expect(log).toMatch(/--auth is not given: using trust/);
-    // it asks for prefer, and libpq still encrypts where the primary offers SSL
-    const receiver = await eventually(
-      'node4 streaming',
-      () => nodeQuery<{ status: string; conninfo: string }>(c, 'node4', 'SELECT status, conninfo FROM pg_stat_wal_receiver'),
-      (r) => r[0]?.status === 'streaming',
-    );
-    expect(receiver[0]!.conninfo).toMatch(/sslmode=prefer/);
-    const id = (await c.stateOf('node4'))!.nodeid;
-    const primary = (await c.primaryName())!;
-    const sender = await nodeQuery<{ ssl: boolean }>(
-      c,
-      primary,
-      `SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) WHERE r.application_name = 'pgautofailover_standby_${id}'`,
-      true,
-    );
-    expect(sender).toEqual([{ ssl: true }]);
-  }, 120_000);
+  it("the first README's form (no --auth, no SSL option) against a monitor that trusts: refused, nothing written", async () => {
+    // no --auth means scram-sha-256 now; its replication password comes from the monitor
+    // password, and a trusting monitor has none (the secure default path: secure-defaults.test.ts)
+    const pgdata = join(c.base, 'node5-pgdata');
+    const r = await c.cli('monitor', ['create', 'postgres', '--pgdata', pgdata, '--pgport', '1', '--nodename', '127.0.0.1', '--monitor', c.monitorUri], 30_000);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/needs a replication password, and there is no monitor password to derive it from/);
+    expect(r.stderr).toMatch(/PG_AUTOCTL_REPLICATION_PASSWORD/);
+    expect(existsSync(pgdata)).toBe(false);
+  });
 });
 
 /** A test CA and, for each name, a server certificate it signed (CN 127.0.0.1), owned by the Postgres user. */

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { engine } from './engine.js';
 import { SCENARIOS, failed, runScenario, scenario, type RunResult } from './scenarios.js';
 import { removeLabelled } from './tier.js';
+import { tableLines } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -45,7 +46,7 @@ const all: RunResult[] = [];
 let stopping = false;
 const abort = async (sig: string) => {
   console.error(`chaos: ${sig}: removing the tier's containers and networks`);
-  await removeLabelled(docker).catch(() => undefined);
+  await removeLabelled(docker, undefined, `${process.pid}-`).catch(() => undefined);
   process.exit(1);
 };
 process.on('SIGINT', () => {
@@ -63,27 +64,9 @@ for (const s of chosen) {
     log(`${s.name} run ${i + 1}: ${r.acked} acked, ${r.lost.length} lost, ${r.splitBrain.length} split-brain, ${r.error ?? 'ok'}`);
   }
 }
-await removeLabelled(docker).catch(() => undefined);
+await removeLabelled(docker, undefined, `${process.pid}-`).catch(() => undefined);
 
-const rows = chosen.map((s) => {
-  const rs = all.filter((r) => r.scenario === s.name);
-  const conv = rs.filter((r) => !r.error).map((r) => r.convergeMs);
-  return {
-    scenario: s.name,
-    runs: rs.length,
-    failed: rs.filter(failed).length,
-    acked: rs.reduce((n, r) => n + r.acked, 0),
-    lost: rs.reduce((n, r) => n + r.lost.length, 0),
-    splitBrain: rs.reduce((n, r) => n + r.splitBrain.length, 0),
-    outage: Math.max(0, ...rs.map((r) => r.longestOutageMs)),
-    converge: conv.length ? Math.max(...conv) : NaN,
-  };
-});
-const head = ['scenario', 'runs', 'failed', 'acked writes', 'lost', 'split-brain windows', 'longest write outage', 'time to converge (max)'];
-const body = rows.map((r) => [r.scenario, r.runs, r.failed, r.acked, r.lost, r.splitBrain, `${(r.outage / 1000).toFixed(1)} s`, Number.isNaN(r.converge) ? '-' : `${(r.converge / 1000).toFixed(1)} s`].map(String));
-console.log(`| ${head.join(' | ')} |`);
-console.log(`|${head.map(() => '---').join('|')}|`);
-for (const b of body) console.log(`| ${b.join(' | ')} |`);
+for (const line of tableLines(chosen.map((x) => x.name), all)) console.log(line);
 if (values.json) writeFileSync(values.json, JSON.stringify({ seed, runs: all }, null, 2));
 for (const r of all.filter(failed)) {
   console.log(`FAILED ${r.scenario}: ${r.error ?? ''} lost ${JSON.stringify(r.lost.slice(0, 5))} split-brain ${JSON.stringify(r.splitBrain)} timeline regressions ${r.timelineRegressions.length}`);

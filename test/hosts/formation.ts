@@ -4,7 +4,7 @@
 // monitor first, then the nodes one by one, then `pm2 save` so that a reboot resurrects it.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import pg from 'pg';
@@ -26,6 +26,7 @@ let packed: Promise<string> | undefined;
 export function packModule(): Promise<string> {
   packed ??= new Promise((resolve, reject) => {
     const dir = mkdtempSync(join(tmpdir(), 'pgaf-tier-pack-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
     execFile('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: REPO, timeout: 300_000, maxBuffer: 64 << 20 }, (err, _o, stderr) => {
       const f = existsSync(dir) ? readdirSync(dir).find((x) => x.endsWith('.tgz')) : undefined;
       if (err || !f) reject(new Error(`npm pack failed: ${String(stderr).trim() || err?.message}`));

@@ -179,7 +179,11 @@ export const SCENARIOS: Scenario[] = [
       if (primary.name !== 'node1') throw new Error('standby-disk-full expects node1 primary');
       const s = f.node('node2');
       await F.fillDisk(s, DATA_PARENT);
-      log('node2 data disk full for 30 s');
+      // enough WAL that the standby needs new segments (the writers alone fit in recycled ones)
+      await primary.run(['psql', '-X', '-q', '-h', '/tmp', '-p', String(PGPORT), '-d', 'postgres', '-c',
+        "CREATE TABLE disk_filler AS SELECT g, repeat('x', 400) AS pad FROM generate_series(1, 300000) g"], { user: 'postgres', timeoutMs: 120_000 })
+        .catch((err: Error) => log(`bulk insert on ${primary.name}: ${err.message}`));
+      log('node2 data disk full, 120 MB of WAL written on node1; for 30 s');
       await sleep(30_000);
       await F.freeDisk(s, DATA_PARENT);
       healed();
@@ -187,12 +191,13 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'switchover-under-load',
-    async run({ f, primary, healed, log }) {
+    async run({ f, primary, healed, log, waitFailover }) {
       await primary.run(['pgbench', '-i', '-q', '-s', '5', '-h', '/tmp', '-p', String(PGPORT), 'postgres'], { user: 'postgres' });
       const bench = primary.exec(['pgbench', '-c', '8', '-j', '2', '-T', '40', '-h', '/tmp', '-p', String(PGPORT), 'postgres'], { user: 'postgres', timeoutMs: 120_000 });
       await sleep(5000);
       const r = await f.pm2(primary, ['trigger', MODULE, 'switchover']);
       log(`switchover under pgbench: ${r.trim().split('\n').pop()}`);
+      log(`${await waitFailover(primary)} is the primary now`);
       await bench.catch(() => undefined);
       healed();
     },

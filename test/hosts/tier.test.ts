@@ -20,7 +20,7 @@ beforeAll(async () => {
 }, 900_000);
 
 afterAll(async () => {
-  if (docker) await removeLabelled(docker);
+  if (docker) await removeLabelled(docker, undefined, `${process.pid}-`);
 }, 120_000);
 
 function expectInvariants(r: RunResult): void {

@@ -203,10 +203,14 @@ export class Tier {
   }
 }
 
-/** Containers and networks labelled pgaf.tier=<id> (any id when id is undefined), removed. */
-export async function removeLabelled(docker: Docker, id?: string): Promise<number> {
+/**
+ * Containers and networks labelled pgaf.tier=<id>, removed: `id` exactly, or every tier whose
+ * id starts with `prefix` (this process's tiers: `${process.pid}-`), or every tier.
+ */
+export async function removeLabelled(docker: Docker, id?: string, prefix?: string): Promise<number> {
   const filters = JSON.stringify({ label: [id ? `${LABEL}=${id}` : LABEL] });
-  const cs = await docker.listContainers({ all: true, filters });
+  const ours = (labels: Record<string, string> | undefined) => !prefix || (labels?.[LABEL] ?? '').startsWith(prefix);
+  const cs = (await docker.listContainers({ all: true, filters })).filter((c) => ours(c.Labels));
   await Promise.all(
     cs.map(async (c) => {
       const ct = docker.getContainer(c.Id);
@@ -214,7 +218,7 @@ export async function removeLabelled(docker: Docker, id?: string): Promise<numbe
       await ct.remove({ force: true, v: true }).catch(() => undefined);
     }),
   );
-  const ns = await docker.listNetworks({ filters });
+  const ns = (await docker.listNetworks({ filters })).filter((n) => ours(n.Labels));
   await Promise.all(ns.map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
   return cs.length;
 }

@@ -217,8 +217,17 @@ export class Monitor {
    */
   async set(name: string, value: string): Promise<void> {
     if (!/^[a-z_]+$/.test(name)) throw new Error(`bad setting name ${name}`);
-    await this.server.query(`alter database ${this.db} set ${SCHEMA}.${name} = '${value.replace(/'/g, "''")}'`);
+    // one ALTER DATABASE at a time (concurrent ones fail with "tuple concurrently updated")
+    const run = this.settingChain.then(() =>
+      this.server.query(`alter database ${this.db} set ${SCHEMA}.${name} = '${value.replace(/'/g, "''")}'`),
+    );
+    this.settingChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    await run;
   }
+  private settingChain: Promise<unknown> = Promise.resolve();
 
   /** Back to the default: ALTER DATABASE … RESET. */
   async reset(name: string): Promise<void> {

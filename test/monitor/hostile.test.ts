@@ -199,7 +199,8 @@ describe('the SQL API hostile matrix (#10.7): each a clear error naming the prob
     ['remove_node: an unknown node id', `select pgautofailover.remove_node(-7::bigint)`, [], /node -7 is not registered/],
     ['remove_node: an unknown host', `select pgautofailover.remove_node('db9.example.com', 5432)`, [], /no node is registered at db9.example.com:5432/],
     ['start_maintenance: an unknown node', `select pgautofailover.start_maintenance(9223372036854775807)`, [], /node 9223372036854775807 is not registered/],
-    ['enroll_keeper: an unknown node', `select pgautofailover.enroll_keeper(4242, 'SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy')`, [], /node 4242 is not registered/],
+    ['enroll_keeper: an unknown node', `select pgautofailover.enroll_keeper(4242, $1)`, [`SCRAM-SHA-256$4096:c2FsdA==$${'A'.repeat(43)}=:${'B'.repeat(43)}=`], /node 4242 is not registered/],
+    ['enroll_keeper: a password instead of a verifier', `select pgautofailover.enroll_keeper(1, 'hunter2')`, [], /must be a SCRAM-SHA-256 verifier/],
     ['drop_formation: an unknown formation', `select pgautofailover.drop_formation('ghost')`, [], /formation "ghost" does not exist/],
   ];
 

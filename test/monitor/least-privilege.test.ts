@@ -14,7 +14,7 @@ let ms: MonitorServer;
 useMonitorServer((server) => (ms = server));
 
 /** A valid SCRAM-SHA-256 verifier (the keeper computes one from its password). */
-const VERIFIER = 'SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$c3RvcmVka2V5c3RvcmVka2V5c3RvcmVka2V5c3Q=:c2VydmVya2V5c2VydmVya2V5c2VydmVya2V5c2U=';
+const VERIFIER = scramVerifier('a keeper password');
 
 async function client(m: Monitor, user: string, options?: string): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: m.server.url(m.db, user), ...(options ? { options } : {}) });
@@ -243,7 +243,7 @@ describe('per-node keeper roles: a keeper changes its own node only', () => {
       [`select pgautofailover.set_node_replication_quorum('default', 'node_1', false)`, [], /cannot set the replication quorum of node/],
       [`select pgautofailover.start_maintenance($1)`, [a.id], /cannot start maintenance on node/],
       [`select pgautofailover.remove_node($1::bigint)`, [a.id], /cannot remove node/],
-      [`select pgautofailover.remove_node('127.0.0.1', $1)`, [PORT_C], /cannot remove node/],
+      [`select pgautofailover.remove_node('127.0.0.1'::text, $1::int)`, [PORT_C], /cannot remove node/],
       [`select pgautofailover.enroll_keeper($1, $2)`, [a.id, VERIFIER], /cannot enroll a keeper role for node/],
       // the operator's API is not granted to keeper roles at all
       [`select pgautofailover.perform_failover('default', 0)`, [], /permission denied for function perform_failover/],
@@ -300,7 +300,8 @@ describe('secrets (#10.6): keeper passwords never reach the monitor, its events,
     const { b } = await twoNodes(m);
     const password = 'keeper-password-that-must-stay-local';
     const verifier = scramVerifier(password);
-    const secrets = [password, verifier, ...verifier.split(/[$:]/).filter((p) => p.length > 12)];
+    // the salt and both keys (not the SCRAM-SHA-256 prefix nor the iteration count)
+    const secrets = [password, verifier, ...verifier.split(/[$:]/).slice(2)];
     const listener = await m.connect();
     const payloads: string[] = [];
     listener.on('notification', (n) => payloads.push(`${n.channel}: ${n.payload ?? ''}`));

@@ -29,17 +29,17 @@ export class Writer {
 
   constructor(
     private readonly hosts: Array<{ host: string; port: number }>,
-    private readonly opts: { user: string; database: string; table: string; label: string },
+    private readonly opts: { user: string; database: string; table: string; label: string; password?: string },
   ) {}
 
-  static fromUri(uri: string, user: string, table = 'writes', label = 'run'): Writer {
+  static fromUri(uri: string, user: string, table = 'writes', label = 'run', password?: string): Writer {
     const m = /^postgres(?:ql)?:\/\/([^/]+)\/([^?]+)/.exec(uri);
     if (!m) throw new Error(`not a multi-host URI: ${uri}`);
     const hosts = m[1]!.split(',').map((hp) => {
       const i = hp.lastIndexOf(':');
       return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
     });
-    return new Writer(hosts, { user, database: decodeURIComponent(m[2]!), table, label });
+    return new Writer(hosts, { user, database: decodeURIComponent(m[2]!), table, label, password });
   }
 
   private async connectWritable(): Promise<void> {
@@ -48,6 +48,7 @@ export class Writer {
         host: h.host,
         port: h.port,
         user: this.opts.user,
+        password: this.opts.password,
         database: this.opts.database,
         connectionTimeoutMillis: 2000,
         query_timeout: 10_000,

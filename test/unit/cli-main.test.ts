@@ -66,7 +66,7 @@ describe('output as the original prints it', () => {
     expect(versionLines('pg_autoctl', v)).toEqual([
       'pg_autoctl version 0.1.0',
       'pg_autoctl extension version 1.0',
-      'running with PostgreSQL 15.18 (Debian 15.18-0+deb12u1)',
+      'compiled with PostgreSQL 15.18 (Debian 15.18-0+deb12u1)',
       'compatible with Postgres 15',
     ]);
     expect(versionLines('pgaf', { ...v, pg_version_str: null })[2]).toMatch(/not found/);

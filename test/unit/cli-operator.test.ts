@@ -326,7 +326,7 @@ describe('config get / set', () => {
   it('gets a value of the file, or the default the node uses', () => {
     expect(configGet(keeper, P, 'postgresql.port')).toBe('6001');
     expect(configGet(keeper, P, 'timeout.network_partition_timeout')).toBe('5');
-    expect(configGet(keeper, P, 'replication.password')).toBe('s3cret');
+    expect(configGet(keeper, P, 'replication.password')).toBe('****');
     expect(configGet(monitor, P, 'postgresql.listen_addresses')).toBe('127.0.0.1');
     expect(knownKeys('keeper', keeper, P).has('replication.candidate_priority')).toBe(true);
   });

@@ -31,7 +31,10 @@ describe('loadClusterConfig', () => {
     const c = await loadClusterConfig({ cwd: dir, env: {} });
     expect(c.file).toBe(join(dir, 'pgaf.config.yaml'));
     expect(c.formation).toMatchObject({ name: 'prod', number_sync_standbys: 1, nodes: {} });
-    expect(c.node).toMatchObject({ role: 'postgres', port: 5001, hostname: '127.0.0.1', socket_dir: '/tmp', auth: 'trust', candidate_priority: 50 });
+    expect(c.node).toMatchObject({ role: 'postgres', port: 5001, hostname: '127.0.0.1', socket_dir: '/tmp', candidate_priority: 50 });
+    // no auth and no ssl key: the secure defaults (scram-sha-256, TLS self-signed) are the create code's
+    expect(c.node?.auth).toBeUndefined();
+    expect(c.node?.ssl).toBeUndefined();
     expect(Object.isFrozen(c.node)).toBe(true);
   });
 
@@ -47,8 +50,10 @@ describe('loadClusterConfig', () => {
 
   it('node.ssl: none, self-signed or files, as create\'s SSL options; keys that do not fit are errors', async () => {
     writeFileSync(join(dir, 'pgaf.config.yaml'), NODE_YAML);
-    const none = await loadClusterConfig({ cwd: dir, env: {} });
-    expect(none.node?.ssl).toBe('none');
+    const dflt = await loadClusterConfig({ cwd: dir, env: {} });
+    expect(dflt.node?.ssl).toBeUndefined();
+    expect(sslArgsOf(dflt.node!)).toEqual({});
+    const none = await loadClusterConfig({ cwd: dir, env: { PGAF_NODE_SSL: 'none' } });
     expect(sslArgsOf(none.node!)).toEqual({ noSsl: true });
     const self = await loadClusterConfig({ cwd: dir, env: { PGAF_NODE_SSL: 'self-signed' } });
     expect(sslArgsOf(self.node!)).toEqual({ sslSelfSigned: true });
@@ -59,7 +64,7 @@ describe('loadClusterConfig', () => {
     });
     expect(sslArgsOf(files.node!)).toEqual({ serverCert: '/etc/ssl/n.crt', serverKey: '/etc/ssl/n.key', sslCaFile: '/etc/ssl/ca.crt', sslCrlFile: undefined, sslMode: 'verify-ca' });
     await expect(loadClusterConfig({ cwd: dir, env: { PGAF_NODE_SSL: 'files' } })).rejects.toThrow(/node\.ssl_cert_file: expected a file \(ssl: files needs the certificate and its key\), found nothing/);
-    await expect(loadClusterConfig({ cwd: dir, env: { PGAF_NODE_SSL_CERT_FILE: '/etc/ssl/n.crt' } })).rejects.toThrow(/node\.ssl_cert_file: expected nothing: it goes with ssl: files \(ssl is none\), found "\/etc\/ssl\/n\.crt"/);
+    await expect(loadClusterConfig({ cwd: dir, env: { PGAF_NODE_SSL_CERT_FILE: '/etc/ssl/n.crt' } })).rejects.toThrow(/node\.ssl_cert_file: expected nothing: it goes with ssl: files \(ssl is self-signed, the default\), found "\/etc\/ssl\/n\.crt"/);
     await expect(loadClusterConfig({ cwd: dir, env: { PGAF_NODE_SSL: 'always' } })).rejects.toThrow(/node\.ssl: expected one of "none", "self-signed", "files"/);
   });
 

@@ -1,6 +1,7 @@
 // The container tier's checker invariants (test/hosts/checker.ts), as pure functions of a
 // record of acknowledged writes.
 import { describe, expect, it } from 'vitest';
+import { monitorConverged, type NodeRow } from '../hosts/formation.js';
 import { longestOutage, lostAcks, splitBrainWindows, timelineRegressions, type Ack } from '../hosts/checker.js';
 
 describe('the checker', () => {
@@ -30,3 +31,22 @@ describe('the checker', () => {
   });
 });
 
+
+describe('convergence on the monitor', () => {
+  const row = (nodename: string, reportedstate: string, goalstate = reportedstate): NodeRow => ({
+    nodeid: 0,
+    nodename,
+    nodehost: '',
+    reportedstate,
+    goalstate,
+    reportedtli: 1,
+  });
+
+  it('needs one primary and every other node secondary, reported = goal', () => {
+    expect(monitorConverged([row('node1', 'primary'), row('node2', 'secondary')], 2)).toBe('node1');
+    expect(monitorConverged([row('node1', 'primary'), row('node2', 'catchingup', 'secondary')], 2)).toBeUndefined();
+    expect(monitorConverged([row('node1', 'primary', 'draining'), row('node2', 'secondary')], 2)).toBeUndefined();
+    expect(monitorConverged([row('node1', 'primary'), row('node2', 'primary')], 2)).toBeUndefined();
+    expect(monitorConverged([row('node1', 'primary')], 2)).toBeUndefined();
+  });
+});

@@ -62,24 +62,25 @@ describe('standby setup', () => {
   const upstream = { host: '127.0.0.1', port: 6001 };
 
   it('streams from the upstream with our slot and application_name, following the latest timeline', () => {
-    const text = renderStandbySettings({ nodeId: 2, upstream, replicationPassword: 's3cret' });
+    const text = renderStandbySettings({ nodeId: 2, upstream, passfile: '/d/pgaf-replication.pgpass' });
     const s = settingsOf(text);
     expect(s.primary_conninfo).toBe(
-      "'host=127.0.0.1 port=6001 user=pgautofailover_replicator application_name=pgautofailover_standby_2 password=s3cret sslmode=prefer connect_timeout=2 keepalives=1 keepalives_idle=5 keepalives_interval=1 keepalives_count=3'",
+      "'host=127.0.0.1 port=6001 user=pgautofailover_replicator application_name=pgautofailover_standby_2 passfile=/d/pgaf-replication.pgpass sslmode=prefer connect_timeout=2 keepalives=1 keepalives_idle=5 keepalives_interval=1 keepalives_count=3'",
     );
     expect(s.primary_slot_name).toBe("'pgautofailover_standby_2'");
     expect(s.recovery_target_timeline).toBe("'latest'");
     expect(text).not.toMatch(/recovery_target_lsn/);
   });
 
-  it('leaves the password out when there is none', () => {
-    expect(primaryConninfo(3, upstream)).not.toMatch(/password/);
+  it('never holds a password: a passfile at most', () => {
+    expect(primaryConninfo(3, upstream)).not.toMatch(/pass/);
+    expect(primaryConninfo(3, upstream, '/d/f')).toMatch(/ passfile=\/d\/f /);
   });
 
-  it('quotes a password with a quote twice: once for conninfo, once for the file', () => {
-    const s = settingsOf(renderStandbySettings({ nodeId: 2, upstream, replicationPassword: "a'b" }));
-    // conninfo: password='a\'b'; in the file every quote doubled and the backslash escaped
-    expect(s.primary_conninfo).toContain("password=''a\\\\''b''");
+  it("quotes a passfile path with a quote twice: once for conninfo, once for the file", () => {
+    const s = settingsOf(renderStandbySettings({ nodeId: 2, upstream, passfile: "/d/a'b" }));
+    // conninfo: passfile='/d/a\'b'; in the file every quote doubled and the backslash escaped
+    expect(s.primary_conninfo).toContain("passfile=''/d/a\\\\''b''");
   });
 
   it('stops at the target LSN and pauses (fast_forward)', () => {

@@ -5,6 +5,7 @@ import { switchHbaHostType } from '../../lib/hba.js';
 import { monitorUri, parsePgUri, withUriSsl } from '../../lib/pg-uri.js';
 import {
   hbaHostType,
+  implicitSslRequest,
   nodePgSslOptions,
   optionalSslRequest,
   postgresSslLines,
@@ -26,7 +27,14 @@ describe('SSL options', () => {
     expect(() => resolveSslRequest({}, '/d')).toThrow(/Explicit SSL choice is required/);
     expect(() => resolveSslRequest({ sslMode: 'require' }, '/d')).toThrow(/Explicit SSL choice is required/);
     expect(optionalSslRequest({}, '/d')).toBeUndefined();
-    expect(() => optionalSslRequest({ sslMode: 'require' }, '/d')).toThrow(/Explicit SSL choice/);
+  });
+
+  it('create with no SSL option (or a lone --ssl-mode) takes TLS with a self-signed certificate', () => {
+    expect(implicitSslRequest('/d')).toMatchObject({ choice: 'self-signed', ssl: { active: true, sslMode: 'require', certFile: '/d/server.crt', keyFile: '/d/server.key' } });
+    expect(implicitSslRequest('/d').notices[0]).toMatch(/No SSL option given: encrypting with a self-signed certificate/);
+    expect(optionalSslRequest({ sslMode: 'prefer' }, '/d')).toMatchObject({ choice: 'self-signed', ssl: { active: true, sslMode: 'prefer' } });
+    expect(() => optionalSslRequest({ sslMode: 'verify-full' }, '/d')).toThrow(/not compatible with self-signed/);
+    expect(resolveSslRequest({ noSsl: true }, '/d').warnings?.[0]).toMatch(/--no-ssl: no encryption/);
   });
 
   it('defaults the sslmode per choice: prefer, require, verify-full', () => {
@@ -136,10 +144,10 @@ describe('what SSL changes', () => {
   });
 
   it('rewrites the sslmode of an existing primary_conninfo, keeping the rest', () => {
-    const text = renderStandbySettings({ nodeId: 2, upstream: { host: '127.0.0.1', port: 6001 }, replicationPassword: "a'b c" });
+    const text = renderStandbySettings({ nodeId: 2, upstream: { host: '127.0.0.1', port: 6001 }, passfile: "/d/a'b c" });
     const next = withStandbySsl(text, on);
     const words = Object.fromEntries(parseConninfo(/primary_conninfo = '(.*)'$/m.exec(next)![1]!.replace(/''/g, "'").replace(/\\\\/g, '\\')));
-    expect(words).toMatchObject({ host: '127.0.0.1', port: '6001', password: "a'b c", sslmode: 'verify-ca', sslrootcert: '/d/ca.crt' });
+    expect(words).toMatchObject({ host: '127.0.0.1', port: '6001', passfile: "/d/a'b c", sslmode: 'verify-ca', sslrootcert: '/d/ca.crt' });
     expect(next).toContain("primary_slot_name = 'pgautofailover_standby_2'");
     expect(withStandbySsl(next, { active: false, sslMode: 'prefer' })).not.toMatch(/sslrootcert/);
     expect(withStandbySsl("primary_conninfo = ''\n", on)).toBe("primary_conninfo = ''\n");

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# bench/cli/run.sh -- whole-process time and peak RSS of the hot CLI commands, pgaf and
+# pg_auto_failover's pg_autoctl side by side, against one live monitor, in one run.
+#
+# Both programs run as the node's OS user with the node's environment (PGDATA and XDG dirs of
+# a pgaf data node), so they read the same configuration and ask the same monitor (pg_autoctl
+# reads pgaf's configuration files: they are drop-in compatible). Each command runs RUNS times,
+# alternating the two programs; prints the median wall time (bash $EPOCHREALTIME around the
+# process) and the median peak RSS (GNU time %M) of each.
+#
+# Usage: NODE_DIR=<dir holding pgdata/ config/ share/ run/> bash bench/cli/run.sh
+#   NODE_DIR    a data node laid out as bench/soak/run.sh lays it out (n1 of its scratch dir);
+#               bench/soak/run.sh prints where; the cluster must be running
+#   PGAF        pgaf's main.js (default: dist/cli/main.js of this tree)
+#   ORIGINAL    pg_autoctl (/usr/bin/pg_autoctl); RUNS (21); AS_USER (postgres when root)
+#   COMMANDS    ';'-separated list (default below). `set node candidate-priority` waits for the
+#               primary to apply the setting: its time is mostly the state machine's round trip.
+set -uo pipefail
+export LC_ALL=C
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+NODE_DIR=${NODE_DIR:?NODE_DIR=<data node dir with pgdata/ config/ share/ run/>}
+PGAF=${PGAF:-$ROOT/dist/cli/main.js}
+ORIGINAL=${ORIGINAL:-/usr/bin/pg_autoctl}
+RUNS=${RUNS:-21}
+COMMANDS=${COMMANDS:---version;show state;show uri;status;get formation number-sync-standbys;get node candidate-priority;set node candidate-priority 50}
+AS_USER=${AS_USER:-$([ "$(id -u)" = 0 ] && echo postgres)}
+TIME=/usr/bin/time
+[ -x "$TIME" ] || { echo "GNU time (/usr/bin/time) is needed: apt-get install time" >&2; exit 1; }
+TMP=$(mktemp -d); chmod 777 "$TMP"; trap 'rm -rf "$TMP"' EXIT
+cd /
+envs=(PGDATA="$NODE_DIR/pgdata" XDG_CONFIG_HOME="$NODE_DIR/config" XDG_DATA_HOME="$NODE_DIR/share" XDG_RUNTIME_DIR="$NODE_DIR/run")
+runas() { if [ -n "$AS_USER" ]; then runuser -u "$AS_USER" -- "$@"; else "$@"; fi; }
+median() { sort -g | awk '{v[NR]=$1} END{ if(NR==0){print "n/a"} else if(NR%2){print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2} }'; }
+# one run: prints "<wall seconds> <peak rss kB> <exit code> <cpu seconds>"
+once() {
+  local t0 t1 rc
+  t0=$EPOCHREALTIME
+  runas env "${envs[@]}" "$TIME" -f '%M %U %S' -o "$TMP/rss" "$@" >/dev/null 2>&1; rc=$?
+  t1=$EPOCHREALTIME
+  # wall, peak RSS, exit code, CPU (user+sys) seconds
+  echo "$(awk -v a="$t1" -v b="$t0" 'BEGIN{printf "%.4f", a-b}') $(tail -1 "$TMP/rss" | awk -v rc=$rc '{print $1, rc, $2+$3}')"
+}
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), node $(node --version), RUNS=$RUNS"
+echo "# pgaf: $PGAF; original: $($ORIGINAL --version 2>&1 | head -1)"
+printf '| command | pgaf median (s) | pgaf CPU (s) | pgaf peak RSS (MB) | pg_autoctl median (s) | pg_autoctl CPU (s) | pg_autoctl peak RSS (MB) | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|\n'
+# the floor: a Node process that loads nothing
+: > "$TMP/n"; for _ in $(seq 1 "$RUNS"); do once node -e 0 >> "$TMP/n"; done
+printf '| `node -e 0` (floor, not a command) | %.3f | %.2f | %.1f | | | | |\n' "$(awk '{print $1}' "$TMP/n" | median)" "$(awk '{print $4}' "$TMP/n" | median)" "$(awk '{print $2/1024}' "$TMP/n" | median)"
+IFS=';' read -r -a cmds <<<"$COMMANDS"
+for c in "${cmds[@]}"; do
+  read -r -a argv <<<"$c"
+  : > "$TMP/a"; : > "$TMP/b"
+  for _ in $(seq 1 "$RUNS"); do
+    once node "$PGAF" "${argv[@]}" >> "$TMP/a"
+    once "$ORIGINAL" "${argv[@]}" >> "$TMP/b"
+  done
+  ca=$(awk '{print $4}' "$TMP/a" | median); cb=$(awk '{print $4}' "$TMP/b" | median)
+  ta=$(awk '{print $1}' "$TMP/a" | median); ra=$(awk '{print $2/1024}' "$TMP/a" | median)
+  tb=$(awk '{print $1}' "$TMP/b" | median); rb=$(awk '{print $2/1024}' "$TMP/b" | median)
+  bad=$(awk '$3!=0' "$TMP/a" "$TMP/b" | wc -l)
+  printf '| `%s` | %.3f | %.2f | %.1f | %.3f | %.2f | %.1f | %s×%s |\n' "$c" "$ta" "$ca" "$ra" "$tb" "$cb" "$rb" "$(awk -v a="$ta" -v b="$tb" 'BEGIN{printf "%.0f", a/b}')" \
+    "$([ "$bad" = 0 ] || echo " ($bad non-zero exits)")"
+done

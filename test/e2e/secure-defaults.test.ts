@@ -1,0 +1,199 @@
+// The defaults, on real processes: a monitor and two nodes created with no --auth and no SSL
+// option (node2 in the first README's form). Passwords (scram-sha-256, generated for
+// autoctl_node, derived for the replication user), TLS with self-signed certificates on every
+// pgaf connection (pg_stat_ssl on every server), no trust record in any pg_hba.conf, and the
+// actual secret values nowhere: not in logs, outputs, files other than the 0600 ones that
+// hold them, the environment of the Postgres servers, nor the SQL the servers saw.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
+
+const NODES = ['node1', 'node2'];
+const SERVERS = ['monitor', ...NODES];
+
+function pgdataOf(c: TestCluster, name: string): string {
+  return join(c.member(name).dir, 'pgdata');
+}
+
+/** Every file under `dir` (symlinks and sockets skipped). */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(p));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+function environOf(pid: number | undefined): string {
+  if (!pid) return '';
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** The TCP sessions on a server (Unix-socket sessions are local, not links) with their SSL flag. */
+function tcpSessions(c: TestCluster, name: string) {
+  return c.nodeQuery<{ usename: string | null; application_name: string; backend_type: string; ssl: boolean }>(
+    name,
+    `SELECT a.usename, a.application_name, a.backend_type, s.ssl
+       FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+      WHERE a.client_addr IS NOT NULL ORDER BY a.application_name`,
+  );
+}
+
+describe('a cluster created with the defaults (no --auth, no SSL option)', () => {
+  let c: TestCluster;
+  let replicationPassword = '';
+
+  beforeAll(async () => {
+    c = await TestCluster.create({ secure: true, passwordInEnv: ['node1'] });
+    await c.startMonitor(FAST_MONITOR_SETTINGS);
+    await c.addNode('node1');
+    await c.waitForStates({ node1: 'single' }, 60_000);
+    await c.addNode('node2', ['--name', 'node2'], { firstReadme: true });
+    await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 120_000);
+  }, 320_000);
+  afterAll(async () => {
+    await c?.destroy();
+  });
+
+  it('generates autoctl_node\'s password into a 0600 file and prints it nowhere', async () => {
+    const file = c.configFile('monitor', 'autoctl_node.password');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(c.monitorPassword).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    for (const n of NODES) {
+      expect(statSync(c.configFile(n, 'monitor.password')).mode & 0o777).toBe(0o600);
+      expect(readFileSync(c.configFile(n, 'monitor.password'), 'utf8').trim()).toBe(c.monitorPassword);
+      const cfg = readFileSync(c.configFile(n, 'pg_autoctl.cfg'), 'utf8');
+      expect(statSync(c.configFile(n, 'pg_autoctl.cfg')).mode & 0o777).toBe(0o600);
+      expect(cfg).toMatch(/^auth_method = scram-sha-256$/m);
+      expect(cfg).toMatch(/^monitor = postgres:\/\/autoctl_node@127\.0\.0\.1:\d+\/pg_auto_failover\?sslmode=require$/m);
+      const pw = /^password = (.+)$/m.exec(cfg)?.[1];
+      expect(pw).toBeDefined();
+      replicationPassword ||= pw!;
+      // both nodes derived the same replication password from the one monitor password
+      expect(pw).toBe(replicationPassword);
+      expect(statSync(join(pgdataOf(c, n), 'pgaf-replication.pgpass')).mode & 0o777).toBe(0o600);
+    }
+    // the server holds SCRAM verifiers, set without the password in any SQL text
+    const roles = await c.nodeQuery<{ rolname: string; rolpassword: string }>(
+      'node1',
+      "SELECT rolname, rolpassword FROM pg_authid WHERE rolname = 'pgautofailover_replicator'",
+    );
+    expect(roles[0]!.rolpassword).toMatch(/^SCRAM-SHA-256\$4096:/);
+    const mon = await c.monitorQuery<{ rolpassword: string }>("SELECT rolpassword FROM pg_authid WHERE rolname = 'autoctl_node'");
+    expect(mon[0]!.rolpassword).toMatch(/^SCRAM-SHA-256\$4096:/);
+  });
+
+  it('has no trust record in any pg_hba.conf: peer for the superuser locally, scram on hostssl for pgaf users', () => {
+    for (const s of SERVERS) {
+      const hba = readFileSync(join(pgdataOf(c, s), 'pg_hba.conf'), 'utf8');
+      const records = hba.split('\n').map((l) => l.replace(/#.*/, '').trim().split(/\s+/).join(' ')).filter(Boolean);
+      expect(records.filter((r) => /(^| )trust( |$)/.test(r)), `${s}'s pg_hba.conf`).toEqual([]);
+      expect(records).toContain('local all postgres peer map=pgaf');
+      expect(records.indexOf('local all postgres peer map=pgaf')).toBeLessThan(records.indexOf('local all all peer'));
+      expect(readFileSync(join(pgdataOf(c, s), 'pg_ident.conf'), 'utf8')).toMatch(/^pgaf root postgres$/m);
+    }
+    expect(readFileSync(join(pgdataOf(c, 'monitor'), 'pg_hba.conf'), 'utf8')).toMatch(/^hostssl pg_auto_failover autoctl_node 127\.0\.0\.1\/32 scram-sha-256$/m);
+    // the monitor host's own OS users reach autoctl_node over the socket by peer (the original's local commands)
+    expect(readFileSync(join(pgdataOf(c, 'monitor'), 'pg_hba.conf'), 'utf8')).toMatch(/^local pg_auto_failover autoctl_node peer map=pgaf$/m);
+    expect(readFileSync(join(pgdataOf(c, 'node1'), 'pg_hba.conf'), 'utf8')).toMatch(/^hostssl replication pgautofailover_replicator 127\.0\.0\.1\/32 scram-sha-256$/m);
+  });
+
+  it('refuses a TCP login without the password, even from the same host', async () => {
+    for (const [user, db, port] of [
+      ['postgres', 'postgres', c.member('node1').port],
+      ['autoctl_node', 'pg_auto_failover', c.monitor.port],
+      ['pgautofailover_replicator', 'postgres', c.member('node1').port],
+    ] as const) {
+      const client = new pg.Client({ host: '127.0.0.1', port, user, database: db, password: 'wrong', ssl: { rejectUnauthorized: false }, connectionTimeoutMillis: 5000 });
+      client.on('error', () => undefined);
+      await expect(client.connect(), `${user}@${port}`).rejects.toThrow(/password authentication failed/);
+      await client.end().catch(() => undefined);
+    }
+  });
+
+  it('encrypts every pgaf connection: keepers to the monitor and replication, on every server', async () => {
+    const monitor = await tcpSessions(c, 'monitor');
+    const keepers = monitor.filter((r) => r.application_name.startsWith('pgaf_keeper_'));
+    expect(new Set(keepers.map((k) => k.application_name)).size).toBe(2);
+    // registered with autoctl_node's password, they then log in as their own per-node roles
+    expect(keepers.every((k) => k.usename?.startsWith('pgaf_keeper_')), JSON.stringify(keepers)).toBe(true);
+    expect(monitor.length).toBeGreaterThanOrEqual(2);
+    expect(monitor.filter((r) => !r.ssl), JSON.stringify(monitor)).toEqual([]);
+    const primary = await tcpSessions(c, 'node1');
+    expect(primary.some((r) => r.backend_type === 'walsender' && r.application_name === 'pgautofailover_standby_2')).toBe(true);
+    expect(primary.filter((r) => !r.ssl), JSON.stringify(primary)).toEqual([]);
+    const standby = await tcpSessions(c, 'node2');
+    expect(standby.filter((r) => !r.ssl), JSON.stringify(standby)).toEqual([]);
+    const receiver = await c.nodeQuery<{ conninfo: string }>('node2', "SELECT conninfo FROM pg_stat_wal_receiver WHERE status = 'streaming'");
+    expect(receiver[0]!.conninfo).toMatch(/sslmode=require/);
+    expect(receiver[0]!.conninfo).toMatch(/passfile=/);
+  });
+
+  it('switches over: node1 streams from node2 with the same derived password, over SSL', async () => {
+    const r = await c.cli('node2', ['perform', 'switchover'], 60_000);
+    expect(r.code, r.stderr).toBe(0);
+    await c.waitForStates({ node1: 'secondary', node2: 'primary' }, 90_000);
+    const sessions = await tcpSessions(c, 'node2');
+    const ws = sessions.filter((s) => s.backend_type === 'walsender');
+    expect(ws.map((s) => [s.application_name, s.ssl])).toEqual([['pgautofailover_standby_1', true]]);
+  }, 160_000);
+
+  it('shows no secret in any output, log, file or Postgres environment', async () => {
+    const secrets = [c.monitorPassword!, replicationPassword];
+    expect(secrets.every((s) => s.length >= 20)).toBe(true);
+    const outputs: string[] = [];
+    for (const n of NODES) {
+      for (const args of [
+        ['show', 'file', '--config', '--contents'],
+        ['show', 'file', '--config', '--contents', '--json'],
+        ['config', 'get'],
+        ['config', 'get', 'replication.password'],
+        ['show', 'state'],
+        ['show', 'uri'],
+        ['show', 'settings'],
+      ]) {
+        const r = await c.cli(n, ['-v', ...args], 15_000);
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+        outputs.push(r.stdout + r.stderr);
+      }
+    }
+    const shown = outputs.join('\n');
+    expect(shown).toContain('password = ****');
+    // files: everything under the cluster's folders but the 0600 files whose job is to hold a secret
+    const holders = new Set([
+      c.configFile('monitor', 'autoctl_node.password'),
+      ...NODES.flatMap((n) => [c.configFile(n, 'monitor.password'), c.configFile(n, 'pg_autoctl.cfg'), join(pgdataOf(c, n), 'pgaf-replication.pgpass')]),
+      c.pgpassFile!,
+    ]);
+    const files = filesUnder(c.base).filter((f) => !holders.has(f) && !/\/(base|global|pg_wal|pg_xact|pg_multixact|pg_subtrans)\//.test(f));
+    expect(files.some((f) => f.endsWith('pgaf.log'))).toBe(true);
+    const leaks: string[] = [];
+    for (const f of files) {
+      const text = readFileSync(f, 'latin1');
+      for (const s of secrets) if (text.includes(s)) leaks.push(f);
+    }
+    for (const s of secrets) if (shown.includes(s)) leaks.push('command output');
+    // the Postgres servers (started by keepers, one of which got PGPASSWORD) inherit no secret
+    for (const n of SERVERS) {
+      const env = environOf(c.postmasterPid(n));
+      expect(env, `${n}'s postmaster environment`).toMatch(/PATH=/);
+      for (const s of secrets) if (env.includes(s)) leaks.push(`environment of ${n}'s postmaster`);
+      expect(env).not.toMatch(/PGPASSWORD/);
+    }
+    // node2's keeper was given the password in a file: its environment has none either
+    for (const s of secrets) if (environOf(c.keeperPid('node2')).includes(s)) leaks.push("environment of node2's keeper");
+    expect(environOf(c.keeperPid('node1'))).toContain(`PGPASSWORD=${c.monitorPassword}`);
+    expect(leaks).toEqual([]);
+    // the group and event tables and the servers' view of statements: no password
+    const stmts = await c.nodeQuery<{ q: string }>('node2', "SELECT string_agg(query, ' ') AS q FROM pg_stat_activity");
+    for (const s of secrets) expect(stmts[0]!.q ?? '').not.toContain(s);
+  }, 240_000);
+});
