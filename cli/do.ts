@@ -8,7 +8,7 @@ import type { Argv } from 'yargs';
 import { json } from './output.js';
 import { monitorUriOf, type KeeperConfig } from '../config/keeper-config.js';
 import type { NodePaths } from '../config/node-paths.js';
-import { BadArgs, BadConfig, BadState } from '../lib/errors.js';
+import { BadArgs, BadConfig, BadState, PgSql } from '../lib/errors.js';
 import { parseNodesJson, readNodesFile, writeNodesFile } from '../keeper/state/nodes-file.js';
 import { loadKeeperConfig, localPostgres, openNode } from '../keeper/open-node.js';
 import { findTransition, TRANSITIONS } from '../keeper/fsm/transitions.js';
@@ -338,7 +338,8 @@ function monitorCommands(m: Argv): Argv {
 function pgsetupCommands(p: Argv): Argv {
   return p
     .command('ready', 'exit 0 when Postgres runs and accepts connections', (s) => s.option('pgdata', pgdataOption), async (args) => {
-      if (!(await postgresReady(localSetup(resolvePgdata(args.pgdata))))) throw new BadState('Postgres is not ready');
+      // not ready is a Postgres error (exit 4), as the original reports it
+      if (!(await postgresReady(localSetup(resolvePgdata(args.pgdata))))) throw new PgSql('Postgres is not ready');
       log.info('Postgres status is: "ready"');
     })
     .command(

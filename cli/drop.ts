@@ -91,7 +91,8 @@ const gone = (id: number) => (rows: Array<{ node_id: number }>) => !rows.some((r
 
 async function dropRemote(req: DropNodeRequest & { target: NonNullable<DropNodeRequest['target']> }, target: PgTarget): Promise<void> {
   const node = await withClient(target, { kind: 'monitor' }, (q) => findNode(q, selectorOf(req.target)));
-  if (!node) throw new BadArgs(`${describeTarget(req.target)}: no such node is registered on the monitor`);
+  // the monitor has no such node: a monitor error (exit 6), as the original reports it
+  if (!node) throw new Monitor(`${describeTarget(req.target)}: no such node is registered on the monitor`, { retryable: false });
   log.info(`Removing node ${node.nodeid} "${node.nodename}" (${node.nodehost}:${node.nodeport}) from formation "${node.formationid}"`);
   if (req.force || req.waitSec === 0) {
     await withClient(target, { kind: 'monitor' }, (q) => removeNode(q, node, req.force));

@@ -347,6 +347,7 @@ describe('the same output as the original pg_autoctl, run against our monitor', 
     ['get', 'node', 'candidate-priority', '--name', 'nosuch'], ['get', 'formation', 'number-sync-standbys', '--formation', 'nosuch'],
     ['set', 'formation', 'number-sync-standbys', '5'], ['set', 'node', 'candidate-priority', '101', '--name', 'node_b'],
     ['show', 'events', '--count', 'abc'], ['show', 'state', '--bogus'], ['perform', 'failover', '--group', '4'],
+    ['drop', 'node', '--formation', 'default', '--name', 'nosuch', '--force'],
   ];
   it.each(refusals.map((c) => [c.join(' '), c]))('refuses %s with the same exit code', async (_name, args) => {
     const withMonitor = [...(args as string[]), '--monitor', monitorUri];
@@ -749,7 +750,7 @@ describe('debug do commands (PG_AUTOCTL_DEBUG)', () => {
     expect(st.state).toMatchObject({ current_role: 'secondary', assigned_role: 'secondary', nodeId: n2, groupId: 0 });
     expect(st.postgres).toMatchObject({ pgdata: b, port: p2, is_running: false });
     r = await cli(['do', 'pgsetup', 'ready', '--pgdata', b], dbg);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(4); // the original's exit code for a Postgres that is not ready
     r = await cli(['do', 'pgsetup', 'discover', '--pgdata', b], dbg);
     expect(JSON.parse(r.stdout)).toMatchObject({ pgdata: b, port: p2, is_running: false });
     r = await cli(['do', 'fsm', 'nodes', 'set', '/dev/null', '--pgdata', b], dbg);

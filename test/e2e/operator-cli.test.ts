@@ -313,7 +313,7 @@ describe('operator commands with two fake nodes', () => {
 
   it('drop node names the node on the monitor; --force removes it at once', async () => {
     let r = await cli(['drop', 'node', '--monitor', monitorUri, '--name', 'nobody']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/--formation default --name nobody: no such node/);
     r = await cli(['drop', 'node', '--pgdata', pgdata, '--hostname', '127.0.0.1', '--pgport', String(p1), '--force']);
     expect(r.code, r.stderr).toBe(0);
