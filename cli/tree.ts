@@ -49,7 +49,8 @@ export function failMessage(scriptName: string, msg: string, usage: unknown): st
     const missing = line.match(/<[^>]+>/g) ?? [];
     return `missing argument ${missing.join(' ')}: usage: ${scriptName} ${line}`;
   }
-  return msg;
+  // yargs words some refusals on two lines ("Invalid values:\n  Argument: …"): one sentence
+  return msg.replace(/\s*\n\s*/g, ' ');
 }
 
 /**

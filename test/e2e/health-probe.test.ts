@@ -56,9 +56,11 @@ const REJECT_ALL_TCP = ['hostssl all all all reject', 'host all all all reject']
  * What PostgreSQL 15 logs at default settings for each early close (docs/health-probe.md).
  * With ssl off the server answers 'N' to an SSLRequest and the TLS rows hang up (FIN) there.
  */
-const LOGS: Record<string, { off: RegExp | null; ssl: RegExp | null }> = {
+const LOGS: Record<string, { off: RegExp | null; ssl: RegExp | null; racy?: boolean }> = {
   'close before sending anything (FIN)': { off: null, ssl: null },
-  'close before sending anything (RST)': { off: /could not receive data from client: Connection reset by peer/, ssl: /could not receive data from client: Connection reset by peer/ },
+  // racy: an RST that beats the backend's first read is logged; one that arrives before the
+  // postmaster's accept() may leave no trace (seen once on a loaded machine)
+  'close before sending anything (RST)': { off: /could not receive data from client: Connection reset by peer/, ssl: /could not receive data from client: Connection reset by peer/, racy: true },
   'half a length word, then close': { off: /incomplete startup packet/, ssl: /incomplete startup packet/ },
   'SSLRequest, read the answer, close (FIN)': { off: null, ssl: /could not accept SSL connection: EOF detected/ },
   'SSLRequest, read the answer, close (RST)': { off: /Connection reset by peer/, ssl: /could not accept SSL connection: Connection reset by peer/ },
@@ -120,6 +122,7 @@ describe.each(Object.keys(SSL_MODES))('the health probe against a server with %s
       const want = LOGS[ec.name]![mode === 'ssl off' ? 'off' : 'ssl'];
       const got = seen[ec.name]!;
       if (want === null) expect(got, ec.name).toEqual([]);
+      else if (LOGS[ec.name]!.racy && got.length === 0) continue;
       else {
         expect(got, ec.name).toHaveLength(1);
         expect(got[0], ec.name).toMatch(want);
