@@ -26,6 +26,8 @@ let tarball = '';
 let monitorPassword = '';
 const WRITER_PASSWORD = 'writer-pw-not-a-pgaf-secret';
 const ports: Record<Host, number> = { monitor: 0, node1: 0, node2: 0 };
+/** the data nodes' keeper endpoints ([http] of their cluster files) */
+const httpPorts: Record<Host, number> = { monitor: 0, node1: 0, node2: 0 };
 
 interface Run {
   code: number;
@@ -174,10 +176,17 @@ function writeConfig(h: Host): string {
       '  hostname: 127.0.0.1',
       `  socket_dir: ${join(hostDir(h), 'data')}`,
       // no auth and no ssl key: the defaults (scram-sha-256, TLS with self-signed certificates)
+      // the data nodes' [http] and [hooks] sections reach the keeper the module starts
+      ...(h === 'monitor' ? [] : ['http:', `  port: ${httpPorts[h]}`, 'hooks:', `  on_role_change: 'cat >> ${hookEventsFile(h)}'`]),
       '',
     ].join('\n'),
   );
   return file;
+}
+
+/** where the data nodes' on_role_change hook would append its JSON (in a directory the postgres user owns) */
+function hookEventsFile(h: Host): string {
+  return join(hostDir(h), 'data', 'hook-events.jsonl');
 }
 
 function tryKill(pid: number | undefined, sig: NodeJS.Signals): void {
@@ -195,6 +204,7 @@ beforeAll(async () => {
   const pgUser = lookupUser('postgres');
   for (const h of HOSTS) {
     ports[h] = await freePort();
+    httpPorts[h] = await freePort();
     for (const d of ['pm2', 'config', 'share', 'run', 'tmp']) mkdirSync(join(hostDir(h), d), { recursive: true });
     mkdirSync(join(hostDir(h), 'data'));
     chownSync(join(hostDir(h), 'data'), pgUser.uid, pgUser.gid);
@@ -272,6 +282,19 @@ describe('pgaf as a PM2 module', () => {
       expect(app?.pid).toBe(postmasterPid(h));
     }
   }, 1_590_000);
+
+  it('serves the keeper endpoints on the cluster file\'s http.port and takes its hooks', async () => {
+    const get = async (h: Host, path: string) => (await fetch(`http://127.0.0.1:${httpPorts[h]}${path}`, { signal: AbortSignal.timeout(3000) })).status;
+    for (const h of ['node1', 'node2'] as const) expect(await waitFor(`${h} /health`, 30_000, async () => (await get(h, '/health')) === 200)).toBe(true);
+    expect(await get('node1', '/primary')).toBe(200);
+    expect(await get('node2', '/replica')).toBe(200);
+    expect(await get('node2', '/primary')).toBe(503);
+    // the [hooks] section reached the node's pg_autoctl.cfg (whether the hook then fires under the module is not checked here yet)
+    for (const h of ['node1', 'node2'] as const) {
+      const cfg = readFileSync(join(hostDir(h), 'config', 'pg_autoctl', hostDir(h), 'data', 'pgdata', 'pg_autoctl.cfg'), 'utf8');
+      expect(cfg).toMatch(/^\[hooks\][^[]*^on_role_change = cat >> \S+hook-events\.jsonl$/m);
+    }
+  }, 130_000);
 
   it('shows keeper sentences, Postgres logs and metrics through PM2', async () => {
     const logs = await pm2('node2', ['logs', '--nostream', '--lines', '200']);
