@@ -12,14 +12,16 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupUser, type OsUser } from '../../lib/pgbin.js';
 import { freePort } from '../support/postgres.js';
+import { packagePathFor } from '../support/readable-package.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
-const PM2_BIN = join(REPO, 'node_modules', '.bin', 'pm2');
 const HOSTS = ['monitor', 'node1'] as const;
 type Host = (typeof HOSTS)[number];
 
 let root = '';
 let tarball = '';
+/** pm2 as postgres can run it (the checkout's, or a copy when the checkout is closed to postgres) */
+let PM2_BIN = '';
 let pgUser: OsUser;
 const ports: Record<Host, number> = { monitor: 0, node1: 0 };
 
@@ -183,6 +185,7 @@ beforeAll(async () => {
   expect(pack.code, pack.stderr).toBe(0);
   tarball = join(root, readdirSync(root).find((f) => f.endsWith('.tgz'))!);
   chmodSync(tarball, 0o644);
+  PM2_BIN = packagePathFor(pgUser, root, ['node_modules'], 'node_modules/.bin/pm2');
 }, 400_000);
 
 afterAll(async () => {

@@ -12,8 +12,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, sy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { packageRoot } from '../../lib/package-root.js';
-import { CLI } from './run-cli.js';
+import { packagePathFor } from './readable-package.js';
 
 export const SUBNET = '172.29.0';
 const GUARD = '172.16.0.0/12';
@@ -201,24 +200,6 @@ export class NetnsRig {
     ];
   }
 
-  /**
-   * The CLI as the postgres user can run it: the checkout's own when that user can read it,
-   * otherwise a hard-linked copy of the package in the rig's folder (a checkout under a 0700
-   * folder, as a fresh clone in `mktemp -d` is, is closed to that user).
-   */
-  private cliForPostgres(u: { uid: number; gid: number }): string {
-    const probe = spawnSync('setpriv', [`--reuid=${u.uid}`, `--regid=${u.gid}`, '--init-groups', process.execPath, '-e', 'require("fs").accessSync(process.argv[1], 4)', CLI]);
-    if (probe.status === 0) return CLI;
-    const root = packageRoot();
-    const copy = join(this.base, 'pgaf');
-    mkdirSync(copy);
-    for (const part of ['package.json', 'dist', 'node_modules', 'monitor-ext']) {
-      const r = spawnSync('cp', ['-al', join(root, part), copy]);
-      if (r.status !== 0) sh('cp', ['-a', join(root, part), copy]);
-    }
-    return join(copy, 'dist', 'cli', 'main.js');
-  }
-
   /** Guard route, bridge, `pg_autoctl` on PATH (a symlink to pgaf's CLI). */
   build(): void {
     if (!/unreachable 172\.16\.0\.0\/12/.test(sh('ip', ['route', 'show', 'type', 'unreachable']))) {
@@ -227,7 +208,7 @@ export class NetnsRig {
     const u = pgUser();
     chownSync(this.base, u.uid, u.gid);
     mkdirSync(this.binDir);
-    symlinkSync(this.cliForPostgres(u), join(this.binDir, 'pg_autoctl'));
+    symlinkSync(packagePathFor(u, this.base, ['package.json', 'dist', 'node_modules', 'monitor-ext'], 'dist/cli/main.js'), join(this.binDir, 'pg_autoctl'));
     for (const d of ['config', 'share', 'run', 'data']) {
       mkdirSync(join(this.base, d), { mode: 0o700 });
       chownSync(join(this.base, d), u.uid, u.gid);
