@@ -9,10 +9,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { extensionFiles } from '../../monitor-ext/bundle.js';
 import { lookupUser } from '../../lib/pgbin.js';
 import { staleExtensionFiles } from '../support/global-setup.js';
+import { packagePathFor } from '../support/readable-package.js';
 
-const root = resolve(import.meta.dirname, '../..');
 const base = mkdtempSync(join(tmpdir(), 'pgaf-global-setup-'));
 chmodSync(base, 0o755);
+// the checkout, or a copy of what the setup loads when the checkout is closed to postgres
+const root = resolve(packagePathFor(lookupUser('postgres'), base, ['package.json', 'tsconfig.json', 'node_modules', 'lib', 'monitor-ext', 'test'], '.'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 /** A share directory with `files` installed, owned by root, and a pg_config that reports it. */
