@@ -149,7 +149,7 @@ export function readSecretFile(path: string, what = 'password file'): string | u
 
 /** Said when a node is created or started with --auth trust. */
 export const TRUST_WARNING =
-  '--auth trust: every host allowed by pg_hba.conf connects as pgaf\'s users without a password (and the replication user reads all data); use --auth scram-sha-256 (the default)';
+  'Authentication is off (--auth trust): every host allowed by pg_hba.conf connects as pgaf\'s users without a password (and the replication user reads all data); use --auth scram-sha-256 (the default)';
 
 /** Said at every start of a node run with --auth trust or without SSL. */
 export function insecureStartWarnings(c: { authMethod: string; ssl: { active: boolean } }): string[] {
