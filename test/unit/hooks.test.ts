@@ -1,6 +1,6 @@
 // State-change hooks: the environment a hook gets (allow-listed: no secrets), its JSON on
 // stdin, its timeout, and the one sentence that tells its outcome; the [http]/[hooks] keys.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,9 +29,15 @@ describe('hooks', () => {
   it('runs a command with the JSON on stdin and logs one sentence', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgaf-hook-'));
     const { log, lines } = capture();
-    const o = await runHook(`cat > ${dir}/in.json`, ev, { timeoutSec: 10, log });
-    expect(o.ok).toBe(true);
-    expect(JSON.parse(readFileSync(join(dir, 'in.json'), 'utf8'))).toMatchObject({ hook: 'on_primary', node: 'node2', old_state: 'stop_replication', new_state: 'wait_primary' });
+    let input: string;
+    try {
+      const o = await runHook(`cat > ${dir}/in.json`, ev, { timeoutSec: 10, log });
+      expect(o.ok).toBe(true);
+      input = readFileSync(join(dir, 'in.json'), 'utf8');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(JSON.parse(input)).toMatchObject({ hook: 'on_primary', node: 'node2', old_state: 'stop_replication', new_state: 'wait_primary' });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^Hook on_primary \(cat\) for stop_replication -> wait_primary succeeded in \d+ ms\.$/);
   });
