@@ -280,6 +280,13 @@ describe('pgaf as a PM2 module', () => {
       const app = await proc(h, `pgaf-postgres-${h}`);
       expect(app?.pm2_env.status, `${h}'s Postgres app`).toBe('online');
       expect(app?.pid).toBe(postmasterPid(h));
+      // the defaults write no trust record: every rule is peer, scram or a reject
+      const records = readFileSync(join(hostDir(h), 'data', 'pgdata', 'pg_hba.conf'), 'utf8')
+        .split('\n')
+        .map((l) => l.replace(/#.*/, '').trim())
+        .filter((l) => l !== '');
+      expect(records.length, `${h}'s pg_hba.conf`).toBeGreaterThan(0);
+      expect(records.filter((l) => /\btrust\b/.test(l)), `${h}'s pg_hba.conf`).toEqual([]);
     }
   }, 1_590_000);
 
