@@ -118,11 +118,19 @@ describe.each(Object.keys(SSL_MODES))('the health probe against a server with %s
     for (const ec of EARLY_CLOSES) {
       seen[ec.name] = await linesDuring(s, () => ec.run(s.host, s.port));
     }
+    // A racy close that left no line in its own window may log it late, in the next one.
+    let late: RegExp | null = null;
     for (const ec of EARLY_CLOSES) {
       const want = LOGS[ec.name]![mode === 'ssl off' ? 'off' : 'ssl'];
-      const got = seen[ec.name]!;
+      let got = seen[ec.name]!;
+      if (late) {
+        const pattern = late;
+        const i = got.findIndex((l) => pattern.test(l));
+        if (i >= 0) got = got.filter((_, j) => j !== i);
+        late = null;
+      }
       if (want === null) expect(got, ec.name).toEqual([]);
-      else if (LOGS[ec.name]!.racy && got.length === 0) continue;
+      else if (LOGS[ec.name]!.racy && got.length === 0) late = want;
       else {
         expect(got, ec.name).toHaveLength(1);
         expect(got[0], ec.name).toMatch(want);
