@@ -207,7 +207,7 @@ export function openNode(pgdata: string, log: Logger, supervisor?: SupervisorFac
       networkPartitionTimeout: config.networkPartitionTimeout,
       restartFailureTimeout: config.restartFailureTimeout,
       restartFailureMaxRetries: config.restartFailureMaxRetries,
-      sleepMs: 1000,
+      sleepMs: 500,
       refreshEveryTicks: 10,
     },
     reloadMonitor: monitorReloader(pgdata, config, paths, log),
