@@ -63,7 +63,10 @@ export const initStandby: Step = async (ctx) => {
   await refreshPeers(ctx, true);
 };
 
-/** → wait_primary: synchronous_standby_names = '' (writes no longer wait for a standby). */
+/**
+ * → wait_primary, and → single from a primary state: synchronous_standby_names = '' (writes
+ * no longer wait for a standby); standbys keep streaming asynchronously.
+ */
 export const disableSyncRep: Step = async (ctx) => {
   await ensureRunning(ctx);
   await ctx.pg.setSynchronousStandbyNames('');
@@ -87,13 +90,6 @@ export const enableSyncRep: Step = async (ctx) => {
   if (names !== '' && !(await ctx.pg.waitForStandbyCatchUp(SYNC_CATCHUP_TIMEOUT_MS))) {
     ctx.log.warn('No standby caught up with synchronous replication yet; writes wait for one', { names });
   }
-};
-
-/** → single from a primary state: no replication. */
-export const disableReplication: Step = async (ctx) => {
-  await ensureRunning(ctx);
-  await ctx.pg.setSynchronousStandbyNames('');
-  await refreshPeers(ctx, false);
 };
 
 /** Stop Postgres (fast): draining, demote_timeout, demoted. */
@@ -122,7 +118,7 @@ export const restartAsPrimary: Step = async (ctx) => {
 /** draining/demoted/demote_timeout → single: start again as a primary without standbys. */
 export const resumeAsPrimary: Step = async (ctx) => {
   await ensureRunning(ctx);
-  await disableReplication(ctx);
+  await disableSyncRep(ctx);
 };
 
 /** Promote (idempotent), no standby setup, no sync rep. */

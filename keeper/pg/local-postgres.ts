@@ -166,7 +166,7 @@ export class PgLocalPostgres implements LocalPostgres {
     } else {
       this.mkdirOwned(this.pgdata, 0o700);
       // test mode (PG_REGRESS_SOCK_DIR=""): local TCP connections trusted, as the original's initdb --auth=trust
-      await this.ctl.initdb(this.o.testTrustLines?.length ? 'trust' : this.o.authMethod);
+      await this.ctl.initdb({ authHost: this.o.testTrustLines?.length ? 'trust' : this.o.authMethod });
     }
     await this.configure();
   }
