@@ -12,7 +12,7 @@ import { log as rootLog, type Logger } from './log.js';
 import { pgBinDir, type OsUser } from './pgbin.js';
 import { writeFileAs } from './atomic-file.js';
 import { withPeerMap, withSuperuserPeer } from './hba.js';
-import { editHbaFile } from './hba-file.js';
+import { editHbaFile, hbaFileOf } from './hba-file.js';
 import { childEnv } from './secrets.js';
 
 export type AuthMethod = 'trust' | 'md5' | 'scram-sha-256';
@@ -242,7 +242,7 @@ export class PostgresCtl {
       `initdb of ${this.pgdata}`,
     );
     const superuser = this.runAs?.name ?? userInfo().username;
-    const hbaFile = join(this.pgdata, 'pg_hba.conf');
+    const hbaFile = hbaFileOf(this.pgdata);
     const identFile = join(this.pgdata, 'pg_ident.conf');
     editHbaFile(hbaFile, (text) => withSuperuserPeer(text, superuser), this.runAs);
     writeFileAs(identFile, withPeerMap(readFileSync(identFile, 'utf8'), superuser), this.runAs);
