@@ -19,6 +19,8 @@ export type AuthMethod = 'trust' | 'md5' | 'scram-sha-256';
 export type StopMode = 'smart' | 'fast' | 'immediate';
 export type PgStatus = 'running' | 'stopped' | 'no-pgdata';
 
+const NOT_IN_STANDBY = /not in standby mode/;
+
 export interface RunResult {
   code: number;
   stdout: string;
@@ -182,8 +184,8 @@ export interface PostgresCtlOptions {
 
 /**
  * The one pg_ctl wrapper: verb methods over one data directory (initdb, start, stop, status,
- * reload), for the CLI, the monitor and the keeper. The keeper's other tools (promote,
- * pg_basebackup, pg_rewind, pg_controldata, single-user recovery) extend it in keeper/pg/ctl.ts.
+ * reload, promote), for the CLI, the monitor and the keeper. The keeper's other tools
+ * (pg_basebackup, pg_rewind, pg_controldata, single-user recovery) extend it in keeper/pg/ctl.ts.
  */
 export class PostgresCtl {
   readonly pgdata: string;
@@ -286,6 +288,19 @@ export class PostgresCtl {
       `stopping Postgres in ${this.pgdata}`,
     );
     return 'stopped';
+  }
+
+  /** `pg_ctl promote -w`; 'not-in-recovery' when the server already is a primary. */
+  async promote(timeoutSec = 60): Promise<'promoted' | 'not-in-recovery'> {
+    this.log.info('Promoting PostgreSQL', { pgdata: this.pgdata });
+    const res = await this.run('pg_ctl', ['-D', this.pgdata, '-w', '-t', String(timeoutSec), 'promote'], (timeoutSec + 10) * 1000, {
+      ok: (r) => r.code === 0 || NOT_IN_STANDBY.test(r.stderr),
+    });
+    if (res.code === 0) return 'promoted';
+    if (NOT_IN_STANDBY.test(res.stderr)) return 'not-in-recovery';
+    throw new PgCtl(`promoting Postgres in ${this.pgdata} failed (pg_ctl exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`, {
+      retryable: true,
+    });
   }
 
   /** `pg_ctl reload`: re-read postgresql.conf and pg_hba.conf. */

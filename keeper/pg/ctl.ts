@@ -1,35 +1,21 @@
-// The keeper's Postgres binaries: lib/postgres-ctl.ts PostgresCtl (pg_ctl start / stop /
-// status / reload, initdb) extended with pg_ctl promote, pg_basebackup, pg_rewind,
-// pg_controldata and single-user crash recovery. Each has a timeout.
+// The keeper's Postgres binaries: lib/postgres-ctl.ts PostgresCtl (every pg_ctl verb, initdb)
+// extended with the tools only the keeper runs: pg_basebackup, pg_rewind, pg_controldata and
+// single-user crash recovery. Each has a timeout.
 import { PgCtl } from '../../lib/errors.js';
 import { lastLines, PostgresCtl, type PostgresCtlOptions, type RunResult } from '../../lib/postgres-ctl.js';
 
 const C_LOCALE = { LC_ALL: 'C', LANG: 'C' };
-const NOT_IN_STANDBY = /not in standby mode/;
 /** pg_basebackup's complaint when we ask for a slot the upstream does not have yet. */
 export const NO_SUCH_SLOT = /replication slot .* does not exist/;
 
 /**
- * lib/postgres-ctl.ts PostgresCtl (initdb, start, stop, status, reload: one copy for the CLI,
- * the monitor and the keeper) plus the tools only the keeper runs. Everything runs with the C
+ * lib/postgres-ctl.ts PostgresCtl (pg_ctl and initdb: one copy for the CLI, the monitor and
+ * the keeper) plus the tools only the keeper runs. Everything runs with the C
  * locale (pg_controldata's labels are parsed; the postmaster inherits it).
  */
 export class KeeperCtl extends PostgresCtl {
   constructor(opts: Omit<PostgresCtlOptions, 'env'>) {
     super({ ...opts, env: C_LOCALE });
-  }
-
-  /** `pg_ctl promote -w`; 'not-in-recovery' when the server already is a primary. */
-  async promote(timeoutSec = 60): Promise<'promoted' | 'not-in-recovery'> {
-    this.log.info('Promoting PostgreSQL', { pgdata: this.pgdata });
-    const res = await this.run('pg_ctl', ['-D', this.pgdata, '-w', '-t', String(timeoutSec), 'promote'], (timeoutSec + 10) * 1000, {
-      ok: (r) => r.code === 0 || NOT_IN_STANDBY.test(r.stderr),
-    });
-    if (res.code === 0) return 'promoted';
-    if (NOT_IN_STANDBY.test(res.stderr)) return 'not-in-recovery';
-    throw new PgCtl(`promoting Postgres in ${this.pgdata} failed (pg_ctl exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`, {
-      retryable: true,
-    });
   }
 
   /** pg_controldata as a map of its "Label: value" lines. */
