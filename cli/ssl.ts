@@ -12,7 +12,7 @@ import { readStateFile } from '../keeper/state/state-file.js';
 import { BadConfig } from '../lib/errors.js';
 import type { Ini } from '../lib/ini.js';
 import { log } from '../lib/log.js';
-import { applyMonitorSsl } from '../lib/monitor-ssl.js';
+import { applyMonitorSsl } from '../monitor-ext/monitor-ssl.js';
 import { withUriSsl } from '../lib/pg-uri.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { servicePid } from '../lib/pid-file.js';

@@ -7,7 +7,7 @@ import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
 import { insecureStartWarnings } from '../lib/secrets.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
-import { updateExtensionIfOlder } from '../lib/monitor-extension.js';
+import { updateExtensionIfOlder } from './extension.js';
 import { withClient } from '../lib/sql.js';
 import { HealthWorker } from './health/worker.js';
 import { MonitorIntegrations } from './status-page/service.js';
@@ -17,7 +17,7 @@ import { isIP } from 'node:net';
 import { keeperNetworkCidr } from '../lib/hba.js';
 import { tcpTestMode, testModeWarning, usesTcpLocally } from '../lib/test-mode.js';
 import { readFileSync } from 'node:fs';
-import { rewriteMonitorSettings, withInclude } from '../lib/create-monitor.js';
+import { rewriteMonitorSettings, withInclude } from './create-monitor.js';
 import { writeFileAs } from '../lib/atomic-file.js';
 import { MONITOR_SETTING_NAMES } from './settings.js';
 
