@@ -8,7 +8,7 @@ import { chownNoFollow } from '../../lib/atomic-file.js';
 import type { Logger } from '../../lib/log.js';
 import type { OsUser } from '../../lib/pgbin.js';
 import type { PgTarget } from '../../lib/pg-uri.js';
-import type { AuthMethod } from '../../lib/postgres-ctl.js';
+import type { AuthMethod } from '../../lib/auth-method.js';
 import type { Query } from '../../lib/sql.js';
 import { NO_SSL, type SslConfig } from '../../lib/ssl.js';
 import { usesTcpLocally } from '../../lib/test-mode.js';
