@@ -191,8 +191,10 @@ export function metadataSyncer(pgdata: string, initial: KeeperConfig, paths: Nod
   };
 }
 
-export function openNode(pgdata: string, log: Logger, supervisor?: SupervisorFactory): OpenNode {
+export function openNode(pgdata: string, parentLog: Logger, supervisor?: SupervisorFactory): OpenNode {
   const { config, paths } = loadKeeperConfig(pgdata);
+  // every line of this node's keeper names the node (and the loop adds its state)
+  const log = parentLog.child({ node: config.name });
   const state = readStateFile(paths.state);
   const pg = localPostgres(config, paths, state.nodeId, log, supervisor);
   const monitor = monitorClientFor(config, paths);
