@@ -311,7 +311,7 @@ export class Keeper {
     if (have !== '') return;
     const want = await this.monitor.syncNamesIfStillPrimary();
     if (want !== undefined && want !== '') {
-      log.warn(`synchronous_standby_names is '', the monitor wants '${want}': setting it.`);
+      log.warn(`Synchronous replication is off on this primary: setting synchronous_standby_names to '${want}' as the monitor wants.`);
       await this.d.pg.setSynchronousStandbyNames(want);
     }
   }
