@@ -78,7 +78,7 @@ export class Keeper {
   private reloadRequested = false;
   /** Postgres down since (s) and the restarts tried since, for reportedPgIsRunning() */
   private restart: { downSince?: number; restartAttempts: number } = { restartAttempts: 0 };
-  /** set by a NOTIFY (the node list or a goal may have changed) and by a transition */
+  /** set by a NOTIFY: the node list or a goal may have changed (HBA and slots are refreshed) */
   private notified = true;
   private peersSignature = '';
   private ticksSinceRefresh = 0;
