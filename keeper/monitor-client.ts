@@ -171,12 +171,10 @@ export class MonitorClient implements KeeperMonitor {
   }
 
   async syncNamesIfStillPrimary(): Promise<string | undefined> {
-    // one statement, one snapshot: the names match the goal read beside them
-    const [r] = await this.q(
-      `SELECT n.goalstate::text AS goal, pgautofailover.synchronous_standby_names($1, $2) AS ssn
-         FROM pgautofailover.node n WHERE n.nodeid = $3`,
-      [this.ids.formation, this.ids.groupId, this.ids.nodeId],
-    );
+    // one call: the names match the goal read beside them
+    const [r] = await this.q(`SELECT goal_state::text AS goal, standby_names AS ssn FROM pgautofailover.get_goal_and_standby_names($1)`, [
+      this.ids.nodeId,
+    ]);
     return r && r.goal === 'primary' ? String(r.ssn ?? '') : undefined;
   }
 

@@ -42,7 +42,7 @@ function signalKeeper(paths: NodePaths, log: Logger): void {
 async function groupMembers(target: PgTarget, config: KeeperConfig): Promise<GroupMember[]> {
   const rows = await withClient(target, { kind: 'monitor', connectTimeoutMs: 5_000 }, (q) =>
     q<{ nodeid: string; nodename: string; goalstate: NodeState }>(
-      'SELECT nodeid, nodename, goalstate::text AS goalstate FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 ORDER BY nodeid',
+      'SELECT node_id AS nodeid, nodename, assigned_group_state::text AS goalstate FROM pgautofailover.current_state($1, $2) ORDER BY node_id',
       [config.formation, config.group],
     ),
   );
