@@ -6,7 +6,7 @@ import { configSet } from '../../config/config-keys.js';
 import { MONITOR_DISABLED, type KeeperConfig } from '../../config/keeper-config.js';
 import { readNodeIni, writeNodeIni } from '../../config/node-config.js';
 import type { NodePaths } from '../../config/node-paths.js';
-import { BadArgs, BadConfig, BadState, Monitor } from '../../lib/errors.js';
+import { BadArgs, BadConfig, BadState, MonitorFailed } from '../../lib/errors.js';
 import { maskSecrets, type Logger } from '../../lib/log.js';
 import { parsePgUri, type PgTarget } from '../../lib/pg-uri.js';
 import { nodeMonitorTarget, withStoredMonitorPassword } from '../monitor-target.js';
@@ -87,7 +87,7 @@ async function waitForCatchingup(client: MonitorClient, pg: ReturnType<typeof lo
     const reply = await client.nodeActive({ state: 'wait_standby', pgIsRunning: facts.running, tli: facts.timeline, lsn: facts.lsn, repState: '' });
     if (reply.goal === 'catchingup') return;
     if (Date.now() > deadline) {
-      throw new Monitor(`the new monitor did not move this standby to catchingup within ${CATCHINGUP_WAIT_MS / 1000}s (goal ${reply.goal})`, {
+      throw new MonitorFailed(`the new monitor did not move this standby to catchingup within ${CATCHINGUP_WAIT_MS / 1000}s (goal ${reply.goal})`, {
         retryable: false,
         hint: 'enable the monitor on the primary first, with its keeper running',
       });
