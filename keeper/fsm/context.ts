@@ -1,5 +1,7 @@
-// The seams the keeper's transitions depend on: local Postgres and the monitor. Declared
-// here by their consumer; keeper/index.ts wires the real implementations, tests pass fakes.
+// The seams the keeper's transition steps (steps.ts) depend on: the local Postgres and the
+// monitor, declared here by their consumer. keeper/open-node.ts wires the real ones
+// (keeper/pg/local-postgres.ts, keeper/monitor-client.ts or, without a monitor,
+// keeper/local-monitor/client.ts); `pgaf do fsm assign` passes the same to reachAssignedState().
 import type { Logger } from '../../lib/log.js';
 
 export interface PeerNode {

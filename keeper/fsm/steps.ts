@@ -168,7 +168,7 @@ export const rewindOrInit: Step<PgProcess & PgDataCopy & PgStandbySetup & PgPeer
   const primary = await requirePrimary(ctx);
   await ctx.pg.stop('fast');
   if (!ctx.pg.hasData() || !(await ctx.pg.rewind(primary))) {
-    ctx.log.warn('pg_rewind was not possible, taking a base backup instead', { from: primary.name });
+    ctx.log.warn('Could not rewind PGDATA with pg_rewind: taking a base backup instead', { from: primary.name });
     await ctx.pg.basebackup(primary);
   }
   await ctx.pg.writeStandbySetup({ upstream: primary });
