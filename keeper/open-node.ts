@@ -209,7 +209,7 @@ export function openNode(pgdata: string, parentLog: Logger, supervisor?: Supervi
       networkPartitionTimeout: config.networkPartitionTimeout,
       restartFailureTimeout: config.restartFailureTimeout,
       restartFailureMaxRetries: config.restartFailureMaxRetries,
-      sleepMs: 1000,
+      sleepMs: 500,
       refreshEveryTicks: 10,
     },
     reloadMonitor: monitorReloader(pgdata, config, paths, log),
