@@ -6,14 +6,16 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
 import { json } from './output.js';
-import { monitorUriOf, type KeeperConfig } from '../config/keeper-config.js';
+import { requireMonitorUri, type KeeperConfig } from '../config/keeper-config.js';
 import type { NodePaths } from '../config/node-paths.js';
 import { BadArgs, BadConfig, BadState, PgSql } from '../lib/errors.js';
 import { parseNodesJson, readNodesFile, writeNodesFile } from '../keeper/state/nodes-file.js';
 import { loadKeeperConfig, localPostgres, openNode } from '../keeper/open-node.js';
 import { findTransition, TRANSITIONS } from '../keeper/fsm/transitions.js';
 import { isNodeState, NODE_STATES, type NodeState } from '../keeper/fsm/states.js';
-import { initialState, readStateFile, writeStateFile, type KeeperState } from '../keeper/state/state-file.js';
+import { initialState, readStateFile, type KeeperState } from '../keeper/state/state-file.js';
+import { StateStore } from '../keeper/state/store.js';
+import { reachAssignedState } from '../keeper/fsm/reach.js';
 import { log } from '../lib/log.js';
 import { servicePid } from '../lib/pid-file.js';
 import { nodeMonitorTarget } from '../keeper/monitor-target.js';
@@ -25,7 +27,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { nodePaths } from '../config/node-paths.js';
 import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
-import { monitorConfigFromIni, monitorLocalTarget, requireNodeIni } from '../config/node-config.js';
+import { monitorConfigFromIni, monitorSocketTarget, requireNodeIni } from '../config/node-config.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import type { PgTarget } from '../lib/pg-uri.js';
 import { localTarget } from '../keeper/pg/local-sql.js';
@@ -83,7 +85,7 @@ function localSetup(pgdata: string): LocalSetup {
   const node = requireNodeIni(pgdata);
   if (node.role === 'monitor') {
     const cfg = monitorConfigFromIni(node.ini, node.path);
-    return { role: 'monitor', pgdata, pgCtl: cfg.pgCtl, host: cfg.host, port: cfg.port, username: cfg.username, dbname: cfg.dbname, target: monitorLocalTarget(cfg, 'postgres') };
+    return { role: 'monitor', pgdata, pgCtl: cfg.pgCtl, host: cfg.host, port: cfg.port, username: cfg.username, dbname: cfg.dbname, target: monitorSocketTarget(cfg, 'postgres') };
   }
   const { config } = loadKeeperConfig(pgdata);
   const superuser = postgresRunAs(pgdata)?.name ?? userInfo().username;
@@ -140,16 +142,17 @@ function refuseWhenKeeperRuns(pidFile: string): void {
  * again if the keeper's own save replaced it meanwhile.
  */
 async function assignThroughKeeper(paths: NodePaths, pid: number, to: NodeState, waitSec: number): Promise<KeeperState> {
+  const store = new StateStore(paths.state);
   const deadline = Date.now() + waitSec * 1000;
   let announced = false;
   for (;;) {
-    const state = readStateFile(paths.state);
+    const state = store.read();
     if (state.current_role === to && state.assigned_role === to) return state;
     if (state.assigned_role !== to) {
       if (!findTransition(state.current_role, to)) {
         throw new BadState(`the keeper does not know how to reach "${to}" from "${state.current_role}"`, { hint: 'see pgaf do fsm list' });
       }
-      writeStateFile(paths.state, { ...state, assigned_role: to });
+      store.write({ ...state, assigned_role: to });
       process.kill(pid, 'SIGHUP');
       if (!announced) log.info(`Assigned ${to} to the running keeper (pid ${pid}), current state ${state.current_role}`);
       announced = true;
@@ -164,7 +167,7 @@ async function assignThroughKeeper(paths: NodePaths, pid: number, to: NodeState,
 /** get_other_nodes() of the node of PGDATA, as its monitor lists them (do fsm nodes get, do monitor get others). */
 async function otherNodesOnMonitor(config: KeeperConfig, paths: NodePaths): Promise<Array<Record<string, unknown>>> {
   const state = readStateFile(paths.state);
-  const rows = await withClient(nodeMonitorTarget(monitorUriOf(config, paths.config), config.pgdata), { kind: 'monitor' }, (q) =>
+  const rows = await withClient(nodeMonitorTarget(requireMonitorUri(config, paths.config), config.pgdata), { kind: 'monitor' }, (q) =>
     q('SELECT node_id, node_name, node_host, node_port, node_lsn::text, node_is_primary FROM pgautofailover.get_other_nodes($1::bigint)', [state.nodeId]),
   );
   return rows.map((r) => ({ ...r, node_id: Number(r.node_id) }));
@@ -182,7 +185,7 @@ function fsmCommands(f: Argv): Argv {
         prev = undefined;
       }
       const state = initialState(prev?.nodeId ?? 0, prev?.groupId ?? 0, 'init');
-      writeStateFile(paths.state, state);
+      new StateStore(paths.state).write(state);
       json(state);
     })
     .command('state', 'print the local state as JSON', (s) => s.option('pgdata', pgdataOption), async (args) => {
@@ -225,17 +228,17 @@ function fsmCommands(f: Argv): Argv {
         const node = openNode(pgdata, log);
         try {
           refuseWhenKeeperRuns(node.paths.pid);
-          const state = readStateFile(node.paths.state);
+          const store = new StateStore(node.paths.state);
+          const state = store.read();
           const from = state.current_role;
           if (from !== to) {
-            const t = findTransition(from, to);
-            if (!t) throw new BadState(`the keeper does not know how to reach "${to}" from "${from}"`, { hint: 'see pgaf do fsm list' });
-            log.info(`Transition from ${from} to ${to}: ${t.comment}`);
-            await t.run({ nodeId: state.nodeId, groupId: state.groupId, formation: node.config.formation, pg: node.pg, monitor: node.monitor, log });
+            const ctx = { nodeId: state.nodeId, groupId: state.groupId, formation: node.config.formation, pg: node.pg, monitor: node.monitor, log: log.child({ node: node.config.name, state: from }) };
+            const outcome = await reachAssignedState(ctx, from, to, { reason: 'assigned by hand' });
+            if (outcome.kind === 'no-edge') throw new BadState(`the keeper does not know how to reach "${to}" from "${from}"`, { hint: 'see pgaf do fsm list' });
           }
           state.current_role = to;
           state.assigned_role = to;
-          writeStateFile(node.paths.state, state);
+          store.write(state);
           json(state);
         } finally {
           await node.monitor.close();

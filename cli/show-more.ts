@@ -8,14 +8,13 @@ import { json, typedIni } from './output.js';
 import { keeperConfigFromIni } from '../config/keeper-config.js';
 import { nodePaths } from '../config/node-paths.js';
 import { readNodeIni, requireNodeIni } from '../config/node-config.js';
-import { BadArgs, BadConfig, Monitor } from '../lib/errors.js';
+import { BadArgs, BadConfig, NotOnMonitor } from '../lib/errors.js';
 import { completeIni, maskedIni } from '../config/config-keys.js';
 import { stringifyIni } from '../lib/ini.js';
 import { log } from '../lib/log.js';
 import type { NodeStateRow } from '../lib/monitor-queries.js';
 import { localAddressToward } from '../lib/net.js';
 import { readStateFile } from '../keeper/state/state-file.js';
-import { localPostgres } from '../keeper/open-node.js';
 import { resolveMonitor, resolvePgdata } from './options.js';
 
 /** Where `show ipaddr` looks when no monitor is known: the original's default lookup target. */
@@ -220,7 +219,7 @@ export function systemdCommand(cli: Argv): Argv {
 /** `show state --local`: this node's row from its config and state files, no monitor. */
 export async function localStateRow(pgdata: string): Promise<NodeStateRow> {
   const node = requireNodeIni(pgdata);
-  if (node.role === 'monitor') throw new Monitor('pgaf show state --local is not supported on a monitor', { retryable: false });
+  if (node.role === 'monitor') throw new NotOnMonitor('pgaf show state --local is not supported on a monitor');
   if (node.role !== 'keeper') throw new BadConfig(`${node.path}: unknown node role ${node.role ?? '(none)'}`);
   const cfg = keeperConfigFromIni(node.ini, node.path);
   const paths = nodePaths(pgdata);
@@ -228,6 +227,8 @@ export async function localStateRow(pgdata: string): Promise<NodeStateRow> {
   // timeline and LSN from the local Postgres when it runs, as the original
   let tli = 0;
   let lsn = '0/0';
+  // the keeper's modules load only here: `show state` without --local does not need them
+  const { localPostgres } = await import('../keeper/open-node.js');
   const pg = localPostgres(cfg, paths, state.nodeId, log);
   try {
     const facts = await pg.readFacts();

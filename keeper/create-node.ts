@@ -5,7 +5,7 @@ import { hostname as osHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { keeperConfigFromIni, keeperConfigToIni, type KeeperConfig } from '../config/keeper-config.js';
 import { readNodeIni, writeNodeIni } from '../config/node-config.js';
-import { BadArgs, BadConfig, Monitor } from '../lib/errors.js';
+import { BadArgs, BadConfig, MonitorFailed } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { readControlData } from '../lib/controldata.js';
 import { ensurePrivateDir } from '../lib/private-dir.js';
@@ -25,7 +25,8 @@ import { isIP } from 'node:net';
 import { MonitorClient } from './monitor-client.js';
 import { enrollKeeper } from './monitor-credentials.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
-import { initialState, readStateFile, writeStateFile, type KeeperState } from './state/state-file.js';
+import { initialState, readStateFile, type KeeperState } from './state/state-file.js';
+import { StateStore } from './state/store.js';
 
 export interface CreateNodeRequest {
   pgdata: string;
@@ -169,7 +170,7 @@ export async function registerWithRetry(client: MonitorClient, args: Parameters<
       return await client.register(args);
     } catch (err) {
       const sqlstate = (err as { sqlstate?: string }).sqlstate;
-      const retry = sqlstate === '55006' || (err instanceof Monitor && err.retryable !== false && !sqlstate);
+      const retry = sqlstate === '55006' || (err instanceof MonitorFailed && err.retryable !== false && !sqlstate);
       if (!retry || Date.now() > deadline) throw err;
       log.info(`The monitor is not ready for this node yet, retrying: ${(err as Error).message}`);
       await new Promise((r) => setTimeout(r, 1000));
@@ -230,7 +231,7 @@ function writeNodeFiles(paths: NodePaths, runAs: OsUser | undefined, config: Kee
   mkdirSync(dirname(paths.state), { recursive: true, mode: 0o700 });
   ensurePrivateDir(paths.runBase, paths.runDir, runAs);
   writeNodeIni(paths.config, keeperConfigToIni(config));
-  writeStateFile(paths.state, state);
+  new StateStore(paths.state).write(state);
 }
 
 /**

@@ -13,7 +13,7 @@ import type { OpenNode } from '../keeper/open-node.js';
 import type { KeeperSnapshot } from '../keeper/http/snapshot.js';
 import { KeeperCtl } from '../keeper/pg/ctl.js';
 import { runDataNode } from '../keeper/service.js';
-import { createMonitor, planCreateMonitor } from '../lib/create-monitor.js';
+import { createMonitor, planCreateMonitor } from '../monitor-ext/create-monitor.js';
 import { BadConfig } from '../lib/errors.js';
 import { implicitSslRequest, logSslRequest, resolveSslRequest, sslChoiceOf, type SslRequest } from '../lib/ssl.js';
 import type { Logger } from '../lib/log.js';
@@ -81,7 +81,9 @@ function pm2Supervisor(appName: string, ctl: KeeperCtl, log: Logger): Pm2Supervi
     binDir: ctl.binDir,
     runAs: ctl.runAs,
     log,
-    foreignStop: (mode) => ctl.stop(mode),
+    foreignStop: async (mode) => {
+      await ctl.stop({ mode });
+    },
   });
 }
 

@@ -6,7 +6,7 @@ import { configSet } from '../../config/config-keys.js';
 import { MONITOR_DISABLED, type KeeperConfig } from '../../config/keeper-config.js';
 import { readNodeIni, writeNodeIni } from '../../config/node-config.js';
 import type { NodePaths } from '../../config/node-paths.js';
-import { BadArgs, BadConfig, BadState, Monitor } from '../../lib/errors.js';
+import { BadArgs, BadConfig, BadState, MonitorFailed } from '../../lib/errors.js';
 import { maskSecrets, type Logger } from '../../lib/log.js';
 import { parsePgUri, type PgTarget } from '../../lib/pg-uri.js';
 import { nodeMonitorTarget, withStoredMonitorPassword } from '../monitor-target.js';
@@ -20,7 +20,8 @@ import type { NodeState } from '../fsm/states.js';
 import { credentialsPath, enrollKeeper } from '../monitor-credentials.js';
 import { MonitorClient } from '../monitor-client.js';
 import { loadKeeperConfig, localPostgres } from '../open-node.js';
-import { readStateFile, writeStateFile } from '../state/state-file.js';
+import { readStateFile } from '../state/state-file.js';
+import { StateStore } from '../state/store.js';
 import { planDisableMonitor, registrationStateFor, stateAfterRegistration, streamsFrom, type GroupMember } from './plan.js';
 
 const CATCHINGUP_WAIT_MS = 120_000;
@@ -86,7 +87,7 @@ async function waitForCatchingup(client: MonitorClient, pg: ReturnType<typeof lo
     const reply = await client.nodeActive({ state: 'wait_standby', pgIsRunning: facts.running, tli: facts.timeline, lsn: facts.lsn, repState: '' });
     if (reply.goal === 'catchingup') return;
     if (Date.now() > deadline) {
-      throw new Monitor(`the new monitor did not move this standby to catchingup within ${CATCHINGUP_WAIT_MS / 1000}s (goal ${reply.goal})`, {
+      throw new MonitorFailed(`the new monitor did not move this standby to catchingup within ${CATCHINGUP_WAIT_MS / 1000}s (goal ${reply.goal})`, {
         retryable: false,
         hint: 'enable the monitor on the primary first, with its keeper running',
       });
@@ -149,7 +150,7 @@ export async function enableMonitor(pgdata: string, uri: string, log: Logger): P
       if (!streaming) log.warn(`This standby does not stream from ${primary ? `${primary.name} (${primary.host}:${primary.port})` : 'the primary'}: its keeper will point it there and restart it`);
     }
     // the state file first: a keeper that notices the new config then starts from it
-    writeStateFile(paths.state, stateAfterRegistration(state, { ...reg, goal }, Date.now() / 1000, streaming));
+    new StateStore(paths.state).write(stateAfterRegistration(state, { ...reg, goal }, Date.now() / 1000, streaming));
     rmSync(credentialsPath(paths.state), { force: true });
     // a password in the URI goes to the node's 0600 monitor.password file, not into pg_autoctl.cfg
     const given = parseMonitorUri(uri).password;
