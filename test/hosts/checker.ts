@@ -164,8 +164,10 @@ export class Writers {
   readonly acks: Ack[] = [];
   private readonly loops: WriterLoop[];
 
-  constructor(targets: Target[]) {
-    this.loops = [new WriterLoop('uri', targets, this.acks, 5000), ...targets.map((t) => new WriterLoop(`direct-${t.name}`, [t], this.acks, 5000))];
+  /** `direct: false`: the URI writer alone (bench/failover's host mode). */
+  constructor(targets: Target[], opts: { direct?: boolean } = {}) {
+    const direct = opts.direct === false ? [] : targets.map((t) => new WriterLoop(`direct-${t.name}`, [t], this.acks, 5000));
+    this.loops = [new WriterLoop('uri', targets, this.acks, 5000), ...direct];
   }
 
   start(): void {
