@@ -12,7 +12,8 @@
 //   - a planned switchover (pgaf: `pm2 trigger pm2-pgaf switchover`; pg_auto_failover:
 //     `pg_autoctl perform switchover`), timed as the longest gap between acknowledged writes;
 //   - acknowledged writes missing on the primary at the end of the cycle: lost.
-// Both systems run with their default settings and `auth: trust` inside the formation.
+// Both systems run with their default settings and `auth: trust` inside the formation; the
+// writer logs in with scram-sha-256 as the formation's client role (test/hosts/formation.ts).
 //
 //   npx tsx bench/failover/hosts.ts [--runs N] [--systems pgaf,pg_auto_failover] [--json FILE]
 // Run it under /work/tools/pgaf-slot (it holds a formation of three hosts for minutes).
@@ -24,7 +25,7 @@ import type Docker from 'dockerode';
 import { engine } from '../../test/hosts/engine.js';
 import { Writers, createTable, longestOutage, lostAcks, rowsOn } from '../../test/hosts/checker.js';
 import * as F from '../../test/hosts/faults.js';
-import { DATA_PARENT, Formation, MODULE, PGDATA, PGPORT, waitFor } from '../../test/hosts/formation.js';
+import { DATA_PARENT, Formation, MODULE, PGDATA, PGPORT, monitorConverged, waitFor } from '../../test/hosts/formation.js';
 import { removeLabelled, type Host } from '../../test/hosts/tier.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -66,7 +67,8 @@ class PafFormation extends Formation {
         return !!r && (i === 0 ? ['single', 'wait_primary', 'primary'].includes(r.reportedstate) : r.reportedstate === 'secondary');
       });
     }
-    await this.allowClients();
+    const primary = await waitFor('one primary and a secondary on the monitor', 120_000, async () => monitorConverged(await this.nodeRows(), this.nodeNames.length));
+    await this.allowClients(this.node(primary));
     await this.waitConverged(120_000);
     for (const h of this.tier.hosts.values()) await this.pm2(h, ['save']);
   }

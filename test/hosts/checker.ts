@@ -36,6 +36,9 @@ export interface Target {
   name: string;
   host: string;
   port: number;
+  /** the test clients' role and its password (scram-sha-256 over SSL) */
+  user: string;
+  password: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,7 +47,8 @@ function client(t: Target, database = 'postgres'): pg.Client {
   const c = new pg.Client({
     host: t.host,
     port: t.port,
-    user: 'postgres',
+    user: t.user,
+    password: t.password,
     database,
     ssl: { rejectUnauthorized: false },
     connectionTimeoutMillis: 2000,
