@@ -239,11 +239,17 @@ export class Formation {
    * scram-sha-256.
    */
   async allowClients(primary: Host): Promise<void> {
+    // the verifier goes in the environment (not in a command line an error would show), the
+    // socket directory is the server's own (postmaster.pid's fifth line)
     const verifier = scramVerifier(readFileSync(this.passwordFile, 'utf8').trim());
-    await primary.run(
-      ['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '/tmp', '-p', String(PGPORT), '-d', 'postgres', '-c',
-        `CREATE ROLE ${CLIENT_ROLE} LOGIN IN ROLE pg_read_all_stats PASSWORD '${verifier}'`, '-c', `GRANT CREATE ON SCHEMA public TO ${CLIENT_ROLE}`],
-      { user: 'postgres' },
+    await primary.sh(
+      [
+        `psql -X -q -v ON_ERROR_STOP=1 -h "$(sed -n 5p ${PGDATA}/postmaster.pid)" -p ${PGPORT} -d postgres -v verifier="$TIER_CLIENT_VERIFIER" <<'SQL'`,
+        `CREATE ROLE ${CLIENT_ROLE} LOGIN IN ROLE pg_read_all_stats PASSWORD :'verifier';`,
+        `GRANT CREATE ON SCHEMA public TO ${CLIENT_ROLE};`,
+        'SQL',
+      ].join('\n'),
+      { user: 'postgres', env: [`TIER_CLIENT_VERIFIER=${verifier}`] },
     );
     const line = `hostssl all ${CLIENT_ROLE} ${this.tier.gateway}/32 scram-sha-256`;
     await Promise.all(
