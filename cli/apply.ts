@@ -3,7 +3,7 @@
 // and maintenance), idempotently. Exit 0 when the formation matches (or, with --check, could
 // be made to); non-zero with a reason when it cannot get there.
 import type { Argv } from 'yargs';
-import type { ApplyResult } from '../config/apply.js';
+import type { ApplyResult } from './apply-formation.js';
 import { BadConfig, BadState } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { parsePgUri } from '../lib/pg-uri.js';
@@ -29,7 +29,7 @@ export function printApplyResult(r: ApplyResult, json: boolean, out: (s: string)
 export async function runApply(a: ApplyArgs): Promise<ApplyResult> {
   // zod and cosmiconfig load only for this command
   const { loadClusterConfig } = await import('../config/cluster-config.js');
-  const { applyFormation } = await import('../config/apply.js');
+  const { applyFormation } = await import('./apply-formation.js');
   const config = await loadClusterConfig({
     file: a.file,
     flags: { 'monitor.uri': a.monitor, 'formation.name': a.formation },

@@ -10,7 +10,7 @@ import { completeIni, configGet, configSet, maskedIni, roleOf, validateConfig } 
 import { keeperConfigFromIni } from '../config/keeper-config.js';
 import { monitorConfigFromIni, requireNodeIni, writeNodeIni, type NodeIni } from '../config/node-config.js';
 import { nodePaths } from '../config/node-paths.js';
-import { rewriteMonitorSettings } from '../lib/create-monitor.js';
+import { rewriteMonitorSettings } from '../monitor-ext/create-monitor.js';
 import { BadConfig } from '../lib/errors.js';
 import { stringifyIni } from '../lib/ini.js';
 import { log } from '../lib/log.js';

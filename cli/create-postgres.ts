@@ -2,6 +2,7 @@
 // (initdb for the first node, a base backup for a standby); --run goes on as `run`.
 import type { Argv } from 'yargs';
 import { KEEPER_DEFAULTS } from '../config/keeper-config.js';
+import { AUTH_METHODS } from '../lib/auth-method.js';
 import { BadArgs } from '../lib/errors.js';
 import { parseArgs } from 'node:util';
 import { levelFromFlags, log, setLogLevel } from '../lib/log.js';
@@ -9,7 +10,7 @@ import { createNode, type CreateNodeRequest } from '../keeper/create-node.js';
 import { initDataNode, runDataNode } from '../keeper/service.js';
 import { logSslRequest, optionalSslRequest, type SslArgs } from '../lib/ssl.js';
 import { parsePgUri } from '../lib/pg-uri.js';
-import { AUTH_CHOICES, AUTH_METHODS, checkedPghost, parseFormation, parseHostname, parseListen, parseNodeName, parsePath, parsePort, parseRoleName, resolvePgdata } from './options.js';
+import { AUTH_CHOICES, checkedPghost, parseFormation, parseHostname, parseListen, parseNodeName, parsePath, parsePort, parseRoleName, resolvePgdata } from './options.js';
 import { withSslOptions } from './ssl-options.js';
 import { localHostFor } from '../lib/test-mode.js';
 import { reportError } from './report-error.js';
@@ -156,7 +157,7 @@ async function createPostgres(args: CreatePostgresArgs, run: boolean): Promise<v
   log.info(`Node ${created.config.name} is ${state}; run \`pgaf run --pgdata ${req.pgdata}\` to keep it managed`);
 }
 
-const LEAN_OPTIONS = {
+export const LEAN_OPTIONS = {
   pgdata: { type: 'string' }, pgport: { type: 'string' }, pghost: { type: 'string' }, pgctl: { type: 'string' },
   listen: { type: 'string' }, hostname: { type: 'string' }, nodename: { type: 'string' }, name: { type: 'string' },
   formation: { type: 'string' }, group: { type: 'string' }, monitor: { type: 'string' }, auth: { type: 'string' },

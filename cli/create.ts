@@ -1,8 +1,8 @@
 // `pgaf create monitor` (later: create postgres, create formation).
 import type { Argv } from 'yargs';
-import { createMonitor, planCreateMonitor } from '../lib/create-monitor.js';
+import { createMonitor, planCreateMonitor } from '../monitor-ext/create-monitor.js';
 import { log } from '../lib/log.js';
-import type { AuthMethod } from '../lib/postgres-ctl.js';
+import type { AuthMethod } from '../lib/auth-method.js';
 import { logSslRequest, optionalSslRequest, type SslArgs } from '../lib/ssl.js';
 import { AUTH_CHOICES, checkedPghost, parseHostname, parsePath, parsePort, resolvePgdata } from './options.js';
 import { withSslOptions } from './ssl-options.js';

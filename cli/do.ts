@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
 import { json } from './output.js';
-import { monitorUriOf, type KeeperConfig } from '../config/keeper-config.js';
+import { requireMonitorUri, type KeeperConfig } from '../config/keeper-config.js';
 import type { NodePaths } from '../config/node-paths.js';
 import { BadArgs, BadConfig, BadState, PgSql } from '../lib/errors.js';
 import { parseNodesJson, readNodesFile, writeNodesFile } from '../keeper/state/nodes-file.js';
@@ -25,7 +25,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { nodePaths } from '../config/node-paths.js';
 import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
-import { monitorConfigFromIni, monitorLocalTarget, requireNodeIni } from '../config/node-config.js';
+import { monitorConfigFromIni, monitorSocketTarget, requireNodeIni } from '../config/node-config.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import type { PgTarget } from '../lib/pg-uri.js';
 import { localTarget } from '../keeper/pg/local-sql.js';
@@ -83,7 +83,7 @@ function localSetup(pgdata: string): LocalSetup {
   const node = requireNodeIni(pgdata);
   if (node.role === 'monitor') {
     const cfg = monitorConfigFromIni(node.ini, node.path);
-    return { role: 'monitor', pgdata, pgCtl: cfg.pgCtl, host: cfg.host, port: cfg.port, username: cfg.username, dbname: cfg.dbname, target: monitorLocalTarget(cfg, 'postgres') };
+    return { role: 'monitor', pgdata, pgCtl: cfg.pgCtl, host: cfg.host, port: cfg.port, username: cfg.username, dbname: cfg.dbname, target: monitorSocketTarget(cfg, 'postgres') };
   }
   const { config } = loadKeeperConfig(pgdata);
   const superuser = postgresRunAs(pgdata)?.name ?? userInfo().username;
@@ -164,7 +164,7 @@ async function assignThroughKeeper(paths: NodePaths, pid: number, to: NodeState,
 /** get_other_nodes() of the node of PGDATA, as its monitor lists them (do fsm nodes get, do monitor get others). */
 async function otherNodesOnMonitor(config: KeeperConfig, paths: NodePaths): Promise<Array<Record<string, unknown>>> {
   const state = readStateFile(paths.state);
-  const rows = await withClient(nodeMonitorTarget(monitorUriOf(config, paths.config), config.pgdata), { kind: 'monitor' }, (q) =>
+  const rows = await withClient(nodeMonitorTarget(requireMonitorUri(config, paths.config), config.pgdata), { kind: 'monitor' }, (q) =>
     q('SELECT node_id, node_name, node_host, node_port, node_lsn::text, node_is_primary FROM pgautofailover.get_other_nodes($1::bigint)', [state.nodeId]),
   );
   return rows.map((r) => ({ ...r, node_id: Number(r.node_id) }));

@@ -4,11 +4,11 @@
 //          then stops Postgres and removes PGDATA, the config and the state files.
 //  remote: drop node --monitor URI (--hostname H [--pgport P] | [--formation F] --name N)
 //          [--force] [--wait N]: remove_node on the monitor, then wait until the node is gone.
-import { monitorUriOf } from '../config/keeper-config.js';
+import { requireMonitorUri } from '../config/keeper-config.js';
 import { existsSync, rmSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { readNodeIni, requireNodeIni } from '../config/node-config.js';
-import { BadArgs, KeeperFailed, Monitor } from '../lib/errors.js';
+import { BadArgs, KeeperFailed, MonitorFailed } from '../lib/errors.js';
 import { Dropped } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { findNode, type NodeRow, type NodeSelector } from '../lib/monitor-queries.js';
@@ -92,7 +92,7 @@ const gone = (id: number) => (rows: Array<{ node_id: number }>) => !rows.some((r
 async function dropRemote(req: DropNodeRequest & { target: NonNullable<DropNodeRequest['target']> }, target: PgTarget): Promise<void> {
   const node = await withClient(target, { kind: 'monitor' }, (q) => findNode(q, selectorOf(req.target)));
   // the monitor has no such node: a monitor error (exit 6), as the original reports it
-  if (!node) throw new Monitor(`${describeTarget(req.target)}: no such node is registered on the monitor`, { retryable: false });
+  if (!node) throw new MonitorFailed(`${describeTarget(req.target)}: no such node is registered on the monitor`, { retryable: false });
   log.info(`Removing node ${node.nodeid} "${node.nodename}" (${node.nodehost}:${node.nodeport}) from formation "${node.formationid}"`);
   if (req.force || req.waitSec === 0) {
     await withClient(target, { kind: 'monitor' }, (q) => removeNode(q, node, req.force));
@@ -111,8 +111,8 @@ async function dropRemote(req: DropNodeRequest & { target: NonNullable<DropNodeR
     },
     done: gone(node.nodeid),
   }).catch((err) => {
-    if (err instanceof Monitor && /timed out/.test(err.message)) {
-      throw new Monitor(`${err.message}: its keeper has not reported the dropped state`, {
+    if (err instanceof MonitorFailed && /timed out/.test(err.message)) {
+      throw new MonitorFailed(`${err.message}: its keeper has not reported the dropped state`, {
         hint: 'the node is removed once its keeper reports it; drop node --force removes it at once',
         retryable: false,
       });
@@ -135,7 +135,7 @@ async function finishDropLocally(pgdata: string, deadline: number): Promise<void
         log.warn(`Dropping the node: ${(err as Error).message}; retrying`);
       }
       if (Date.now() > deadline) {
-        throw new Monitor('timed out waiting for the monitor to confirm that this node is dropped', {
+        throw new MonitorFailed('timed out waiting for the monitor to confirm that this node is dropped', {
           hint: 'check that the monitor is reachable, then run drop node again',
           retryable: false,
         });
@@ -163,7 +163,7 @@ async function stopService(pid: number, timeoutMs: number): Promise<void> {
 async function dropLocal(req: DropNodeRequest, pgdata: string): Promise<void> {
   const { config, paths } = loadKeeperConfig(pgdata);
   const state = readStateFile(paths.state);
-  const target = nodeMonitorTarget(monitorUriOf(config, paths.config), config.pgdata, `pg_autoctl.monitor in ${paths.config}`);
+  const target = nodeMonitorTarget(requireMonitorUri(config, paths.config), config.pgdata, `pg_autoctl.monitor in ${paths.config}`);
   const label = `node ${state.nodeId} "${config.name}"`;
   const started = Date.now();
   const deadline = started + req.waitSec * 1000;

@@ -9,7 +9,7 @@
 /** The options a fast command accepts: name → whether it takes a value. */
 type Spec = Record<string, 'value' | 'flag'>;
 
-interface FastCommand {
+export interface FastCommand {
   words: string[];
   options: Spec;
   run(args: Record<string, string | boolean | undefined>, program: string): Promise<void>;
@@ -17,7 +17,7 @@ interface FastCommand {
 
 const TARGET: Spec = { pgdata: 'value', monitor: 'value', json: 'flag' };
 
-const COMMANDS: FastCommand[] = [
+export const COMMANDS: FastCommand[] = [
   {
     words: ['version'],
     options: { json: 'flag', pgctl: 'value' },

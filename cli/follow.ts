@@ -3,7 +3,7 @@
 // 'state' before the call, print one line per notification, and decide completion on a
 // fresh current_state() snapshot (polled every 500 ms and right after each notification),
 // so a late or lost notification can neither end the wait early nor hang it.
-import { Monitor, PgSql, type PgafError } from '../lib/errors.js';
+import { MonitorFailed, PgSql, type PgafError } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { currentState, type NodeStateRow } from '../lib/monitor-queries.js';
 import type { PgTarget } from '../lib/pg-uri.js';
@@ -71,7 +71,7 @@ function eventFromRow(r: NodeStateRow, formation: string): StateEvent {
 /** Turns a refusal of the monitor (an SQL error of its API) into exit code 6, keeping its words. */
 export function monitorRefusal(err: unknown, what: string): unknown {
   if (err instanceof PgSql) {
-    return new Monitor(`${what}: the monitor refused: ${err.message}`, { hint: err.hint || undefined, retryable: false, cause: err });
+    return new MonitorFailed(`${what}: the monitor refused: ${err.message}`, { hint: err.hint || undefined, retryable: false, cause: err });
   }
   return err;
 }
@@ -202,7 +202,7 @@ export async function actAndFollow(spec: FollowSpec): Promise<FollowResult> {
       });
     }
     const why = lastErr ? ` (last error: ${lastErr.message})` : '';
-    throw new Monitor(
+    throw new MonitorFailed(
       `timed out after ${spec.timeoutSec}s waiting for ${spec.waitingFor} in formation "${spec.formation}" group ${spec.group}${why}`,
       { hint: 'the operation may still complete: see pgaf show state and pgaf show events', retryable: false },
     );

@@ -7,7 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const RUN_FLAGS_WITH_VALUE = new Set(['--pgdata', '--name', '--hostname', '--nodename', '--pgport']);
+export const RUN_FLAGS_WITH_VALUE = new Set(['--pgdata', '--name', '--hostname', '--nodename', '--pgport']);
 
 /** The options of a plain `run` invocation, or undefined for anything else (yargs handles it). */
 export interface LeanRunArgs {

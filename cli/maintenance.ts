@@ -1,7 +1,7 @@
 // `pgaf enable maintenance [--allow-failover]` and `pgaf disable maintenance`: for the data
 // node of --pgdata, call start_/stop_maintenance(nodeid) on the monitor and follow the group
 // until the node is in maintenance (or back to secondary or primary).
-import { monitorUriOf } from '../config/keeper-config.js';
+import { requireMonitorUri } from '../config/keeper-config.js';
 import type { Argv } from 'yargs';
 import { BadArgs, BadState } from '../lib/errors.js';
 import { log } from '../lib/log.js';
@@ -57,10 +57,11 @@ export function checkMaintenanceAllowed(
   }
 }
 
-function localNode(pgdata: string) {
+/** The data node of PGDATA: its config, its state file, and how to reach its monitor. */
+function keeperAndItsMonitor(pgdata: string) {
   const { config, paths } = loadKeeperConfig(pgdata);
   const state = readStateFile(paths.state);
-  return { config, state, target: nodeMonitorTarget(monitorUriOf(config, paths.config), config.pgdata, `pg_autoctl.monitor in ${paths.config}`) };
+  return { config, state, target: nodeMonitorTarget(requireMonitorUri(config, paths.config), config.pgdata, `pg_autoctl.monitor in ${paths.config}`) };
 }
 
 const isNode = (id: number, pred: (r: NodeStateRow) => boolean) => (rows: NodeStateRow[]) => rows.some((r) => r.node_id === id && pred(r));
@@ -78,7 +79,7 @@ function enableMaintenance(cli: Argv): Argv {
     (y) => options(y).option('allow-failover', { type: 'boolean', default: false, describe: 'allow maintenance on a primary (it fails over)' }),
     async (args) => {
       const req = maintenanceRequest(args as MaintenanceArgs);
-      const { config, state, target } = localNode(req.pgdata);
+      const { config, state, target } = keeperAndItsMonitor(req.pgdata);
       const label = `node ${state.nodeId} "${config.name}"`;
       checkMaintenanceAllowed(state.current_role, undefined, req.allowFailover, label);
       const node = await withClient(target, { kind: 'monitor' }, (q) => findNode(q, { id: state.nodeId }));
@@ -116,7 +117,7 @@ function disableMaintenance(cli: Argv): Argv {
     (y) => options(y),
     async (args) => {
       const req = maintenanceRequest(args as MaintenanceArgs);
-      const { config, state, target } = localNode(req.pgdata);
+      const { config, state, target } = keeperAndItsMonitor(req.pgdata);
       const label = `node ${state.nodeId} "${config.name}"`;
       const node = await withClient(target, { kind: 'monitor' }, (q) => findNode(q, { id: state.nodeId }));
       if (!node) throw new BadState(`${label} is not registered on the monitor`, { hint: 'was it dropped?' });

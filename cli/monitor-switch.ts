@@ -4,7 +4,7 @@
 import type { Argv } from 'yargs';
 import { disableMonitor, enableMonitor, parseMonitorUri } from '../keeper/monitor-switch/apply.js';
 import { log } from '../lib/log.js';
-import { localNode } from './options.js';
+import { requireLocalNodeIni } from './options.js';
 
 export function enableMonitorCommand(cli: Argv): Argv {
   return cli.command(
@@ -16,7 +16,7 @@ export function enableMonitorCommand(cli: Argv): Argv {
         .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' }),
     async (args) => {
       parseMonitorUri(String(args.uri));
-      const { pgdata } = localNode(args.pgdata);
+      const { pgdata } = requireLocalNodeIni(args.pgdata);
       await enableMonitor(pgdata, String(args.uri), log);
     },
   );
@@ -31,7 +31,7 @@ export function disableMonitorCommand(cli: Argv): Argv {
         .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
         .option('force', { type: 'boolean', default: false, describe: 'forget the monitor even when it cannot be reached' }),
     async (args) => {
-      const { pgdata } = localNode(args.pgdata);
+      const { pgdata } = requireLocalNodeIni(args.pgdata);
       await disableMonitor(pgdata, { force: Boolean(args.force) }, log);
     },
   );

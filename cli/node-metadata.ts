@@ -2,10 +2,10 @@
 // and in its configuration file. Used by `set node metadata` and by `run --name --hostname
 // --pgport` (the original updates the node metadata when its keeper starts). No yargs here:
 // `run` takes a lean path.
-import { monitorUriOf, type KeeperConfig } from '../config/keeper-config.js';
+import { requireMonitorUri, type KeeperConfig } from '../config/keeper-config.js';
 import { configSet } from '../config/config-keys.js';
 import { requireNodeIni, writeNodeIni } from '../config/node-config.js';
-import { BadArgs, Monitor, PgSql } from '../lib/errors.js';
+import { BadArgs, MonitorFailed, PgSql } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { findNode } from '../lib/monitor-queries.js';
 import type { PgTarget } from '../lib/pg-uri.js';
@@ -48,7 +48,7 @@ export async function updateNodeMetadata(pgdata: string, req: MetadataRequest): 
   const { config, paths } = loadKeeperConfig(pgdata);
   const state = readStateFile(paths.state);
   if (config.monitor !== undefined) {
-    await updateOnMonitor(nodeMonitorTarget(monitorUriOf(config, paths.config), config.pgdata, `pg_autoctl.monitor in ${paths.config}`), state.nodeId, config.name, req);
+    await updateOnMonitor(nodeMonitorTarget(requireMonitorUri(config, paths.config), config.pgdata, `pg_autoctl.monitor in ${paths.config}`), state.nodeId, config.name, req);
   }
   updateLocalConfig(pgdata, config, req);
   return metadataResult(state, config, req);
@@ -57,7 +57,7 @@ export async function updateNodeMetadata(pgdata: string, req: MetadataRequest): 
 async function updateOnMonitor(target: PgTarget, nodeId: number, name: string, req: MetadataRequest): Promise<void> {
   await withClient(target, { kind: 'monitor' }, async (q) => {
     const node = await findNode(q, { id: nodeId });
-    if (!node) throw new Monitor(`node ${nodeId} "${name}" is not registered on the monitor`, { retryable: false });
+    if (!node) throw new MonitorFailed(`node ${nodeId} "${name}" is not registered on the monitor`, { retryable: false });
     try {
       await q('SELECT pgautofailover.update_node_metadata($1::bigint, $2::text, $3::text, $4::int)', [
         nodeId,
@@ -67,7 +67,7 @@ async function updateOnMonitor(target: PgTarget, nodeId: number, name: string, r
       ]);
     } catch (err) {
       if (err instanceof PgSql) {
-        throw new Monitor(`cannot update the metadata of node ${nodeId}: the monitor refused: ${err.message}`, { retryable: false, cause: err });
+        throw new MonitorFailed(`cannot update the metadata of node ${nodeId}: the monitor refused: ${err.message}`, { retryable: false, cause: err });
       }
       throw err;
     }

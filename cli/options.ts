@@ -2,7 +2,8 @@
 // command finds the monitor: --monitor, $PG_AUTOCTL_MONITOR, or the config file of --pgdata.
 import { keeperConfigFromIni, MONITOR_DISABLED } from '../config/keeper-config.js';
 import { canonicalPgdata } from '../config/paths.js';
-import { monitorConfigFromIni, monitorLocalTarget, monitorUriOf, readNodeIni, requireNodeIni, type MonitorConfig } from '../config/node-config.js';
+import { monitorConfigFromIni, monitorSocketTarget, monitorUriForKeepers, readNodeIni, requireNodeIni, type MonitorConfig } from '../config/node-config.js';
+import { AUTH_METHODS } from '../lib/auth-method.js';
 import { BadArgs, BadConfig } from '../lib/errors.js';
 import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
 import { nodeMonitorTarget } from '../keeper/monitor-target.js';
@@ -17,7 +18,6 @@ import {
   WHAT,
 } from '../lib/identity.js';
 
-export const AUTH_METHODS = ['trust', 'md5', 'scram-sha-256'] as const;
 /** --auth: a method, or `skip` (as the original: pgaf never edits pg_hba.conf, as --skip-pg-hba) */
 export const AUTH_CHOICES = [...AUTH_METHODS, 'skip'] as const;
 
@@ -113,10 +113,10 @@ export function loadMonitorConfig(pgdata: string): MonitorConfig {
 }
 
 /** On the monitor host, connect over its Unix socket as the superuser. */
-export function localMonitorTarget(cfg: MonitorConfig): MonitorTarget {
+export function monitorTargetOnItsHost(cfg: MonitorConfig): MonitorTarget {
   return {
-    target: monitorLocalTarget(cfg),
-    uri: monitorUriOf(cfg),
+    target: monitorSocketTarget(cfg),
+    uri: monitorUriForKeepers(cfg),
     monitorConfig: cfg,
   };
 }
@@ -135,7 +135,7 @@ export function resolveMonitor(
   }
   const pgdata = resolvePgdata(args.pgdata, env);
   const node = requireNodeIni(pgdata, { hint: 'pass --monitor <URI>' });
-  if (node.role === 'monitor') return localMonitorTarget(monitorConfigFromIni(node.ini, node.path));
+  if (node.role === 'monitor') return monitorTargetOnItsHost(monitorConfigFromIni(node.ini, node.path));
   const keeperMonitor = node.ini.pg_autoctl?.monitor;
   if (!keeperMonitor) throw new BadConfig(`${node.path} has no pg_autoctl.monitor URI`);
   if (keeperMonitor === MONITOR_DISABLED) {
@@ -173,8 +173,8 @@ export function localNodeDefaults(args: { monitor?: unknown; pgdata?: unknown },
   return { formation: cfg.formation, group: cfg.group, name: cfg.name };
 }
 
-/** the pgaf node (keeper or monitor) configured for PGDATA, or a BadConfig naming it */
-export function localNode(pgdataArg: unknown) {
+/** PGDATA (from the argument or $PGDATA) and its pgaf node's config file (keeper or monitor), or a BadConfig naming it */
+export function requireLocalNodeIni(pgdataArg: unknown) {
   const pgdata = resolvePgdata(pgdataArg);
   return { pgdata, node: requireNodeIni(pgdata) };
 }

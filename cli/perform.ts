@@ -4,7 +4,7 @@
 // first lifts the group's data-loss guard for --wait seconds, in the same transaction.
 import type { Argv } from 'yargs';
 import { json } from './output.js';
-import { BadArgs, Monitor } from '../lib/errors.js';
+import { BadArgs, MonitorFailed } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { findNode } from '../lib/monitor-queries.js';
 import { withClient, type Query } from '../lib/sql.js';
@@ -174,7 +174,7 @@ function promotionCommand(cli: Argv): Argv {
       const req = performPromotionRequest(args as PerformArgs, localNodeDefaults(args));
       const m = resolveMonitor(args);
       const node = await withClient(m.target, { kind: 'monitor' }, (q) => findNode(q, { formation: req.formation, name: req.name }));
-      if (!node) throw new Monitor(`the monitor has no node named "${req.name}" in formation "${req.formation}"`, { retryable: false });
+      if (!node) throw new MonitorFailed(`the monitor has no node named "${req.name}" in formation "${req.formation}"`, { retryable: false });
       const res = await actAndFollow({
         target: m.target,
         formation: req.formation,

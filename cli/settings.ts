@@ -7,7 +7,7 @@ import type { Argv } from 'yargs';
 import { json, out } from './output.js';
 import { readNodeIni } from '../config/node-config.js';
 import { completeIni, maskedIni } from '../config/config-keys.js';
-import { BadArgs, Monitor } from '../lib/errors.js';
+import { BadArgs, MonitorFailed } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { synchronousStandbyNames, type NodeStateRow } from '../lib/monitor-queries.js';
 import { servicePid } from '../lib/pid-file.js';
@@ -97,13 +97,13 @@ async function nodeProps(q: Query, formation: string, name: string): Promise<Nod
     [formation, name],
   );
   const r = rows[0];
-  if (!r) throw new Monitor(`the monitor has no node named "${name}" in formation "${formation}"`, { retryable: false });
+  if (!r) throw new MonitorFailed(`the monitor has no node named "${name}" in formation "${formation}"`, { retryable: false });
   return { ...r, nodeid: Number(r.nodeid) };
 }
 
 async function numberSyncStandbys(q: Query, formation: string): Promise<number> {
   const rows = await q<{ n: number }>('SELECT number_sync_standbys AS n FROM pgautofailover.formation WHERE formationid = $1', [formation]);
-  if (!rows[0]) throw new Monitor(`formation "${formation}" does not exist on the monitor`, { retryable: false });
+  if (!rows[0]) throw new MonitorFailed(`formation "${formation}" does not exist on the monitor`, { retryable: false });
   return Number(rows[0].n);
 }
 

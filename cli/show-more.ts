@@ -8,7 +8,7 @@ import { json, typedIni } from './output.js';
 import { keeperConfigFromIni } from '../config/keeper-config.js';
 import { nodePaths } from '../config/node-paths.js';
 import { readNodeIni, requireNodeIni } from '../config/node-config.js';
-import { BadArgs, BadConfig, Monitor } from '../lib/errors.js';
+import { BadArgs, BadConfig, NotOnMonitor } from '../lib/errors.js';
 import { completeIni, maskedIni } from '../config/config-keys.js';
 import { stringifyIni } from '../lib/ini.js';
 import { log } from '../lib/log.js';
@@ -220,7 +220,7 @@ export function systemdCommand(cli: Argv): Argv {
 /** `show state --local`: this node's row from its config and state files, no monitor. */
 export async function localStateRow(pgdata: string): Promise<NodeStateRow> {
   const node = requireNodeIni(pgdata);
-  if (node.role === 'monitor') throw new Monitor('pgaf show state --local is not supported on a monitor', { retryable: false });
+  if (node.role === 'monitor') throw new NotOnMonitor('pgaf show state --local is not supported on a monitor');
   if (node.role !== 'keeper') throw new BadConfig(`${node.path}: unknown node role ${node.role ?? '(none)'}`);
   const cfg = keeperConfigFromIni(node.ini, node.path);
   const paths = nodePaths(pgdata);

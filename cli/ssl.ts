@@ -12,7 +12,7 @@ import { readStateFile } from '../keeper/state/state-file.js';
 import { BadConfig } from '../lib/errors.js';
 import type { Ini } from '../lib/ini.js';
 import { log } from '../lib/log.js';
-import { applyMonitorSsl } from '../lib/monitor-ssl.js';
+import { applyMonitorSsl } from '../monitor-ext/monitor-ssl.js';
 import { withUriSsl } from '../lib/pg-uri.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { servicePid } from '../lib/pid-file.js';
@@ -20,7 +20,7 @@ import { NO_SSL, resolveSslRequest, sslConninfoParts, sslToIni, type SslArgs, ty
 import { checkSslFiles, opensslPath } from '../lib/ssl-files.js';
 import { existsSync } from 'node:fs';
 import { writeKeepingOwner } from './config.js';
-import { localNode } from './options.js';
+import { requireLocalNodeIni } from './options.js';
 import { withSslOptions } from './ssl-options.js';
 
 /** The config file with `ssl` in [ssl] (and, on a data node, in the monitor URI); validated. */
@@ -73,7 +73,7 @@ export function enableSslCommand(cli: Argv): Argv {
     'turn SSL on (or change it) for the node of PGDATA, online: certificate, Postgres settings, HBA, sslmode of connections',
     (y) => withSslOptions(y).option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' }),
     async (args) => {
-      const { pgdata, node } = localNode(args.pgdata);
+      const { pgdata, node } = requireLocalNodeIni(args.pgdata);
       const req = resolveSslRequest(args as SslArgs, pgdata);
       const runAs = postgresRunAs(pgdata);
       if (req.choice === 'user-provided') checkSslFiles(req.ssl, runAs);
@@ -95,7 +95,7 @@ export function disableSslCommand(cli: Argv): Argv {
         .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
         .option('no-ssl', { type: 'boolean', hidden: true }),
     async (args) => {
-      const { pgdata, node } = localNode(args.pgdata);
+      const { pgdata, node } = requireLocalNodeIni(args.pgdata);
       iniWithSsl(node, NO_SSL);
       await applySsl(pgdata, node, NO_SSL);
       log.info('SSL is now off, sslmode prefer');

@@ -66,13 +66,41 @@ export function endOfOptions(args: string[]): string[] {
   return [...args.slice(0, at), ...rest];
 }
 
+/**
+ * -v/--verbose and -q/--quiet, taken by every command. The lean parsers (cli/main.ts,
+ * cli/fast.ts, cli/create-postgres.ts) take them too: test/unit/cli-parsers-agree.test.ts.
+ */
+export function withGlobalOptions(cli: Argv): Argv {
+  return cli
+    .option('verbose', { alias: 'v', type: 'count', global: true, describe: 'more output (-v debug, -vv trace)' })
+    .option('quiet', { alias: 'q', type: 'boolean', global: true, describe: 'only warnings and errors' });
+}
+
+/** Every command of the tree, with its options. */
+export function registerCommands(cli: Argv, scriptName: string): Argv {
+  cli = registerCompletion(cli);
+  cli = registerInstallExtension(cli);
+  cli = registerCreate(cli);
+  cli = registerShow(cli);
+  cli = registerRun(cli);
+  cli = registerStop(cli);
+  cli = registerPerform(cli);
+  cli = registerEnable(cli);
+  cli = registerDisable(cli);
+  cli = registerDrop(cli);
+  cli = registerGet(cli);
+  cli = registerSet(cli);
+  cli = registerWatch(cli);
+  cli = registerConfig(cli);
+  cli = registerDo(cli);
+  cli = registerVersion(cli, scriptName);
+  cli = registerApply(cli);
+  return cli;
+}
+
 export async function main(argv: string[] = process.argv): Promise<number> {
   const scriptName = scriptNameFrom(argv[1]);
-  let cli: Argv = yargs(hideBin(argv))
-    .scriptName(scriptName)
-    .parserConfiguration({ 'boolean-negation': false })
-    .option('verbose', { alias: 'v', type: 'count', global: true, describe: 'more output (-v debug, -vv trace)' })
-    .option('quiet', { alias: 'q', type: 'boolean', global: true, describe: 'only warnings and errors' })
+  let cli: Argv = withGlobalOptions(yargs(hideBin(argv)).scriptName(scriptName).parserConfiguration({ 'boolean-negation': false }))
     .middleware((a) => setLogLevel(levelFromFlags(Number(a.verbose ?? 0), Boolean(a.quiet))))
     // --version prints what `version` prints (the original's four lines), not a bare number
     .version(false)
@@ -92,23 +120,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
         hint: `see ${usageOf(scriptName, usage)}`,
       });
     });
-  cli = registerCompletion(cli);
-  cli = registerInstallExtension(cli);
-  cli = registerCreate(cli);
-  cli = registerShow(cli);
-  cli = registerRun(cli);
-  cli = registerStop(cli);
-  cli = registerPerform(cli);
-  cli = registerEnable(cli);
-  cli = registerDisable(cli);
-  cli = registerDrop(cli);
-  cli = registerGet(cli);
-  cli = registerSet(cli);
-  cli = registerWatch(cli);
-  cli = registerConfig(cli);
-  cli = registerDo(cli);
-  cli = registerVersion(cli, scriptName);
-  cli = registerApply(cli);
+  cli = registerCommands(cli, scriptName);
   try {
     // `--version [--json]` is the version command, as in the original
     await cli.parseAsync(argv[2] === '--version' ? ['version', ...argv.slice(3)] : endOfOptions(hideBin(argv)));

@@ -1,5 +1,5 @@
 // `pgaf apply`: the pure diff of what the monitor has against what the cluster file wants.
-// planApply() returns ordered steps (or blockers: things no step can fix); config/apply.ts
+// planApply() returns ordered steps (or blockers: things no step can fix); cli/apply-formation.ts
 // executes them through the monitor's SQL API. No I/O here.
 import type { FormationSection } from './cluster-config.js';
 

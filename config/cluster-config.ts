@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
 import { z } from 'zod';
+import { AUTH_METHODS } from '../lib/auth-method.js';
 import { BadConfig } from '../lib/errors.js';
 import { formationNameProblem, hostnameProblem, listenAddressesProblem, nodeNameProblem, pathProblem, tokenProblem, WHAT } from '../lib/identity.js';
 import { monitorUri } from '../lib/pg-uri.js';
@@ -84,7 +85,7 @@ export const NodeSchema = z.strictObject({
   listen: checked(WHAT.listen, listenAddressesProblem).optional(),
   socket_dir: absPath.default('/tmp'),
   /** default scram-sha-256 (passwords); trust only when asked for */
-  auth: z.enum(['trust', 'md5', 'scram-sha-256']).optional(),
+  auth: z.enum(AUTH_METHODS).optional(),
   skip_pg_hba: bool.default(false),
   /** path to pg_ctl (default: from pg_config) */
   pg_ctl: absPath.optional(),

@@ -3,15 +3,10 @@
 // otherwise) and the commands or webhooks run on state changes. Plain checks, no schema
 // library: the keeper reads them (memory).
 import type { FieldErrors } from '../lib/fields.js';
+import type { HttpConfig } from '../lib/http-serve.js';
 
-export interface HttpConfig {
-  /** undefined: no HTTP server */
-  port?: number;
-  /** the address to bind (default 127.0.0.1; 0.0.0.0 or :: only when written here) */
-  listen: string;
-  /** serve HTTPS with the node's [ssl] certificate and key */
-  tls: boolean;
-}
+/** The [http] section's shape is the server's (lib/http-serve.ts): defined there, once. */
+export type { HttpConfig };
 
 export const HTTP_DEFAULT_LISTEN = '127.0.0.1';
 

@@ -1,4 +1,5 @@
 // The data node's pg_autoctl.cfg (role keeper): sections and keys of the original's layout.
+import { AUTH_METHODS, type AuthMethod } from '../lib/auth-method.js';
 import { BadConfig } from '../lib/errors.js';
 import { FieldErrors } from '../lib/fields.js';
 import { formationNameProblem, hostnameProblem, listenAddressesProblem, nodeNameProblem, pathProblem, roleNameProblem, WHAT } from '../lib/identity.js';
@@ -7,7 +8,6 @@ import { LOCAL_HOST_WHAT, localHostProblem } from '../lib/test-mode.js';
 import { NO_SSL, sslFromIni, sslToIni, type SslConfig } from '../lib/ssl.js';
 import { hooksFromIni, hooksToIni, httpFromIni, httpToIni, type HooksConfig, type HttpConfig } from './integrations-config.js';
 
-export type AuthMethod = 'trust' | 'md5' | 'scram-sha-256';
 /** lan: app, plus the local network's CIDR for --username on --dbname (--pg-hba-lan) */
 export type HbaLevel = 'skip' | 'minimal' | 'app' | 'lan';
 
@@ -131,7 +131,7 @@ export function keeperConfigFromIni(ini: Ini, path: string): KeeperConfig {
     host: f.checked('postgresql.host', p.host, LOCAL_HOST_WHAT, localHostProblem),
     port: f.number('postgresql.port', p.port, { int: true, min: 1, max: 65535 }),
     listenAddresses: f.checked('postgresql.listen_addresses', p.listen_addresses, WHAT.listen, listenAddressesProblem),
-    authMethod: f.oneOf('postgresql.auth_method', p.auth_method ?? 'trust', ['trust', 'md5', 'scram-sha-256'] as const),
+    authMethod: f.oneOf('postgresql.auth_method', p.auth_method ?? 'trust', AUTH_METHODS),
     hbaLevel: f.oneOf('postgresql.hba_level', p.hba_level ?? 'app', ['skip', 'minimal', 'app', 'lan'] as const),
     replicationPassword: f.optionalString('replication.password', r.password),
     maximumBackupRate: f.string('replication.maximum_backup_rate', r.maximum_backup_rate ?? KEEPER_DEFAULTS.maximumBackupRate, {
@@ -167,7 +167,7 @@ export function keeperConfigFromIni(ini: Ini, path: string): KeeperConfig {
 }
 
 /** The monitor URI of a node, or BadConfig (exit 2, as the original) when it runs without one. */
-export function monitorUriOf(c: KeeperConfig, path: string): string {
+export function requireMonitorUri(c: KeeperConfig, path: string): string {
   if (c.monitor === undefined) {
     throw new BadConfig(`this node runs without a monitor (pg_autoctl.monitor is ${MONITOR_DISABLED} in ${path})`, {
       hint: 'pass --monitor <postgres:// URI>, or register the node with pgaf enable monitor <URI>',

@@ -2,6 +2,7 @@
 // read and written in the original's layout so that scripts looking for it find it.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { chownNoFollow, writeFileAs } from '../lib/atomic-file.js';
+import { AUTH_METHODS, type AuthMethod } from '../lib/auth-method.js';
 import { dirname } from 'node:path';
 import { BadConfig } from '../lib/errors.js';
 import { FieldErrors } from '../lib/fields.js';
@@ -26,7 +27,7 @@ export interface MonitorConfig {
   host: string;
   port: number;
   listenAddresses: string;
-  authMethod: 'trust' | 'md5' | 'scram-sha-256';
+  authMethod: AuthMethod;
   /** 'app' when we edit pg_hba.conf, 'skip' with --skip-pg-hba. */
   hbaLevel: 'app' | 'skip';
   /** [ssl]: whether Postgres serves SSL, and the sslmode of the monitor URI */
@@ -59,12 +60,12 @@ export function monitorConfigToIni(c: MonitorConfig): Ini {
 }
 
 /** The monitor's own database over its Unix socket, as the user that runs it (database: pg_auto_failover by default). */
-export function monitorLocalTarget(c: MonitorConfig, database = c.dbname): PgTarget {
+export function monitorSocketTarget(c: MonitorConfig, database = c.dbname): PgTarget {
   return { host: c.host, port: c.port, user: c.username, database, sslmode: 'disable' };
 }
 
 /** The URI keepers use to reach this monitor, with its sslmode (and CA/CRL files when set). */
-export function monitorUriOf(c: MonitorConfig): string {
+export function monitorUriForKeepers(c: MonitorConfig): string {
   return monitorUri({ host: c.hostname, port: c.port, sslmode: c.ssl.sslMode, sslrootcert: c.ssl.caFile, sslcrl: c.ssl.crlFile, dbname: c.dbname });
 }
 
@@ -81,7 +82,7 @@ export function monitorConfigFromIni(ini: Ini, path: string): MonitorConfig {
     host: f.checked('postgresql.host', pgs.host ?? '/tmp', LOCAL_HOST_WHAT, localHostProblem),
     port: f.number('postgresql.port', pgs.port, { int: true, min: 1, max: 65535 }),
     listenAddresses: f.checked('postgresql.listen_addresses', pgs.listen_addresses, WHAT.listen, listenAddressesProblem),
-    authMethod: f.oneOf('postgresql.auth_method', pgs.auth_method ?? 'trust', ['trust', 'md5', 'scram-sha-256'] as const),
+    authMethod: f.oneOf('postgresql.auth_method', pgs.auth_method ?? 'trust', AUTH_METHODS),
     hbaLevel: f.oneOf('postgresql.hba_level', pgs.hba_level ?? 'app', ['app', 'skip'] as const),
     ssl: sslFromIni(ini.ssl, (issue) => f.issues.push(issue)),
   };

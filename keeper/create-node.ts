@@ -5,7 +5,7 @@ import { hostname as osHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { keeperConfigFromIni, keeperConfigToIni, type KeeperConfig } from '../config/keeper-config.js';
 import { readNodeIni, writeNodeIni } from '../config/node-config.js';
-import { BadArgs, BadConfig, Monitor } from '../lib/errors.js';
+import { BadArgs, BadConfig, MonitorFailed } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { readControlData } from '../lib/controldata.js';
 import { ensurePrivateDir } from '../lib/private-dir.js';
@@ -169,7 +169,7 @@ export async function registerWithRetry(client: MonitorClient, args: Parameters<
       return await client.register(args);
     } catch (err) {
       const sqlstate = (err as { sqlstate?: string }).sqlstate;
-      const retry = sqlstate === '55006' || (err instanceof Monitor && err.retryable !== false && !sqlstate);
+      const retry = sqlstate === '55006' || (err instanceof MonitorFailed && err.retryable !== false && !sqlstate);
       if (!retry || Date.now() > deadline) throw err;
       log.info(`The monitor is not ready for this node yet, retrying: ${(err as Error).message}`);
       await new Promise((r) => setTimeout(r, 1000));

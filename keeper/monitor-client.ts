@@ -1,6 +1,6 @@
 // The keeper's connection to the monitor: one session kept open for heartbeats and LISTEN,
 // reopened on the next call after a failure.
-import { Monitor } from '../lib/errors.js';
+import { MonitorFailed } from '../lib/errors.js';
 import type { PgTarget } from '../lib/pg-uri.js';
 import { openSession, type SqlSession } from '../lib/sql.js';
 import type { MonitorApi, PeerNode } from './fsm/context.js';
@@ -54,7 +54,7 @@ function peer(r: Row): PeerNode {
 
 function state(v: unknown): NodeState {
   const s = String(v);
-  if (!isNodeState(s)) throw new Monitor(`the monitor answered an unknown state "${s}"`);
+  if (!isNodeState(s)) throw new MonitorFailed(`the monitor answered an unknown state "${s}"`);
   return s;
 }
 
@@ -117,7 +117,7 @@ export class MonitorClient implements KeeperMonitor {
       [this.ids.formation, opts.host, opts.port, opts.dbname, opts.name, opts.sysid, opts.desiredNodeId ?? -1,
         opts.candidatePriority, opts.replicationQuorum, opts.initialState ?? 'init'],
     );
-    if (!r) throw new Monitor('register_node returned no row');
+    if (!r) throw new MonitorFailed('register_node returned no row');
     return {
       nodeId: Number(r.assigned_node_id),
       groupId: Number(r.assigned_group_id),
@@ -133,7 +133,7 @@ export class MonitorClient implements KeeperMonitor {
       `SELECT * FROM pgautofailover.node_active($1, $2, $3, $4, $5, $6, $7::pg_lsn, $8)`,
       [this.ids.formation, this.ids.nodeId, this.ids.groupId, rep.state, rep.pgIsRunning, rep.tli, rep.lsn, rep.repState],
     );
-    if (!r) throw new Monitor('node_active returned no row');
+    if (!r) throw new MonitorFailed('node_active returned no row');
     return {
       goal: state(r.assigned_group_state),
       candidatePriority: Number(r.assigned_candidate_priority),
@@ -171,12 +171,10 @@ export class MonitorClient implements KeeperMonitor {
   }
 
   async syncNamesIfStillPrimary(): Promise<string | undefined> {
-    // one statement, one snapshot: the names match the goal read beside them
-    const [r] = await this.q(
-      `SELECT n.goalstate::text AS goal, pgautofailover.synchronous_standby_names($1, $2) AS ssn
-         FROM pgautofailover.node n WHERE n.nodeid = $3`,
-      [this.ids.formation, this.ids.groupId, this.ids.nodeId],
-    );
+    // one call: the names match the goal read beside them
+    const [r] = await this.q(`SELECT goal_state::text AS goal, standby_names AS ssn FROM pgautofailover.get_goal_and_standby_names($1)`, [
+      this.ids.nodeId,
+    ]);
     return r && r.goal === 'primary' ? String(r.ssn ?? '') : undefined;
   }
 

@@ -70,9 +70,19 @@ export class PgCtl extends PgafError {
 }
 
 /** The monitor could not be reached or refused a call. */
-export class Monitor extends PgafError {
+export class MonitorFailed extends PgafError {
   constructor(message: string, opts?: PgafErrorOptions) {
     super(message, 6, 'MONITOR', { retryable: true, ...opts });
+  }
+}
+
+/**
+ * A command for a data node was run on a monitor's PGDATA (`show state --local`). Exit 6 as the
+ * original (EXIT_CODE_MONITOR) there, though nothing failed on the monitor.
+ */
+export class NotOnMonitor extends PgafError {
+  constructor(message: string, opts?: PgafErrorOptions) {
+    super(message, 6, 'NOT_ON_MONITOR', opts);
   }
 }
 

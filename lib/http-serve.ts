@@ -5,10 +5,19 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
-import type { HttpConfig } from '../config/integrations-config.js';
 import { BadConfig } from './errors.js';
 import type { Logger } from './log.js';
 import type { SslConfig } from './ssl.js';
+
+/** A node's [http] section (config/integrations-config.ts reads and writes it). */
+export interface HttpConfig {
+  /** undefined: no HTTP server */
+  port?: number;
+  /** the address to bind (default 127.0.0.1; 0.0.0.0 or :: only when written here) */
+  listen: string;
+  /** serve HTTPS with the node's [ssl] certificate and key */
+  tls: boolean;
+}
 
 export interface HttpReplyLike {
   status: number;

@@ -15,7 +15,10 @@ import { withPeerMap, withSuperuserPeer } from './hba.js';
 import { editHbaFile } from './hba-file.js';
 import { childEnv } from './secrets.js';
 
-export type AuthMethod = 'trust' | 'md5' | 'scram-sha-256';
+import type { AuthMethod } from './auth-method.js';
+
+/** keeper/pg/ imports it from here; defined in lib/auth-method.ts. */
+export type { AuthMethod };
 export type StopMode = 'smart' | 'fast' | 'immediate';
 export type PgStatus = 'running' | 'stopped' | 'no-pgdata';
 

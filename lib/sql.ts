@@ -1,12 +1,12 @@
 // Every SQL connection goes through here: the only module that imports `pg`.
 // Server errors become PgSql (keeping SQLSTATE and detail); connection failures become
-// Monitor errors for the monitor and PgSql errors for a local Postgres.
+// MonitorFailed errors for the monitor and PgSql errors for a local Postgres.
 import './pg-runtime.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { BadConfig, Monitor, PgSql, type PgafError } from './errors.js';
+import { BadConfig, MonitorFailed, PgSql, type PgafError } from './errors.js';
 import type { PgTarget } from './pg-uri.js';
 import { nodePgSslOptions } from './ssl.js';
 
@@ -102,7 +102,7 @@ async function connect(target: PgTarget, opts: ConnectOptions): Promise<pg.Clien
   const hint = /password must be a string/.test(String(e?.message))
     ? `the server wants a password for ${target.user ?? 'this user'}: put it in the URI, in PGPASSWORD, or in ~/.pgpass`
     : undefined;
-  if (opts.kind === 'monitor') return Promise.reject(new Monitor(message, { cause: lastErr, hint }));
+  if (opts.kind === 'monitor') return Promise.reject(new MonitorFailed(message, { cause: lastErr, hint }));
   return Promise.reject(new PgSql(message, { sqlstate: e?.code, cause: lastErr, retryable: !e?.severity, hint }));
 }
 

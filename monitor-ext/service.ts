@@ -1,13 +1,13 @@
 // `pgaf run` on the monitor: keep its Postgres running and run the health worker.
 // Stopping the service leaves Postgres running (`pgaf stop` stops it).
 import { nodePaths } from '../config/node-paths.js';
-import { monitorLocalTarget, type MonitorConfig } from '../config/node-config.js';
+import { monitorSocketTarget, type MonitorConfig } from '../config/node-config.js';
 import type { Logger } from '../lib/log.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
 import { insecureStartWarnings } from '../lib/secrets.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
-import { updateExtensionIfOlder } from '../lib/monitor-extension.js';
+import { updateExtensionIfOlder } from './extension.js';
 import { withClient } from '../lib/sql.js';
 import { HealthWorker } from './health/worker.js';
 import { MonitorIntegrations } from './status-page/service.js';
@@ -17,7 +17,7 @@ import { isIP } from 'node:net';
 import { keeperNetworkCidr } from '../lib/hba.js';
 import { tcpTestMode, testModeWarning, usesTcpLocally } from '../lib/test-mode.js';
 import { readFileSync } from 'node:fs';
-import { rewriteMonitorSettings, withInclude } from '../lib/create-monitor.js';
+import { rewriteMonitorSettings, withInclude } from './create-monitor.js';
 import { writeFileAs } from '../lib/atomic-file.js';
 import { MONITOR_SETTING_NAMES } from './settings.js';
 
@@ -51,7 +51,7 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
     isRunning: async () => (await ctl.status()) === 'running',
     start: () => ctl.start({ logFile }),
   };
-  const worker = new HealthWorker(monitorLocalTarget(cfg), log);
+  const worker = new HealthWorker(monitorSocketTarget(cfg), log);
   // the status page, /metrics and on_failover ([http], [hooks]); a SIGHUP re-reads them
   const integrations = new MonitorIntegrations(cfg, log);
   worker.observer = integrations;
@@ -118,7 +118,7 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
  */
 async function updateExtensionAtStart(cfg: MonitorConfig, log: Logger): Promise<void> {
   try {
-    await withClient(monitorLocalTarget(cfg), { kind: 'postgres', connectTimeoutMs: 10_000 }, (q) => updateExtensionIfOlder(q, log));
+    await withClient(monitorSocketTarget(cfg), { kind: 'postgres', connectTimeoutMs: 10_000 }, (q) => updateExtensionIfOlder(q, log));
   } catch (err) {
     log.warn(`Cannot update the pgaf extension of the monitor database: ${(err as Error).message}`);
   }
@@ -131,7 +131,7 @@ async function updateExtensionAtStart(cfg: MonitorConfig, log: Logger): Promise<
  */
 async function ensureSettingPlaceholders(cfg: MonitorConfig, log: Logger): Promise<void> {
   try {
-    const missing = await withClient(monitorLocalTarget(cfg), { kind: 'postgres', connectTimeoutMs: 10_000 }, async (q) =>
+    const missing = await withClient(monitorSocketTarget(cfg), { kind: 'postgres', connectTimeoutMs: 10_000 }, async (q) =>
       (await q<{ n: string }>(`SELECT n FROM unnest($1::text[]) n WHERE current_setting('pgautofailover.' || n, true) IS NULL`, [[...MONITOR_SETTING_NAMES]])).map((r) => r.n),
     );
     if (missing.length === 0) return;

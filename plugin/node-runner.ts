@@ -13,7 +13,7 @@ import type { OpenNode } from '../keeper/open-node.js';
 import type { KeeperSnapshot } from '../keeper/http/snapshot.js';
 import { KeeperCtl } from '../keeper/pg/ctl.js';
 import { runDataNode } from '../keeper/service.js';
-import { createMonitor, planCreateMonitor } from '../lib/create-monitor.js';
+import { createMonitor, planCreateMonitor } from '../monitor-ext/create-monitor.js';
 import { BadConfig } from '../lib/errors.js';
 import { implicitSslRequest, logSslRequest, resolveSslRequest, sslChoiceOf, type SslRequest } from '../lib/ssl.js';
 import type { Logger } from '../lib/log.js';

@@ -6,7 +6,7 @@ import { configSet } from '../../config/config-keys.js';
 import { MONITOR_DISABLED, type KeeperConfig } from '../../config/keeper-config.js';
 import { readNodeIni, writeNodeIni } from '../../config/node-config.js';
 import type { NodePaths } from '../../config/node-paths.js';
-import { BadArgs, BadConfig, BadState, Monitor } from '../../lib/errors.js';
+import { BadArgs, BadConfig, BadState, MonitorFailed } from '../../lib/errors.js';
 import { maskSecrets, type Logger } from '../../lib/log.js';
 import { parsePgUri, type PgTarget } from '../../lib/pg-uri.js';
 import { nodeMonitorTarget, withStoredMonitorPassword } from '../monitor-target.js';
@@ -41,7 +41,7 @@ function signalKeeper(paths: NodePaths, log: Logger): void {
 async function groupMembers(target: PgTarget, config: KeeperConfig): Promise<GroupMember[]> {
   const rows = await withClient(target, { kind: 'monitor', connectTimeoutMs: 5_000 }, (q) =>
     q<{ nodeid: string; nodename: string; goalstate: NodeState }>(
-      'SELECT nodeid, nodename, goalstate::text AS goalstate FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2 ORDER BY nodeid',
+      'SELECT node_id AS nodeid, nodename, assigned_group_state::text AS goalstate FROM pgautofailover.current_state($1, $2) ORDER BY node_id',
       [config.formation, config.group],
     ),
   );
@@ -86,7 +86,7 @@ async function waitForCatchingup(client: MonitorClient, pg: ReturnType<typeof lo
     const reply = await client.nodeActive({ state: 'wait_standby', pgIsRunning: facts.running, tli: facts.timeline, lsn: facts.lsn, repState: '' });
     if (reply.goal === 'catchingup') return;
     if (Date.now() > deadline) {
-      throw new Monitor(`the new monitor did not move this standby to catchingup within ${CATCHINGUP_WAIT_MS / 1000}s (goal ${reply.goal})`, {
+      throw new MonitorFailed(`the new monitor did not move this standby to catchingup within ${CATCHINGUP_WAIT_MS / 1000}s (goal ${reply.goal})`, {
         retryable: false,
         hint: 'enable the monitor on the primary first, with its keeper running',
       });

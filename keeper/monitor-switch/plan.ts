@@ -1,6 +1,6 @@
 // Decisions of `disable monitor` and `enable monitor`, as pure functions of what was read:
 // the node's group on the monitor, the local state file and whether Postgres is in recovery.
-import { BadState, Monitor, type PgafError } from '../../lib/errors.js';
+import { BadState, MonitorFailed, type PgafError } from '../../lib/errors.js';
 import { canTakeWrites, type NodeState } from '../fsm/states.js';
 import { parseConninfo } from '../pg/setup-files.js';
 import type { KeeperState } from '../state/state-file.js';
@@ -27,7 +27,7 @@ export function planDisableMonitor(selfId: number, members: readonly GroupMember
     if (force) return { kind: 'forget', reason: `the monitor cannot be reached (${unreachable}), --force forgets it` };
     return {
       kind: 'refuse',
-      error: new Monitor(`cannot reach the monitor to remove this node from it: ${unreachable}`, {
+      error: new MonitorFailed(`cannot reach the monitor to remove this node from it: ${unreachable}`, {
         retryable: false,
         hint: 'pgaf disable monitor --force forgets a monitor that is gone',
       }),

@@ -170,6 +170,18 @@ RETURNS text LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailov
     FROM pgautofailover.sync_standby_set($1, $2) s
 $$;
 
+-- The goal of node node_id and the synchronous_standby_names of its group, read in one call, so
+-- that a primary's keeper applies the names only while its goal is still primary (the keeper's
+-- read: the layout of pgautofailover.node is not part of its contract). No row for a node that
+-- is not registered.
+CREATE FUNCTION pgautofailover.get_goal_and_standby_names(
+  IN node_id bigint, OUT goal_state pgautofailover.replication_state, OUT standby_names text)
+RETURNS SETOF record LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pgautofailover, pg_catalog, pg_temp AS $$
+  SELECT n.goalstate, pgautofailover.synchronous_standby_names(n.formationid, n.groupid)
+    FROM pgautofailover.node n
+   WHERE n.nodeid = get_goal_and_standby_names.node_id
+$$;
+
 CREATE FUNCTION pgautofailover.formation_uri(
   formation_id text DEFAULT 'default', cluster_name text DEFAULT 'default', sslmode text DEFAULT 'prefer',
   sslrootcert text DEFAULT '', sslcrl text DEFAULT '')

@@ -4,7 +4,7 @@
 // then pushes the new view to every open page. Read-only: it only runs SELECTs.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MonitorConfig } from '../../config/node-config.js';
-import { monitorLocalTarget } from '../../config/node-config.js';
+import { monitorSocketTarget } from '../../config/node-config.js';
 import { HookQueue, runHook } from '../../lib/hooks.js';
 import { httpSignature, startHttp, type HttpReplyLike, type RunningHttp } from '../../lib/http-serve.js';
 import type { Logger } from '../../lib/log.js';
@@ -96,10 +96,10 @@ export class MonitorIntegrations implements HealthObserver {
 
   private async db(): Promise<SqlSession> {
     if (!this.session || this.session.closed) {
-      this.session = await openSession(monitorLocalTarget(this.cfg), { kind: 'monitor', connectTimeoutMs: 5_000, queryTimeoutMs: 10_000, applicationName: 'pgaf_status_page' });
+      this.session = await openSession(monitorSocketTarget(this.cfg), { kind: 'monitor', connectTimeoutMs: 5_000, queryTimeoutMs: 10_000, applicationName: 'pgaf_status_page' });
     }
     if (!this.listener || this.listener.closed) {
-      this.listener = await openSession(monitorLocalTarget(this.cfg), { kind: 'monitor', connectTimeoutMs: 5_000, applicationName: 'pgaf_status_page_listen' });
+      this.listener = await openSession(monitorSocketTarget(this.cfg), { kind: 'monitor', connectTimeoutMs: 5_000, applicationName: 'pgaf_status_page_listen' });
       // a state change: read again in 50 ms (several NOTIFYs of one transaction make one refresh)
       await this.listener.listen('state', () => this.schedule(50));
     }

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXTENSION_VERSION } from '../../monitor-ext/bundle.js';
 import type { Logger } from '../../lib/log.js';
-import { compareExtensionVersions, ensureExtension, updateExtensionIfOlder } from '../../lib/monitor-extension.js';
+import { compareExtensionVersions, ensureExtension, updateExtensionIfOlder } from '../../monitor-ext/extension.js';
 import { withClient } from '../../lib/sql.js';
 import { startPostgres, type TestServer } from '../support/postgres.js';
 

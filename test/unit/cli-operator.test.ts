@@ -14,7 +14,7 @@ import { quoteLiteral, showFormationRequest } from '../../cli/show.js';
 import { stopRequest } from '../../cli/stop.js';
 import { renderSettingsTable, stateEventColumns, tableStream } from '../../cli/tables.js';
 import { completeIni, configGet, configSet, knownKeys, maskedIni, parseConfigKey } from '../../config/config-keys.js';
-import { BadArgs, BadConfig, Monitor, PgSql } from '../../lib/errors.js';
+import { BadArgs, BadConfig, MonitorFailed, PgSql } from '../../lib/errors.js';
 import { parseIni, type Ini } from '../../lib/ini.js';
 import { setLogSink } from '../../lib/log.js';
 import { servicePid, waitForExit } from '../../lib/pid-file.js';
@@ -110,7 +110,7 @@ describe('perform failover / switchover --allow-data-loss', () => {
     const { q, sql } = fakeMonitor(false, /perform_failover/);
     lines.length = 0;
     const err = await requestFailover(q, { formation: 'default', group: 0, waitSec: 60, allowDataLossSec: 60 }, 'switchover').catch((e) => e);
-    expect(err).toBeInstanceOf(Monitor);
+    expect(err).toBeInstanceOf(MonitorFailed);
     expect(err.message).toMatch(/cannot perform a switchover of formation "default" group 0: the monitor refused: .*not in a stable state/);
     expect(sql[sql.length - 1]).toBe('ROLLBACK');
     expect(lines.join('\n')).not.toMatch(/WARN/);

@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { MonitorConfig } from '../../config/node-config.js';
-import { monitorSettings, unsearchableAncestor, withInclude } from '../../lib/create-monitor.js';
+import { monitorSettings, unsearchableAncestor, withInclude } from '../../monitor-ext/create-monitor.js';
 
 describe('create monitor pieces', () => {
   it('includes the settings file once', () => {

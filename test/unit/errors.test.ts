@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { BadArgs, BadConfig, BadState, Dropped, exitCodeOf, Fatal, Monitor, PgCtl, PgafError, PgSql } from '../../lib/errors.js';
+import { BadArgs, BadConfig, BadState, Dropped, exitCodeOf, Fatal, MonitorFailed, NotOnMonitor, PgCtl, PgafError, PgSql } from '../../lib/errors.js';
 
 describe('errors', () => {
   it('carry the original exit codes', () => {
-    const codes = [BadArgs, BadConfig, BadState, PgSql, PgCtl, Monitor, Dropped, Fatal].map((C) => new C('x').exitCode);
+    const codes = [BadArgs, BadConfig, BadState, PgSql, PgCtl, MonitorFailed, Dropped, Fatal].map((C) => new C('x').exitCode);
     expect(codes).toEqual([1, 2, 3, 4, 5, 6, 121, 122]);
+    // a data-node command on a monitor exits 6 as in the original, under its own code
+    expect(new NotOnMonitor('x').exitCode).toBe(6);
+    expect(new NotOnMonitor('x').code).toBe('NOT_ON_MONITOR');
   });
 
   it('are PgafErrors with a code, a retry flag and a hint', () => {
@@ -14,7 +17,7 @@ describe('errors', () => {
     expect(e.sqlstate).toBe('58P01');
     expect(e.hint).toBe('install it');
     expect(e.name).toBe('PgSql');
-    expect(new Monitor('down').retryable).toBe(true);
+    expect(new MonitorFailed('down').retryable).toBe(true);
     expect(new BadArgs('x').retryable).toBe(false);
   });
 

@@ -1,7 +1,7 @@
 // enable/disable monitor and --disable-monitor: the decisions and the config representation.
 import { describe, expect, it } from 'vitest';
 import { createPostgresRequest } from '../../cli/create-postgres.js';
-import { keeperConfigFromIni, keeperConfigToIni, monitorUriOf, MONITOR_DISABLED } from '../../config/keeper-config.js';
+import { keeperConfigFromIni, keeperConfigToIni, requireMonitorUri, MONITOR_DISABLED } from '../../config/keeper-config.js';
 import { conninfoHostPort, planDisableMonitor, registrationStateFor, stateAfterRegistration, streamsFrom, type GroupMember } from '../../keeper/monitor-switch/plan.js';
 import { maskSecrets } from '../../lib/log.js';
 import { initialState } from '../../keeper/state/state-file.js';
@@ -120,9 +120,9 @@ hba_level = minimal
 
   it('commands that need a monitor say so (exit 2)', () => {
     const c = keeperConfigFromIni(parseIni(original), 'x.cfg');
-    expect(() => monitorUriOf(c, 'x.cfg')).toThrow(/runs without a monitor/);
+    expect(() => requireMonitorUri(c, 'x.cfg')).toThrow(/runs without a monitor/);
     try {
-      monitorUriOf(c, 'x.cfg');
+      requireMonitorUri(c, 'x.cfg');
     } catch (err) {
       expect((err as { exitCode: number }).exitCode).toBe(2);
     }

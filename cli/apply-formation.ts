@@ -1,11 +1,11 @@
-// `pgaf apply -f cluster.yaml`: reads the formation from the monitor, plans (apply-plan.ts)
+// `pgaf apply -f cluster.yaml`: reads the formation from the monitor, plans (config/apply-plan.ts)
 // and, unless checking, runs each step through the monitor's SQL API. Idempotent: a second
 // run finds nothing to change.
 import { PgSql } from '../lib/errors.js';
 import type { PgTarget } from '../lib/pg-uri.js';
 import { withClient, type Query } from '../lib/sql.js';
-import { describeStep, inMaintenance, planApply, type ApplyStep, type FormationFacts } from './apply-plan.js';
-import type { FormationSection } from './cluster-config.js';
+import { describeStep, inMaintenance, planApply, type ApplyStep, type FormationFacts } from '../config/apply-plan.js';
+import type { FormationSection } from '../config/cluster-config.js';
 
 export interface ApplyChange {
   kind: ApplyStep['kind'];

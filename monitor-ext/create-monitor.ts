@@ -11,28 +11,29 @@ import {
   MONITOR_DBNAME,
   monitorConfigFromIni,
   monitorConfigToIni,
-  monitorLocalTarget,
-  monitorUriOf,
+  monitorSocketTarget,
+  monitorUriForKeepers,
   readNodeIni,
   writeNodeIni,
   type MonitorConfig,
 } from '../config/node-config.js';
-import { settingPlaceholderLines } from '../monitor-ext/settings.js';
-import { BadArgs } from './errors.js';
-import { appendHbaLines, hbaLine, keeperNetworkCidr, peerMapLinesFor, planHbaAdditions, switchHbaHostType, withLocalPeerRecord, withPeerMap } from './hba.js';
-import { chownNoFollow, readFileNoFollow, writeFileAs } from './atomic-file.js';
-import { editHbaFile } from './hba-file.js';
-import { log as rootLog, type Logger } from './log.js';
-import { MONITOR_USER } from './pg-uri.js';
-import { postgresRunAs, type OsUser } from './pgbin.js';
-import { PostgresCtl, resolveBinDir, type AuthMethod } from './postgres-ctl.js';
-import { withClient } from './sql.js';
-import { hbaHostType, implicitSslRequest, logSslRequest, postgresSslLines, type SslConfig, type SslRequest } from './ssl.js';
-import { TRUST_WARNING, generatePassword, readSecretFile, scramVerifier, scramVerifierMatches, writeSecretFile } from './secrets.js';
-import { type Query } from './sql.js';
-import { checkSslFiles, ensureSelfSignedCert, opensslPath } from './ssl-files.js';
-import { ensureExtension } from './monitor-extension.js';
-import { defaultListenAddresses, socketDirectories, tcpTestMode, testModeTrustLines, testModeWarning, usesTcpLocally } from './test-mode.js';
+import { settingPlaceholderLines } from './settings.js';
+import { BadArgs } from '../lib/errors.js';
+import { appendHbaLines, hbaLine, keeperNetworkCidr, peerMapLinesFor, planHbaAdditions, switchHbaHostType, withLocalPeerRecord, withPeerMap } from '../lib/hba.js';
+import { chownNoFollow, readFileNoFollow, writeFileAs } from '../lib/atomic-file.js';
+import { editHbaFile } from '../lib/hba-file.js';
+import { log as rootLog, type Logger } from '../lib/log.js';
+import { MONITOR_USER } from '../lib/pg-uri.js';
+import { postgresRunAs, type OsUser } from '../lib/pgbin.js';
+import type { AuthMethod } from '../lib/auth-method.js';
+import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
+import { withClient } from '../lib/sql.js';
+import { hbaHostType, implicitSslRequest, logSslRequest, postgresSslLines, type SslConfig, type SslRequest } from '../lib/ssl.js';
+import { TRUST_WARNING, generatePassword, readSecretFile, scramVerifier, scramVerifierMatches, writeSecretFile } from '../lib/secrets.js';
+import { type Query } from '../lib/sql.js';
+import { checkSslFiles, ensureSelfSignedCert, opensslPath } from '../lib/ssl-files.js';
+import { ensureExtension } from './extension.js';
+import { defaultListenAddresses, socketDirectories, tcpTestMode, testModeTrustLines, testModeWarning, usesTcpLocally } from '../lib/test-mode.js';
 
 export const DEFAULT_PORT = 5432;
 /** The group of the per-node keeper roles on the monitor (monitor-ext/sql/keepers.sql). */
@@ -320,7 +321,7 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
     log.info('PostgreSQL is already running', { pgdata: cfg.pgdata });
   }
 
-  await withClient(monitorLocalTarget(cfg, 'postgres'), { kind: 'postgres' }, async (q) => {
+  await withClient(monitorSocketTarget(cfg, 'postgres'), { kind: 'postgres' }, async (q) => {
     const rows = await q('SELECT 1 FROM pg_database WHERE datname = $1', [cfg.dbname]);
     if (rows.length === 0) {
       log.info(`Creating database ${cfg.dbname}`);
@@ -328,7 +329,7 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
     }
   });
 
-  const hbaFile = await withClient(monitorLocalTarget(cfg), { kind: 'postgres' }, async (q) => {
+  const hbaFile = await withClient(monitorSocketTarget(cfg), { kind: 'postgres' }, async (q) => {
     await ensureExtension(q, log);
     if (cfg.authMethod !== 'trust') await ensureMonitorPassword(q, cfg.pgdata, plan.monitorPassword, log);
     const rows = await q<{ hba_file: string }>('SHOW hba_file');
@@ -372,7 +373,7 @@ export async function createMonitor(plan: CreateMonitorPlan, log: Logger = rootL
     }
   }
 
-  const uri = monitorUriOf(cfg);
+  const uri = monitorUriForKeepers(cfg);
   log.info(`pgaf monitor is ready at ${uri}`);
   return uri;
 }

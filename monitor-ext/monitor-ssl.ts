@@ -1,16 +1,16 @@
 // A monitor's SSL setup put on disk, online: certificate (self-signed), the keepers' HBA record
 // as host or hostssl, the ssl settings in postgresql-auto-failover.conf, then a reload.
 import { existsSync } from 'node:fs';
-import { editHbaFile } from './hba-file.js';
+import { editHbaFile } from '../lib/hba-file.js';
 import { join } from 'node:path';
 import type { MonitorConfig } from '../config/node-config.js';
 import { rewriteMonitorSettings } from './create-monitor.js';
-import { switchHbaHostType } from './hba.js';
-import type { Logger } from './log.js';
-import { MONITOR_USER } from './pg-uri.js';
-import type { OsUser } from './pgbin.js';
-import { hbaHostType, selfSignedFiles, usesSelfSignedCert } from './ssl.js';
-import { ensureSelfSignedCert } from './ssl-files.js';
+import { switchHbaHostType } from '../lib/hba.js';
+import type { Logger } from '../lib/log.js';
+import { MONITOR_USER } from '../lib/pg-uri.js';
+import type { OsUser } from '../lib/pgbin.js';
+import { hbaHostType, selfSignedFiles, usesSelfSignedCert } from '../lib/ssl.js';
+import { ensureSelfSignedCert } from '../lib/ssl-files.js';
 
 export async function applyMonitorSsl(cfg: MonitorConfig, runAs: OsUser | undefined, log: Logger): Promise<void> {
   if (!existsSync(join(cfg.pgdata, 'PG_VERSION'))) return;

@@ -1,11 +1,11 @@
 // The `pgaf` extension in the monitor database: `create monitor` creates it, and both
 // `create monitor` (re-run) and the monitor service (`pgaf run`) update an installed version
 // that is older than the one shipped (ALTER EXTENSION … UPDATE runs the upgrade scripts).
-import { EXTENSION_NAME } from '../monitor-ext/bundle.js';
-import { BadConfig, PgSql } from './errors.js';
-import type { Logger } from './log.js';
-import { installedExtensionVersion } from './monitor-queries.js';
-import type { Query } from './sql.js';
+import { EXTENSION_NAME } from './bundle.js';
+import { BadConfig, PgSql } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { installedExtensionVersion } from '../lib/monitor-queries.js';
+import type { Query } from '../lib/sql.js';
 
 /** -1, 0 or 1 as version a is older than, the same as or newer than b ("1.0" < "1.1" < "1.10"). */
 export function compareExtensionVersions(a: string, b: string): number {
