@@ -197,7 +197,8 @@ const median = (xs: number[]) => {
 };
 const cell = (xs: number[]) => (xs.length ? `${median(xs).toFixed(2)} (${Math.max(...xs).toFixed(2)})` : '—');
 
-export function report(results: SystemRun[]): string[] {
+export function report(all: SystemRun[]): string[] {
+  const results = [...all].sort((a, b) => Number(b.system === 'pgaf') - Number(a.system === 'pgaf'));
   const rows: Array<[string, (c: Cycle) => number]> = [
     ['host death → first commit on the new primary (s)', (c) => c.firstCommitS],
     ['host death → monitor shows the new primary (s)', (c) => c.monitorS],
