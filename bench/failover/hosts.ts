@@ -11,7 +11,8 @@
 //     showing it secondary again;
 //   - a planned switchover (pgaf: `pm2 trigger pm2-pgaf switchover`; pg_auto_failover:
 //     `pg_autoctl perform switchover`), timed as the longest gap between acknowledged writes;
-//   - acknowledged writes missing on the primary at the end of the cycle: lost.
+//   - acknowledged writes of the cycle missing on the primary after the failover, and after the
+//     switchover (not counted twice): lost, with the server and time of each in the JSON.
 // Both systems run with their default settings and `auth: trust` inside the formation; the
 // writer logs in with scram-sha-256 as the formation's client role (test/hosts/formation.ts).
 //
@@ -86,6 +87,8 @@ interface Cycle {
   monitorS: number;
   rejoinS: number;
   failoverLost: number;
+  /** the acknowledged writes lost in this cycle: server, timeline, ms from the kill (or the switchover) to the ack */
+  lostDetail: Array<{ phase: string; server: string; tl: number; msAfter: number }>;
   switchoverGapS: number;
   switchoverCmdS: number;
   switchoverLost: number;
@@ -135,7 +138,10 @@ async function cycle(f: Formation, system: string, writers: Writers, log: (m: st
   );
   const newPrimary = await f.waitConverged(180_000);
   await sleep(1000);
-  const failoverLost = lostAcks(writers.acks, await rowsOn(f.uriHosts.find((t) => t.name === newPrimary)!)).length;
+  // lost: acknowledged writes of this cycle missing on the primary after each phase, each counted once
+  const cycleAcks = writers.acks.slice(acked0);
+  const lostF = lostAcks(cycleAcks, await rowsOn(f.uriHosts.find((t) => t.name === newPrimary)!));
+  const failoverLost = lostF.length;
   // planned switchover
   const swAt = Date.now();
   const np = f.node(newPrimary);
@@ -148,13 +154,19 @@ async function cycle(f: Formation, system: string, writers: Writers, log: (m: st
   });
   await sleep(2000);
   const swEnd = Date.now();
-  const switchoverLost = lostAcks(writers.acks, await rowsOn(f.uriHosts.find((t) => t.name === after)!)).length;
+  const seen = new Set(lostF.map((a) => a.id));
+  const lostS = lostAcks(writers.acks.slice(acked0), await rowsOn(f.uriHosts.find((t) => t.name === after)!)).filter((a) => !seen.has(a.id));
+  const switchoverLost = lostS.length;
   const c: Cycle = {
     killed: old.name,
     firstCommitS: secs(firstAt - killAt),
     monitorS: secs(monitorAt - killAt),
     rejoinS: secs(rejoinAt - startAt),
     failoverLost,
+    lostDetail: [
+      ...lostF.map((a) => ({ phase: 'failover', server: a.server, tl: a.tl, msAfter: a.at - killAt })),
+      ...lostS.map((a) => ({ phase: 'switchover', server: a.server, tl: a.tl, msAfter: a.at - swAt })),
+    ],
     switchoverGapS: secs(longestOutage(writers.acks, 'uri', swAt, swEnd)),
     switchoverCmdS: secs(cmdAt - swAt),
     switchoverLost,
@@ -171,7 +183,9 @@ async function runSystem(docker: Docker, image: string, system: string, runs: nu
   try {
     await f.create();
     await f.start();
-    log(`${system}: formation up on ${f.tier.subnetPrefix}.0/24`);
+    const prim = f.node(await f.waitConverged(60_000));
+    const sync = await prim.run(['sh', '-c', `psql -X -A -t -h "$(sed -n 5p ${PGDATA}/postmaster.pid)" -p ${PGPORT} -d postgres -c 'SHOW synchronous_standby_names' -c 'SHOW synchronous_commit'`], { user: 'postgres' });
+    log(`${system}: formation up on ${f.tier.subnetPrefix}.0/24; on the primary synchronous_standby_names, synchronous_commit: ${sync.trim().split('\n').join(', ')}`);
     await createTable(f.uriHosts);
     writers = new Writers(f.uriHosts, { direct: false });
     writers.start();

@@ -26,10 +26,12 @@ prune() {
   docker image ls --format '{{.Repository}}:{{.Tag}} {{.CreatedAt}}' pgaf-host-module 2>/dev/null |
     while read -r ref created; do
       created=$(date -d "$(echo "$created" | awk '{print $1, $2, $3}')" +%s 2>/dev/null) || continue
-      [ $((now - created)) -gt 3600 ] && docker rmi "$ref" >/dev/null 2>&1 && echo "build-image: removed $ref" >&2
+      if [ $((now - created)) -gt 3600 ] && docker rmi "$ref" >/dev/null 2>&1; then echo "build-image: removed $ref" >&2; fi
     done
-  docker image ls --format '{{.Repository}}:{{.Tag}}' "$NAME" 2>/dev/null | grep -vxF "$TAG" |
-    while read -r ref; do docker rmi "$ref" >/dev/null 2>&1 && echo "build-image: removed $ref" >&2; done
+  docker image ls --format '{{.Repository}}:{{.Tag}}' "$NAME" 2>/dev/null | { grep -vxF "$TAG" || true; } |
+    while read -r ref; do
+      if docker rmi "$ref" >/dev/null 2>&1; then echo "build-image: removed $ref" >&2; fi
+    done
   return 0
 }
 
