@@ -17,10 +17,11 @@
 // writer logs in with scram-sha-256 as the formation's client role (test/hosts/formation.ts).
 //
 //   npx tsx bench/failover/hosts.ts [--runs N] [--systems pgaf,pg_auto_failover] [--json FILE]
+//   npx tsx bench/failover/hosts.ts --report FILE.json [--report FILE.json]   (pools earlier runs)
 // Run it under /work/tools/pgaf-slot (it holds a formation of three hosts for minutes).
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type Docker from 'dockerode';
 import { engine } from '../../test/hosts/engine.js';
@@ -237,8 +238,15 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: '3' },
       systems: { type: 'string', default: 'pgaf,pg_auto_failover' },
       json: { type: 'string' },
+      report: { type: 'string', multiple: true },
     },
   });
+  if (values.report) {
+    // --report FILE.json...: one table from the --json outputs of several invocations
+    const pooled = values.report.flatMap((f) => (JSON.parse(readFileSync(f, 'utf8')) as { results: SystemRun[] }).results);
+    for (const l of report(pooled)) console.log(l);
+    return;
+  }
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: expected a positive integer, found "${values.runs}"`);
   const systems = values.systems!.split(',');
