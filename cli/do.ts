@@ -13,7 +13,9 @@ import { parseNodesJson, readNodesFile, writeNodesFile } from '../keeper/state/n
 import { loadKeeperConfig, localPostgres, openNode } from '../keeper/open-node.js';
 import { findTransition, TRANSITIONS } from '../keeper/fsm/transitions.js';
 import { isNodeState, NODE_STATES, type NodeState } from '../keeper/fsm/states.js';
-import { initialState, readStateFile, writeStateFile, type KeeperState } from '../keeper/state/state-file.js';
+import { initialState, readStateFile, type KeeperState } from '../keeper/state/state-file.js';
+import { StateStore } from '../keeper/state/store.js';
+import { reachAssignedState } from '../keeper/fsm/reach.js';
 import { log } from '../lib/log.js';
 import { servicePid } from '../lib/pid-file.js';
 import { nodeMonitorTarget } from '../keeper/monitor-target.js';
@@ -140,16 +142,17 @@ function refuseWhenKeeperRuns(pidFile: string): void {
  * again if the keeper's own save replaced it meanwhile.
  */
 async function assignThroughKeeper(paths: NodePaths, pid: number, to: NodeState, waitSec: number): Promise<KeeperState> {
+  const store = new StateStore(paths.state);
   const deadline = Date.now() + waitSec * 1000;
   let announced = false;
   for (;;) {
-    const state = readStateFile(paths.state);
+    const state = store.read();
     if (state.current_role === to && state.assigned_role === to) return state;
     if (state.assigned_role !== to) {
       if (!findTransition(state.current_role, to)) {
         throw new BadState(`the keeper does not know how to reach "${to}" from "${state.current_role}"`, { hint: 'see pgaf do fsm list' });
       }
-      writeStateFile(paths.state, { ...state, assigned_role: to });
+      store.write({ ...state, assigned_role: to });
       process.kill(pid, 'SIGHUP');
       if (!announced) log.info(`Assigned ${to} to the running keeper (pid ${pid}), current state ${state.current_role}`);
       announced = true;
@@ -182,7 +185,7 @@ function fsmCommands(f: Argv): Argv {
         prev = undefined;
       }
       const state = initialState(prev?.nodeId ?? 0, prev?.groupId ?? 0, 'init');
-      writeStateFile(paths.state, state);
+      new StateStore(paths.state).write(state);
       json(state);
     })
     .command('state', 'print the local state as JSON', (s) => s.option('pgdata', pgdataOption), async (args) => {
@@ -225,17 +228,17 @@ function fsmCommands(f: Argv): Argv {
         const node = openNode(pgdata, log);
         try {
           refuseWhenKeeperRuns(node.paths.pid);
-          const state = readStateFile(node.paths.state);
+          const store = new StateStore(node.paths.state);
+          const state = store.read();
           const from = state.current_role;
           if (from !== to) {
-            const t = findTransition(from, to);
-            if (!t) throw new BadState(`the keeper does not know how to reach "${to}" from "${from}"`, { hint: 'see pgaf do fsm list' });
-            log.info(`Transition from ${from} to ${to}: ${t.comment}`);
-            await t.run({ nodeId: state.nodeId, groupId: state.groupId, formation: node.config.formation, pg: node.pg, monitor: node.monitor, log });
+            const ctx = { nodeId: state.nodeId, groupId: state.groupId, formation: node.config.formation, pg: node.pg, monitor: node.monitor, log: log.child({ node: node.config.name, state: from }) };
+            const outcome = await reachAssignedState(ctx, from, to, { reason: 'assigned by hand' });
+            if (outcome.kind === 'no-edge') throw new BadState(`the keeper does not know how to reach "${to}" from "${from}"`, { hint: 'see pgaf do fsm list' });
           }
           state.current_role = to;
           state.assigned_role = to;
-          writeStateFile(node.paths.state, state);
+          store.write(state);
           json(state);
         } finally {
           await node.monitor.close();

@@ -11,7 +11,6 @@ import { findNode } from '../lib/monitor-queries.js';
 import type { PgTarget } from '../lib/pg-uri.js';
 import { nodeMonitorTarget } from '../keeper/monitor-target.js';
 import { withClient } from '../lib/sql.js';
-import { loadKeeperConfig } from '../keeper/open-node.js';
 import { readStateFile } from '../keeper/state/state-file.js';
 import { parseHostname, parseNodeName, parsePort } from './options.js';
 
@@ -45,6 +44,8 @@ export function metadataRequest(a: MetadataArgs): MetadataRequest {
  * node without a monitor only has its config file.
  */
 export async function updateNodeMetadata(pgdata: string, req: MetadataRequest): Promise<{ nodeId: number; name: string; hostname: string; port: number }> {
+  // open-node brings the whole keeper: loaded here only, not by `get`/`set` of other properties
+  const { loadKeeperConfig } = await import('../keeper/open-node.js');
   const { config, paths } = loadKeeperConfig(pgdata);
   const state = readStateFile(paths.state);
   if (config.monitor !== undefined) {

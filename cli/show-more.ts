@@ -15,7 +15,6 @@ import { log } from '../lib/log.js';
 import type { NodeStateRow } from '../lib/monitor-queries.js';
 import { localAddressToward } from '../lib/net.js';
 import { readStateFile } from '../keeper/state/state-file.js';
-import { localPostgres } from '../keeper/open-node.js';
 import { resolveMonitor, resolvePgdata } from './options.js';
 
 /** Where `show ipaddr` looks when no monitor is known: the original's default lookup target. */
@@ -228,6 +227,8 @@ export async function localStateRow(pgdata: string): Promise<NodeStateRow> {
   // timeline and LSN from the local Postgres when it runs, as the original
   let tli = 0;
   let lsn = '0/0';
+  // the keeper's modules load only here: `show state` without --local does not need them
+  const { localPostgres } = await import('../keeper/open-node.js');
   const pg = localPostgres(cfg, paths, state.nodeId, log);
   try {
     const facts = await pg.readFacts();

@@ -12,7 +12,6 @@ import { withClient } from '../lib/sql.js';
 import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';
 import { localNodeDefaults, parseFormation, parseNonNegativeInt, resolveMonitor } from './options.js';
 import { fileCommand, ipaddrCommand, localStateRow, systemdCommand } from './show-more.js';
-import { runWatch } from './watch.js';
 import { resolvePgdata } from './options.js';
 import { renderEventsTable, renderSettingsTable, renderStateTable, renderUriTable, settingsJson, type UriRow } from './tables.js';
 
@@ -105,7 +104,7 @@ export async function showState(args: ShowStateArgs): Promise<void> {
   const m = resolveMonitor(args);
   const fetch = () => withClient(m.target, { kind: 'monitor' }, (q) => currentState(q, formation, group));
   if (args.watch && args.json) throw new BadArgs('--watch and --json are mutually exclusive');
-  if (args.watch) return runWatch(args, { formation, group, count: 10 });
+  if (args.watch) return (await import('./watch.js')).runWatch(args, { formation, group, count: 10 });
   const rows = await fetch();
   if (args.json) jsonRows(rows);
   else out(renderStateTable(rows));
@@ -142,7 +141,7 @@ function eventsCommand(cli: Argv): Argv {
       const m = resolveMonitor(args);
       const fetch = () => withClient(m.target, { kind: 'monitor' }, (q) => lastEvents(q, formation, count, group));
       if (args.watch && args.json) throw new BadArgs('--watch and --json are mutually exclusive');
-      if (args.watch) return runWatch(args, { formation, group, count });
+      if (args.watch) return (await import('./watch.js')).runWatch(args, { formation, group, count });
       const rows = await fetch();
       if (args.json) jsonRows(rows);
       else out(renderEventsTable(rows));

@@ -5,6 +5,8 @@ import { EXTENSION_VERSION } from '../monitor-ext/bundle.js';
 import { log } from '../lib/log.js';
 import { packageVersion } from '../lib/package-root.js';
 import { postgresVersion, resolveBinDir } from '../lib/postgres-ctl.js';
+import { join } from 'node:path';
+import { cached, fileIdentity } from './startup-cache.js';
 
 export interface VersionInfo {
   pg_autoctl: string;
@@ -31,7 +33,10 @@ export function parsePostgresVersion(text: string): Omit<VersionInfo, 'pg_autoct
 export async function versionInfo(pgctl?: string): Promise<VersionInfo> {
   let str: string | null = null;
   try {
-    str = await postgresVersion(resolveBinDir(pgctl));
+    // pg_config is not cached: Debian's wrapper answers for the newest major installed, which
+    // changes without the wrapper changing. `postgres --version` is cached by the binary's identity.
+    const binDir = resolveBinDir(pgctl);
+    str = await cached('postgres --version', fileIdentity(join(binDir, 'postgres')), () => postgresVersion(binDir));
   } catch (err) {
     log.debug(`PostgreSQL version unknown: ${(err as Error).message}`);
   }

@@ -25,7 +25,8 @@ import { isIP } from 'node:net';
 import { MonitorClient } from './monitor-client.js';
 import { enrollKeeper } from './monitor-credentials.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
-import { initialState, readStateFile, writeStateFile, type KeeperState } from './state/state-file.js';
+import { initialState, readStateFile, type KeeperState } from './state/state-file.js';
+import { StateStore } from './state/store.js';
 
 export interface CreateNodeRequest {
   pgdata: string;
@@ -230,7 +231,7 @@ function writeNodeFiles(paths: NodePaths, runAs: OsUser | undefined, config: Kee
   mkdirSync(dirname(paths.state), { recursive: true, mode: 0o700 });
   ensurePrivateDir(paths.runBase, paths.runDir, runAs);
   writeNodeIni(paths.config, keeperConfigToIni(config));
-  writeStateFile(paths.state, state);
+  new StateStore(paths.state).write(state);
 }
 
 /**

@@ -174,7 +174,7 @@ export function metadataSyncer(pgdata: string, initial: KeeperConfig, paths: Nod
         q('SELECT pgautofailover.update_node_metadata($1::bigint, $2::text, $3::text, $4::int)', [nodeId, changed.name, changed.hostname, changed.port]),
       );
       log.info(`The configuration changed the node metadata: the monitor now has "${config.name}" at ${config.hostname}:${config.port}`);
-      if (changed.port !== null) log.warn(`postgresql.port is now ${config.port}: Postgres listens on it once restarted`);
+      if (changed.port !== null) log.warn(`Postgres listens on the new postgresql.port ${config.port} once restarted`);
       synced = { name: config.name, hostname: config.hostname, port: config.port };
       pending = false;
     } catch (err) {
@@ -191,8 +191,10 @@ export function metadataSyncer(pgdata: string, initial: KeeperConfig, paths: Nod
   };
 }
 
-export function openNode(pgdata: string, log: Logger, supervisor?: SupervisorFactory): OpenNode {
+export function openNode(pgdata: string, parentLog: Logger, supervisor?: SupervisorFactory): OpenNode {
   const { config, paths } = loadKeeperConfig(pgdata);
+  // every line of this node's keeper names the node (and the loop adds its state)
+  const log = parentLog.child({ node: config.name });
   const state = readStateFile(paths.state);
   const pg = localPostgres(config, paths, state.nodeId, log, supervisor);
   const monitor = monitorClientFor(config, paths);
@@ -207,7 +209,7 @@ export function openNode(pgdata: string, log: Logger, supervisor?: SupervisorFac
       networkPartitionTimeout: config.networkPartitionTimeout,
       restartFailureTimeout: config.restartFailureTimeout,
       restartFailureMaxRetries: config.restartFailureMaxRetries,
-      sleepMs: 1000,
+      sleepMs: 500,
       refreshEveryTicks: 10,
     },
     reloadMonitor: monitorReloader(pgdata, config, paths, log),

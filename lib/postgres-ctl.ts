@@ -12,7 +12,7 @@ import { log as rootLog, type Logger } from './log.js';
 import { pgBinDir, type OsUser } from './pgbin.js';
 import { writeFileAs } from './atomic-file.js';
 import { withPeerMap, withSuperuserPeer } from './hba.js';
-import { editHbaFile } from './hba-file.js';
+import { editHbaFile, hbaFileOf } from './hba-file.js';
 import { childEnv } from './secrets.js';
 
 import type { AuthMethod } from './auth-method.js';
@@ -21,6 +21,8 @@ import type { AuthMethod } from './auth-method.js';
 export type { AuthMethod };
 export type StopMode = 'smart' | 'fast' | 'immediate';
 export type PgStatus = 'running' | 'stopped' | 'no-pgdata';
+
+const NOT_IN_STANDBY = /not in standby mode/;
 
 export interface RunResult {
   code: number;
@@ -168,7 +170,8 @@ export function statusAnswered(res: RunResult): boolean {
   return res.code === 0 || res.code === 3 || res.code === 4;
 }
 
-function lastLines(text: string, n = 5): string {
+/** The last `n` lines of a tool's output, for an error message. */
+export function lastLines(text: string, n = 5): string {
   return text.trim().split('\n').slice(-n).join('\n');
 }
 
@@ -178,34 +181,54 @@ export interface PostgresCtlOptions {
   /** OS user to run the binaries as (set when we are root). */
   runAs?: OsUser;
   log?: Logger;
+  /** Environment for every binary run (the keeper: the C locale, see keeper/pg/ctl.ts). */
+  env?: NodeJS.ProcessEnv;
 }
 
-/** Verb methods over one data directory: initdb, start, stop, status, reload, version. */
+/**
+ * The one pg_ctl wrapper: verb methods over one data directory (initdb, start, stop, status,
+ * reload, promote), for the CLI, the monitor and the keeper. The keeper's other tools
+ * (pg_basebackup, pg_rewind, pg_controldata, single-user recovery) extend it in keeper/pg/ctl.ts.
+ */
 export class PostgresCtl {
   readonly pgdata: string;
   readonly binDir: string;
   readonly runAs?: OsUser;
-  private readonly log: Logger;
+  protected readonly log: Logger;
+  private readonly env?: NodeJS.ProcessEnv;
 
   constructor(opts: PostgresCtlOptions) {
     this.pgdata = opts.pgdata;
     this.binDir = opts.binDir;
     this.runAs = opts.runAs;
     this.log = opts.log ?? rootLog;
+    this.env = opts.env;
   }
 
   get pgCtlPath(): string {
     return join(this.binDir, 'pg_ctl');
   }
 
-  private run(program: string, args: string[], timeoutMs: number, extra: { quiet?: boolean; ok?: (r: RunResult) => boolean } = {}): Promise<RunResult> {
-    return runProgram(join(this.binDir, program), args, { runAs: this.runAs, timeoutMs, log: this.log, ...extra });
+  /** Runs one of the binaries of binDir as runAs, logging through this wrapper's logger. */
+  protected run(
+    program: string,
+    args: string[],
+    timeoutMs: number,
+    extra: { detached?: boolean; quiet?: boolean; ok?: (r: RunResult) => boolean } = {},
+  ): Promise<RunResult> {
+    return runProgram(join(this.binDir, program), args, { runAs: this.runAs, timeoutMs, log: this.log, env: this.env, ...extra });
   }
 
-  private async mustRun(program: string, args: string[], timeoutMs: number, what: string): Promise<RunResult> {
-    const res = await this.run(program, args, timeoutMs);
+  private async mustRun(
+    program: string,
+    args: string[],
+    timeoutMs: number,
+    what: string,
+    extra: { detached?: boolean; retryable?: boolean } = {},
+  ): Promise<RunResult> {
+    const res = await this.run(program, args, timeoutMs, { detached: extra.detached });
     if (res.code !== 0) {
-      throw new PgCtl(`${what} failed (${program} exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`);
+      throw new PgCtl(`${what} failed (${program} exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`, { retryable: extra.retryable });
     }
     return res;
   }
@@ -224,7 +247,7 @@ export class PostgresCtl {
       `initdb of ${this.pgdata}`,
     );
     const superuser = this.runAs?.name ?? userInfo().username;
-    const hbaFile = join(this.pgdata, 'pg_hba.conf');
+    const hbaFile = hbaFileOf(this.pgdata);
     const identFile = join(this.pgdata, 'pg_ident.conf');
     editHbaFile(hbaFile, (text) => withSuperuserPeer(text, superuser), this.runAs);
     writeFileAs(identFile, withPeerMap(readFileSync(identFile, 'utf8'), superuser), this.runAs);
@@ -238,8 +261,12 @@ export class PostgresCtl {
     return 'no-pgdata';
   }
 
-  /** `pg_ctl start -w`, server output appended to `logFile`. */
-  async start(opts: { logFile: string; timeoutSec?: number }): Promise<void> {
+  /**
+   * `pg_ctl start -w`, server output appended to `logFile`. With `ownSession` (the keeper) it
+   * runs in a session of its own (setsid), so that a signal to the caller's process group, or
+   * the caller's death, never reaches Postgres, and a failure is retryable (the next tick).
+   */
+  async start(opts: { logFile: string; timeoutSec?: number; ownSession?: boolean }): Promise<void> {
     const secs = opts.timeoutSec ?? 60;
     this.log.info('Starting PostgreSQL', { pgdata: this.pgdata });
     await this.mustRun(
@@ -247,6 +274,7 @@ export class PostgresCtl {
       ['-D', this.pgdata, '-l', opts.logFile, '-w', '-t', String(secs), 'start'],
       (secs + 10) * 1000,
       `starting Postgres in ${this.pgdata} (see ${opts.logFile})`,
+      { detached: opts.ownSession, retryable: opts.ownSession },
     );
   }
 
@@ -263,6 +291,19 @@ export class PostgresCtl {
       `stopping Postgres in ${this.pgdata}`,
     );
     return 'stopped';
+  }
+
+  /** `pg_ctl promote -w`; 'not-in-recovery' when the server already is a primary. */
+  async promote(timeoutSec = 60): Promise<'promoted' | 'not-in-recovery'> {
+    this.log.info('Promoting PostgreSQL', { pgdata: this.pgdata });
+    const res = await this.run('pg_ctl', ['-D', this.pgdata, '-w', '-t', String(timeoutSec), 'promote'], (timeoutSec + 10) * 1000, {
+      ok: (r) => r.code === 0 || NOT_IN_STANDBY.test(r.stderr),
+    });
+    if (res.code === 0) return 'promoted';
+    if (NOT_IN_STANDBY.test(res.stderr)) return 'not-in-recovery';
+    throw new PgCtl(`promoting Postgres in ${this.pgdata} failed (pg_ctl exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`, {
+      retryable: true,
+    });
   }
 
   /** `pg_ctl reload`: re-read postgresql.conf and pg_hba.conf. */

@@ -81,7 +81,9 @@ function pm2Supervisor(appName: string, ctl: KeeperCtl, log: Logger): Pm2Supervi
     binDir: ctl.binDir,
     runAs: ctl.runAs,
     log,
-    foreignStop: (mode) => ctl.stop(mode),
+    foreignStop: async (mode) => {
+      await ctl.stop({ mode });
+    },
   });
 }
 

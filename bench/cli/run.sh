@@ -11,7 +11,7 @@
 # Usage: NODE_DIR=<dir holding pgdata/ config/ share/ run/> bash bench/cli/run.sh
 #   NODE_DIR    a data node laid out as bench/soak/run.sh lays it out (n1 of its scratch dir);
 #               bench/soak/run.sh prints where; the cluster must be running
-#   PGAF        pgaf's main.js (default: dist/cli/main.js of this tree)
+#   PGAF        pgaf's main.js, run as an executable (default: dist/cli/main.js of this tree)
 #   ORIGINAL    pg_autoctl (/usr/bin/pg_autoctl); RUNS (21); AS_USER (postgres when root)
 #   COMMANDS    ';'-separated list (default below). `set node candidate-priority` waits for the
 #               primary to apply the setting: its time is mostly the state machine's round trip.
@@ -51,7 +51,7 @@ for c in "${cmds[@]}"; do
   read -r -a argv <<<"$c"
   : > "$TMP/a"; : > "$TMP/b"
   for _ in $(seq 1 "$RUNS"); do
-    once node "$PGAF" "${argv[@]}" >> "$TMP/a"
+    once "$PGAF" "${argv[@]}" >> "$TMP/a"   # through its shebang, as installed
     once "$ORIGINAL" "${argv[@]}" >> "$TMP/b"
   done
   ca=$(awk '{print $4}' "$TMP/a" | median); cb=$(awk '{print $4}' "$TMP/b" | median)

@@ -145,8 +145,9 @@ fi
 chmod -R a+rX "$PKG"
 cat > "$TMP/bin/pg_autoctl" <<EOF
 #!/bin/sh
-exec "$NODE" "$PKG/dist/cli/main.js" "\$@"
+exec "$PKG/dist/cli/main.js" "\$@"
 EOF
+# (main.js runs through its shebang: node with the flags pgaf is installed with)
 chmod 755 "$TMP/bin" "$TMP/bin/pg_autoctl"
 PGAF_CLI=$TMP/bin/pg_autoctl
 if [ "$(id -u)" = 0 ]; then

@@ -1,19 +1,20 @@
 // The keeper's transition steps: small named functions built from idempotent LocalPostgres
-// verbs, so running one again after a crash is safe.
+// verbs, so running one again after a crash is safe. Each declares the parts of LocalPostgres
+// it uses (keeper/fsm/context.ts), so a test fakes only those.
 import { BadState } from '../../lib/errors.js';
 import { isNoNodeList } from '../local-monitor/answers.js';
-import type { PeerNode, Step, StepContext } from './context.js';
+import type { PeerNode, PgBringUp, PgDataCopy, PgPeers, PgProcess, PgRecovery, PgSettings, PgStandbySetup, Step, StepContext } from './context.js';
 
 const SYNC_CATCHUP_TIMEOUT_MS = 5_000;
 /** how long a candidate waits for the last WAL of an old primary that stopped cleanly */
 const LAST_WAL_TIMEOUT_MS = 3_000;
 const FAST_FORWARD_TIMEOUT_MS = 60_000;
 
-async function ensureRunning(ctx: StepContext): Promise<void> {
+async function ensureRunning(ctx: StepContext<PgProcess>): Promise<void> {
   if (!(await ctx.pg.isRunning())) await ctx.pg.start();
 }
 
-async function requirePrimary(ctx: StepContext): Promise<PeerNode> {
+async function requirePrimary(ctx: StepContext<unknown>): Promise<PeerNode> {
   const primary = await ctx.monitor.getPrimary();
   if (!primary || primary.nodeId === ctx.nodeId) {
     throw new BadState('the monitor knows no other primary node to follow', { retryable: true });
@@ -22,7 +23,7 @@ async function requirePrimary(ctx: StepContext): Promise<PeerNode> {
 }
 
 /** HBA and slots for the other nodes; left as they are when the node list is unknown (no monitor, no nodes file). */
-async function refreshPeers(ctx: StepContext, advanceSlots: boolean): Promise<void> {
+async function refreshPeers(ctx: StepContext<PgPeers>, advanceSlots: boolean): Promise<void> {
   let peers: PeerNode[];
   try {
     peers = await ctx.monitor.getOtherNodes();
@@ -35,10 +36,10 @@ async function refreshPeers(ctx: StepContext, advanceSlots: boolean): Promise<vo
 }
 
 /** Nothing to do on Postgres: a sync point with the monitor. */
-export const noop: Step = async () => {};
+export const noop: Step<unknown> = async () => {};
 
 /** init → single: initdb when PGDATA is empty, publish the sysid, start, settings, users, HBA. */
-export const initPrimary: Step = async (ctx) => {
+export const initPrimary: Step<PgProcess & PgBringUp & PgRecovery & PgStandbySetup & PgSettings & PgPeers> = async (ctx) => {
   if (!ctx.pg.hasData()) await ctx.pg.initdb();
   else await ctx.pg.configure();
   await ctx.monitor.setSystemIdentifier(await ctx.pg.systemIdentifier());
@@ -52,7 +53,7 @@ export const initPrimary: Step = async (ctx) => {
 };
 
 /** wait_standby → catchingup: base backup from the primary, standby setup, start. */
-export const initStandby: Step = async (ctx) => {
+export const initStandby: Step<PgProcess & PgBringUp & PgDataCopy & PgStandbySetup & PgPeers> = async (ctx) => {
   const primary = await requirePrimary(ctx);
   if (!ctx.pg.hasData()) {
     await ctx.pg.basebackup(primary);
@@ -63,8 +64,11 @@ export const initStandby: Step = async (ctx) => {
   await refreshPeers(ctx, true);
 };
 
-/** → wait_primary: synchronous_standby_names = '' (writes no longer wait for a standby). */
-export const disableSyncRep: Step = async (ctx) => {
+/**
+ * → wait_primary, and → single from a primary state: synchronous_standby_names = '' (writes
+ * no longer wait for a standby); standbys keep streaming asynchronously.
+ */
+export const disableSyncRep: Step<PgProcess & PgSettings & PgPeers> = async (ctx) => {
   await ensureRunning(ctx);
   await ctx.pg.setSynchronousStandbyNames('');
   await refreshPeers(ctx, false);
@@ -76,7 +80,7 @@ export const disableSyncRep: Step = async (ctx) => {
  * (the goal is no longer primary) nothing is changed, since the monitor's value then
  * describes the group after the failover and could turn synchronous replication off here.
  */
-export const enableSyncRep: Step = async (ctx) => {
+export const enableSyncRep: Step<PgProcess & PgSettings & PgPeers> = async (ctx) => {
   await ensureRunning(ctx);
   await refreshPeers(ctx, false);
   const names = await ctx.monitor.syncNamesIfStillPrimary();
@@ -89,44 +93,37 @@ export const enableSyncRep: Step = async (ctx) => {
   }
 };
 
-/** → single from a primary state: no replication. */
-export const disableReplication: Step = async (ctx) => {
-  await ensureRunning(ctx);
-  await ctx.pg.setSynchronousStandbyNames('');
-  await refreshPeers(ctx, false);
-};
-
 /** Stop Postgres (fast): draining, demote_timeout, demoted. */
-export const stopPostgres: Step = async (ctx) => {
+export const stopPostgres: Step<PgProcess> = async (ctx) => {
   await ctx.pg.stop('fast');
 };
 
 /** primary → prepare_maintenance/maintenance: checkpoint so the stop is short, then stop. */
-export const checkpointAndStop: Step = async (ctx) => {
+export const checkpointAndStop: Step<PgProcess & PgRecovery> = async (ctx) => {
   if (await ctx.pg.isRunning()) await ctx.pg.checkpoint();
   await ctx.pg.stop('fast');
 };
 
 /** prepare_maintenance → maintenance: stopped, restarting as a standby with no upstream. */
-export const stopAsStandby: Step = async (ctx) => {
+export const stopAsStandby: Step<PgProcess & PgStandbySetup> = async (ctx) => {
   await ctx.pg.stop('fast');
   await ctx.pg.writeStandbySetup({});
 };
 
 /** demote_timeout → primary: the partition healed and there was no failover. */
-export const restartAsPrimary: Step = async (ctx) => {
+export const restartAsPrimary: Step<PgProcess & PgSettings & PgPeers> = async (ctx) => {
   await ensureRunning(ctx);
   await enableSyncRep(ctx);
 };
 
 /** draining/demoted/demote_timeout → single: start again as a primary without standbys. */
-export const resumeAsPrimary: Step = async (ctx) => {
+export const resumeAsPrimary: Step<PgProcess & PgSettings & PgPeers> = async (ctx) => {
   await ensureRunning(ctx);
-  await disableReplication(ctx);
+  await disableSyncRep(ctx);
 };
 
 /** Promote (idempotent), no standby setup, no sync rep. */
-async function promote(ctx: StepContext): Promise<void> {
+async function promote(ctx: StepContext<PgProcess & PgRecovery & PgStandbySetup & PgSettings>): Promise<void> {
   await ensureRunning(ctx);
   if (await ctx.pg.isInRecovery()) await ctx.pg.promote();
   await ctx.pg.removeStandbySetup();
@@ -137,7 +134,7 @@ async function promote(ctx: StepContext): Promise<void> {
  * A standby becomes a primary: promote, then checkpoint, so that the new timeline is in
  * pg_control for a later pg_rewind of the old primary.
  */
-export const promoteStandby: Step = async (ctx) => {
+export const promoteStandby: Step<PgProcess & PgRecovery & PgStandbySetup & PgSettings & PgPeers> = async (ctx) => {
   await promote(ctx);
   await ctx.pg.checkpoint();
   await refreshPeers(ctx, false);
@@ -148,7 +145,7 @@ export const promoteStandby: Step = async (ctx) => {
  * here (so it can follow us without a rewind), promote, read-only until the monitor says
  * the old primary is out.
  */
-export const stopReplication: Step = async (ctx) => {
+export const stopReplication: Step<PgProcess & PgRecovery & PgStandbySetup & PgSettings> = async (ctx) => {
   await ensureRunning(ctx);
   const [drained] = await ctx.monitor.getOtherNodesInState('draining');
   if (drained && drained.lsn !== '0/0' && !(await ctx.pg.waitForReplay(drained.lsn, LAST_WAL_TIMEOUT_MS))) {
@@ -159,7 +156,7 @@ export const stopReplication: Step = async (ctx) => {
 };
 
 /** stop_replication → wait_primary: writes open; then the checkpoint a later pg_rewind needs. */
-export const openWrites: Step = async (ctx) => {
+export const openWrites: Step<PgProcess & PgRecovery & PgSettings & PgPeers> = async (ctx) => {
   await ensureRunning(ctx);
   await ctx.pg.setReadOnly(false);
   await ctx.pg.checkpoint();
@@ -167,11 +164,11 @@ export const openWrites: Step = async (ctx) => {
 };
 
 /** demoted/maintenance → catchingup: follow the primary, pg_rewind first, base backup as fallback. */
-export const rewindOrInit: Step = async (ctx) => {
+export const rewindOrInit: Step<PgProcess & PgDataCopy & PgStandbySetup & PgPeers> = async (ctx) => {
   const primary = await requirePrimary(ctx);
   await ctx.pg.stop('fast');
   if (!ctx.pg.hasData() || !(await ctx.pg.rewind(primary))) {
-    ctx.log.warn('pg_rewind was not possible, taking a base backup instead', { from: primary.name });
+    ctx.log.warn('Could not rewind PGDATA with pg_rewind: taking a base backup instead', { from: primary.name });
     await ctx.pg.basebackup(primary);
   }
   await ctx.pg.writeStandbySetup({ upstream: primary });
@@ -181,7 +178,7 @@ export const rewindOrInit: Step = async (ctx) => {
 };
 
 /** Follow the current primary: rewrite primary_conninfo and restart. */
-export const followNewPrimary: Step = async (ctx) => {
+export const followNewPrimary: Step<PgProcess & PgStandbySetup & PgPeers> = async (ctx) => {
   const primary = await requirePrimary(ctx);
   await ctx.pg.writeStandbySetup({ upstream: primary });
   await ctx.pg.stop('fast');
@@ -190,26 +187,26 @@ export const followNewPrimary: Step = async (ctx) => {
 };
 
 /** catchingup → secondary: slots kept in line with the group. */
-export const prepareForSecondary: Step = async (ctx) => {
+export const prepareForSecondary: Step<PgProcess & PgPeers> = async (ctx) => {
   await ensureRunning(ctx);
   await refreshPeers(ctx, true);
 };
 
 /** → report_lsn: restart as a standby with no upstream, so the LSN stops moving. */
-export const reportLsn: Step = async (ctx) => {
+export const reportLsn: Step<PgProcess & PgStandbySetup> = async (ctx) => {
   await ctx.pg.writeStandbySetup({});
   if (await ctx.pg.isRunning()) await ctx.pg.stop('fast');
   await ctx.pg.start();
 };
 
 /** draining/demoted → report_lsn: the old primary restarts as a standby, its slots dropped. */
-export const reportLsnFromPrimary: Step = async (ctx) => {
+export const reportLsnFromPrimary: Step<PgProcess & PgStandbySetup & PgPeers> = async (ctx) => {
   await reportLsn(ctx);
   await ctx.pg.dropAllSlots();
 };
 
 /** report_lsn → fast_forward: fetch the missing WAL from the most advanced standby. */
-export const fastForward: Step = async (ctx) => {
+export const fastForward: Step<PgProcess & PgRecovery & PgStandbySetup> = async (ctx) => {
   const source = await ctx.monitor.getMostAdvancedStandby();
   if (!source || source.nodeId === ctx.nodeId) return; // nothing to fetch
   await ctx.pg.writeStandbySetup({ upstream: source, targetLsn: source.lsn });
@@ -221,20 +218,20 @@ export const fastForward: Step = async (ctx) => {
 };
 
 /** fast_forward → prepare_promotion: checkpoint, no more standby setup. */
-export const cleanupAsPrimary: Step = async (ctx) => {
+export const cleanupAsPrimary: Step<PgProcess & PgRecovery & PgStandbySetup> = async (ctx) => {
   await ensureRunning(ctx);
   await ctx.pg.checkpoint();
   await ctx.pg.writeStandbySetup({});
 };
 
 /** report_lsn → join_secondary: checkpoint and stop, then follow the new primary. */
-export const stopToJoin: Step = async (ctx) => {
+export const stopToJoin: Step<PgProcess & PgRecovery> = async (ctx) => {
   if (await ctx.pg.isRunning()) await ctx.pg.checkpoint().catch(() => undefined);
   await ctx.pg.stop('fast');
 };
 
 /** init → report_lsn: a new node copies the most advanced standby. */
-export const initFromStandby: Step = async (ctx) => {
+export const initFromStandby: Step<PgProcess & PgBringUp & PgDataCopy & PgStandbySetup> = async (ctx) => {
   const source = await ctx.monitor.getMostAdvancedStandby();
   if (!source) throw new BadState('no standby to copy from yet', { retryable: true });
   if (!ctx.pg.hasData()) await ctx.pg.basebackup(source);
@@ -244,6 +241,6 @@ export const initFromStandby: Step = async (ctx) => {
 };
 
 /** any → dropped: stop Postgres. */
-export const dropNode: Step = async (ctx) => {
+export const dropNode: Step<PgProcess> = async (ctx) => {
   await ctx.pg.stop('fast');
 };

@@ -30,7 +30,7 @@ export const TRANSITIONS: readonly Transition[] = Object.freeze([
   ...rows(['primary', 'wait_primary', 'apply_settings'], 'join_primary', 'Accept a new standby', s.noop),
   ...rows(['wait_primary', 'join_primary', 'apply_settings'], 'primary', 'Turn synchronous replication on', s.enableSyncRep),
   ...rows(['primary', 'wait_primary'], 'apply_settings', 'Apply the new replication settings', s.noop),
-  ...rows(PRIMARY_STATES, 'single', 'No standby left: no replication', s.disableReplication),
+  ...rows(PRIMARY_STATES, 'single', 'No standby left: no replication', s.disableSyncRep),
   ...rows(['primary', 'join_primary', 'apply_settings', 'wait_primary'], 'draining', 'Stop taking writes: checkpoint, then a short fast shutdown', s.checkpointAndStop),
   ...rows(['primary', 'join_primary', 'apply_settings', 'wait_primary', 'draining', 'single'], 'demote_timeout', 'Demoted: stop Postgres', s.stopPostgres),
   ...rows(['primary', 'join_primary', 'apply_settings', 'wait_primary', 'draining', 'demote_timeout', 'single'], 'demoted', 'Demoted: stop Postgres', s.stopPostgres),

@@ -1,4 +1,5 @@
-// The keeper's decision for one tick: a pure function of a frozen snapshot.
+// The keeper's decision for one tick: a pure function of a frozen snapshot (the state file's
+// roles and timestamps, the local facts, the monitor's answer, whether the peers changed).
 import { canTakeWrites, expectationOf, type Expectation, type NodeState } from '../fsm/states.js';
 
 export interface TickInput {
@@ -10,17 +11,38 @@ export interface TickInput {
   readonly monitorReachable: boolean;
   readonly lastMonitorContact: number;
   readonly lastSecondaryContact: number;
-  readonly standbysConnected: number;
   /** seconds without monitor and standby before an isolated primary stops itself */
   readonly networkPartitionTimeout: number;
+  /** the local facts of this tick */
+  readonly pg: {
+    readonly running: boolean;
+    /** PGDATA holds a cluster */
+    readonly hasData: boolean;
+    readonly standbysConnected: number;
+  };
+  /** the node list may have changed (a NOTIFY, or a transition) since the last HBA/slots refresh */
+  readonly peersChanged: boolean;
+  /** the periodic HBA/slots refresh is due */
+  readonly peersRefreshDue: boolean;
 }
+
+/** What the keeper does while it stays in a state (ensure-current-state). */
+export type EnsureAction =
+  | { readonly kind: 'start-postgres' }
+  | { readonly kind: 'stop-postgres' }
+  /** HBA and slots follow the node list; `always` reconciles them even when the list is the same */
+  | { readonly kind: 'refresh-peers'; readonly always: boolean }
+  | { readonly kind: 'none' };
 
 export type Decision =
   | { readonly kind: 'transition'; readonly from: NodeState; readonly to: NodeState; readonly reason: string }
   | { readonly kind: 'fence'; readonly from: NodeState; readonly reason: string }
-  | { readonly kind: 'ensure'; readonly state: NodeState; readonly expect: Expectation; readonly reason: string };
+  | { readonly kind: 'ensure'; readonly state: NodeState; readonly expect: Expectation; readonly action: EnsureAction; readonly reason: string }
+  /** removed from the monitor and converged: the keeper exits */
+  | { readonly kind: 'dropped' };
 
 export function decide(t: TickInput): Decision {
+  if (t.current === 'dropped' && t.assigned === 'dropped') return { kind: 'dropped' };
   if (!t.monitorReachable && isolatedPrimary(t)) {
     return {
       kind: 'fence',
@@ -39,12 +61,24 @@ export function decide(t: TickInput): Decision {
       reason: t.monitorReachable ? `the monitor assigned ${t.assigned}` : `reaching ${t.assigned} while the monitor is unreachable`,
     };
   }
+  const expect = expectationOf(t.current);
   return {
     kind: 'ensure',
     state: t.current,
-    expect: expectationOf(t.current),
+    expect,
+    action: ensureAction(t, expect),
     reason: t.monitorReachable ? `${t.current} as the monitor wants` : `${t.current}, the monitor is unreachable`,
   };
+}
+
+function ensureAction(t: TickInput, expect: Expectation): EnsureAction {
+  const shouldRun = expect === 'running-primary' || expect === 'running-standby' || expect === 'running';
+  if (shouldRun && !t.pg.running && t.pg.hasData) return { kind: 'start-postgres' };
+  if (expect === 'stopped' && t.pg.running) return { kind: 'stop-postgres' };
+  if (t.monitorReachable && t.pg.running && shouldRun && (t.peersChanged || t.peersRefreshDue)) {
+    return { kind: 'refresh-peers', always: t.peersRefreshDue };
+  }
+  return { kind: 'none' };
 }
 
 /** A writable node with standbys to fail over to, cut off from the monitor and every standby. */
@@ -52,7 +86,7 @@ export function isolatedPrimary(t: TickInput): boolean {
   return (
     canTakeWrites(t.current) &&
     t.current !== 'single' &&
-    t.standbysConnected === 0 &&
+    t.pg.standbysConnected === 0 &&
     t.now - t.lastMonitorContact > t.networkPartitionTimeout &&
     t.now - t.lastSecondaryContact > t.networkPartitionTimeout
   );

@@ -1,26 +1,18 @@
-// The keeper's loop: each tick reads local facts, heartbeats the monitor, decides (decide.ts)
-// and acts, then writes the state file and logs one sentence. Wakes on NOTIFY or after 1 s.
-import { fileStamp } from '../../lib/atomic-file.js';
+// The keeper's loop: each tick picks up outside changes (a monitor switch, a state file
+// written by a command), reads the local facts, heartbeats the monitor, decides (decide.ts:
+// a pure function) and acts (a transition through reachAssignedState(), or keeping the
+// current state true), then saves through the state store. Wakes on NOTIFY or after 1 s.
 import { Dropped } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { LocalPostgres, PeerNode, StepContext } from '../fsm/context.js';
-import { findTransition } from '../fsm/transitions.js';
-import { canTakeWrites, expectationOf, type NodeState } from '../fsm/states.js';
+import { reachAssignedState, type ReachOutcome } from '../fsm/reach.js';
+import { canTakeWrites, type NodeState } from '../fsm/states.js';
 import { isNoNodeList } from '../local-monitor/answers.js';
 import type { KeeperMonitor } from '../monitor-client.js';
-import { readStateFile, writeStateFile, type KeeperState } from '../state/state-file.js';
-import { decide, reportedPgIsRunning, type Decision } from './decide.js';
-import type { ServingRow } from '../pg/local-sql.js';
-
-export interface LocalFacts {
-  running: boolean;
-  inRecovery: boolean;
-  timeline: number;
-  lsn: string;
-  syncState: string;
-  standbysConnected: number;
-  serving?: ServingRow;
-}
+import type { LocalFacts } from '../pg/facts.js';
+import type { KeeperState } from '../state/state-file.js';
+import { StateStore } from '../state/store.js';
+import { decide, reportedPgIsRunning, type Decision, type EnsureAction } from './decide.js';
 
 /** What the keeper tells its observers (keeper/integrations.ts: HTTP endpoints, metrics, hooks). */
 export interface KeeperObserver {
@@ -72,34 +64,33 @@ export interface KeeperDeps {
   observer?: KeeperObserver;
 }
 
-const STATE_TIMESTAMPS_EVERY_SEC = 10;
-
 const NO_FACTS: LocalFacts = { running: false, inRecovery: false, timeline: 1, lsn: '0/0', syncState: '', standbysConnected: 0 };
 
 export class Keeper {
   private stopping = false;
   private wake?: () => void;
-  private downSince?: number;
-  private restartAttempts = 0;
+  /** the state file's one writer (the loop's saves lose to a command's write) */
+  private readonly store: StateStore;
+  /** the state file as the loop knows it: the monitor's goal and the contact timestamps between two saves */
+  private state?: KeeperState;
+  private monitor: KeeperMonitor;
+  /** set by a SIGHUP: re-read the configuration at the start of the next tick */
+  private reloadRequested = false;
+  /** Postgres down since (s) and the restarts tried since, for reportedPgIsRunning() */
+  private restart: { downSince?: number; restartAttempts: number } = { restartAttempts: 0 };
+  /** set by a NOTIFY: the node list or a goal may have changed (HBA and slots are refreshed) */
+  private notified = true;
   private peersSignature = '';
   private ticksSinceRefresh = 0;
-  private droppedRounds = 0;
-  private state?: KeeperState;
-  private savedRoles = '';
-  private savedAt = 0;
-  /** the monitor's primary_demote_timeout (s), refreshed now and then */
-  private demoteTimeoutSec?: number;
+  /** heartbeats since the monitor was (re)connected: its primary_demote_timeout is re-read every 60 */
   private ticks = 0;
-  /** the state file as this keeper last read or wrote it: another version was written by a command */
-  private stateStamp = '';
-  private reloadRequested = false;
-  private monitor: KeeperMonitor;
+  /** the monitor's primary_demote_timeout (s) */
+  private demoteTimeoutSec?: number;
+  private droppedRounds = 0;
   private lastTransition?: TickReport['lastTransition'];
 
-  /** set by a NOTIFY: the node list or a goal may have changed */
-  private notified = true;
-
   constructor(private readonly d: KeeperDeps) {
+    this.store = new StateStore(d.statePath);
     this.monitor = d.monitor;
     this.listenTo(this.monitor);
   }
@@ -111,6 +102,11 @@ export class Keeper {
     });
   }
 
+  /** The keeper's logger: every line carries the node's current state. */
+  private log(): Logger {
+    return this.state ? this.d.log.child({ state: this.state.current_role }) : this.d.log;
+  }
+
   /** SIGHUP: re-read the configuration (and the state file) at the start of the next tick, now. */
   requestReload(): void {
     this.reloadRequested = true;
@@ -118,7 +114,7 @@ export class Keeper {
   }
 
   /** A monitor switch (enable/disable monitor) or a state file written by a command is picked up here. */
-  private async pickUpOutsideChanges(): Promise<void> {
+  private async pickUpOutsideChanges(): Promise<KeeperState> {
     const force = this.reloadRequested;
     this.reloadRequested = false;
     const next = this.d.reloadMonitor?.(force);
@@ -132,26 +128,12 @@ export class Keeper {
       this.state = undefined;
     }
     await this.d.syncMetadata?.(force);
-    if (this.state && fileStamp(this.d.statePath) !== this.stateStamp) {
-      this.d.log.info('The state file was changed by a command: re-reading it.');
+    if (this.state && this.store.changedOutside()) {
+      this.log().info('The state file was changed by a command: re-reading it.');
       this.state = undefined;
     }
-    if (!this.state) {
-      this.state = readStateFile(this.d.statePath);
-      this.stateStamp = fileStamp(this.d.statePath);
-      this.savedRoles = `${this.state.current_role}/${this.state.assigned_role}`;
-    }
-  }
-
-  /** Writes the state file unless a command replaced it since we read it (theirs wins, re-read next tick). */
-  private writeState(state: KeeperState): boolean {
-    if (fileStamp(this.d.statePath) !== this.stateStamp) {
-      this.state = undefined;
-      return false;
-    }
-    writeStateFile(this.d.statePath, state);
-    this.stateStamp = fileStamp(this.d.statePath);
-    return true;
+    this.state ??= this.store.load();
+    return this.state;
   }
 
   private now(): number {
@@ -171,7 +153,7 @@ export class Keeper {
         acted = await this.tick();
       } catch (err) {
         if (err instanceof Dropped) throw err;
-        this.d.log.error(`Keeper tick failed: ${(err as Error).message}`, { stack: (err as Error).stack?.split('\n')[1]?.trim() });
+        this.log().error(`Keeper tick failed: ${(err as Error).message}`, { stack: (err as Error).stack?.split('\n')[1]?.trim() });
       }
       if (!acted && !this.stopping) await this.sleep(this.d.timeouts.sleepMs);
     }
@@ -192,23 +174,50 @@ export class Keeper {
 
   /** One iteration. Returns true when it ran a transition (the next tick follows at once). */
   async tick(): Promise<boolean> {
-    const { log, pg } = this.d;
+    const { pg, timeouts } = this.d;
     // read once; from then on the keeper writes it, and the memory copy holds the contact
     // timestamps between two saves (a command that rewrites it is noticed here)
-    await this.pickUpOutsideChanges();
-    const monitor = this.monitor;
-    const state = this.state!;
+    const state = await this.pickUpOutsideChanges();
+    const log = this.log();
     const facts = await pg.readFacts().catch(() => NO_FACTS);
     const now = this.now();
     this.trackRestarts(facts.running, now);
+    this.ticksSinceRefresh += 1;
 
-    const pgIsRunning = reportedPgIsRunning(state.current_role, facts.running, { downSince: this.downSince, restartAttempts: this.restartAttempts }, now, {
+    const reachable = await this.heartbeat(state, facts, now, log);
+    if (facts.standbysConnected > 0) state.last_secondary_contact = now;
+
+    const decision = decide({
+      now,
+      current: state.current_role,
+      assigned: state.assigned_role,
+      monitorReachable: reachable,
+      lastMonitorContact: state.last_monitor_contact,
+      lastSecondaryContact: state.last_secondary_contact,
+      networkPartitionTimeout: fenceDeadline(timeouts.networkPartitionTimeout, this.demoteTimeoutSec),
+      pg: { running: facts.running, hasData: pg.hasData(), standbysConnected: facts.standbysConnected },
+      peersChanged: this.notified,
+      peersRefreshDue: this.ticksSinceRefresh >= timeouts.refreshEveryTicks,
+    });
+    if (decision.kind === 'dropped') {
+      if (!this.store.save(state)) this.state = undefined;
+      if (++this.droppedRounds > 1) throw new Dropped('this node is dropped');
+      return false;
+    }
+    const acted = await this.execute(decision, state, facts, log);
+    if (!this.store.saveIfDue(state, now)) this.state = undefined;
+    this.d.observer?.tick({ now: this.now(), state, facts, monitorReachable: reachable, lastTransition: this.lastTransition });
+    return acted;
+  }
+
+  /** node_active: reports the state and the facts, records the goal. False when the monitor did not answer. */
+  private async heartbeat(state: KeeperState, facts: LocalFacts, now: number, log: Logger): Promise<boolean> {
+    const pgIsRunning = reportedPgIsRunning(state.current_role, facts.running, this.restart, now, {
       timeoutSec: this.d.timeouts.restartFailureTimeout,
       maxRetries: this.d.timeouts.restartFailureMaxRetries,
     });
-    let reachable = true;
     try {
-      const reply = await monitor.nodeActive({
+      const reply = await this.monitor.nodeActive({
         state: state.current_role,
         pgIsRunning,
         tli: facts.timeline,
@@ -218,122 +227,75 @@ export class Keeper {
       state.assigned_role = reply.goal;
       state.last_monitor_contact = now;
     } catch (err) {
-      reachable = false;
       if (state.current_role === 'dropped' && (err as { sqlstate?: string }).sqlstate === 'P0002') {
         throw new Dropped('this node was removed from the monitor');
       }
       log.warn(`Cannot reach the monitor: ${(err as Error).message}`);
-    }
-    if (facts.standbysConnected > 0) state.last_secondary_contact = now;
-    if (reachable && this.ticks++ % 60 === 0) {
-      this.demoteTimeoutSec = await monitor.demoteTimeoutSec().catch(() => this.demoteTimeoutSec);
-    }
-
-    if (state.current_role === 'dropped' && state.assigned_role === 'dropped') {
-      this.writeState(state);
-      if (++this.droppedRounds > 1) throw new Dropped('this node is dropped');
       return false;
     }
-
-    const decision = decide({
-      now,
-      current: state.current_role,
-      assigned: state.assigned_role,
-      monitorReachable: reachable,
-      lastMonitorContact: state.last_monitor_contact,
-      lastSecondaryContact: state.last_secondary_contact,
-      standbysConnected: facts.standbysConnected,
-      networkPartitionTimeout: fenceDeadline(this.d.timeouts.networkPartitionTimeout, this.demoteTimeoutSec),
-    });
-    const acted = await this.execute(decision, state, facts, reachable);
-    this.saveState(state, now);
-    this.d.observer?.tick({ now: this.now(), state, facts, monitorReachable: reachable, lastTransition: this.lastTransition });
-    return acted;
-  }
-
-  /**
-   * The state file is rewritten (atomically, with fsync) when the roles change, and every
-   * STATE_TIMESTAMPS_EVERY_SEC for the contact timestamps: not on every tick.
-   */
-  private saveState(state: KeeperState, now: number): void {
-    const roles = `${state.current_role}/${state.assigned_role}`;
-    if (roles === this.savedRoles && now - this.savedAt < STATE_TIMESTAMPS_EVERY_SEC) return;
-    if (!this.writeState(state)) return;
-    this.savedRoles = roles;
-    this.savedAt = now;
+    if (this.ticks++ % 60 === 0) {
+      this.demoteTimeoutSec = await this.monitor.demoteTimeoutSec().catch(() => this.demoteTimeoutSec);
+    }
+    return true;
   }
 
   private trackRestarts(running: boolean, now: number): void {
-    if (running) {
-      this.downSince = undefined;
-      this.restartAttempts = 0;
-    } else if (this.downSince === undefined) {
-      this.downSince = now;
-    }
+    if (running) this.restart = { restartAttempts: 0 };
+    else this.restart.downSince ??= now;
   }
 
-  private ctx(state: KeeperState): StepContext {
-    return { nodeId: state.nodeId, groupId: state.groupId, formation: this.d.formation, pg: this.d.pg, monitor: this.monitor, log: this.d.log };
-  }
-
-  private async execute(decision: Decision, state: KeeperState, facts: LocalFacts, reachable: boolean): Promise<boolean> {
-    const { log } = this.d;
+  private async execute(decision: Exclude<Decision, { kind: 'dropped' }>, state: KeeperState, facts: LocalFacts, log: Logger): Promise<boolean> {
     switch (decision.kind) {
       case 'fence':
-        log.warn(`Fencing: ${decision.reason}.`, { state: state.current_role });
+        log.warn(`Fencing: ${decision.reason}.`);
         state.assigned_role = 'demote_timeout';
-        return this.transition(state, state.current_role, 'demote_timeout', decision.reason);
+        return this.transition(state, state.current_role, 'demote_timeout', decision.reason, log);
       case 'transition':
-        return this.transition(state, decision.from, decision.to, decision.reason);
+        return this.transition(state, decision.from, decision.to, decision.reason, log);
       case 'ensure':
-        await this.ensure(state, facts, reachable, decision.reason);
+        await this.ensure(decision.action, state, facts, decision.reason, log);
         return false;
     }
   }
 
-  private async transition(state: KeeperState, from: NodeState, to: NodeState, reason: string): Promise<boolean> {
-    const t = findTransition(from, to);
-    if (!t) {
-      this.d.log.error(`The keeper does not know how to reach ${to} from ${from}; waiting for another goal.`);
-      return false;
-    }
-    const cancel = await this.d.observer?.beforeTransition?.(from, to, state);
-    if (cancel) {
-      this.d.log.warn(`Transition from ${from} to ${to} cancelled: ${cancel}.`);
-      return false;
-    }
-    this.d.log.info(`Transition from ${from} to ${to}: ${t.comment} (${reason}).`);
+  private async transition(state: KeeperState, from: NodeState, to: NodeState, reason: string, log: Logger): Promise<boolean> {
+    const ctx: StepContext = { nodeId: state.nodeId, groupId: state.groupId, formation: this.d.formation, pg: this.d.pg, monitor: this.monitor, log };
     const started = Date.now();
+    let outcome: ReachOutcome;
     try {
-      await t.run(this.ctx(state));
+      outcome = await reachAssignedState(ctx, from, to, { reason, before: () => this.d.observer?.beforeTransition?.(from, to, state) ?? Promise.resolve(undefined) });
     } catch (err) {
       this.lastTransition = { from, to, ms: Date.now() - started, at: this.now(), ok: false };
       throw err;
     }
+    if (outcome.kind === 'no-edge') {
+      log.error(`The keeper does not know how to reach ${to} from ${from}; waiting for another goal.`);
+      return false;
+    }
+    if (outcome.kind === 'cancelled') return false;
     state.current_role = to;
     this.peersSignature = '';
-    this.lastTransition = { from, to, ms: Date.now() - started, at: this.now(), ok: true };
-    this.d.log.info(`Reached ${to} in ${Date.now() - started} ms.`);
+    this.lastTransition = { from, to, ms: outcome.ms, at: this.now(), ok: true };
     return true;
   }
 
-  private async ensure(state: KeeperState, facts: LocalFacts, reachable: boolean, reason: string): Promise<void> {
-    const { pg, log } = this.d;
-    const s = state.current_role;
-    const shouldRun = ['running-primary', 'running-standby', 'running'].includes(expectationOf(s));
-    if (shouldRun && !facts.running && pg.hasData()) {
-      this.restartAttempts += 1;
-      log.warn(`Postgres is not running in state ${s}: starting it (attempt ${this.restartAttempts}).`);
-      await pg.start();
-      return;
-    }
-    if (expectationOf(s) === 'stopped' && facts.running) {
-      log.warn(`Postgres is running in state ${s}: stopping it.`);
-      await pg.stop('fast');
-      return;
-    }
-    if (reachable && facts.running && shouldRun) {
-      await this.refreshPeers(state);
+  private async ensure(action: EnsureAction, state: KeeperState, facts: LocalFacts, reason: string, log: Logger): Promise<void> {
+    const { pg } = this.d;
+    switch (action.kind) {
+      case 'start-postgres':
+        this.restart.restartAttempts += 1;
+        log.warn(`Postgres is not running in state ${state.current_role}: starting it (attempt ${this.restart.restartAttempts}).`);
+        await pg.start();
+        return;
+      case 'stop-postgres':
+        log.warn(`Postgres is running in state ${state.current_role}: stopping it.`);
+        await pg.stop('fast');
+        return;
+      case 'refresh-peers':
+        await this.refreshPeers(state, action.always, log);
+        break;
+      case 'none':
+        break;
     }
     log.debug(`Nothing to do: ${reason}.`, { lsn: facts.lsn, sync: facts.syncState });
   }
@@ -344,23 +306,21 @@ export class Keeper {
    * ''), and weakening it here would let this primary acknowledge writes its standby may
    * not have. Turning synchronous replication off is the wait_primary transition's job alone.
    */
-  private async ensureSyncNames(): Promise<void> {
+  private async ensureSyncNames(log: Logger): Promise<void> {
     const have = await this.d.pg.synchronousStandbyNames();
     if (have !== '') return;
     const want = await this.monitor.syncNamesIfStillPrimary();
     if (want !== undefined && want !== '') {
-      this.d.log.warn(`synchronous_standby_names is '', the monitor wants '${want}': setting it.`);
+      log.warn(`Synchronous replication is off on this primary: setting synchronous_standby_names to '${want}' as the monitor wants.`);
       await this.d.pg.setSynchronousStandbyNames(want);
     }
   }
 
   /**
-   * HBA and slots follow the monitor's node list: at once when it changes, else every N ticks.
-   * A node without a monitor and without a nodes file leaves them as they are.
+   * HBA and slots follow the monitor's node list: at once when it changes, else every N ticks
+   * (`always`). A node without a monitor and without a nodes file leaves them as they are.
    */
-  private async refreshPeers(state: KeeperState): Promise<void> {
-    this.ticksSinceRefresh += 1;
-    if (!this.notified && this.ticksSinceRefresh < this.d.timeouts.refreshEveryTicks) return;
+  private async refreshPeers(state: KeeperState, always: boolean, log: Logger): Promise<void> {
     this.notified = false;
     let peers: PeerNode[];
     try {
@@ -371,12 +331,12 @@ export class Keeper {
       return;
     }
     const sig = peers.map((p) => `${p.nodeId}@${p.host}:${p.port}`).join(',');
-    if (sig === this.peersSignature && this.ticksSinceRefresh < this.d.timeouts.refreshEveryTicks) return;
+    if (sig === this.peersSignature && !always) return;
     const standby = !canTakeWrites(state.current_role);
     await this.d.pg.reconcileHba(peers);
     await this.d.pg.reconcileSlots(peers, standby);
-    if (state.current_role === 'primary') await this.ensureSyncNames();
-    if (sig !== this.peersSignature) this.d.log.info(`Peers are now: ${peers.map((p) => p.name).join(', ') || 'none'}; HBA and slots updated.`);
+    if (state.current_role === 'primary') await this.ensureSyncNames(log);
+    if (sig !== this.peersSignature) log.info(`Peers are now: ${peers.map((p) => p.name).join(', ') || 'none'}; HBA and slots updated.`);
     this.peersSignature = sig;
     this.ticksSinceRefresh = 0;
   }

@@ -20,7 +20,8 @@ import type { NodeState } from '../fsm/states.js';
 import { credentialsPath, enrollKeeper } from '../monitor-credentials.js';
 import { MonitorClient } from '../monitor-client.js';
 import { loadKeeperConfig, localPostgres } from '../open-node.js';
-import { readStateFile, writeStateFile } from '../state/state-file.js';
+import { readStateFile } from '../state/state-file.js';
+import { StateStore } from '../state/store.js';
 import { planDisableMonitor, registrationStateFor, stateAfterRegistration, streamsFrom, type GroupMember } from './plan.js';
 
 const CATCHINGUP_WAIT_MS = 120_000;
@@ -149,7 +150,7 @@ export async function enableMonitor(pgdata: string, uri: string, log: Logger): P
       if (!streaming) log.warn(`This standby does not stream from ${primary ? `${primary.name} (${primary.host}:${primary.port})` : 'the primary'}: its keeper will point it there and restart it`);
     }
     // the state file first: a keeper that notices the new config then starts from it
-    writeStateFile(paths.state, stateAfterRegistration(state, { ...reg, goal }, Date.now() / 1000, streaming));
+    new StateStore(paths.state).write(stateAfterRegistration(state, { ...reg, goal }, Date.now() / 1000, streaming));
     rmSync(credentialsPath(paths.state), { force: true });
     // a password in the URI goes to the node's 0600 monitor.password file, not into pg_autoctl.cfg
     const given = parseMonitorUri(uri).password;

@@ -1,107 +1,21 @@
-// The keeper's one spawner of Postgres binaries (through lib/postgres-ctl.ts runProgram):
-// pg_ctl start (in its own session) / stop / status / reload / promote, initdb,
-// pg_basebackup, pg_rewind, pg_controldata and single-user crash recovery. Each has a timeout.
-import { join } from 'node:path';
+// The keeper's Postgres binaries: lib/postgres-ctl.ts PostgresCtl (every pg_ctl verb, initdb)
+// extended with the tools only the keeper runs: pg_basebackup, pg_rewind, pg_controldata and
+// single-user crash recovery. Each has a timeout.
 import { PgCtl } from '../../lib/errors.js';
-import type { Logger } from '../../lib/log.js';
-import type { OsUser } from '../../lib/pgbin.js';
-import { PostgresCtl, runProgram, statusAnswered, type AuthMethod, type PgStatus, type RunResult, type StopMode } from '../../lib/postgres-ctl.js';
+import { lastLines, PostgresCtl, type PostgresCtlOptions, type RunResult } from '../../lib/postgres-ctl.js';
 
 const C_LOCALE = { LC_ALL: 'C', LANG: 'C' };
-const NOT_IN_STANDBY = /not in standby mode/;
 /** pg_basebackup's complaint when we ask for a slot the upstream does not have yet. */
 export const NO_SUCH_SLOT = /replication slot .* does not exist/;
 
-function lastLines(text: string, n = 5): string {
-  return text.trim().split('\n').slice(-n).join('\n');
-}
-
-export interface KeeperCtlOptions {
-  pgdata: string;
-  binDir: string;
-  runAs?: OsUser;
-  log: Logger;
-}
-
-export class KeeperCtl {
-  readonly pgdata: string;
-  readonly binDir: string;
-  readonly runAs?: OsUser;
-  private readonly log: Logger;
-  private readonly base: PostgresCtl;
-
-  constructor(opts: KeeperCtlOptions) {
-    this.pgdata = opts.pgdata;
-    this.binDir = opts.binDir;
-    this.runAs = opts.runAs;
-    this.log = opts.log;
-    this.base = new PostgresCtl(opts);
-  }
-
-  private run(
-    program: string,
-    args: string[],
-    timeoutMs: number,
-    extra: { env?: NodeJS.ProcessEnv; detached?: boolean; quiet?: boolean; ok?: (r: RunResult) => boolean } = {},
-  ): Promise<RunResult> {
-    return runProgram(join(this.binDir, program), args, {
-      runAs: this.runAs,
-      timeoutMs,
-      log: this.log,
-      env: { ...C_LOCALE, ...extra.env },
-      detached: extra.detached,
-      quiet: extra.quiet,
-      ok: extra.ok,
-    });
-  }
-
-  initdb(authHost: AuthMethod): Promise<void> {
-    return this.base.initdb({ authHost });
-  }
-
-  /** `pg_ctl status` (every tick: its output is logged at trace level). */
-  async status(): Promise<PgStatus> {
-    const res = await this.run('pg_ctl', ['-D', this.pgdata, 'status'], 10_000, { quiet: true, ok: statusAnswered });
-    if (res.code === 0) return 'running';
-    if (res.code === 3) return 'stopped';
-    return 'no-pgdata';
-  }
-
-  async stop(mode: StopMode, timeoutSec = 60): Promise<void> {
-    await this.base.stop({ mode, timeoutSec });
-  }
-
-  reload(): Promise<void> {
-    return this.base.reload();
-  }
-
-  /**
-   * `pg_ctl start -w` in a session of its own (setsid), so that a signal to the keeper's
-   * process group, or the keeper's death, never reaches Postgres.
-   */
-  async start(logFile: string, timeoutSec = 60): Promise<void> {
-    this.log.info('Starting PostgreSQL', { pgdata: this.pgdata });
-    const res = await this.run('pg_ctl', ['-D', this.pgdata, '-l', logFile, '-w', '-t', String(timeoutSec), 'start'], (timeoutSec + 10) * 1000, {
-      detached: true,
-    });
-    if (res.code !== 0) {
-      throw new PgCtl(`starting Postgres in ${this.pgdata} failed (pg_ctl exit ${res.code}, see ${logFile}): ${lastLines(res.stderr || res.stdout)}`, {
-        retryable: true,
-      });
-    }
-  }
-
-  /** `pg_ctl promote -w`; 'not-in-recovery' when the server already is a primary. */
-  async promote(timeoutSec = 60): Promise<'promoted' | 'not-in-recovery'> {
-    this.log.info('Promoting PostgreSQL', { pgdata: this.pgdata });
-    const res = await this.run('pg_ctl', ['-D', this.pgdata, '-w', '-t', String(timeoutSec), 'promote'], (timeoutSec + 10) * 1000, {
-      ok: (r) => r.code === 0 || NOT_IN_STANDBY.test(r.stderr),
-    });
-    if (res.code === 0) return 'promoted';
-    if (NOT_IN_STANDBY.test(res.stderr)) return 'not-in-recovery';
-    throw new PgCtl(`promoting Postgres in ${this.pgdata} failed (pg_ctl exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`, {
-      retryable: true,
-    });
+/**
+ * lib/postgres-ctl.ts PostgresCtl (pg_ctl and initdb: one copy for the CLI, the monitor and
+ * the keeper) plus the tools only the keeper runs. Everything runs with the C
+ * locale (pg_controldata's labels are parsed; the postmaster inherits it).
+ */
+export class KeeperCtl extends PostgresCtl {
+  constructor(opts: Omit<PostgresCtlOptions, 'env'>) {
+    super({ ...opts, env: C_LOCALE });
   }
 
   /** pg_controldata as a map of its "Label: value" lines. */

@@ -1,11 +1,10 @@
-// pg_hba.conf lines for replication and the monitor's health check: the lines we want
-// (pure), a plan against the current file (pure, append-only), and applying it.
+// pg_hba.conf lines for replication and the monitor's health check, pure: the hosts that may
+// have a rule (the keeper's HBA guard), the lines we want, and a plan against the current
+// file (append-only). keeper/pg/node-hba.ts writes them through lib/hba-file.ts.
 import { isIP } from 'node:net';
-import { appendHbaLines, hbaLine, planHbaAdditions } from '../../lib/hba.js';
+import { hbaLine, planHbaAdditions } from '../../lib/hba.js';
 import type { AuthMethod } from '../../lib/postgres-ctl.js';
-import type { OsUser } from '../../lib/pgbin.js';
 import { HEALTH_CHECK_USER, REPLICATION_USER } from './names.js';
-import { editHbaFile } from '../../lib/hba-file.js';
 import { hbaAddressProblem, hostnameProblem } from '../../lib/identity.js';
 
 export type HbaLevel = 'skip' | 'minimal' | 'app' | 'lan';
@@ -81,17 +80,4 @@ export function desiredHbaLines(w: HbaWanted): string[] {
 export function planHba(currentText: string, desired: string[]): HbaStep[] {
   const missing = new Set(planHbaAdditions(currentText, desired));
   return [...new Set(desired)].map((line) => (missing.has(line) ? { kind: 'create', line } : { kind: 'noop', line }));
-}
-
-/** The file text after the plan (unchanged when there is nothing to create). */
-export function renderHba(currentText: string, steps: HbaStep[]): string {
-  return appendHbaLines(currentText, steps.filter((s) => s.kind === 'create').map((s) => s.line));
-}
-
-/** Appends the created lines to the HBA file (lib/hba-file.ts); returns how many lines were added. */
-export function applyHba(hbaFile: string, steps: HbaStep[], runAs?: OsUser): number {
-  const created = steps.filter((s) => s.kind === 'create').length;
-  if (!created) return 0;
-  editHbaFile(hbaFile, (text) => renderHba(text, steps), runAs);
-  return created;
 }

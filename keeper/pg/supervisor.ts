@@ -67,10 +67,10 @@ export class PgCtlSupervisor implements PostgresSupervisor {
 
   async start(): Promise<void> {
     if (await this.isRunning()) return;
-    await this.ctl.start(this.o.logFile, this.o.startSec ?? 60);
+    await this.ctl.start({ logFile: this.o.logFile, timeoutSec: this.o.startSec ?? 60, ownSession: true });
   }
 
   async stop(mode: 'fast' | 'immediate'): Promise<void> {
-    await this.ctl.stop(mode, this.o.stopSec ?? 60);
+    await this.ctl.stop({ mode, timeoutSec: this.o.stopSec ?? 60 });
   }
 }

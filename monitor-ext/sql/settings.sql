@@ -71,16 +71,18 @@ CREATE FUNCTION pgautofailover.setting_defaults(
   OUT name text, OUT kind text, OUT default_value text, OUT default_number bigint)
 RETURNS SETOF record LANGUAGE sql IMMUTABLE AS $$
   -- Fast detection (pg_auto_failover: 5s, 5s, 2, 2s, 20s, 30s). A node is failed over only
-  -- when its keeper has been silent for node_considered_unhealthy_timeout AND 3 probes in a
-  -- row, over 2 s, got no answer at all from its postmaster: a busy server (checkpoint, GC
-  -- pause of the keeper, load) still answers a probe, so it is not taken for dead.
+  -- when its keeper (heartbeat every 0.5 s) has been silent for node_considered_unhealthy_timeout
+  -- AND 3 probes in a row got no answer at all from its postmaster (a refused connection
+  -- fails at once; a silent host costs 3 x 500 ms + 2 x 250 ms): a busy server (checkpoint,
+  -- GC pause or SIGSTOP of the keeper, saturated CPU and disk) still answers a probe, so it
+  -- is not taken for dead (bench/saturation measures that: docs/benchmarks.md).
   -- primary_demote_timeout exceeds the keepers' self-fencing deadline (network_partition_timeout,
   -- 5 s) by a margin; it applies only when the old primary cannot be proven fenced (rule F1).
-  VALUES ('health_check_period',               'duration', '1s',    1000),
-         ('health_check_timeout',              'duration', '1s',    1000),
+  VALUES ('health_check_period',               'duration', '500ms', 500),
+         ('health_check_timeout',              'duration', '500ms', 500),
          ('health_check_max_retries',          'retries',  '2',     2),
-         ('health_check_retry_delay',          'duration', '500ms', 500),
-         ('node_considered_unhealthy_timeout', 'duration', '3s',    3000),
+         ('health_check_retry_delay',          'duration', '250ms', 250),
+         ('node_considered_unhealthy_timeout', 'duration', '1200ms', 1200),
          ('primary_demote_timeout',            'duration', '10s',   10000),
          ('startup_grace_period',              'duration', '10s',   10000),
          ('enable_sync_wal_log_threshold',     'size',     '16MB',  16777216),

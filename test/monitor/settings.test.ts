@@ -23,18 +23,18 @@ async function probe<T>(m: Monitor, settings: Record<string, string>, fn: () => 
   }
 }
 
-describe('defaults (fast failover: detection in about 3 s, demote wait 10 s)', () => {
+describe('defaults (fast failover: detection in about 1.2 s, demote wait 10 s)', () => {
   it('monitor_settings() lists every setting with its default when none is set', async () => {
     const m = await ms.fresh();
     // fresh() sets startup_grace_period for the database: reset it to read the default.
     await m.reset('startup_grace_period');
     const rows = await m.q(`select name, value, unit, numeric_value, is_default from pgautofailover.monitor_settings()`);
     expect(rows.map((r) => [r.name, r.value, r.unit, Number(r.numeric_value), r.is_default])).toEqual([
-      ['health_check_period', '1s', 'ms', 1000, true],
-      ['health_check_timeout', '1s', 'ms', 1000, true],
+      ['health_check_period', '500ms', 'ms', 500, true],
+      ['health_check_timeout', '500ms', 'ms', 500, true],
       ['health_check_max_retries', '2', '', 2, true],
-      ['health_check_retry_delay', '500ms', 'ms', 500, true],
-      ['node_considered_unhealthy_timeout', '3s', 'ms', 3000, true],
+      ['health_check_retry_delay', '250ms', 'ms', 250, true],
+      ['node_considered_unhealthy_timeout', '1200ms', 'ms', 1200, true],
       ['primary_demote_timeout', '10s', 'ms', 10000, true],
       ['startup_grace_period', '10s', 'ms', 10000, true],
       ['enable_sync_wal_log_threshold', '16MB', 'bytes', 16777216, true],
@@ -51,7 +51,7 @@ describe('defaults (fast failover: detection in about 3 s, demote wait 10 s)', (
   });
 });
 
-describe('node_considered_unhealthy_timeout (default 3 s)', () => {
+describe('node_considered_unhealthy_timeout (default 1.2 s)', () => {
   // A's health check failed just now and its keeper last reported `ago` seconds ago.
   const failover = (m: Monitor, a: number, b: number, ago: number, settings: Record<string, string>) =>
     probe(m, settings, async () => {
@@ -76,11 +76,11 @@ describe('node_considered_unhealthy_timeout (default 3 s)', () => {
     expect(await failover(m, a.id, b.id, 3, { node_considered_unhealthy_timeout: value })).toBe(expected);
   });
 
-  it('defaults to 3 s', async () => {
+  it('defaults to 1.2 s', async () => {
     const m = await ms.fresh();
     const { a, b } = await twoNodes(m);
-    expect(await failover(m, a.id, b.id, 2, {})).toBe('secondary');
-    expect(await failover(m, a.id, b.id, 4, {})).toBe('prepare_promotion');
+    expect(await failover(m, a.id, b.id, 0.5, {})).toBe('secondary');
+    expect(await failover(m, a.id, b.id, 2, {})).toBe('prepare_promotion');
   });
 
   it('a nonsense value is an error naming the setting', async () => {

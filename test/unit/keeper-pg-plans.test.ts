@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bestSyncState, readFacts, type FactsSource } from '../../keeper/pg/facts.js';
-import { desiredHbaLines, hbaAddress, planHba, renderHba } from '../../keeper/pg/hba-plan.js';
+import { desiredHbaLines, hbaAddress, planHba } from '../../keeper/pg/hba-plan.js';
+import { appendHbaLines } from '../../lib/hba.js';
 import { compareLsn, formatLsn, parseLsn } from '../../keeper/pg/lsn.js';
 import { desiredSlots, planSlots, type SlotRow } from '../../keeper/pg/slots.js';
 import { parseControlData, cleanlyShutDown } from '../../keeper/pg/ctl.js';
@@ -90,10 +91,11 @@ describe('HBA plan', () => {
       { kind: 'noop', line: 'host replication pgautofailover_replicator 10.0.0.2/32 md5' },
       { kind: 'create', line: 'host all pgautofailover_replicator 10.0.0.2/32 md5' },
     ]);
-    const next = renderHba(current, steps);
+    const render = (text: string, plan: typeof steps) => appendHbaLines(text, plan.filter((s) => s.kind === 'create').map((s) => s.line));
+    const next = render(current, steps);
     expect(next).toBe(`${current}\n# added by pgaf\nhost all pgautofailover_replicator 10.0.0.2/32 md5\n`);
     expect(planHba(next, desired).every((s) => s.kind === 'noop')).toBe(true);
-    expect(renderHba(next, planHba(next, desired))).toBe(next);
+    expect(render(next, planHba(next, desired))).toBe(next);
   });
 });
 

@@ -1,0 +1,55 @@
+// The facts of each keeper tick (facts.ts readFacts) from this node's Postgres: SQL on one
+// connection kept open across ticks (reopened after a failure) while it runs, pg_control and
+// standby.signal while it is down.
+import { existsSync } from 'node:fs';
+import { openSession, type Query, type SqlSession } from '../../lib/sql.js';
+import { readFacts, type LocalFacts } from './facts.js';
+import * as sql from './local-sql.js';
+import { STANDBY_SIGNAL } from './names.js';
+import type { PgNode } from './node.js';
+
+export class NodeFacts {
+  private session?: SqlSession;
+
+  constructor(private readonly node: PgNode) {}
+
+  /** The keeper's every-tick queries share one connection, reopened after a failure. */
+  private async persistent<T>(fn: (q: Query) => Promise<T>): Promise<T> {
+    if (!this.session || this.session.closed) {
+      this.session = await openSession(this.node.target, { kind: 'postgres', connectTimeoutMs: 2_000, queryTimeoutMs: 5_000, applicationName: 'pgaf keeper' });
+    }
+    try {
+      return await fn(this.session.query);
+    } catch (err) {
+      await this.session.close();
+      this.session = undefined;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.session?.close();
+    this.session = undefined;
+  }
+
+  async read(): Promise<LocalFacts> {
+    const { node } = this;
+    return readFacts({
+      isRunning: () => node.isRunning(),
+      queryFacts: () =>
+        this.persistent(async (q) => {
+          const pos = await sql.position(q);
+          return { ...pos, replication: await sql.standbyReplication(q), serving: await sql.serving(q) };
+        }),
+      stoppedFacts: async () => {
+        if (!node.hasData()) return { inRecovery: false, lsn: '0/0', timeline: 1 };
+        const c = await node.ctl.controlData();
+        return {
+          inRecovery: existsSync(node.file(STANDBY_SIGNAL)),
+          lsn: c['Latest checkpoint location'] ?? '0/0',
+          timeline: Number(c["Latest checkpoint's TimeLineID"] ?? 1),
+        };
+      },
+    });
+  }
+}

@@ -1,0 +1,115 @@
+// One keeper tick (keeper/loop/run.ts) with a recording stand-in for Postgres and the monitor:
+// a transition is run through reachAssignedState() and logged in one sentence carrying the
+// node's state, the state file is saved through the store, a command's write wins, and a
+// goal without an edge or a cancelled transition leaves the state as it was.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { log, setLogSink } from '../../lib/log.js';
+import type { NodeState } from '../../keeper/fsm/states.js';
+import { Keeper, type KeeperDeps } from '../../keeper/loop/run.js';
+import type { KeeperMonitor } from '../../keeper/monitor-client.js';
+import { initialState } from '../../keeper/state/state-file.js';
+import { StateStore } from '../../keeper/state/store.js';
+import { parseLine } from '../support/log-lines.js';
+
+/** An object whose every method resolves to `answers[name]` (undefined by default) and is recorded. */
+function recorder<T extends object>(answers: Record<string, unknown>, calls: string[]): T {
+  return new Proxy({} as T, {
+    get: (_t, name) => {
+      if (typeof name !== 'string' || name === 'then') return undefined;
+      return (..._args: unknown[]) => {
+        calls.push(name);
+        const a = answers[name];
+        return name === 'hasData' ? (a ?? true) : Promise.resolve(typeof a === 'function' ? (a as () => unknown)() : a);
+      };
+    },
+  });
+}
+
+describe('Keeper.tick()', () => {
+  let dir: string;
+  let lines: string[];
+  let restoreSink: (line: string) => void;
+  let goal: NodeState;
+  let pgCalls: string[];
+  let store: StateStore;
+  let cancel: string | undefined;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pgaf-tick-'));
+    lines = [];
+    restoreSink = setLogSink((l) => lines.push(l));
+    pgCalls = [];
+    cancel = undefined;
+    store = new StateStore(join(dir, 'pg_autoctl.state'));
+    store.write(initialState(1, 0, 'single'));
+  });
+  afterEach(() => {
+    setLogSink(restoreSink);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function keeper(): Keeper {
+    const facts = { running: true, inRecovery: false, timeline: 1, lsn: '0/3000000', syncState: '', standbysConnected: 0 };
+    const pg = recorder<KeeperDeps['pg']>({ readFacts: facts, isRunning: true, isInRecovery: false, systemIdentifier: '7', synchronousStandbyNames: '' }, pgCalls);
+    const monitor = recorder<KeeperMonitor>({ nodeActive: () => ({ goal }), getOtherNodes: [], demoteTimeoutSec: 30 }, []);
+    return new Keeper({
+      formation: 'default',
+      statePath: store.path,
+      pg,
+      monitor,
+      log: log.child({ node: 'node_1' }),
+      timeouts: { networkPartitionTimeout: 20, restartFailureTimeout: 20, restartFailureMaxRetries: 3, sleepMs: 1000, refreshEveryTicks: 10 },
+      observer: { tick: () => undefined, beforeTransition: async () => cancel },
+    });
+  }
+
+  const infoAndUp = () => lines.map(parseLine).filter((p) => p && p.level !== 'DEBUG' && p.level !== 'TRACE');
+
+  it('runs the transition to the goal, logs it once with node and state, and saves the new state', async () => {
+    goal = 'single';
+    expect(await keeper().tick()).toBe(true);
+    expect(store.read()).toMatchObject({ current_role: 'single', assigned_role: 'single' });
+    expect(pgCalls).toContain('configure');
+    const said = infoAndUp();
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatchObject({ level: 'INFO', sentence: 'Transition from init to single: Start as a single node (the monitor assigned single).' });
+    expect(said[0]!.fields).toMatchObject({ node: 'node_1', state: 'init' });
+    expect(Number(said[0]!.fields.ms)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('keeps the state when the table has no edge to the goal', async () => {
+    goal = 'secondary';
+    expect(await keeper().tick()).toBe(false);
+    expect(store.read()).toMatchObject({ current_role: 'init', assigned_role: 'secondary' });
+    expect(infoAndUp()).toEqual([
+      expect.objectContaining({ level: 'ERROR', sentence: 'The keeper does not know how to reach secondary from init; waiting for another goal.' }),
+    ]);
+  });
+
+  it('keeps the state when the observer cancels the transition', async () => {
+    goal = 'single';
+    cancel = 'the fencing hook pre_promote failed';
+    expect(await keeper().tick()).toBe(false);
+    expect(store.read().current_role).toBe('init');
+    expect(pgCalls).not.toContain('configure');
+    expect(infoAndUp()).toEqual([
+      expect.objectContaining({ level: 'WARN', sentence: 'Transition from init to single cancelled: the fencing hook pre_promote failed.' }),
+    ]);
+  });
+
+  it('re-reads a state file a command wrote between two ticks instead of overwriting it', async () => {
+    goal = 'single';
+    const k = keeper();
+    await k.tick();
+    await new Promise((r) => setTimeout(r, 20));
+    store.update((s) => ({ ...s, current_role: 'maintenance', assigned_role: 'maintenance' }));
+    goal = 'maintenance';
+    lines.length = 0;
+    expect(await k.tick()).toBe(false);
+    expect(infoAndUp().map((p) => p!.sentence)).toEqual(['The state file was changed by a command: re-reading it.']);
+    expect(store.read()).toMatchObject({ current_role: 'maintenance', assigned_role: 'maintenance' });
+  });
+});
