@@ -15,7 +15,9 @@
 #   ON_READY (a command run once the cluster is up, in the background, e.g. bench/cli/run.sh)
 #   HEAP_SNAPSHOTS=1: every pgaf process writes a V8 heap snapshot at WARMUP and at the end
 #   (node --heapsnapshot-signal=SIGUSR2), kept in OUT's name + .heap/; compare two with
-#   bench/soak/heap-diff.mjs to see which objects grew
+#   bench/soak/heap-diff.mjs to see which objects grew. Writing a snapshot leaves about 45 MB
+#   more resident memory in the process: the RSS verdict of such a run means nothing, use a
+#   run without snapshots for it
 set -uo pipefail
 export LC_ALL=C
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
