@@ -1,5 +1,5 @@
 // pid files: one running pgaf process per node.
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAs } from './atomic-file.js';
 import { BadState } from './errors.js';
@@ -24,13 +24,44 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
- * Writes our pid; refuses when another live process holds the file. The directory is made
+ * When `pid` started (ms since the epoch, from /proc: the boot time plus its start in clock
+ * ticks of 1/100 s, the kernel's USER_HZ), or undefined where /proc does not say.
+ */
+export function processStartMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    return Number.isFinite(ticks) && Number.isFinite(btime) && btime > 0 ? btime * 1000 + ticks * 10 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the live process `pid` can be the one that wrote the pid file `path`: not when it
+ * started after the file was last written (its pid was reused, e.g. after a reboot or a host
+ * death, where pids start again from 1). The boot time has a 1 s resolution, hence the margin.
+ */
+export function couldHaveWritten(pid: number, path: string): boolean {
+  const started = processStartMs(pid);
+  if (started === undefined) return true;
+  try {
+    return started <= statSync(path).mtimeMs + 1000;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Writes our pid; refuses when another live process holds the file (one that started after
+ * the file was written is not its writer: a pid reused after a reboot). The directory is made
  * private (0700, owned by `owner`, checked level by level below `base`: lib/private-dir.ts)
  * and the file is written without following a symlink.
  */
 export function claimPidFile(path: string, base: string, owner?: DirOwner): void {
   const other = readPid(path);
-  if (other !== undefined && other !== process.pid && isAlive(other)) {
+  if (other !== undefined && other !== process.pid && isAlive(other) && couldHaveWritten(other, path)) {
     throw new BadState(`another pgaf process (pid ${other}) already runs this node`, { hint: `see ${path}` });
   }
   ensurePrivateDir(base, dirname(path), owner);

@@ -23,6 +23,7 @@ const PARTS = [
   'health.sql',
   'data_loss.sql',
   'group_fsm.sql',
+  'standby_fsm.sql',
   'multi_standby.sql',
   'protocol.sql',
   'operator_api.sql',

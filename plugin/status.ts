@@ -3,7 +3,7 @@
 // (perform_failover, start/stop_maintenance); the monitor's and keepers' loops do the work.
 import { existsSync } from 'node:fs';
 import { readStateFile } from '../keeper/state/state-file.js';
-import { parseLsn } from '../keeper/pg/lsn.js';
+import { parseLsn } from '../lib/lsn.js';
 import { readPostmasterPid, pidAlive } from '../keeper/pg/supervisor.js';
 import { BadArgs } from '../lib/errors.js';
 import { currentState, type NodeStateRow } from '../lib/monitor-queries.js';

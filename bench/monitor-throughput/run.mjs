@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// node_active() calls per second: our `pgaf` extension against pg_auto_failover's C monitor
-// (`pgautofailover`), side by side in one run, for several registered-node counts and client
-// counts. Each target gets its own throwaway Postgres (same postgresql.conf, 127.0.0.1, own
+// node_active() calls per second, their latency (p50/p99) and the monitor's CPU: our `pgaf`
+// extension against pg_auto_failover's C monitor (`pgautofailover`), side by side in one run,
+// for several registered-node counts and client counts, flat out or at a fixed call rate
+// (RATE: e.g. 500 nodes at 2 Hz = RATE=1000). Each target gets its own throwaway Postgres (same postgresql.conf, 127.0.0.1, own
 // port and socket dir, run as the `postgres` OS user); the servers are measured one after the
 // other, point by point, never at the same time. Prints a markdown table and writes it to
 // bench/results/monitor-throughput.md.
@@ -10,6 +11,8 @@
 //   DURATION=10         seconds per point (pgbench -T)
 //   NODES=10,100,500    registered node counts (even: N/2 formations of primary + secondary)
 //   CLIENTS=1,4,8       pgbench clients (-c and -j)
+//   RATE=0              calls per second (pgbench -R) for every point; 0 = as fast as possible.
+//                       Latency then counts from each call's scheduled start (queueing included)
 //   TARGETS=ours,c      which monitors to run (skipped with a note when not installed); add
 //                       `patched` to also run ours with PATCH_SQL applied (an extra column)
 //   PATCH_SQL=file.sql  SQL run in the `patched` server after CREATE EXTENSION pgaf (e.g. a
@@ -42,10 +45,12 @@ const cfg = {
   clients: list(process.env.CLIENTS ?? '1,4,8').map(Number),
   targets: list(process.env.TARGETS ?? 'ours,c').map((t) => t.toLowerCase()),
   rounds: Number(process.env.ROUNDS ?? 1),
+  rate: Number(process.env.RATE ?? 0),
   fsync: process.env.FSYNC ?? 'off',
   stats: process.env.STATS === '1',
 };
 for (const n of cfg.nodes) if (!(n >= 2 && n % 2 === 0)) throw new Error(`NODES: ${n} is not an even count >= 2`);
+if (!(cfg.rate >= 0)) throw new Error(`RATE: ${process.env.RATE} is not a number of calls per second >= 0`);
 cfg.nodes.sort((a, b) => a - b);
 
 // What a converged node reports; node_active.sql uses the same literals.
@@ -415,14 +420,22 @@ async function measure(s, clients) {
     await s.db.query('SELECT pg_stat_statements_reset(), pg_stat_reset()');
   }
   const before = await eventMark(s);
+  const logDir = mkdtempSync(join(workRoot, 'latency-'));
   const args = ['-n', '-f', SCRIPT, '-c', String(clients), '-j', String(clients), '-T', String(cfg.duration), '-M', 'prepared',
+    ...(cfg.rate > 0 ? ['-R', String(cfg.rate)] : []), '-l', `--log-prefix=${join(logDir, 'tx')}`,
     '-D', `nodes=${s.nodes}`, '-h', '127.0.0.1', '-p', String(s.port), '-U', s.benchUser, 'pg_auto_failover'];
   const cpu0 = cpuSample(s);
   const t0 = Date.now();
   const waits = cfg.stats ? sampleWaits(s) : undefined;
   const r = await runAsync(bin('pgbench'), args);
   const waitHistogram = waits ? await waits.stop() : undefined;
-  const foreign = foreignCores(cpu0, cpuSample(s), (Date.now() - t0) / 1000);
+  await new Promise((res) => setTimeout(res, 300)); // the postmaster reaps the backends (their CPU is counted then)
+  const cpu1 = cpuSample(s);
+  const seconds = (Date.now() - t0) / 1000;
+  const foreign = foreignCores(cpu0, cpu1, seconds);
+  const serverCores = (cpu1.server - cpu0.server) / 100 / seconds;
+  const latency = latencyPercentiles(logDir);
+  rmSync(logDir, { recursive: true, force: true });
   const out = `${r.stdout}\n${r.stderr}`;
   const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? NaN);
   const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
@@ -446,7 +459,21 @@ async function measure(s, clients) {
         ORDER BY total_exec_time DESC LIMIT 15`,
     )).rows;
   }
-  return { tps, events, layoutOk, error, stats, funcs, foreign, waitHistogram };
+  return { tps, events, layoutOk, error, stats, funcs, foreign, waitHistogram, serverCores, ...latency };
+}
+
+/** p50 and p99 of the per-call latencies (ms) in pgbench's -l logs (field 3: microseconds). */
+function latencyPercentiles(dir) {
+  const us = [];
+  for (const f of readdirSync(dir)) {
+    for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
+      const v = Number(line.split(' ')[2]);
+      if (line && Number.isFinite(v)) us.push(v);
+    }
+  }
+  us.sort((a, b) => a - b);
+  const at = (q) => (us.length ? us[Math.min(us.length - 1, Math.floor(q * us.length))] / 1000 : NaN);
+  return { p50: at(0.5), p99: at(0.99), calls: us.length };
 }
 
 const median = (xs) => {
@@ -495,7 +522,7 @@ async function main() {
         for (const key of order) {
           const m = await measure(servers[key], c);
           (results[key][`${n}/${c}`] ??= []).push(m);
-          log(`${TARGETS[key].label}: ${n} nodes, ${c} clients: ${m.tps.toFixed(0)} calls/s, ${m.events} new events, other load ${m.foreign.toFixed(2)} cores${m.layoutOk ? '' : ', GOAL STATES CHANGED'}`);
+          log(`${TARGETS[key].label}: ${n} nodes, ${c} clients${cfg.rate ? ` at ${cfg.rate}/s` : ''}: ${m.tps.toFixed(0)} calls/s, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, monitor CPU ${m.serverCores.toFixed(2)} cores, ${m.events} new events, other load ${m.foreign.toFixed(2)} cores${m.layoutOk ? '' : ', GOAL STATES CHANGED'}`);
           if (m.stats) statsOut.push({ label: TARGETS[key].label, n, c, rows: m.stats, funcs: m.funcs, tps: m.tps, waits: m.waitHistogram, foreign: m.foreign });
           if (!m.layoutOk) {
             // Put the pairs back before the next point; the point itself is flagged in the table.
@@ -511,11 +538,14 @@ async function main() {
   const fmt = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
   const cell = (key, n, c) => {
     const ms = results[key]?.[`${n}/${c}`];
-    if (!ms) return { text: '—', tps: NaN, flag: '', foreign: '—' };
+    if (!ms) return { text: '—', tps: NaN, flag: '', foreign: '—', lat: '—', cpu: '—' };
     const tps = median(ms.map((m) => m.tps));
     const ev = ms.reduce((a, m) => a + m.events, 0);
     const flag = (ms.some((m) => m.error) ? ' (errors)' : '') + (ms.some((m) => !m.layoutOk) || ev ? ` (${ev} events!)` : '');
-    return { text: fmt(tps) + flag, tps, flag, foreign: Math.max(...ms.map((m) => m.foreign)).toFixed(2) };
+    const ms2 = (x) => (Number.isFinite(x) ? x.toFixed(x < 10 ? 2 : 1) : 'n/a');
+    const lat = `${ms2(median(ms.map((m) => m.p50)))} / ${ms2(median(ms.map((m) => m.p99)))}`;
+    const cpu = median(ms.map((m) => m.serverCores)).toFixed(2);
+    return { text: fmt(tps) + flag, tps, flag, foreign: Math.max(...ms.map((m) => m.foreign)).toFixed(2), lat, cpu };
   };
   const lines = [];
   const cpuModel = cpus()[0]?.model ?? 'unknown CPU';
@@ -523,24 +553,24 @@ async function main() {
   lines.push('');
   lines.push(`${new Date().toISOString()} · ${cpus().length} cores (${cpuModel}) · PostgreSQL ${Object.values(servers)[0].version} · ` +
     keys.map((k) => `${TARGETS[k].extension} ${servers[k].extVersion}`).join(', '));
-  lines.push(`pgbench -M prepared, ${cfg.duration} s per point${cfg.rounds > 1 ? `, median of ${cfg.rounds} rounds` : ''}; ` +
+  lines.push(`pgbench -M prepared${cfg.rate ? `, -R ${cfg.rate} (calls/s, latency from the scheduled start)` : ', as fast as possible'}, ${cfg.duration} s per point${cfg.rounds > 1 ? `, median of ${cfg.rounds} rounds` : ''}; ` +
     `shared_buffers 128MB, fsync=${cfg.fsync}, synchronous_commit=${cfg.fsync}; C: enable_health_checks=off` +
     (cfg.stats ? '; pg_stat_statements loaded in both (track=all), figures include its overhead' : ''));
   lines.push('');
   const withPatch = has('patched');
-  lines.push(`| nodes | clients | ours calls/s | C calls/s | ours / C |${withPatch ? ' ours+patch calls/s | ours+patch / C |' : ''} other load, cores (ours / C${withPatch ? ' / patch' : ''}) |`);
-  lines.push(`|---:|---:|---:|---:|---:|${withPatch ? '---:|---:|' : ''}---:|`);
+  lines.push(`| nodes | clients | ours calls/s | C calls/s | ours / C | ours p50 / p99 ms | C p50 / p99 ms | ours monitor CPU, cores | C monitor CPU, cores |${withPatch ? ' ours+patch calls/s | ours+patch / C |' : ''} other load, cores (ours / C${withPatch ? ' / patch' : ''}) |`);
+  lines.push(`|---:|---:|---:|---:|---:|---:|---:|---:|---:|${withPatch ? '---:|---:|' : ''}---:|`);
   const behind = [];
   for (const n of cfg.nodes) {
     for (const c of cfg.clients) {
       const o = cell('ours', n, c);
       const k = cell('c', n, c);
       const ratio = Number.isFinite(o.tps) && Number.isFinite(k.tps) ? o.tps / k.tps : NaN;
-      if (Number.isFinite(ratio) && ratio < 1) behind.push(`${n} nodes × ${c} clients (${ratio.toFixed(2)})`);
+      if (cfg.rate > 0 ? o.tps < 0.98 * cfg.rate && o.tps < k.tps : Number.isFinite(ratio) && ratio < 1) behind.push(`${n} nodes × ${c} clients (${ratio.toFixed(2)})`);
       const pt = cell('patched', n, c);
       const pr = pt.tps / k.tps;
       const patchCols = withPatch ? ` ${pt.text} | ${Number.isFinite(pr) ? pr.toFixed(2) : '—'} |` : '';
-      lines.push(`| ${n} | ${c} | ${o.text} | ${k.text} | ${Number.isFinite(ratio) ? ratio.toFixed(2) : '—'} |${patchCols} ${o.foreign} / ${k.foreign}${withPatch ? ` / ${pt.foreign}` : ''} |`);
+      lines.push(`| ${n} | ${c} | ${o.text} | ${k.text} | ${Number.isFinite(ratio) ? ratio.toFixed(2) : '—'} | ${o.lat} | ${k.lat} | ${o.cpu} | ${k.cpu} |${patchCols} ${o.foreign} / ${k.foreign}${withPatch ? ` / ${pt.foreign}` : ''} |`);
     }
   }
   lines.push('');
@@ -549,6 +579,7 @@ async function main() {
     ? 'Goal states held during every measurement (no events added, layout re-checked after each point).'
     : `WARNING: ${allEvents} events were added during measurements (flagged cells): goal states changed under load.`);
   if (has('ours') && has('c')) lines.push(behind.length ? `ours < C at: ${behind.join(', ')}.` : 'ours ≥ C at every point.');
+  lines.push('Monitor CPU: CPU time of the measured server (postmaster and all its processes) over the point, in cores.');
   lines.push('"Other load": CPU used during the point by processes other than the measured server, pgbench and this script (the machine may be shared; max over rounds).');
   for (const s of Object.values(servers)) if (s.formationFallback) notes.push(s.formationFallback + '.');
   if (withPatch) notes.push(`ours+patch = ours with ${process.env.PATCH_SQL} applied after CREATE EXTENSION.`);

@@ -1,7 +1,7 @@
 // The keeper's Prometheus metrics: gauges written from the latest snapshot at each scrape,
 // counters and histograms kept since the keeper started (transitions, hooks).
 import { Exposition, MetricStore } from '../../lib/prometheus.js';
-import { parseLsn } from '../pg/lsn.js';
+import { parseLsn } from '../../lib/lsn.js';
 import { isPrimary, isStreamingReplica, isSyncStandby } from './answers.js';
 import type { KeeperSnapshot } from './snapshot.js';
 

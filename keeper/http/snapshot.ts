@@ -2,7 +2,7 @@
 // the Prometheus metrics, the state-change hooks and `pm2 show`. Built by a pure function
 // from the keeper's tick report and the node's configuration.
 import { canTakeWrites, type NodeState } from '../fsm/states.js';
-import { parseLsn } from '../pg/lsn.js';
+import { parseLsn } from '../../lib/lsn.js';
 import type { TickReport } from '../loop/run.js';
 
 export interface KeeperSnapshot {

@@ -3,7 +3,7 @@
 import { BadState } from '../../lib/errors.js';
 import type { PeerNode } from '../fsm/context.js';
 import type { NodeState } from '../fsm/states.js';
-import { compareLsn } from '../pg/lsn.js';
+import { compareLsn } from '../../lib/lsn.js';
 
 /** Thrown when a step needs the other nodes and no nodes file was given. */
 export const NO_NODE_LIST = 'NO_NODE_LIST';

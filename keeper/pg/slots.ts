@@ -2,7 +2,7 @@
 // against the slots the server has, and applying it step by step.
 import type { Logger } from '../../lib/log.js';
 import type { Query } from '../../lib/sql.js';
-import { compareLsn, isLsn } from './lsn.js';
+import { compareLsn, isLsn } from '../../lib/lsn.js';
 import { STANDBY_PREFIX, standbyName } from './names.js';
 import * as sql from './local-sql.js';
 

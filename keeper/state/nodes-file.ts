@@ -7,7 +7,7 @@ import { writeFileAs } from '../../lib/atomic-file.js';
 import { BadArgs, BadState } from '../../lib/errors.js';
 import { hostnameProblem, nodeNameProblem, WHAT } from '../../lib/identity.js';
 import type { PeerNode } from '../fsm/context.js';
-import { isLsn } from '../pg/lsn.js';
+import { isLsn } from '../../lib/lsn.js';
 
 export interface NodesFileEntry {
   node_id: number;

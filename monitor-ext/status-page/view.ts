@@ -3,7 +3,7 @@
 // gives a node the goal wait_primary after it stopped replicating (rules N16-N18, F1);
 // it is a switchover when an operator asked for it (perform failover/promotion, maintenance
 // of the primary) since the group's previous promotion, else a failover.
-import { parseLsn } from '../../keeper/pg/lsn.js';
+import { parseLsn } from '../../lib/lsn.js';
 
 export interface NodeRow {
   formationid: string;

@@ -1,19 +1,42 @@
 #!/usr/bin/env bash
 # Builds the container tier's host image once, without any image registry, and prints its
 # tag: Debian bookworm (debootstrap from the machine's own apt mirror), PostgreSQL 15,
-# nftables and iproute2 (fault injection inside a host), the host's Node 20 and npm, and
-# PM2 7.0.4 installed globally from the host's npm cache (or the npm registry, from the host).
-# The tag is a hash of these inputs; an image with that tag is reused as it is.
+# nftables and iproute2 (fault injection inside a host), pg_auto_failover 2.0 (Debian's
+# postgresql-15-auto-failover: bench/failover's side by side on hosts), the host's Node 20
+# and npm, and PM2 7.0.4 installed globally from the host's npm cache (or the npm registry,
+# from the host). The tag is a hash of these inputs; an image with that tag is reused as it
+# is. Older pgaf-host images, and module images (pgaf-host-module, built on top of them by
+# formation.ts) older than an hour, are removed when no container uses them.
 # Inside containers nothing reaches a registry or a mirror.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PM2_VERSION=7.0.4
-PACKAGES="postgresql-15 postgresql-client-15 iproute2 nftables procps openssl ca-certificates"
+PACKAGES="postgresql-15 postgresql-client-15 postgresql-15-auto-failover iproute2 nftables procps openssl ca-certificates"
 NAME=pgaf-host
 
 hash=$( { cat "$HERE/build-image.sh" "$HERE/host-boot.sh"; node -v; npm -v; echo "$PM2_VERSION $PACKAGES"; } | sha256sum | cut -c1-12)
 TAG="$NAME:$hash"
+
+# Images of other inputs: module images first (they are children of a host image), then host
+# images. `docker rmi` without --force refuses an image a container (of any tier) still uses;
+# a module image younger than an hour may be another worktree's, about to start containers.
+prune() {
+  local now ref created
+  now=$(date +%s)
+  docker image ls --format '{{.Repository}}:{{.Tag}} {{.CreatedAt}}' pgaf-host-module 2>/dev/null |
+    while read -r ref created; do
+      created=$(date -d "$(echo "$created" | awk '{print $1, $2, $3}')" +%s 2>/dev/null) || continue
+      if [ $((now - created)) -gt 3600 ] && docker rmi "$ref" >/dev/null 2>&1; then echo "build-image: removed $ref" >&2; fi
+    done
+  docker image ls --format '{{.Repository}}:{{.Tag}}' "$NAME" 2>/dev/null | { grep -vxF "$TAG" || true; } |
+    while read -r ref; do
+      if docker rmi "$ref" >/dev/null 2>&1; then echo "build-image: removed $ref" >&2; fi
+    done
+  return 0
+}
+
 if docker image inspect "$TAG" >/dev/null 2>&1; then
+  prune
   echo "$TAG"
   exit 0
 fi
@@ -76,4 +99,5 @@ tar -C "$ROOTFS" -c . | docker import \
   -c 'ENV LANG=C.UTF-8' \
   -c 'CMD ["/usr/local/sbin/pgaf-host-boot"]' \
   -m "pgaf container-tier host (test/hosts/build-image.sh)" - "$TAG" >/dev/null
+prune
 echo "$TAG"

@@ -36,6 +36,9 @@ export interface Target {
   name: string;
   host: string;
   port: number;
+  /** the test clients' role and its password (scram-sha-256 over SSL) */
+  user: string;
+  password: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,7 +47,8 @@ function client(t: Target, database = 'postgres'): pg.Client {
   const c = new pg.Client({
     host: t.host,
     port: t.port,
-    user: 'postgres',
+    user: t.user,
+    password: t.password,
     database,
     ssl: { rejectUnauthorized: false },
     connectionTimeoutMillis: 2000,
@@ -164,8 +168,10 @@ export class Writers {
   readonly acks: Ack[] = [];
   private readonly loops: WriterLoop[];
 
-  constructor(targets: Target[]) {
-    this.loops = [new WriterLoop('uri', targets, this.acks, 5000), ...targets.map((t) => new WriterLoop(`direct-${t.name}`, [t], this.acks, 5000))];
+  /** `direct: false`: the URI writer alone (bench/failover's host mode). */
+  constructor(targets: Target[], opts: { direct?: boolean } = {}) {
+    const direct = opts.direct === false ? [] : targets.map((t) => new WriterLoop(`direct-${t.name}`, [t], this.acks, 5000));
+    this.loops = [new WriterLoop('uri', targets, this.acks, 5000), ...direct];
   }
 
   start(): void {

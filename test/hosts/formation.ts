@@ -3,12 +3,14 @@
 // host, one cluster file per host (/etc/pgaf/pgaf.config.yaml), `pm2 set pm2-pgaf:config`,
 // monitor first, then the nodes one by one, then `pm2 save` so that a reboot resurrects it.
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import pg from 'pg';
 import type Docker from 'dockerode';
+import { scramVerifier } from '../../lib/secrets.js';
+import type { Target } from './checker.js';
 import { PG_HOME, Tier, type Host, type HostSpec } from './tier.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
@@ -19,6 +21,8 @@ export const DATA_PARENT = `${PG_HOME}/pgaf`;
 export const PGDATA = `${DATA_PARENT}/data`;
 const MODULE_DIR = `${PG_HOME}/.pm2/modules/${MODULE}/node_modules/${MODULE}`;
 export const PGAF_CLI = `${MODULE_DIR}/dist/cli/main.js`;
+/** The role the test's clients (writers, checks) log in as, with scram-sha-256 over SSL. */
+export const CLIENT_ROLE = 'tier_client';
 
 let packed: Promise<string> | undefined;
 
@@ -116,10 +120,23 @@ export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Prom
   }
 }
 
+/**
+ * The test clients' password, generated per formation into a file of its own (mode 0600,
+ * removed at exit); only its SCRAM verifier reaches the servers.
+ */
+function clientPasswordFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pgaf-tier-client-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'client.password');
+  writeFileSync(file, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
+  return file;
+}
+
 export class Formation {
   readonly tier: Tier;
   readonly nodeNames: string[];
   private readonly log: (msg: string) => void;
+  readonly passwordFile = clientPasswordFile();
 
   constructor(
     docker: Docker,
@@ -143,9 +160,10 @@ export class Formation {
     return this.nodeNames.map((n) => this.tier.host(n));
   }
 
-  /** Client-side view of a node: the multi-host URI's host list. */
-  get uriHosts(): Array<{ name: string; host: string; port: number }> {
-    return this.nodes.map((h) => ({ name: h.name, host: h.ip, port: PGPORT }));
+  /** Client-side view of a node: the multi-host URI's host list, with the clients' credentials. */
+  get uriHosts(): Target[] {
+    const password = readFileSync(this.passwordFile, 'utf8').trim();
+    return this.nodes.map((h) => ({ name: h.name, host: h.ip, port: PGPORT, user: CLIENT_ROLE, password }));
   }
 
   async pm2(h: Host, args: string[], env: string[] = [], timeoutMs = 300_000): Promise<string> {
@@ -214,11 +232,26 @@ export class Formation {
   }
 
   /**
-   * The application's access, as an operator adds it: the test process (on the bridge's
-   * gateway) may connect to every database, over SSL, on every data node.
+   * The application's access, as an operator adds it: a role for the test's clients, created on
+   * the primary (it replicates) with the SCRAM verifier of the password file's password,
+   * allowed to create its table and read the replication status; and an HBA record on every
+   * data node for that role from the test process (the bridge's gateway), over SSL, with
+   * scram-sha-256.
    */
-  async allowClients(): Promise<void> {
-    const line = `hostssl all all ${this.tier.gateway}/32 trust`;
+  async allowClients(primary: Host): Promise<void> {
+    // the verifier goes in the environment (not in a command line an error would show), the
+    // socket directory is the server's own (postmaster.pid's fifth line)
+    const verifier = scramVerifier(readFileSync(this.passwordFile, 'utf8').trim());
+    await primary.sh(
+      [
+        `psql -X -q -v ON_ERROR_STOP=1 -h "$(sed -n 5p ${PGDATA}/postmaster.pid)" -p ${PGPORT} -d postgres -v verifier="$TIER_CLIENT_VERIFIER" <<'SQL'`,
+        `CREATE ROLE ${CLIENT_ROLE} LOGIN IN ROLE pg_read_all_stats PASSWORD :'verifier';`,
+        `GRANT CREATE ON SCHEMA public TO ${CLIENT_ROLE};`,
+        'SQL',
+      ].join('\n'),
+      { user: 'postgres', env: [`TIER_CLIENT_VERIFIER=${verifier}`] },
+    );
+    const line = `hostssl all ${CLIENT_ROLE} ${this.tier.gateway}/32 scram-sha-256`;
     await Promise.all(
       this.nodes.map((h) =>
         h.sh(`grep -qxF '${line}' ${PGDATA}/pg_hba.conf || echo '${line}' >> ${PGDATA}/pg_hba.conf; pg_ctl reload -s -D ${PGDATA}`, { user: 'postgres' }),
@@ -239,8 +272,8 @@ export class Formation {
         return i === 0 ? ['single', 'wait_primary', 'primary'].includes(r.reportedstate) : r.reportedstate === 'secondary';
       });
     }
-    await waitFor('one primary and secondaries on the monitor', 180_000, async () => monitorConverged(await this.nodeRows(), this.nodeNames.length));
-    await this.allowClients();
+    const primary = await waitFor('one primary and secondaries on the monitor', 180_000, async () => monitorConverged(await this.nodeRows(), this.nodeNames.length));
+    await this.allowClients(this.node(primary));
     await this.waitConverged(60_000);
     for (const h of this.tier.hosts.values()) await this.pm2(h, ['save']);
     this.log('formation up and saved');
@@ -289,7 +322,8 @@ export class Formation {
 
   /** What a node's Postgres says: 'primary', 'streaming' (a standby receiving WAL), 'recovery' or undefined. */
   async serverState(h: Host): Promise<string | undefined> {
-    const c = new pg.Client({ host: h.ip, port: PGPORT, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000, query_timeout: 3000, ssl: { rejectUnauthorized: false } });
+    const t = this.uriHosts.find((x) => x.name === h.name)!;
+    const c = new pg.Client({ ...t, database: 'postgres', connectionTimeoutMillis: 2000, query_timeout: 3000, ssl: { rejectUnauthorized: false } });
     c.on('error', () => undefined);
     try {
       await c.connect();

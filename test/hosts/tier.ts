@@ -120,6 +120,10 @@ export class Tier {
   private network?: Docker.Network;
   readonly id = `${process.pid}-${randomBytes(3).toString('hex')}`;
   subnetPrefix = '';
+  /** container and network names start with it (another helper's tiers use their own) */
+  namePrefix = 'pgaf';
+  /** the tier's /24 is `${subnetBase}.N.0/24`, N in 100..199 */
+  subnetBase = '172.30';
 
   constructor(
     readonly docker: Docker,
@@ -133,7 +137,7 @@ export class Tier {
   }
 
   get networkName(): string {
-    return `pgaf-${this.id}`;
+    return `${this.namePrefix}-${this.id}`;
   }
 
   /** The host side of the bridge (the test process reaches the hosts from there). */
@@ -141,7 +145,7 @@ export class Tier {
     return `${this.subnetPrefix}.1`;
   }
 
-  /** A free 172.30.N.0/24 (N in 100..199: the engine's own pool hands out low numbers first). */
+  /** A free <subnetBase>.N.0/24 (N in 100..199: the engine's own pool hands out low numbers first). */
   private async freeSubnet(): Promise<string> {
     const used = new Set<string>();
     for (const n of await this.docker.listNetworks()) {
@@ -150,9 +154,9 @@ export class Tier {
     const start = 100 + (process.pid % 100);
     for (let i = 0; i < 100; i++) {
       const k = 100 + ((start - 100 + i) % 100);
-      if (!used.has(`172.30.${k}.0/24`)) return `172.30.${k}`;
+      if (!used.has(`${this.subnetBase}.${k}.0/24`)) return `${this.subnetBase}.${k}`;
     }
-    throw new Error('no free 172.30.N.0/24 for a tier network');
+    throw new Error(`no free ${this.subnetBase}.N.0/24 for a tier network`);
   }
 
   async create(specs: HostSpec[]): Promise<void> {
@@ -175,7 +179,7 @@ export class Tier {
       const ip = `${this.subnetPrefix}.${s.octet}`;
       const c = await this.docker.createContainer({
         Image: this.image,
-        name: `pgaf-${this.id}-${s.name}`,
+        name: `${this.namePrefix}-${this.id}-${s.name}`,
         Hostname: s.name,
         Labels: { [LABEL]: this.id },
         HostConfig: {

@@ -43,11 +43,11 @@ describe('SECURITY DEFINER functions', () => {
 });
 
 describe('safety settings count only where the owner sets them', () => {
-  /** A's keeper is silent for 2 s and its health check failed: dead only if the timeout is below 2 s. */
+  /** A's keeper is silent for 0.6 s and its health check failed: dead only if the timeout is below 0.6 s (the default is 1.2 s). */
   async function silentPrimary(m: Monitor) {
     const { a, b } = await twoNodes(m);
     await m.q(
-      `update pgautofailover.node set health = 0, healthchecktime = now(), reporttime = now() - interval '2 seconds' where nodeid = $1`,
+      `update pgautofailover.node set health = 0, healthchecktime = now(), reporttime = now() - interval '600 milliseconds' where nodeid = $1`,
       [a.id],
     );
     return { a, b };
@@ -67,10 +67,10 @@ describe('safety settings count only where the owner sets them', () => {
     expect((await report(keeper, b.id)).rows[0].goal).toBe('secondary');
     await keeper.query(`commit`);
     const s = await keeper.query(`select value, is_default from pgautofailover.monitor_settings() where name = 'node_considered_unhealthy_timeout'`);
-    expect(s.rows[0]).toEqual({ value: '3s', is_default: true });
+    expect(s.rows[0]).toEqual({ value: '1200ms', is_default: true });
     await keeper.end();
     // the owner's value counts: ALTER DATABASE … SET
-    await m.set('node_considered_unhealthy_timeout', '1s');
+    await m.set('node_considered_unhealthy_timeout', '300ms');
     const k2 = await client(m, 'autoctl_node');
     expect((await report(k2, b.id)).rows[0].goal).toBe('prepare_promotion');
     await k2.end();

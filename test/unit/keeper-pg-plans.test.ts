@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bestSyncState, readFacts, type FactsSource } from '../../keeper/pg/facts.js';
 import { desiredHbaLines, hbaAddress, planHba } from '../../keeper/pg/hba-plan.js';
 import { appendHbaLines } from '../../lib/hba.js';
-import { compareLsn, formatLsn, parseLsn } from '../../keeper/pg/lsn.js';
+import { compareLsn, formatLsn, parseLsn } from '../../lib/lsn.js';
 import { desiredSlots, planSlots, type SlotRow } from '../../keeper/pg/slots.js';
 import { parseControlData, cleanlyShutDown } from '../../keeper/pg/ctl.js';
 
