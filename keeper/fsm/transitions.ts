@@ -29,7 +29,7 @@ export const TRANSITIONS: readonly Transition[] = Object.freeze([
   ...rows(['primary', 'join_primary', 'apply_settings'], 'wait_primary', 'Turn synchronous replication off', s.disableSyncRep),
   ...rows(['primary', 'wait_primary', 'apply_settings'], 'join_primary', 'Accept a new standby', s.noop),
   ...rows(['wait_primary', 'join_primary', 'apply_settings'], 'primary', 'Turn synchronous replication on', s.enableSyncRep),
-  ...rows(['primary', 'wait_primary'], 'apply_settings', 'Apply the new replication settings', s.noop),
+  ...rows(['primary', 'wait_primary', 'join_primary'], 'apply_settings', 'Apply the new replication settings', s.noop),
   ...rows(PRIMARY_STATES, 'single', 'No standby left: no replication', s.disableSyncRep),
   ...rows(['primary', 'join_primary', 'apply_settings', 'wait_primary'], 'draining', 'Stop taking writes: checkpoint, then a short fast shutdown', s.checkpointAndStop),
   ...rows(['primary', 'join_primary', 'apply_settings', 'wait_primary', 'draining', 'single'], 'demote_timeout', 'Demoted: stop Postgres', s.stopPostgres),
@@ -53,6 +53,7 @@ export const TRANSITIONS: readonly Transition[] = Object.freeze([
   ...rows(['secondary'], 'catchingup', 'Follow the primary again', s.followNewPrimary),
   ...rows(['catchingup'], 'secondary', 'Caught up: a candidate for promotion', s.prepareForSecondary),
   ...rows(['report_lsn', 'join_secondary'], 'secondary', 'Follow the new primary', s.followNewPrimary),
+  ...rows(['report_lsn', 'join_secondary'], 'catchingup', 'Follow the primary, not yet a candidate', s.followNewPrimary),
   ...rows(['secondary', 'catchingup'], 'wait_maintenance', 'Wait for the primary to stop relying on this standby', s.noop),
   ...rows(['secondary', 'catchingup', 'wait_maintenance'], 'maintenance', 'Maintenance: Postgres is left as it is', s.noop),
 

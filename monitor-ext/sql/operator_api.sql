@@ -346,7 +346,10 @@ RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   p pgautofailover.node := pgautofailover.primary_or_demoted(formation, grp);
 BEGIN
-  IF p.nodeid IS NULL OR p.reportedstate = 'single' OR NOT pgautofailover.can_take_writes(p.goalstate) THEN
+  -- a primary still on its way (init, prepare_promotion, stop_replication, demote_timeout)
+  -- keeps its goal: it reads synchronous_standby_names when it next turns sync rep on
+  IF p.nodeid IS NULL OR p.reportedstate = 'single' OR NOT pgautofailover.can_take_writes(p.goalstate)
+     OR NOT pgautofailover.can_take_writes(p.reportedstate) THEN
     RETURN;
   END IF;
   IF pgautofailover.is_current_state(p, 'apply_settings') THEN

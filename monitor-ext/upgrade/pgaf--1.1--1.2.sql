@@ -957,6 +957,27 @@ BEGIN
 END
 $$;
 
+-- After a settings change: the primary re-reads synchronous_standby_names (apply_settings).
+CREATE OR REPLACE FUNCTION pgautofailover.apply_settings_on_primary(formation text, grp int, why text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  p pgautofailover.node := pgautofailover.primary_or_demoted(formation, grp);
+BEGIN
+  -- a primary still on its way (init, prepare_promotion, stop_replication, demote_timeout)
+  -- keeps its goal: it reads synchronous_standby_names when it next turns sync rep on
+  IF p.nodeid IS NULL OR p.reportedstate = 'single' OR NOT pgautofailover.can_take_writes(p.goalstate)
+     OR NOT pgautofailover.can_take_writes(p.reportedstate) THEN
+    RETURN;
+  END IF;
+  IF pgautofailover.is_current_state(p, 'apply_settings') THEN
+    PERFORM pgautofailover.refuse(format(
+      'cannot change settings now: primary %s is still applying the previous change', pgautofailover.node_label(p)),
+      'retry in a moment');
+  END IF;
+  PERFORM pgautofailover.set_goal(p, 'apply_settings', 'A6', why);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgautofailover.find_node_by_name(formation_id text, node_name text) RETURNS pgautofailover.node
 LANGUAGE plpgsql STABLE AS $$
 DECLARE

@@ -135,6 +135,23 @@ describe('set_node_candidate_priority', () => {
     await m.expectRefused(PRIORITY, ['nosuchformation', 'node_2', 50], /./);
   });
 
+  it('a primary still on its way (reports stop_replication, goal wait_primary) keeps its goal: no keeper edge leads from there to apply_settings', async () => {
+    const m = await ms.fresh();
+    const { a, b } = await twoNodes(m);
+    await m.craft(a.id, { goalstate: 'wait_primary', reportedstate: 'stop_replication' });
+    expect((await m.one(PRIORITY, ['default', b.name, 50])).ok).toBe(true);
+    expect((await m.node(b.id)).candidatepriority).toBe(50);
+    expect(await m.goal(a.id)).toBe('wait_primary');
+  });
+
+  it('a primary converged join_primary → apply_settings (A6)', async () => {
+    const m = await ms.fresh();
+    const { a, b } = await twoNodes(m);
+    await m.craft(a.id, { goalstate: 'join_primary', reportedstate: 'join_primary' });
+    expect((await m.one(PRIORITY, ['default', b.name, 50])).ok).toBe(true);
+    await m.expectAssigned(a.id, 'apply_settings', 'A6');
+  });
+
   it('refuses while the primary is converged apply_settings', async () => {
     const m = await ms.fresh();
     const { a, b } = await twoNodes(m);

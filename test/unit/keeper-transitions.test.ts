@@ -133,8 +133,8 @@ const MONITOR_EDGES: readonly MonitorEdge[] = [
   { rule: 'A5', from: ['init', ...WRITABLE, ...STANDBY], to: ['dropped'] },
   { rule: 'A5', from: STANDBY.filter((s) => s !== 'maintenance'), to: ['report_lsn'] },
   { rule: 'A5', from: PRIMARY, to: ['apply_settings'] },
-  // a settings change: the node whose goal is writable, whatever it reports but single
-  { rule: 'A6', from: ['init', ...PRIMARY, 'prepare_promotion', 'stop_replication', 'demote_timeout'], to: ['apply_settings'] },
+  // a settings change: the primary whose goal and reported state are writable, but not single
+  { rule: 'A6', from: PRIMARY, to: ['apply_settings'] },
 ];
 
 /** set_goal(node, 'goal', 'rule', …) calls with a literal goal, and the rules whose goal is computed. */
