@@ -19,10 +19,10 @@ function rows(from: readonly (NodeState | '*')[], to: NodeState, comment: string
 
 export const TRANSITIONS: readonly Transition[] = Object.freeze([
   // bring-up
-  ...rows(['init', 'dropped'], 'single', 'Start as a single node', s.initPrimary),
+  ...rows(['init', 'dropped', 'wait_standby'], 'single', 'Start as a single node', s.initPrimary),
   ...rows(['init', 'dropped', 'secondary'], 'wait_standby', 'Wait for the primary to accept a standby', s.noop),
   ...rows(['wait_standby'], 'catchingup', 'Clone the primary with a base backup and start streaming', s.initStandby),
-  ...rows(['init', 'dropped'], 'report_lsn', 'Clone the most advanced standby and report its LSN', s.initFromStandby),
+  ...rows(['init', 'dropped', 'wait_standby'], 'report_lsn', 'Clone the most advanced standby and report its LSN', s.initFromStandby),
 
   // primary side
   ...rows(['single'], 'wait_primary', 'A standby is joining: accept replication, async for now', s.disableSyncRep),
@@ -31,7 +31,7 @@ export const TRANSITIONS: readonly Transition[] = Object.freeze([
   ...rows(['wait_primary', 'join_primary', 'apply_settings'], 'primary', 'Turn synchronous replication on', s.enableSyncRep),
   ...rows(['primary', 'wait_primary', 'join_primary'], 'apply_settings', 'Apply the new replication settings', s.noop),
   ...rows(PRIMARY_STATES, 'single', 'No standby left: no replication', s.disableSyncRep),
-  ...rows(['primary', 'join_primary', 'apply_settings', 'wait_primary'], 'draining', 'Stop taking writes: checkpoint, then a short fast shutdown', s.checkpointAndStop),
+  ...rows(['primary', 'join_primary', 'apply_settings', 'wait_primary', 'single'], 'draining', 'Stop taking writes: checkpoint, then a short fast shutdown', s.checkpointAndStop),
   ...rows(['primary', 'join_primary', 'apply_settings', 'wait_primary', 'draining', 'single'], 'demote_timeout', 'Demoted: stop Postgres', s.stopPostgres),
   ...rows(['primary', 'join_primary', 'apply_settings', 'wait_primary', 'draining', 'demote_timeout', 'single'], 'demoted', 'Demoted: stop Postgres', s.stopPostgres),
   ...rows(['primary'], 'prepare_maintenance', 'Maintenance on the primary: checkpoint, then stop', s.checkpointAndStop),
@@ -41,7 +41,8 @@ export const TRANSITIONS: readonly Transition[] = Object.freeze([
   ...rows(['demoted', 'demote_timeout', 'draining'], 'single', 'Start again as the only node', s.resumeAsPrimary),
 
   // promotion
-  ...rows(['secondary', 'catchingup', 'prepare_promotion', 'stop_replication', 'report_lsn', 'wait_maintenance', 'fast_forward'], 'single',
+  ...rows(['secondary', 'catchingup', 'prepare_promotion', 'stop_replication', 'report_lsn', 'wait_maintenance', 'fast_forward',
+    'join_secondary', 'maintenance', 'prepare_maintenance'], 'single',
     'Promote: the only node left', s.promoteStandby),
   ...rows(['secondary', 'catchingup', 'report_lsn'], 'prepare_promotion', 'Chosen for promotion: wait for the old primary to stop', s.noop),
   ...rows(['prepare_promotion'], 'stop_replication', 'Promote, read-only until the old primary is out', s.stopReplication),

@@ -165,7 +165,7 @@ describe('every goal the monitor assigns has a keeper edge', () => {
     expect(MONITOR_EDGES.map((e) => e.rule).filter((r) => !ids.has(r))).toEqual([]);
   });
 
-  it('has a keeper edge for each, but for the gaps of the snapshot', async () => {
+  it('has a keeper edge for each goal the monitor can assign', () => {
     const gaps = new Map<string, Set<string>>();
     for (const e of MONITOR_EDGES) {
       for (const from of e.from) {
@@ -175,8 +175,7 @@ describe('every goal the monitor assigns has a keeper edge', () => {
         }
       }
     }
-    const text = [...gaps].map(([edge, rules]) => `${edge} ${[...rules].join(' ')}`).sort().join('\n') + '\n';
-    // a gap is a goal the keeper logs as unreachable and waits on; a new one shows here in review
-    await expect(text).toMatchFileSnapshot('./keeper-reachability-gaps.snap.txt');
+    // a gap is a goal the keeper would log as unreachable and wait on, for ever
+    expect([...gaps].map(([edge, rules]) => `${edge} ${[...rules].join(' ')}`).sort()).toEqual([]);
   });
 });
