@@ -13,26 +13,11 @@ import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
 import { Haproxy, haproxyConfigFor } from '../support/haproxy.js';
 import { recordFigure } from '../support/figures.js';
 import { freePort } from '../support/postgres.js';
+import { until } from '../support/until.js';
 
 async function http(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, signal: AbortSignal.timeout(3000) });
   return { status: res.status, body: await res.text() };
-}
-
-/** Polls until `pred` holds; the error says what was expected. */
-async function until<T>(what: string, fn: () => Promise<T>, pred: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | string = 'nothing yet';
-  for (;;) {
-    try {
-      last = await fn();
-      if (pred(last)) return last;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** One write through HAProxy on a fresh connection: the port of the server that took it. */

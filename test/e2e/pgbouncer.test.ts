@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgBin, postgresRunAs } from '../../lib/pgbin.js';
 import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
 import { freePort } from '../support/postgres.js';
+import { until } from '../support/until.js';
 
 const PGBOUNCER = '/usr/sbin/pgbouncer';
 
@@ -33,20 +34,6 @@ async function writeThrough(port: number, user: string): Promise<number> {
   }
 }
 
-async function until<T>(what: string, fn: () => Promise<T>, pred: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = 'nothing yet';
-  for (;;) {
-    try {
-      last = await fn();
-      if (pred(last as T)) return last as T;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('pgbouncer follows the primary through the on_primary hook', () => {
   let c: TestCluster;

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupUser } from '../../lib/pgbin.js';
 import { freePort } from '../support/postgres.js';
 import { Writer } from '../support/writer.js';
+import { waitFor } from '../support/until.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const PM2_BIN = join(REPO, 'node_modules', '.bin', 'pm2');
@@ -82,20 +83,6 @@ async function proc(h: Host, name: string): Promise<Pm2Proc | undefined> {
   return (await jlist(h)).find((p) => p.name === name);
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr = '';
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      lastErr = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ''}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 /** autoctl_node's password file, as the monitor host's module generated it */
 function generatedPasswordFile(): string {

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupUser, type OsUser } from '../../lib/pgbin.js';
 import { freePort } from '../support/postgres.js';
 import { packagePathFor } from '../support/readable-package.js';
+import { waitFor } from '../support/until.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const HOSTS = ['monitor', 'node1'] as const;
@@ -81,20 +82,6 @@ async function jlist(h: Host): Promise<Pm2Proc[]> {
   return JSON.parse(r.stdout.slice(i)) as Pm2Proc[];
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr = '';
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      lastErr = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ''}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 async function monitorQuery<R extends Record<string, unknown>>(sql: string): Promise<R[]> {
   const c = new pg.Client({ host: '127.0.0.1', port: ports.monitor, user: 'autoctl_node', database: 'pg_auto_failover', connectionTimeoutMillis: 3000, ssl: { rejectUnauthorized: false } });

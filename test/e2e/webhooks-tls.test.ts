@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
 import { freePort } from '../support/postgres.js';
+import { until } from '../support/until.js';
 
 interface Received {
   method: string;
@@ -36,20 +37,6 @@ function getTls(port: number, path: string, certPem: string): Promise<{ status: 
   });
 }
 
-async function until<T>(what: string, fn: () => Promise<T> | T, pred: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = 'nothing yet';
-  for (;;) {
-    try {
-      last = await fn();
-      if (pred(last as T)) return last as T;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('webhooks and HTTPS endpoints on a secure cluster', () => {
   let c: TestCluster;

@@ -12,6 +12,9 @@ import type Docker from 'dockerode';
 import { scramVerifier } from '../../lib/secrets.js';
 import type { Target } from './checker.js';
 import { PG_HOME, Tier, type Host, type HostSpec } from './tier.js';
+import { waitFor } from '../support/until.js';
+
+export { waitFor };
 
 const REPO = join(import.meta.dirname, '..', '..');
 export const PGPORT = 5432;
@@ -103,22 +106,6 @@ export interface FormationOptions {
   log?: (msg: string) => void;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined | false>, everyMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr = '';
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      lastErr = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ''}`);
-    await sleep(everyMs);
-  }
-}
 
 /**
  * The test clients' password, generated per formation into a file of its own (mode 0600,
