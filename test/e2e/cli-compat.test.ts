@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../lib/package-root.js';
 import { postgresRunAs } from '../../lib/pgbin.js';
 import { freePort } from '../support/postgres.js';
+import { sqlKeepers } from '../support/sql-keepers.js';
 
 const root = packageRoot();
 const mainJs = join(root, 'dist', 'cli', 'main.js');
@@ -39,44 +40,7 @@ function cli(args: string[], extra: Record<string, string> = {}, timeoutMs = 60_
   return runCli(args, env(extra), timeoutMs);
 }
 
-async function q<T extends pg.QueryResultRow = any>(sql: string, params: unknown[] = []): Promise<T[]> {
-  return (await db!.query<T>(sql, params as any[])).rows;
-}
-
-async function register(nodePort: number, name: string): Promise<number> {
-  const rows = await q(
-    `SELECT assigned_node_id FROM pgautofailover.register_node('default', '127.0.0.1', $1, 'postgres', $2, 424242)`,
-    [nodePort, name],
-  );
-  return Number(rows[0].assigned_node_id);
-}
-
-async function step(ids: number[]): Promise<void> {
-  for (const id of ids) {
-    const rows = await q<{ goalstate: string }>('SELECT goalstate::text FROM pgautofailover.node WHERE nodeid = $1', [id]);
-    const goal = rows[0]?.goalstate;
-    if (!goal) continue;
-    const rep = ['primary', 'apply_settings', 'join_primary'].includes(goal) ? 'quorum' : goal === 'wait_primary' ? 'async' : '';
-    const lsn = goal === 'secondary' ? '0/2FFF000' : '0/3000000';
-    await q(`SELECT pgautofailover.node_active('default', $1, 0, $2::pgautofailover.replication_state, true, 1, $3::pg_lsn, $4)`, [id, goal, lsn, rep]);
-  }
-}
-
-async function states(): Promise<Record<string, string>> {
-  const rows = await q<{ nodename: string; reportedstate: string; goalstate: string }>(
-    'SELECT nodename, reportedstate::text, goalstate::text FROM pgautofailover.node ORDER BY nodeid',
-  );
-  return Object.fromEntries(rows.map((r) => [r.nodename, `${r.reportedstate}/${r.goalstate}`]));
-}
-
-async function settle(ids: number[], want: Record<string, string>, rounds = 20): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    await step(ids);
-    const s = await states();
-    if (Object.entries(want).every(([k, v]) => s[k] === v)) return;
-  }
-  throw new Error(`did not settle to ${JSON.stringify(want)}: ${JSON.stringify(await states())}`);
-}
+const { q, register, step, states, settle } = sqlKeepers(() => db, { secondaryLsn: '0/2FFF000' });
 
 /** Steps every node every 100 ms while `fn` runs: obedient keepers. */
 async function withDriver<T>(fn: () => Promise<T>): Promise<T> {
