@@ -31,7 +31,7 @@ function cli(args: string[], timeoutMs = 60_000): Promise<Result> {
   return runCli(args, { ...cleanEnv(), ...xdg, PGHOST: dir }, timeoutMs);
 }
 
-const { q, register, step, states, settle } = sqlKeepers(() => db);
+const { register, step, states, settle } = sqlKeepers(() => db);
 
 function fakeDataNode(name: string, nodeId: number, nodePort: number, role: string): string {
   return writeFakeDataNode({ dir, xdg, monitorUri, name, nodeId, port: nodePort, role, runAs });
