@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
+import { TestCluster } from '../support/cluster.js';
 
 const PAYLOADS: Array<[string, string]> = [
   ['0.0.0.0/0 trust #', 'it holds whitespace'],
@@ -18,12 +18,7 @@ describe('a hostile peer host from the monitor', () => {
   const logOf = (name: string) => readFileSync(join(c.member(name).dir, 'pgaf.log'), 'utf8');
 
   beforeAll(async () => {
-    c = await TestCluster.create();
-    await c.startMonitor(FAST_MONITOR_SETTINGS);
-    await c.addNode('node1');
-    await c.waitForStates({ node1: 'single' }, 60_000);
-    await c.addNode('node2');
-    await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
+    c = await TestCluster.primaryAndSecondary();
   }, 330_000);
   afterAll(async () => {
     await c?.destroy();

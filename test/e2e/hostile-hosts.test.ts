@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
+import { TestCluster } from '../support/cluster.js';
 
 const HOSTILE = [
   '0.0.0.0/0 trust #',
@@ -58,12 +58,7 @@ describe('hostile hosts through the SQL API, with real keepers running', () => {
   }
 
   beforeAll(async () => {
-    c = await TestCluster.create();
-    await c.startMonitor(FAST_MONITOR_SETTINGS);
-    await c.addNode('node1');
-    await c.waitForStates({ node1: 'single' }, 60_000);
-    await c.addNode('node2');
-    await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
+    c = await TestCluster.primaryAndSecondary();
     // the operator's role, over TCP, as a keeper or a script would call the API
     api = new pg.Client({ connectionString: c.monitorUri.replace(/\?.*$/, '') });
     api.on('error', () => undefined);

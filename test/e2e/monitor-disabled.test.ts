@@ -129,12 +129,7 @@ describe('replacing the monitor online (disable monitor, enable monitor)', () =>
   let node2LogFrom = 0;
 
   beforeAll(async () => {
-    c = await TestCluster.create();
-    await c.startMonitor(FAST_MONITOR_SETTINGS);
-    await c.addNode('node1');
-    await c.waitForStates({ node1: 'single' }, 60_000);
-    await c.addNode('node2');
-    await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
+    c = await TestCluster.primaryAndSecondary();
     const [s] = await c.nodeQuery<{ start: string; sysid: string }>(
       'node2',
       'SELECT pg_postmaster_start_time()::text AS start, (SELECT system_identifier::text FROM pg_control_system()) AS sysid',

@@ -1,7 +1,7 @@
 // S4: a keeper restart, a monitor restart or a monitor outage never causes a failover by
 // itself, and never stops a healthy primary from serving.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
+import { TestCluster } from '../support/cluster.js';
 import { Writer } from '../support/writer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -11,12 +11,7 @@ describe('no failover without a failure', () => {
   let w: Writer;
 
   beforeAll(async () => {
-    c = await TestCluster.create();
-    await c.startMonitor(FAST_MONITOR_SETTINGS);
-    await c.addNode('node1');
-    await c.waitForStates({ node1: 'single' }, 60_000);
-    await c.addNode('node2');
-    await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
+    c = await TestCluster.primaryAndSecondary();
     w = Writer.fromUri(await c.formationUri(), c.superuser, 'writes', 'nofailover');
     await w.createTable();
     w.start();

@@ -1,19 +1,14 @@
 // Planned operations on a real cluster: switchover under a writer, maintenance on the
 // standby and on the primary, a third node added then dropped.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
+import { TestCluster } from '../support/cluster.js';
 import { Writer } from '../support/writer.js';
 
 describe('planned operations', () => {
   let c: TestCluster;
 
   beforeAll(async () => {
-    c = await TestCluster.create();
-    await c.startMonitor(FAST_MONITOR_SETTINGS);
-    await c.addNode('node1');
-    await c.waitForStates({ node1: 'single' }, 60_000);
-    await c.addNode('node2');
-    await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
+    c = await TestCluster.primaryAndSecondary();
   }, 330_000);
   afterAll(async () => {
     await c?.destroy();

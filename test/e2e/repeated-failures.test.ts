@@ -7,7 +7,7 @@
 // clients, ordered only where their timestamps prove the order, switch nodes no more often
 // than the roles did (S2).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_MONITOR_SETTINGS, TestCluster, type NodeState } from '../support/cluster.js';
+import { TestCluster, type NodeState } from '../support/cluster.js';
 import { DirectClient, queryDirect } from '../support/direct-client.js';
 import { provenSwitches, type Stamped } from '../support/order.js';
 import { Writer } from '../support/writer.js';
@@ -23,12 +23,7 @@ describe('repeated host deaths and switchovers under a writer', () => {
   const steps: string[] = [];
 
   beforeAll(async () => {
-    c = await TestCluster.create();
-    await c.startMonitor(FAST_MONITOR_SETTINGS);
-    await c.addNode('node1');
-    await c.waitForStates({ node1: 'single' }, 60_000);
-    await c.addNode('node2');
-    await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
+    c = await TestCluster.primaryAndSecondary();
   }, 330_000);
   afterAll(async () => {
     for (const d of direct) await d.stop();

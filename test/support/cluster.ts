@@ -118,6 +118,25 @@ export class TestCluster {
     return c;
   }
 
+  /**
+   * A monitor (FAST_MONITOR_SETTINGS unless told) and two nodes brought up to node1 primary,
+   * node2 secondary; destroyed again when the bring-up fails.
+   */
+  static async primaryAndSecondary(opts: ClusterOptions = {}, monitorSettings = FAST_MONITOR_SETTINGS): Promise<TestCluster> {
+    const c = await TestCluster.create(opts);
+    try {
+      await c.startMonitor(monitorSettings);
+      await c.addNode('node1');
+      await c.waitForStates({ node1: 'single' }, 60_000);
+      await c.addNode('node2');
+      await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
+      return c;
+    } catch (err) {
+      await c.destroy();
+      throw err;
+    }
+  }
+
   get monitorUri(): string {
     return this.monitorUriAt('127.0.0.1', this.monitor.port);
   }
