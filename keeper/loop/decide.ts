@@ -81,6 +81,17 @@ function ensureAction(t: TickInput, expect: Expectation): EnsureAction {
   return { kind: 'none' };
 }
 
+/**
+ * When (seconds since the epoch) a writable node that hears from neither the monitor nor a
+ * standby must fence itself; undefined for a state that never fences. The tick waits for the
+ * monitor's answer no longer than this, so a monitor that does not answer (a partition: the
+ * query runs into its timeout) cannot delay the fencing past the deadline.
+ */
+export function fenceDueAt(current: NodeState, lastMonitorContact: number, lastSecondaryContact: number, networkPartitionTimeout: number): number | undefined {
+  if (!canTakeWrites(current) || current === 'single') return undefined;
+  return Math.max(lastMonitorContact, lastSecondaryContact) + networkPartitionTimeout;
+}
+
 /** A writable node with standbys to fail over to, cut off from the monitor and every standby. */
 export function isolatedPrimary(t: TickInput): boolean {
   return (

@@ -12,7 +12,7 @@ import type { KeeperMonitor } from '../monitor-client.js';
 import type { LocalFacts } from '../pg/facts.js';
 import type { KeeperState } from '../state/state-file.js';
 import { StateStore } from '../state/store.js';
-import { decide, reportedPgIsRunning, type Decision, type EnsureAction } from './decide.js';
+import { decide, fenceDueAt, reportedPgIsRunning, type Decision, type EnsureAction } from './decide.js';
 
 /** What the keeper tells its observers (keeper/integrations.ts: HTTP endpoints, metrics, hooks). */
 export interface KeeperObserver {
@@ -184,17 +184,20 @@ export class Keeper {
     this.trackRestarts(facts.running, now);
     this.ticksSinceRefresh += 1;
 
-    const reachable = await this.heartbeat(state, facts, now, log);
     if (facts.standbysConnected > 0) state.last_secondary_contact = now;
+    const partitionTimeout = fenceDeadline(timeouts.networkPartitionTimeout, this.demoteTimeoutSec);
+    const fenceAt = fenceDueAt(state.current_role, state.last_monitor_contact, state.last_secondary_contact, partitionTimeout);
+    const reachable = await this.heartbeat(state, facts, now, log, fenceAt);
 
     const decision = decide({
-      now,
+      // the time after the heartbeat, which may have waited for a monitor that did not answer
+      now: this.now(),
       current: state.current_role,
       assigned: state.assigned_role,
       monitorReachable: reachable,
       lastMonitorContact: state.last_monitor_contact,
       lastSecondaryContact: state.last_secondary_contact,
-      networkPartitionTimeout: fenceDeadline(timeouts.networkPartitionTimeout, this.demoteTimeoutSec),
+      networkPartitionTimeout: partitionTimeout,
       pg: { running: facts.running, hasData: pg.hasData(), standbysConnected: facts.standbysConnected },
       peersChanged: this.notified,
       peersRefreshDue: this.ticksSinceRefresh >= timeouts.refreshEveryTicks,
@@ -211,19 +214,24 @@ export class Keeper {
   }
 
   /** node_active: reports the state and the facts, records the goal. False when the monitor did not answer. */
-  private async heartbeat(state: KeeperState, facts: LocalFacts, now: number, log: Logger): Promise<boolean> {
+  private async heartbeat(state: KeeperState, facts: LocalFacts, now: number, log: Logger, fenceAt?: number): Promise<boolean> {
     const pgIsRunning = reportedPgIsRunning(state.current_role, facts.running, this.restart, now, {
       timeoutSec: this.d.timeouts.restartFailureTimeout,
       maxRetries: this.d.timeouts.restartFailureMaxRetries,
     });
     try {
-      const reply = await this.monitor.nodeActive({
+      const call = this.monitor.nodeActive({
         state: state.current_role,
         pgIsRunning,
         tli: facts.timeline,
         lsn: facts.lsn,
         repState: facts.syncState,
       });
+      const reply = fenceAt === undefined ? await call : await answerBefore(call, Math.max(MIN_HEARTBEAT_WAIT_MS, (fenceAt - this.now()) * 1000));
+      if (reply === undefined) {
+        log.warn('Cannot reach the monitor: no answer before the fencing deadline.');
+        return false;
+      }
       state.assigned_role = reply.goal;
       state.last_monitor_contact = now;
     } catch (err) {
@@ -340,6 +348,17 @@ export class Keeper {
     this.peersSignature = sig;
     this.ticksSinceRefresh = 0;
   }
+}
+
+/** However close the fencing deadline, a heartbeat gets this long to be answered. */
+const MIN_HEARTBEAT_WAIT_MS = 1_000;
+
+/** `call`'s value, or undefined when it takes longer than `ms` (its late outcome is dropped). */
+function answerBefore<T>(call: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  call.catch(() => undefined);
+  return Promise.race([call, late]).finally(() => clearTimeout(timer));
 }
 
 /** Seconds a keeper waits before fencing itself, well below the monitor's demote wait. */

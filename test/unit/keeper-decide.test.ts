@@ -1,7 +1,7 @@
 // The keeper's decision for one tick (keeper/loop/decide.ts) as a table: given the roles, the
 // contact timestamps, the local facts and whether the peers changed, what the tick does.
 import { describe, expect, it } from 'vitest';
-import { decide, isolatedPrimary, reportedPgIsRunning, type TickInput } from '../../keeper/loop/decide.js';
+import { decide, fenceDueAt, isolatedPrimary, reportedPgIsRunning, type TickInput } from '../../keeper/loop/decide.js';
 
 const NOW = 1_000_000;
 
@@ -115,5 +115,18 @@ describe('reportedPgIsRunning()', () => {
     ['a draining node down', ['draining', false, { downSince: NOW - 1, restartAttempts: 0 }, NOW, limits], false],
   ])('%s', (_what, args, expected) => {
     expect(reportedPgIsRunning(...args)).toBe(expected);
+  });
+});
+
+describe('fenceDueAt(): how long a tick may wait for the monitor', () => {
+  it.each([
+    ['primary', 100, 98, 5, 105],
+    ['wait_primary', 90, 100, 5, 105],
+    ['apply_settings', 100, 0, 3, 103],
+    ['single', 100, 100, 5, undefined],
+    ['secondary', 100, 100, 5, undefined],
+    ['demote_timeout', 100, 100, 5, undefined],
+  ] as const)('%s, monitor heard at %d, a standby at %d, timeout %ds: %s', (state, monitor, standby, npt, want) => {
+    expect(fenceDueAt(state, monitor, standby, npt)).toBe(want);
   });
 });
