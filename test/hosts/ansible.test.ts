@@ -11,7 +11,7 @@ import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnsibleLab, ansibleImage, changedHosts, HOSTS, PGDATA, priorityOf, withPriority, type PlayRun } from './ansible.js';
 import { engine } from './engine.js';
-import { waitFor } from './formation.js';
+import { removePackedModule, waitFor } from './formation.js';
 
 const FULL = process.env.PGAF_ANSIBLE === 'full';
 /** The full run's tests exist only in the full run: a skipped test counts as not run (test/run-count.mjs). */
@@ -43,6 +43,7 @@ beforeAll(async () => {
 }, 900_000);
 
 afterAll(async () => {
+  removePackedModule();
   if (lab) await lab.destroy();
 }, 120_000);
 

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import pg from 'pg';
 import type Docker from 'dockerode';
 import { scramVerifier } from '../../lib/secrets.js';
@@ -28,11 +28,19 @@ export const PGAF_CLI = `${MODULE_DIR}/dist/cli/main.js`;
 export const CLIENT_ROLE = 'tier_client';
 
 let packed: Promise<string> | undefined;
+const packDirs: string[] = [];
+
+/** Removes the tarballs packModule() made (a test file's afterAll: vitest may end a worker without 'exit'). */
+export function removePackedModule(): void {
+  for (const dir of packDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  packed = undefined;
+}
 
 /** The module tarball users get (`npm pack`: prepack builds dist/), once per process. */
 export function packModule(): Promise<string> {
   packed ??= new Promise((resolve, reject) => {
     const dir = mkdtempSync(join(tmpdir(), 'pgaf-tier-pack-'));
+    packDirs.push(dir);
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
     execFile('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: REPO, timeout: 300_000, maxBuffer: 64 << 20 }, (err, _o, stderr) => {
       const f = existsSync(dir) ? readdirSync(dir).find((x) => x.endsWith('.tgz')) : undefined;
@@ -334,7 +342,11 @@ export class Formation {
   }
 
   async destroy(): Promise<void> {
-    await this.tier.destroy();
+    try {
+      await this.tier.destroy();
+    } finally {
+      rmSync(dirname(this.passwordFile), { recursive: true, force: true });
+    }
   }
 
   /** The last lines of every host's pgaf logs (for a failure report). */

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engine } from './engine.js';
 import { runScenario, scenario, type RunResult } from './scenarios.js';
 import { removeLabelled } from './tier.js';
+import { removePackedModule } from './formation.js';
 
 let docker: Docker;
 let image = '';
@@ -20,6 +21,7 @@ beforeAll(async () => {
 }, 900_000);
 
 afterAll(async () => {
+  removePackedModule();
   if (docker) await removeLabelled(docker, undefined, `${process.pid}-`);
 }, 120_000);
 
