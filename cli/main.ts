@@ -14,11 +14,11 @@
 // samples: old space committed 7 → 14 MB, live data flat). With it, V8 collects at ~1.3× and the
 // heap stays at 8-9 MB.
 // --no-opt --no-sparkplug: no optimizing or baseline compiler. A keeper's or a monitor's work
-// is a few queries every 500 ms, which the interpreter runs as fast as the network allows;
-// compiled code only grew (the heap snapshots of a soak: nothing else did) and touching the
-// compilers' own code cost ~5 MB of resident memory in every process. Short commands take no
-// more CPU and peak 1-7 MB lower. Not --lite-mode/--jitless: they disable WebAssembly, which
-// Node's fetch() (webhooks) needs.
+// is a few queries every 500 ms; the interpreter runs it for about 0.2 % of a core more per
+// process. With TurboFan, the monitor's memory outside the V8 heap kept growing as it compiled
+// more hot functions, and the compilers' own code cost ~5 MB of resident memory in every
+// process. Short commands take about the same CPU (±10 %) and peak 1-9 MB lower.
+// Not --lite-mode/--jitless: they disable WebAssembly, which Node's fetch() (webhooks) needs.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
