@@ -6,19 +6,25 @@
 # a pgaf data node), so they read the same configuration and ask the same monitor (pg_autoctl
 # reads pgaf's configuration files: they are drop-in compatible). Each command runs RUNS times,
 # alternating the two programs; prints the median wall time (bash $EPOCHREALTIME around the
-# process) and the median peak RSS (GNU time %M) of each.
+# process), the median CPU time (user+sys) and the median peak RSS (GNU time %M) of each.
 #
-# Usage: NODE_DIR=<dir holding pgdata/ config/ share/ run/> bash bench/cli/run.sh
-#   NODE_DIR    a data node laid out as bench/soak/run.sh lays it out (n1 of its scratch dir);
-#               bench/soak/run.sh prints where; the cluster must be running
+# Usage: bash bench/cli/run.sh             # makes its own cluster (below), measures, removes it
+#        NODE_DIR=<dir holding pgdata/ config/ share/ run/> bash bench/cli/run.sh
+#   NODE_DIR    a running data node laid out as bench/soak/run.sh lays it out (n1 of its scratch
+#               dir). Without it the script creates, from this tree's dist/, a monitor and two
+#               data nodes on 127.0.0.1 with the defaults (scram-sha-256 passwords, TLS with
+#               sslmode=require: what a real cluster pays on each connection), measures against
+#               the primary's directory, and removes them; pg_autoctl gets the monitor password
+#               from a pgpass file (PGPASSFILE), pgaf from its monitor.password file
 #   PGAF        pgaf's main.js, run as an executable (default: dist/cli/main.js of this tree)
 #   ORIGINAL    pg_autoctl (/usr/bin/pg_autoctl); RUNS (21); AS_USER (postgres when root)
+#   PORT        first port of the cluster made here (6440: monitor, +1, +2 the nodes)
 #   COMMANDS    ';'-separated list (default below). `set node candidate-priority` waits for the
 #               primary to apply the setting: its time is mostly the state machine's round trip.
 set -uo pipefail
 export LC_ALL=C
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-NODE_DIR=${NODE_DIR:?NODE_DIR=<data node dir with pgdata/ config/ share/ run/>}
+NODE_DIR=${NODE_DIR:-}
 PGAF=${PGAF:-$ROOT/dist/cli/main.js}
 ORIGINAL=${ORIGINAL:-/usr/bin/pg_autoctl}
 RUNS=${RUNS:-21}
@@ -26,10 +32,46 @@ COMMANDS=${COMMANDS:---version;show state;show uri;status;get formation number-s
 AS_USER=${AS_USER:-$([ "$(id -u)" = 0 ] && echo postgres)}
 TIME=/usr/bin/time
 [ -x "$TIME" ] || { echo "GNU time (/usr/bin/time) is needed: apt-get install time" >&2; exit 1; }
-TMP=$(mktemp -d); chmod 777 "$TMP"; trap 'rm -rf "$TMP"' EXIT
-cd /
-envs=(PGDATA="$NODE_DIR/pgdata" XDG_CONFIG_HOME="$NODE_DIR/config" XDG_DATA_HOME="$NODE_DIR/share" XDG_RUNTIME_DIR="$NODE_DIR/run")
+TMP=$(mktemp -d); chmod 777 "$TMP"
 runas() { if [ -n "$AS_USER" ]; then runuser -u "$AS_USER" -- "$@"; else "$@"; fi; }
+declare -A SUP=()
+cleanup() {
+  for d in n2 n1 mon; do
+    [ -n "${SUP[$d]:-}" ] || continue
+    runas env $(nenv "$d") "$PGAF" stop >/dev/null 2>&1
+    kill "${SUP[$d]}" 2>/dev/null; wait "${SUP[$d]}" 2>/dev/null
+    runas "$PGBIN/pg_ctl" -D "$TMP/$d/pgdata" -m immediate stop >/dev/null 2>&1
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+nenv() { echo "PGDATA=$TMP/$1/pgdata XDG_CONFIG_HOME=$TMP/$1/config XDG_DATA_HOME=$TMP/$1/share XDG_RUNTIME_DIR=$TMP/$1/run"; }
+cd /
+if [ -z "$NODE_DIR" ]; then
+  # a monitor and two data nodes with the defaults: scram-sha-256 and TLS (sslmode=require)
+  PORT=${PORT:-6440}; PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+  bg() { local d=$1; shift; runas mkdir -p "$TMP/$d/run"; runas chmod 700 "$TMP/$d/run"
+    runas env $(nenv "$d") ${PW:+PGPASSWORD="$PW"} "$PGAF" "$@" >>"$TMP/$d.log" 2>&1 & SUP[$d]=$!; }
+  mpsql() { runas env PGPASSFILE="$TMP/pgpass" "$PGBIN/psql" -X -Atq "host=127.0.0.1 port=$PORT user=autoctl_node dbname=pg_auto_failover sslmode=require" "$@"; }
+  runas mkdir -p "$TMP/mon/run"; runas chmod 700 "$TMP/mon/run"
+  runas env $(nenv mon) "$PGAF" create monitor --pgctl "$PGBIN/pg_ctl" --pgport "$PORT" --hostname 127.0.0.1 >>"$TMP/mon.log" 2>&1 ||
+    { tail -n 20 "$TMP/mon.log" >&2; exit 1; }
+  bg mon run
+  PW=$(runas find "$TMP/mon/config" -name autoctl_node.password -exec cat {} \;)
+  [ -n "$PW" ] || { echo "no autoctl_node.password under $TMP/mon/config" >&2; exit 1; }
+  runas sh -c "umask 077; printf '127.0.0.1:$PORT:pg_auto_failover:autoctl_node:%s\n' '$PW' > '$TMP/pgpass'"
+  for _ in $(seq 1 100); do mpsql -c 'select 1' >/dev/null 2>&1 && break; sleep 0.3; done
+  MON_URI="postgres://autoctl_node@127.0.0.1:$PORT/pg_auto_failover?sslmode=require"
+  bg n1 create postgres --pgctl "$PGBIN/pg_ctl" --pgport $((PORT+1)) --hostname 127.0.0.1 --name node1 --monitor "$MON_URI" --run
+  for _ in $(seq 1 200); do [ "$(mpsql -c "select count(*) from pgautofailover.node where reportedstate='single'" 2>/dev/null)" = 1 ] && break; sleep 0.5; done
+  bg n2 create postgres --pgctl "$PGBIN/pg_ctl" --pgport $((PORT+2)) --hostname 127.0.0.1 --name node2 --monitor "$MON_URI" --run
+  for _ in $(seq 1 400); do [ "$(mpsql -c "select count(*) from pgautofailover.node where reportedstate in ('primary','secondary') and reportedstate=goalstate" 2>/dev/null)" = 2 ] && break; sleep 0.5; done
+  mpsql -c "select nodename, reportedstate, goalstate from pgautofailover.node order by nodeid" | sed 's/^/# /'
+  NODE_DIR=$TMP/n1
+fi
+envs=(PGDATA="$NODE_DIR/pgdata" XDG_CONFIG_HOME="$NODE_DIR/config" XDG_DATA_HOME="$NODE_DIR/share" XDG_RUNTIME_DIR="$NODE_DIR/run")
+[ -f "$TMP/pgpass" ] && envs+=(PGPASSFILE="$TMP/pgpass")
 median() { sort -g | awk '{v[NR]=$1} END{ if(NR==0){print "n/a"} else if(NR%2){print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2} }'; }
 # one run: prints "<wall seconds> <peak rss kB> <exit code> <cpu seconds>"
 once() {
