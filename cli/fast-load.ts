@@ -46,9 +46,15 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | und
   return base ? join(base, 'pgaf') : undefined;
 }
 
-/** The cache file of a command: words of the command, never a path. */
-export function codeCacheFile(dir: string, words: string[]): string {
-  return join(dir, `fast-${words.join('-').replace(/[^a-z-]/g, '')}.v8`);
+/**
+ * The cache file of a command: words of the command (never a path), and a hash of Node's flags
+ * (V8 rejects a cache made under other flags: `node main.js` and the shebang's
+ * `node --max-semi-space-size=1` each keep their own instead of overwriting each other's).
+ */
+export function codeCacheFile(dir: string, words: string[], execArgv: string[] = process.execArgv): string {
+  let h = 0x811c9dc5; // FNV-1a
+  for (const c of JSON.stringify(execArgv)) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return join(dir, `fast-${words.join('-').replace(/[^a-z-]/g, '')}-${h.toString(16).padStart(8, '0')}.v8`);
 }
 
 /** What a cache must have been made for: this bundle, this Node, these V8 flags. */

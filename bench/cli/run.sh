@@ -16,7 +16,10 @@
 #               sslmode=require: what a real cluster pays on each connection), measures against
 #               the primary's directory, and removes them; pg_autoctl gets the monitor password
 #               from a pgpass file (PGPASSFILE), pgaf from its monitor.password file
+#   PGPASSFILE  with NODE_DIR: a pgpass file with the monitor's password, for pg_autoctl
 #   PGAF        pgaf's main.js, run as an executable (default: dist/cli/main.js of this tree)
+#   BEFORE      another pgaf's main.js (e.g. a copy of an older dist/ with its node_modules and
+#               package.json beside it) measured in the same rounds: a before/after column
 #   ORIGINAL    pg_autoctl (/usr/bin/pg_autoctl); RUNS (21); AS_USER (postgres when root)
 #   PORT        first port of the cluster made here (6440: monitor, +1, +2 the nodes)
 #   COMMANDS    ';'-separated list (default below). `set node candidate-priority` waits for the
@@ -71,7 +74,7 @@ if [ -z "$NODE_DIR" ]; then
   NODE_DIR=$TMP/n1
 fi
 envs=(PGDATA="$NODE_DIR/pgdata" XDG_CONFIG_HOME="$NODE_DIR/config" XDG_DATA_HOME="$NODE_DIR/share" XDG_RUNTIME_DIR="$NODE_DIR/run")
-[ -f "$TMP/pgpass" ] && envs+=(PGPASSFILE="$TMP/pgpass")
+if [ -f "$TMP/pgpass" ]; then envs+=(PGPASSFILE="$TMP/pgpass"); elif [ -n "${PGPASSFILE:-}" ]; then envs+=(PGPASSFILE="$PGPASSFILE"); fi
 median() { sort -g | awk '{v[NR]=$1} END{ if(NR==0){print "n/a"} else if(NR%2){print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2} }'; }
 # one run: prints "<wall seconds> <peak rss kB> <exit code> <cpu seconds>"
 once() {
@@ -83,23 +86,30 @@ once() {
   echo "$(awk -v a="$t1" -v b="$t0" 'BEGIN{printf "%.4f", a-b}') $(tail -1 "$TMP/rss" | awk -v rc=$rc '{print $1, rc, $2+$3}')"
 }
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), node $(node --version), RUNS=$RUNS"
-echo "# pgaf: $PGAF; original: $($ORIGINAL --version 2>&1 | head -1)"
-printf '| command | pgaf median (s) | pgaf CPU (s) | pgaf peak RSS (MB) | pg_autoctl median (s) | pg_autoctl CPU (s) | pg_autoctl peak RSS (MB) | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|\n'
+echo "# pgaf: $PGAF${BEFORE:+; before: $BEFORE}; original: $($ORIGINAL --version 2>&1 | head -1)"
+col() { awk -v k="$2" '{print $k}' "$1" | median; }
+if [ -n "${BEFORE:-}" ]; then
+  printf '| command | pgaf before: wall / CPU (s) | pgaf: wall / CPU (s) / peak RSS (MB) | pg_autoctl: wall / CPU (s) / peak RSS (MB) | ratio (wall) |\n|---|---:|---:|---:|---:|\n'
+else
+  printf '| command | pgaf: wall / CPU (s) / peak RSS (MB) | pg_autoctl: wall / CPU (s) / peak RSS (MB) | ratio (wall) |\n|---|---:|---:|---:|\n'
+fi
 # the floor: a Node process that loads nothing
 : > "$TMP/n"; for _ in $(seq 1 "$RUNS"); do once node -e 0 >> "$TMP/n"; done
-printf '| `node -e 0` (floor, not a command) | %.3f | %.2f | %.1f | | | | |\n' "$(awk '{print $1}' "$TMP/n" | median)" "$(awk '{print $4}' "$TMP/n" | median)" "$(awk '{print $2/1024}' "$TMP/n" | median)"
+printf '| `node -e 0` (floor, not a command) |%s %.3f / %.2f / %.1f | | |\n' "${BEFORE:+ |}" "$(col "$TMP/n" 1)" "$(col "$TMP/n" 4)" "$(awk '{print $2/1024}' "$TMP/n" | median)"
 IFS=';' read -r -a cmds <<<"$COMMANDS"
 for c in "${cmds[@]}"; do
   read -r -a argv <<<"$c"
-  : > "$TMP/a"; : > "$TMP/b"
+  : > "$TMP/a"; : > "$TMP/b"; : > "$TMP/z"
   for _ in $(seq 1 "$RUNS"); do
+    [ -n "${BEFORE:-}" ] && once "$BEFORE" "${argv[@]}" >> "$TMP/z"
     once "$PGAF" "${argv[@]}" >> "$TMP/a"   # through its shebang, as installed
     once "$ORIGINAL" "${argv[@]}" >> "$TMP/b"
   done
-  ca=$(awk '{print $4}' "$TMP/a" | median); cb=$(awk '{print $4}' "$TMP/b" | median)
-  ta=$(awk '{print $1}' "$TMP/a" | median); ra=$(awk '{print $2/1024}' "$TMP/a" | median)
-  tb=$(awk '{print $1}' "$TMP/b" | median); rb=$(awk '{print $2/1024}' "$TMP/b" | median)
-  bad=$(awk '$3!=0' "$TMP/a" "$TMP/b" | wc -l)
-  printf '| `%s` | %.3f | %.2f | %.1f | %.3f | %.2f | %.1f | %s×%s |\n' "$c" "$ta" "$ca" "$ra" "$tb" "$cb" "$rb" "$(awk -v a="$ta" -v b="$tb" 'BEGIN{printf "%.0f", a/b}')" \
-    "$([ "$bad" = 0 ] || echo " ($bad non-zero exits)")"
+  ta=$(col "$TMP/a" 1); tb=$(col "$TMP/b" 1)
+  bad=$(awk '$3!=0' "$TMP/a" "$TMP/b" "$TMP/z" | wc -l)
+  printf '| `%s` |%s %.3f / %.2f / %.1f | %.3f / %.2f / %.1f | %s×%s |\n' "$c" \
+    "${BEFORE:+ $(printf '%.3f / %.2f |' "$(col "$TMP/z" 1)" "$(col "$TMP/z" 4)")}" \
+    "$ta" "$(col "$TMP/a" 4)" "$(awk '{print $2/1024}' "$TMP/a" | median)" \
+    "$tb" "$(col "$TMP/b" 4)" "$(awk '{print $2/1024}' "$TMP/b" | median)" \
+    "$(awk -v a="$ta" -v b="$tb" 'BEGIN{printf "%.1f", a/b}')" "$([ "$bad" = 0 ] || echo " ($bad non-zero exits)")"
 done

@@ -32,8 +32,11 @@ describe('usableBundle', () => {
 describe('code cache files', () => {
   it('live in $XDG_CACHE_HOME/pgaf (else ~/.cache/pgaf), one per command, named by its words only', () => {
     expect(codeCacheDir({ XDG_CACHE_HOME: '/c' })).toBe('/c/pgaf');
-    expect(codeCacheFile('/c/pgaf', ['show', 'state'])).toBe('/c/pgaf/fast-show-state.v8');
-    expect(codeCacheFile('/c/pgaf', ['../x', 'y'])).toBe('/c/pgaf/fast-x-y.v8');
+    expect(codeCacheFile('/c/pgaf', ['show', 'state'], [])).toMatch(/^\/c\/pgaf\/fast-show-state-[0-9a-f]{8}\.v8$/);
+    expect(codeCacheFile('/c/pgaf', ['../x', 'y'], [])).toMatch(/^\/c\/pgaf\/fast-x-y-[0-9a-f]{8}\.v8$/);
+    // one file per set of Node flags
+    expect(codeCacheFile('/c/pgaf', ['status'], [])).not.toBe(codeCacheFile('/c/pgaf', ['status'], ['--max-semi-space-size=1']));
+    expect(codeCacheFile('/c/pgaf', ['status'], ['--x'])).toBe(codeCacheFile('/c/pgaf', ['status'], ['--x']));
   });
 
   it('are keyed by the bundle identity and Node: another key reads nothing', () => {
