@@ -21,7 +21,7 @@
 #   BEFORE      another pgaf's main.js (e.g. a copy of an older dist/ with its node_modules and
 #               package.json beside it) measured in the same rounds: a before/after column
 #   ORIGINAL    pg_autoctl (/usr/bin/pg_autoctl); RUNS (21); AS_USER (postgres when root)
-#   PORT        first port of the cluster made here (6440: monitor, +1, +2 the nodes)
+#   PORT        first port of the cluster made here (6560: monitor, +1, +2 the nodes)
 #   COMMANDS    ';'-separated list (default below). `set node candidate-priority` waits for the
 #               primary to apply the setting: its time is mostly the state machine's round trip.
 set -uo pipefail
@@ -53,7 +53,7 @@ nenv() { echo "PGDATA=$TMP/$1/pgdata XDG_CONFIG_HOME=$TMP/$1/config XDG_DATA_HOM
 cd /
 if [ -z "$NODE_DIR" ]; then
   # a monitor and two data nodes with the defaults: scram-sha-256 and TLS (sslmode=require)
-  PORT=${PORT:-6440}; PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+  PORT=${PORT:-6560}; PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
   bg() { local d=$1; shift; runas mkdir -p "$TMP/$d/run"; runas chmod 700 "$TMP/$d/run"
     runas env $(nenv "$d") ${PW:+PGPASSWORD="$PW"} "$PGAF" "$@" >>"$TMP/$d.log" 2>&1 & SUP[$d]=$!; }
   mpsql() { runas env PGPASSFILE="$TMP/pgpass" "$PGBIN/psql" -X -Atq "host=127.0.0.1 port=$PORT user=autoctl_node dbname=pg_auto_failover sslmode=require" "$@"; }
@@ -96,6 +96,16 @@ fi
 # the floor: a Node process that loads nothing
 : > "$TMP/n"; for _ in $(seq 1 "$RUNS"); do once node -e 0 >> "$TMP/n"; done
 printf '| `node -e 0` (floor, not a command) |%s %.3f / %.2f / %.1f | | |\n' "${BEFORE:+ |}" "$(col "$TMP/n" 1)" "$(col "$TMP/n" 4)" "$(awk '{print $2/1024}' "$TMP/n" | median)"
+# with the cluster made here: what any Node program pays for one TLS handshake with the monitor,
+# and for one query over node-postgres with TLS and scram (bench/cli/floor.cjs)
+if [ -f "$TMP/pgpass" ]; then
+  for f in tls pg; do
+    : > "$TMP/f"; for _ in $(seq 1 "$RUNS"); do once node "$ROOT/bench/cli/floor.cjs" "$f" 127.0.0.1 "$PORT" >> "$TMP/f"; done
+    printf '| `node bench/cli/floor.cjs %s` (floor: %s) |%s %.3f / %.2f / %.1f | | |\n' "$f" \
+      "$([ "$f" = tls ] && echo 'a TLS handshake with the monitor' || echo 'pg: TLS + scram + one query')" "${BEFORE:+ |}" \
+      "$(col "$TMP/f" 1)" "$(col "$TMP/f" 4)" "$(awk '{print $2/1024}' "$TMP/f" | median)"
+  done
+fi
 IFS=';' read -r -a cmds <<<"$COMMANDS"
 for c in "${cmds[@]}"; do
   read -r -a argv <<<"$c"
