@@ -90,7 +90,8 @@ export function readCodeCache(file: string, key: string): Buffer | undefined {
 export function writeCodeCache(file: string, key: string, data: Buffer): void {
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}`;
+    // a random name created exclusively (O_EXCL refuses a planted name or symlink), then renamed
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
     writeFileSync(tmp, Buffer.concat([Buffer.from(key), data]), { mode: 0o600, flag: 'wx' });
     renameSync(tmp, file);
   } catch {
