@@ -58,8 +58,9 @@ export async function cached(name: string, key: string | undefined, compute: () 
   const value = await compute();
   try {
     mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}`;
-    writeFileSync(tmp, JSON.stringify({ ...entries, [name]: { key, value } }), { mode: 0o600 });
+    // a random name created exclusively (O_EXCL refuses a planted name or symlink), then renamed
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    writeFileSync(tmp, JSON.stringify({ ...entries, [name]: { key, value } }), { mode: 0o600, flag: 'wx' });
     renameSync(tmp, file);
   } catch {
     // a read-only home: no cache, same answer
