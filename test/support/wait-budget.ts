@@ -14,6 +14,7 @@
 // - a loop's waits count once per round when the rounds can be read (`for (…; i < N; …)`,
 //   `for (… of [a, b])` or of a constant array of the file), else once (a `while` or `for (;;)`
 //   polls under a deadline that is itself one of the waits);
+// - a deadline written in place, `Date.now() + N` (N readable as below), is a wait of N ms;
 // - a numeric argument is a literal, possibly with `_` and `*`/`+` of literals, or a constant
 //   of the file (`const X = 30_000`); a timeout that cannot be read counts as the default.
 import ts from 'typescript';
@@ -99,6 +100,12 @@ function roundsOf(n: ts.Node, consts: Map<string, number>): number {
     if (ts.isIdentifier(e)) return consts.get(`[]${e.text}`) ?? 1;
   }
   return 1;
+}
+
+/** `Date.now()` */
+function isDateNow(e: ts.Expression): boolean {
+  return ts.isCallExpression(e) && ts.isPropertyAccessExpression(e.expression) && ts.isIdentifier(e.expression.expression) &&
+    e.expression.expression.text === 'Date' && e.expression.name.text === 'now' && e.arguments.length === 0;
 }
 
 function calleeName(call: ts.CallExpression): string | undefined {
@@ -193,6 +200,14 @@ export class WaitBudget {
           waits.push(`${rounds} × (${inner.join(', ')})`);
         }
         return;
+      }
+      // a deadline written in place (`const deadline = Date.now() + 30_000`, polled by a loop)
+      if (ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.PlusToken && isDateNow(n.left)) {
+        const ms = numberOf(n.right, consts);
+        if (ms !== undefined && ms > 0) {
+          total += ms;
+          waits.push(`deadline ${ms} ms`);
+        }
       }
       if (ts.isCallExpression(n)) {
         const c = this.callCost(n, local, consts, waits, seen);
