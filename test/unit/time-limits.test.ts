@@ -26,6 +26,20 @@ describe('time limits', () => {
     expect(short).toEqual([]);
   });
 
+  it('reads a plain call of an imported helper as that helper, even when a wait of the same name is known', () => {
+    const b = new WaitBudget({
+      'test/support/until.ts': `export async function waitFor(what: string, timeoutMs: number, fn: unknown, everyMs = 500) {}`,
+    });
+    const src = `
+      import { waitFor } from '../support/until.js';
+      it('a', async () => {
+        await waitFor('x', 90_000, async () => true);
+        await c.waitFor('y', () => true, 30_000);
+      }, 200_000);`;
+    const [test] = b.blocks('test/e2e/x.test.ts', src, { testTimeout: 60_000, hookTimeout: 120_000 });
+    expect(test).toMatchObject({ limitMs: 200_000, waitsMs: 90_000 + 30_000 });
+  });
+
   it('reads the waits of a test the way the rules say', () => {
     const b = new WaitBudget({
       'support.ts': `export class C {
