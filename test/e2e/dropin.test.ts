@@ -95,7 +95,7 @@ describe('a monitor created with PG_REGRESS_SOCK_DIR=<dir>: do and show on its P
     expect(existsSync(`/tmp/.s.PGSQL.${port}`)).toBe(false);
     expect((await su((c) => c.query('SHOW unix_socket_directories'))).rows[0].unix_socket_directories).toBe(sockDir);
     expect((await cli(['config', 'get', 'postgresql.host', '--pgdata', pgdata])).stdout).toBe(`${sockDir}\n`);
-  }, 60_000);
+  }, 90_000);
 
   // Every `do` and `show` subcommand on a monitor's PGDATA: the original accepts it (exit 0)
   // or refuses it (its keeper commands, exit 2 reading a monitor's file as a keeper's), and
@@ -123,7 +123,7 @@ describe('a monitor created with PG_REGRESS_SOCK_DIR=<dir>: do and show on its P
       pgCtl(pgdata, ['-l', join(dir, 'restart.log'), '-w', 'start']);
     }
     expect((await cli(['do', 'pgsetup', 'wait', '--pgdata', pgdata])).code).toBe(0);
-  }, 130_000);
+  }, 240_000);
 
   it('the monitor service puts back the pgautofailover.* placeholders at start: ALTER SYSTEM works again', async () => {
     // a server that does not know the names (what a monitor made by hand looks like):
@@ -173,7 +173,7 @@ describe('a monitor created with PG_REGRESS_SOCK_DIR=<dir>: do and show on its P
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(join(skip, 'pg_hba.conf'), 'utf8')).toBe(hba);
     pgCtl(skip, ['-m', 'fast', '-w', 'stop']);
-  }, 250_000);
+  }, 360_000);
 });
 
 describe('a running formation: config set reaches the monitor, do service restart postgres, --pg-hba-lan', () => {
@@ -217,7 +217,7 @@ describe('a running formation: config set reaches the monitor, do service restar
     await setAndSee(id, 'pg_autoctl.name', 'node2', (r) => r.nodename === 'node2');
     expect(c.logTail('node2', 200)).toMatch(/The configuration changed the node metadata: the monitor now has "standby-a"/);
     await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
-  }, 300_000);
+  }, 500_000);
 
   it('do service restart postgres returns once asked even when Postgres then fails to start; the keeper reports it, and recovers', async () => {
     const pgdata = join(c.member('node2').dir, 'pgdata');
