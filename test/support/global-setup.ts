@@ -1,7 +1,8 @@
 // Before any test: make the current monitor-ext/ sources the installed `pgaf` extension, so
 // the tests never run against an older installed copy. Installing needs write access to the
 // Postgres share directory (root); without it, an installed copy byte-identical to the
-// sources is fine, anything else stops the run with what to do.
+// sources is fine, anything else stops the run with what to do; an install that fails stops
+// the run too, naming the file and the reason.
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { extensionFiles, installExtensionFiles } from '../../monitor-ext/bundle.js';
@@ -41,7 +42,14 @@ export default function setup(): void {
         `install it first with \`sudo node dist/cli/main.js install-extension\` (after \`npm run build\`), or run the tests as root`,
     );
   }
-  installExtensionFiles(share);
+  try {
+    installExtensionFiles(share);
+  } catch (err) {
+    throw new Error(
+      `could not install this checkout's pgaf extension into ${dir} (${err instanceof Error ? err.message : String(err)}): ` +
+        `the tests would run against another copy (${stale.length} file(s) missing or different: ${stale.slice(0, 5).join(', ')}${stale.length > 5 ? ', …' : ''})`,
+    );
+  }
   const still = staleExtensionFiles(wanted, readInstalled(dir));
   if (still.length) throw new Error(`installing the pgaf extension into ${dir} left ${still.join(', ')} different from the sources`);
 }

@@ -1,8 +1,9 @@
 // test/support/global-setup.ts: the tests never run against an installed extension that is
-// not this checkout's. Run as a user who cannot write the share directory (postgres), with a
-// pg_config that points at a share directory of the test's own.
+// not this checkout's. Run as the postgres user (not root), with a pg_config that points at a
+// share directory of the test's own: one it cannot write, one it can (the setup installs), and
+// one it can write but holding a file it may not overwrite (the install fails: the run stops).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,11 +18,13 @@ chmodSync(base, 0o755);
 const root = resolve(packagePathFor(lookupUser('postgres'), base, ['package.json', 'tsconfig.json', 'node_modules', 'lib', 'monitor-ext', 'test'], '.'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-/** A share directory with `files` installed, owned by root, and a pg_config that reports it. */
-function share(name: string, files: Map<string, string>): string {
+/** A share directory with `files` installed (owned by root, the extension directory by
+ * `dirOwner` when given), and a pg_config that reports it. */
+function share(name: string, files: Map<string, string>, dirOwner?: { uid: number; gid: number }): string {
   const dir = join(base, name);
   mkdirSync(join(dir, 'share', 'extension'), { recursive: true, mode: 0o755 });
   for (const [f, text] of files) writeFileSync(join(dir, 'share', 'extension', f), text);
+  if (dirOwner) chownSync(join(dir, 'share', 'extension'), dirOwner.uid, dirOwner.gid);
   const pgConfig = join(dir, 'pg_config');
   writeFileSync(pgConfig, `#!/bin/sh\n[ "$1" = --sharedir ] && echo ${join(dir, 'share')}\n`, { mode: 0o755 });
   return pgConfig;
@@ -66,5 +69,34 @@ describe('global setup', () => {
     const r = setupAsPostgres(share('none', new Map()));
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/is not this checkout's/);
+  }, 60_000);
+
+  it('not root, an extension directory it may write: it installs the sources, and the run goes on', () => {
+    const old = new Map(extensionFiles());
+    const [first] = [...old.keys()].filter((f) => f.endsWith('.control'));
+    old.set(first!, `${old.get(first!)}# an older copy\n`);
+    old.delete([...old.keys()].find((f) => f.endsWith('.sql'))!);
+    const pg = lookupUser('postgres');
+    const pgConfig = share('writable', old, pg);
+    const installed = join(base, 'writable', 'share', 'extension');
+    for (const f of old.keys()) chownSync(join(installed, f), pg.uid, pg.gid);
+    const r = setupAsPostgres(pgConfig);
+    expect(r.status, r.stderr).toBe(0);
+    expect(staleExtensionFiles(extensionFiles(), (f) => {
+      try {
+        return readFileSync(join(installed, f), 'utf8');
+      } catch {
+        return undefined;
+      }
+    })).toEqual([]);
+  }, 60_000);
+
+  it('installing fails (a file there it may not overwrite): the run stops, naming the file and why', () => {
+    const old = new Map(extensionFiles());
+    const [first] = [...old.keys()].filter((f) => f.endsWith('.control'));
+    old.set(first!, `${old.get(first!)}# an older copy, owned by root\n`);
+    const r = setupAsPostgres(share('cannot-write', old, lookupUser('postgres')));
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/could not install this checkout's pgaf extension into \S+ \(EACCES: permission denied, open '\S+pgaf\.control'\): the tests would run against another copy/);
   }, 60_000);
 });
