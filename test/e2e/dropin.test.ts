@@ -193,7 +193,7 @@ describe('a running formation: config set reaches the monitor, do service restar
   /** config set <key> <value> on node2, then until the monitor's row has it; the time it took is printed */
   async function setAndSee(id: number, key: string, value: string, seen: (r: { nodename: string; nodehost: string; nodeport: number }) => boolean): Promise<void> {
     const t0 = Date.now();
-    const r = await c.cli('node2', ['config', 'set', key, value]);
+    const r = await c.cli('node2', ['config', 'set', key, value], 30_000);
     expect(r.code, r.stderr).toBe(0);
     const deadline = Date.now() + 30_000;
     let row = await nodeRow(id);
@@ -218,7 +218,7 @@ describe('a running formation: config set reaches the monitor, do service restar
     await setAndSee(id, 'pg_autoctl.name', 'node2', (r) => r.nodename === 'node2');
     expect(c.logTail('node2', 200)).toMatch(/The configuration changed the node metadata: the monitor now has "standby-a"/);
     await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 90_000);
-  }, 500_000);
+  }, 700_000);
 
   it('do service restart postgres returns once asked even when Postgres then fails to start; the keeper reports it, and recovers', async () => {
     const pgdata = join(c.member('node2').dir, 'pgdata');
