@@ -221,7 +221,7 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
       await c.nodeQuery(s, 'ALTER SYSTEM RESET log_connections');
       await c.nodeQuery(s, 'SELECT pg_reload_conf()');
     }
-  }, 240_000);
+  }, 360_000);
 
   it('shows no secret in any output, log, file or Postgres environment', async () => {
     const secrets = [c.monitorPassword!, replicationPassword];
@@ -336,7 +336,7 @@ describe('explicit --auth trust and --no-ssl: warned at create and at every star
     expect(r.code, r.stderr).toBe(0);
     expect((r.stderr.match(TRUST_WARNING) ?? []).length).toBe(1);
     expect(r.stderr).toMatch(/--no-ssl: no encryption is used for network traffic/);
-  }, 60_000);
+  }, 150_000);
 
   it('create postgres and its first start warn; so does each start of the keeper and of the monitor', async () => {
     // create postgres --run: once at create, once at the start
@@ -353,5 +353,5 @@ describe('explicit --auth trust and --no-ssl: warned at create and at every star
       }
     }
     await c.waitForStates({ node1: 'single' }, 60_000);
-  }, 300_000);
+  }, 450_000);
 });
