@@ -36,6 +36,7 @@ async function writeThrough(port: number, user: string, label: string): Promise<
 
 /** Figures, not checks (bench/test-figures prints them): from the new primary opening writes to its /primary and to HAProxy. */
 function recordPromotion(what: string, t: PromotionTimes): void {
+  recordFigure(`haproxy ${what}: new primary out of recovery -> it opens writes`, t.promotedAt - t.outOfRecoveryAt, 'ms');
   recordFigure(`haproxy ${what}: new primary opens writes -> its keeper's /primary answers 200`, t.endpointAt - t.promotedAt, 'ms');
   recordFigure(`haproxy ${what}: new primary opens writes -> first write through HAProxy lands on it`, t.routedAt - t.promotedAt, 'ms');
 }
@@ -159,8 +160,11 @@ describe('HAProxy routes to the primary by the keepers\' /primary endpoint', () 
     }
     const took = await until('a write through HAProxy to node1', () => writeThrough(writePort, c.superuser, 'after failover'), (p) => p === c.member('node1').port, 20_000);
     expect(took).toBe(c.member('node1').port);
+    // the hooks fired on the failover too: node1's on_primary got the promotion on stdin
+    await until('on_primary of node1', async () => readdirSync(hookDir), (f) => f.includes('on_primary-node1-wait_primary.json'), 20_000);
+    expect(JSON.parse(readFileSync(join(hookDir, 'on_primary-node1-wait_primary.json'), 'utf8'))).toMatchObject({ hook: 'on_primary', node: 'node1', old_state: 'stop_replication', new_state: 'wait_primary', new_role: 'primary' });
     const metrics = (await http(httpPort.node1!, '/metrics')).body;
     expect(metrics).toMatch(/^pgaf_promotions_cancelled_total [1-9]\d*$/m);
     expect(metrics).toMatch(/^pgaf_promotions_total 1$/m);
-  }, 150_000);
+  }, 200_000);
 });

@@ -9,7 +9,9 @@
 import pg from 'pg';
 
 export interface PromotionTimes {
-  /** Date.now() when the node was first seen taking writes (not in recovery, not read-only) */
+  /** Date.now() when the node was first seen out of recovery (promoted, maybe still read-only) */
+  outOfRecoveryAt: number;
+  /** when it was first seen taking writes (out of recovery and not read-only) */
   promotedAt: number;
   /** when its /primary first answered 200 */
   endpointAt: number;
@@ -34,6 +36,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class PromotionWatch {
   private stopped = false;
+  private outOfRecoveryAt?: number;
   private readonly promoted: Promise<number | undefined>;
   private readonly endpoint: Promise<number | undefined>;
   private readonly routed: Promise<number | undefined>;
@@ -51,7 +54,7 @@ export class PromotionWatch {
     this.stop();
     const missing = Object.entries({ promotedAt, endpointAt, routedAt }).filter(([, v]) => v === undefined).map(([k]) => k);
     if (missing.length) throw new Error(`promotion watch: not seen within ${timeoutMs} ms: ${missing.join(', ')}`);
-    return { promotedAt: promotedAt!, endpointAt: endpointAt!, routedAt: routedAt! };
+    return { outOfRecoveryAt: this.outOfRecoveryAt ?? promotedAt!, promotedAt: promotedAt!, endpointAt: endpointAt!, routedAt: routedAt! };
   }
 
   stop(): void {
@@ -68,8 +71,10 @@ export class PromotionWatch {
             client.on('error', () => undefined);
             await client.connect();
           }
-          const r = await client.query<{ ro: boolean }>(`SELECT pg_is_in_recovery() OR current_setting('default_transaction_read_only')::bool AS ro`);
-          if (r.rows[0]!.ro === false) return Date.now();
+          const r = await client.query<{ rec: boolean; ro: boolean }>(`SELECT pg_is_in_recovery() AS rec, current_setting('default_transaction_read_only')::bool AS ro`);
+          const { rec, ro } = r.rows[0]!;
+          if (!rec) this.outOfRecoveryAt ??= Date.now();
+          if (!rec && !ro) return Date.now();
         } catch {
           await client?.end().catch(() => undefined);
           client = undefined;
