@@ -6,7 +6,7 @@
 // hold them, the environment of the Postgres servers, nor the SQL the servers saw. A wrong
 // password is refused with nothing written and nothing registered. Then a cluster that asks
 // for --auth trust and --no-ssl explicitly: warned at create and at every start.
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +59,29 @@ function tcpSessions(c: TestCluster, name: string) {
        FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
       WHERE a.client_addr IS NOT NULL ORDER BY a.application_name`,
   );
+}
+
+/** The file a server logs to: its postmaster's stderr (logging_collector is off). */
+function serverLogOf(c: TestCluster, name: string): string {
+  return readlinkSync(`/proc/${c.postmasterPid(name)}/fd/2`);
+}
+
+/**
+ * The TCP logins in a piece of a server log (log_connections = on, the default prefix
+ * '%m [%p] '): each "connection received" from a host, paired by pid with its "connection
+ * authorized" line. Unix-socket logins ([local]) are not links; a TCP connection that never
+ * logs in (the monitor's SSLRequest health probe, a refused password) has no authorized line.
+ */
+function tcpLogins(text: string): Array<{ pid: string; host: string; authorized: string }> {
+  const hosts = new Map<string, string>();
+  const out: Array<{ pid: string; host: string; authorized: string }> = [];
+  for (const line of text.split('\n')) {
+    const rec = /\[(\d+)\] LOG:  connection received: host=(\S+)/.exec(line);
+    if (rec) hosts.set(rec[1]!, rec[2]!);
+    const auth = /\[(\d+)\] LOG:  ((?:replication )?connection authorized: .*)$/.exec(line);
+    if (auth && hosts.has(auth[1]!) && hosts.get(auth[1]!) !== '[local]') out.push({ pid: auth[1]!, host: hosts.get(auth[1]!)!, authorized: auth[2]! });
+  }
+  return out;
 }
 
 describe('a cluster created with the defaults (no --auth, no SSL option)', () => {
@@ -159,6 +182,46 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
     const ws = sessions.filter((s) => s.backend_type === 'walsender');
     expect(ws.map((s) => [s.application_name, s.ssl])).toEqual([['pgautofailover_standby_1', true]]);
   }, 160_000);
+
+  it('logs in over TLS on every link: CLI → monitor, keeper → monitor, standby → primary (log_connections on every server)', async () => {
+    for (const s of SERVERS) {
+      await c.nodeQuery(s, 'ALTER SYSTEM SET log_connections = on');
+      await c.nodeQuery(s, 'SELECT pg_reload_conf()');
+    }
+    const logs = Object.fromEntries(SERVERS.map((s) => [s, serverLogOf(c, s)]));
+    // a new session sees the setting once the postmaster has it (sessions inherit its settings)
+    for (const s of SERVERS) {
+      await waitFor(`${s} to log connections`, 30_000, async () => (await c.nodeQuery<{ v: string }>(s, "SELECT current_setting('log_connections') AS v"))[0]!.v === 'on');
+    }
+    const from = Object.fromEntries(SERVERS.map((s) => [s, statSync(logs[s]!).size]));
+    // the CLI on both nodes (autoctl_node, with the stored password), keeper restarts (their own
+    // roles), and the replication connection made again (the standby's walreceiver reconnects)
+    for (const n of NODES) {
+      for (const args of [['show', 'state'], ['show', 'uri']]) {
+        const r = await c.cli(n, args, 30_000);
+        expect(r.code, `${n} ${args.join(' ')}: ${r.stderr}`).toBe(0);
+      }
+    }
+    for (const n of NODES) {
+      await c.stopKeeper(n);
+      c.restartKeeper(n);
+    }
+    await c.nodeQuery('node2', "SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE application_name = 'pgautofailover_standby_1'");
+    const text = (s: string) => readFileSync(logs[s]!, 'utf8').slice(from[s]);
+    await waitFor('both keepers back on the monitor and node1 streaming again', 90_000, async () => {
+      const monitor = tcpLogins(text('monitor')).map((l) => l.authorized);
+      const keepers = new Set(monitor.map((a) => /user=(pgaf_keeper_\S+)/.exec(a)?.[1]).filter(Boolean));
+      return keepers.size === 2 && tcpLogins(text('node2')).some((l) => /^replication connection authorized: user=pgautofailover_replicator application_name=pgautofailover_standby_1/.test(l.authorized));
+    });
+    await c.waitForStates({ node1: 'secondary', node2: 'primary' }, 60_000);
+    const logins = SERVERS.flatMap((s) => tcpLogins(text(s)).map((l) => ({ server: s, ...l })));
+    expect(logins.filter((l) => / user=autoctl_node database=pg_auto_failover /.test(` ${l.authorized}`)).length).toBeGreaterThanOrEqual(4);
+    expect(logins.filter((l) => !/ SSL enabled \(protocol=TLSv1\.[23]/.test(l.authorized)), JSON.stringify(logins, null, 1)).toEqual([]);
+    for (const s of SERVERS) {
+      await c.nodeQuery(s, 'ALTER SYSTEM RESET log_connections');
+      await c.nodeQuery(s, 'SELECT pg_reload_conf()');
+    }
+  }, 360_000);
 
   it('shows no secret in any output, log, file or Postgres environment', async () => {
     const secrets = [c.monitorPassword!, replicationPassword];
@@ -273,7 +336,7 @@ describe('explicit --auth trust and --no-ssl: warned at create and at every star
     expect(r.code, r.stderr).toBe(0);
     expect((r.stderr.match(TRUST_WARNING) ?? []).length).toBe(1);
     expect(r.stderr).toMatch(/--no-ssl: no encryption is used for network traffic/);
-  }, 60_000);
+  }, 150_000);
 
   it('create postgres and its first start warn; so does each start of the keeper and of the monitor', async () => {
     // create postgres --run: once at create, once at the start
@@ -290,5 +353,5 @@ describe('explicit --auth trust and --no-ssl: warned at create and at every star
       }
     }
     await c.waitForStates({ node1: 'single' }, 60_000);
-  }, 300_000);
+  }, 450_000);
 });
