@@ -23,8 +23,7 @@ export type { AuthMethod };
 export type StopMode = 'smart' | 'fast' | 'immediate';
 export type PgStatus = 'running' | 'stopped' | 'no-pgdata';
 
-const NOT_IN_STANDBY = /not in standby mode/;
-/** how often start/stop/promote look at postmaster.pid while pg_ctl waits (pg_ctl: 100 ms) */
+/** how often start and stop look at postmaster.pid while pg_ctl waits (pg_ctl: 100 ms) */
 const REACHED_POLL_MS = 10;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -191,7 +190,7 @@ export interface PostgresCtlOptions {
 
 /**
  * The one pg_ctl wrapper: verb methods over one data directory (initdb, start, stop, status,
- * reload, promote), for the CLI, the monitor and the keeper. The keeper's other tools
+ * reload), for the CLI, the monitor and the keeper. The keeper's other tools
  * (pg_basebackup, pg_rewind, pg_controldata, single-user recovery) extend it in keeper/pg/ctl.ts.
  */
 export class PostgresCtl {
@@ -337,19 +336,6 @@ export class PostgresCtl {
       if (r) return r;
     }
     return done;
-  }
-
-  /** `pg_ctl promote -w`; 'not-in-recovery' when the server already is a primary. */
-  async promote(timeoutSec = 60): Promise<'promoted' | 'not-in-recovery'> {
-    this.log.info('Promoting PostgreSQL', { pgdata: this.pgdata });
-    const res = await this.run('pg_ctl', ['-D', this.pgdata, '-w', '-t', String(timeoutSec), 'promote'], (timeoutSec + 10) * 1000, {
-      ok: (r) => r.code === 0 || NOT_IN_STANDBY.test(r.stderr),
-    });
-    if (res.code === 0) return 'promoted';
-    if (NOT_IN_STANDBY.test(res.stderr)) return 'not-in-recovery';
-    throw new PgCtl(`promoting Postgres in ${this.pgdata} failed (pg_ctl exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`, {
-      retryable: true,
-    });
   }
 
   /** `pg_ctl reload`: re-read postgresql.conf and pg_hba.conf. */

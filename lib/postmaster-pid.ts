@@ -2,6 +2,7 @@
 // in which status (line 8: starting, stopping, ready, standby).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isAlive } from './pid-file.js';
 
 export interface PostmasterPid {
   pid: number;
@@ -25,14 +26,8 @@ export function readPostmasterPid(pgdata: string): PostmasterPid | undefined {
   return { pid, startedAt: Number(lines[2]) || 0, status: (lines[7] ?? '').trim() };
 }
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** kill(pid, 0) succeeds, or says the process is another user's. */
+export const pidAlive = isAlive;
 
 /** Like `pg_ctl status` without spawning it: postmaster.pid names a live process. */
 export function postmasterRunning(pgdata: string): boolean {
