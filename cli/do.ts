@@ -30,7 +30,7 @@ import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
 import { monitorConfigFromIni, monitorSocketTarget, requireNodeIni } from '../config/node-config.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import type { PgTarget } from '../lib/pg-uri.js';
-import { localTarget } from '../keeper/pg/local-sql.js';
+import { localTarget, PINNED_SEARCH_PATH } from '../keeper/pg/local-sql.js';
 import { postmasterRunning } from '../lib/postmaster-pid.js';
 
 const pgdataOption = { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' } as const;
@@ -96,7 +96,7 @@ function localSetup(pgdata: string): LocalSetup {
 async function postgresReady(setup: LocalSetup): Promise<boolean> {
   if (!postmasterRunning(setup.pgdata)) return false;
   try {
-    await withClient(setup.target, { kind: 'postgres', connectTimeoutMs: 2_000 }, (q) => q('SELECT 1'));
+    await withClient(setup.target, { kind: 'postgres', connectTimeoutMs: 2_000, options: PINNED_SEARCH_PATH }, (q) => q('SELECT 1'));
     return true;
   } catch {
     return false;
@@ -107,7 +107,7 @@ async function monitorPgsetupJson(pgdata: string, setup: LocalSetup) {
   const running = await postgresReady(setup);
   const facts = running
     ? (
-        await withClient(setup.target, { kind: 'postgres' }, (q) =>
+        await withClient(setup.target, { kind: 'postgres', options: PINNED_SEARCH_PATH }, (q) =>
           q<{ in_recovery: boolean; timeline: number; lsn: string }>(
             'SELECT pg_is_in_recovery() AS in_recovery, (pg_control_checkpoint()).timeline_id AS timeline, pg_current_wal_lsn()::text AS lsn',
           ),

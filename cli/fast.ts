@@ -1,5 +1,5 @@
-// The fast path of the hot read commands (`--version`/`version`, `show state`, `show uri`,
-// `status`, `get node|formation …`): scripts and HAProxy checks run them in loops, and
+// The fast path of the hot commands (`--version`/`version`, `show state`, `show uri`,
+// `status`, `get node|formation …`, `set node|formation …`): scripts and HAProxy checks run them in loops, and
 // building the yargs command tree costs more than the command itself. A plain invocation of one of them (command words first,
 // then only the options that command knows, each at most once) is parsed here and runs the very
 // handler the tree runs, importing only that command's module; anything else (help, an unknown
@@ -12,6 +12,8 @@ type Spec = Record<string, 'value' | 'flag'>;
 export interface FastCommand {
   words: string[];
   options: Spec;
+  /** the name of the one positional value after the words (`set … <value>`), if any */
+  positional?: string;
   run(args: Record<string, string | boolean | undefined>, program: string): Promise<void>;
 }
 
@@ -46,6 +48,19 @@ export const COMMANDS: FastCommand[] = [
     run: async (a: Record<string, string | boolean | undefined>) =>
       (await import('./settings.js'))[handler](a as Parameters<typeof import('./settings.js').getNodeCandidatePriority>[0]),
   })),
+  ...(
+    [
+      ['node', 'candidate-priority', 'priority', 'setNodeCandidatePriority'],
+      ['node', 'replication-quorum', 'quorum', 'setNodeReplicationQuorum'],
+      ['formation', 'number-sync-standbys', 'number', 'setFormationNumberSyncStandbys'],
+    ] as const
+  ).map(([what, property, positional, handler]) => ({
+    words: ['set', what, property],
+    positional,
+    options: { ...TARGET, formation: 'value', wait: 'value', ...(what === 'node' ? { name: 'value' } : {}) } as Spec,
+    run: async (a: Record<string, string | boolean | undefined>) =>
+      (await import('./settings.js'))[handler](a as Parameters<typeof import('./settings.js').setNodeCandidatePriority>[0]),
+  })),
   {
     words: ['status'],
     options: { pgdata: 'value', json: 'flag' },
@@ -78,6 +93,7 @@ export function fastInvocation(argv: string[]): FastInvocation | undefined {
     if (/^-v+$/.test(a)) verbose += a.length - 1;
     else if (a === '--verbose') verbose += 1;
     else if (a === '-q' || a === '--quiet') quiet = true;
+    else if (command.positional && !a.startsWith('-') && args[command.positional] === undefined) args[command.positional] = a;
     else {
       const m = /^--([a-z]+)(?:=(.*))?$/.exec(a);
       const kind = m ? command.options[m[1]!] : undefined;
@@ -97,6 +113,7 @@ export function fastInvocation(argv: string[]): FastInvocation | undefined {
       }
     }
   }
+  if (command.positional && args[command.positional] === undefined) return undefined;
   return { command, args, verbose, quiet };
 }
 

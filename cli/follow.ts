@@ -79,7 +79,8 @@ export function monitorRefusal(err: unknown, what: string): unknown {
 export interface FollowSpec {
   target: PgTarget;
   formation: string;
-  group: number;
+  /** the group, or how to read it on the monitor (first thing done on the connection: its errors stop the command) */
+  group: number | ((q: Query) => Promise<number>);
   /** 0: act and return at once. */
   timeoutSec: number;
   /** What we wait for, for the log and the timeout message: 'a node of the group to be primary'. */
@@ -102,14 +103,17 @@ export interface FollowResult {
   rows: NodeStateRow[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export async function actAndFollow(spec: FollowSpec): Promise<FollowResult> {
   const out = spec.out ?? ((t: string) => void process.stdout.write(t));
+  const groupOf = async (q: Query) => (typeof spec.group === 'number' ? spec.group : spec.group(q));
   if (spec.timeoutSec === 0) {
-    await withClient(spec.target, { kind: 'monitor', applicationName: 'pgaf cli' }, spec.action);
+    await withClient(spec.target, { kind: 'monitor', applicationName: 'pgaf cli' }, async (q) => {
+      await groupOf(q);
+      return spec.action(q);
+    });
     return { waited: false, events: [], rows: [] };
   }
+  let group = typeof spec.group === 'number' ? spec.group : -1;
 
   const events: StateEvent[] = [];
   const printed = new Map<number, string>();
@@ -119,7 +123,7 @@ export async function actAndFollow(spec: FollowSpec): Promise<FollowResult> {
 
   const onNotify = (_channel: string, payload: string) => {
     const e = parseStatePayload(payload);
-    if (!e || e.formation !== spec.formation || e.groupId !== spec.group) return;
+    if (!e || e.formation !== spec.formation || e.groupId !== group) return;
     print?.(e);
     wake?.();
   };
@@ -132,11 +136,18 @@ export async function actAndFollow(spec: FollowSpec): Promise<FollowResult> {
     return s;
   };
 
-  let listener = await openListener();
-  let session: SqlSession | undefined;
+  // the two connections are opened side by side (each is a TLS handshake and a SCRAM exchange)
+  const [l, s] = await Promise.allSettled([openListener(), openSession(spec.target, { kind: 'monitor', applicationName: 'pgaf cli' })]);
+  if (l.status === 'rejected' || s.status === 'rejected') {
+    if (l.status === 'fulfilled') await l.value.close();
+    if (s.status === 'fulfilled') await s.value.close();
+    throw l.status === 'rejected' ? l.reason : (s as PromiseRejectedResult).reason;
+  }
+  let listener = l.value;
+  let session: SqlSession | undefined = s.value;
   try {
-    session = await openSession(spec.target, { kind: 'monitor', applicationName: 'pgaf cli' });
-    const before = await currentState(session.query, spec.formation, spec.group);
+    group = await groupOf(session.query);
+    const before = await currentState(session.query, spec.formation, group);
 
     const stream = tableStream(
       stateEventColumns(before.map((r) => ({ name: r.nodename, node: nodeCell(r), hostPort: `${r.nodehost}:${r.nodeport}` }))),
@@ -154,8 +165,8 @@ export async function actAndFollow(spec: FollowSpec): Promise<FollowResult> {
       out(stream.line([e.time, e.name, String(e.nodeId), `${e.host}:${e.port}`, e.reportedState, e.goalState]));
     };
 
-    log.info(`Waiting ${spec.timeoutSec} secs for ${spec.waitingFor} in formation "${spec.formation}" and group ${spec.group}`);
-    log.info(`Listening monitor notifications about state changes in formation "${spec.formation}" and group ${spec.group}`);
+    log.info(`Waiting ${spec.timeoutSec} secs for ${spec.waitingFor} in formation "${spec.formation}" and group ${group}`);
+    log.info(`Listening monitor notifications about state changes in formation "${spec.formation}" and group ${group}`);
     log.info('Following table displays times when notifications are received');
 
     if (!(await spec.action(session.query))) return { waited: false, events, rows: before };
@@ -167,13 +178,14 @@ export async function actAndFollow(spec: FollowSpec): Promise<FollowResult> {
     for (;;) {
       try {
         if (!session || session.closed) session = await openSession(spec.target, { kind: 'monitor', applicationName: 'pgaf cli' });
-        rows = await currentState(session.query, spec.formation, spec.group);
+        rows = await currentState(session.query, spec.formation, group);
         lastErr = undefined;
         // Without a listener, the snapshots are all we see: print their changes.
         if (listenerLost) for (const r of rows) print(eventFromRow(r, spec.formation));
         if (spec.done(rows)) {
-          // Let notifications already on their way be printed, then show where each node ended.
-          await sleep(100);
+          // Let notifications already on their way be printed (the server sends a listener's
+          // pending notifications before answering its next query), then show where each node ended.
+          if (!listener.closed) await listener.query('SELECT 1').catch(() => undefined);
           for (const r of rows) print(eventFromRow(r, spec.formation));
           return { waited: true, events, rows };
         }
@@ -203,7 +215,7 @@ export async function actAndFollow(spec: FollowSpec): Promise<FollowResult> {
     }
     const why = lastErr ? ` (last error: ${lastErr.message})` : '';
     throw new MonitorFailed(
-      `timed out after ${spec.timeoutSec}s waiting for ${spec.waitingFor} in formation "${spec.formation}" group ${spec.group}${why}`,
+      `timed out after ${spec.timeoutSec}s waiting for ${spec.waitingFor} in formation "${spec.formation}" group ${group}${why}`,
       { hint: 'the operation may still complete: see pgaf show state and pgaf show events', retryable: false },
     );
   } finally {

@@ -61,9 +61,9 @@ async function entry(): Promise<number> {
   }
   quietOnClosedPipe();
   // the hot read commands skip the command tree (cli/fast.ts); yargs parses everything else
-  const { fastInvocation, runFast } = await import('./fast.js');
+  const { fastInvocation } = await import('./fast.js');
   const fast = fastInvocation(args);
-  if (fast) return runFast(fast, process.argv[1]);
+  if (fast) return (await import('./fast-load.js')).runFastLoaded(args, fast, process.argv[1]);
   const { main } = await import('./tree.js');
   return main();
 }

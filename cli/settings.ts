@@ -114,17 +114,17 @@ const settled = (rows: NodeStateRow[]) =>
 async function setAndWait(
   args: { monitor?: unknown; pgdata?: unknown; json?: unknown },
   formation: string,
-  group: number | undefined,
+  /** the group, or how to read it on the monitor (on the follow's own connection) */
+  group: number | ((q: Query) => Promise<number>),
   waitSec: number,
   what: string,
   call: (q: Query) => Promise<void>,
 ): Promise<void> {
   const m = resolveMonitor(args);
-  const grp = group ?? 0;
   await actAndFollow({
     target: m.target,
     formation,
-    group: grp,
+    group,
     timeoutSec: waitSec,
     waitingFor: 'the primary to apply the new settings',
     table: !args.json,
@@ -218,6 +218,58 @@ function getFormation(cli: Argv): Argv {
   );
 }
 
+/** What the `set` handlers read from the command line (the tree's or the fast path's). */
+export interface SetArgs {
+  pgdata?: string;
+  monitor?: string;
+  formation?: string;
+  name?: string;
+  json?: boolean;
+  wait?: unknown;
+}
+
+const waitOf = (args: SetArgs) => (args.wait !== undefined ? parseWait(args.wait) : DEFAULT_WAIT_SEC);
+
+/** `set node candidate-priority <priority>`: called by the tree and by the fast path (cli/fast.ts). */
+export async function setNodeCandidatePriority(args: SetArgs & { priority?: unknown }): Promise<void> {
+  const priority = parseCandidatePriority(args.priority);
+  const waitSec = waitOf(args);
+  const t = nodeTarget(args, localNodeDefaults(args));
+  await setAndWait(args, t.formation, (q) => nodeProps(q, t.formation, t.name).then((n) => n.groupid), waitSec, `the candidate priority of node "${t.name}" to ${priority}`, async (q) => {
+    await q('SELECT pgautofailover.set_node_candidate_priority($1::text, $2::text, $3::int)', [t.formation, t.name, priority]);
+  });
+  if (args.json) json({ 'candidate-priority': priority });
+  else out(`${priority}\n`);
+}
+
+/** `set node replication-quorum <quorum>`. */
+export async function setNodeReplicationQuorum(args: SetArgs & { quorum?: unknown }): Promise<void> {
+  const quorum = parseBoolean(args.quorum, 'replication-quorum');
+  const waitSec = waitOf(args);
+  const t = nodeTarget(args, localNodeDefaults(args));
+  await setAndWait(args, t.formation, (q) => nodeProps(q, t.formation, t.name).then((n) => n.groupid), waitSec, `the replication quorum of node "${t.name}" to ${quorum}`, async (q) => {
+    await q('SELECT pgautofailover.set_node_replication_quorum($1::text, $2::text, $3::bool)', [t.formation, t.name, quorum]);
+  });
+  if (args.json) json({ 'replication-quorum': quorum });
+  else out(`${quorum}\n`);
+}
+
+/** `set formation number-sync-standbys <number>`. */
+export async function setFormationNumberSyncStandbys(args: SetArgs & { number?: unknown }): Promise<void> {
+  const n = parseNonNegativeInt(args.number, 'number-sync-standbys');
+  const waitSec = waitOf(args);
+  const formation = formationOf(args, localNodeDefaults(args));
+  await setAndWait(args, formation, 0, waitSec, `number_sync_standbys of formation "${formation}" to ${n}`, async (q) => {
+    await q('SELECT pgautofailover.set_formation_number_sync_standbys($1::text, $2::int)', [formation, n]);
+  });
+  const ssn = await withClient(resolveMonitor(args).target, { kind: 'monitor' }, (q) => synchronousStandbyNames(q, formation, 0)).catch(
+    () => undefined,
+  );
+  if (ssn !== undefined) log.info(`primary node has now set synchronous_standby_names = '${ssn}'`);
+  if (args.json) json(ssn ? { 'number-sync-standbys': n, synchronous_standby_names: ssn } : { 'number-sync-standbys': n });
+  else out(`${n}\n`);
+}
+
 // --- set node ----------------------------------------------------------------------------
 
 function setNode(cli: Argv): Argv {
@@ -227,35 +279,13 @@ function setNode(cli: Argv): Argv {
         'candidate-priority <priority>',
         'set the candidate priority of a node (0 to 100; 0: never promoted)',
         (c) => waitOption(nodeOptions(c)).positional('priority', { type: 'string', describe: 'an integer from 0 to 100' }),
-        async (args) => {
-          const priority = parseCandidatePriority(args.priority);
-          const waitSec = args.wait !== undefined ? parseWait(args.wait) : DEFAULT_WAIT_SEC;
-          const t = nodeTarget(args as NodeTargetArgs, localNodeDefaults(args));
-          const m = resolveMonitor(args);
-          const n = await withClient(m.target, { kind: 'monitor' }, (q) => nodeProps(q, t.formation, t.name));
-          await setAndWait(args, t.formation, n.groupid, waitSec, `the candidate priority of node "${t.name}" to ${priority}`, async (q) => {
-            await q('SELECT pgautofailover.set_node_candidate_priority($1::text, $2::text, $3::int)', [t.formation, t.name, priority]);
-          });
-          if (args.json) json({ 'candidate-priority': priority });
-          else out(`${priority}\n`);
-        },
+        (args) => setNodeCandidatePriority(args),
       )
       .command(
         'replication-quorum <quorum>',
         'set whether a node takes part in the synchronous replication quorum',
         (c) => waitOption(nodeOptions(c)).positional('quorum', { type: 'string', describe: 'true or false' }),
-        async (args) => {
-          const quorum = parseBoolean(args.quorum, 'replication-quorum');
-          const waitSec = args.wait !== undefined ? parseWait(args.wait) : DEFAULT_WAIT_SEC;
-          const t = nodeTarget(args as NodeTargetArgs, localNodeDefaults(args));
-          const m = resolveMonitor(args);
-          const n = await withClient(m.target, { kind: 'monitor' }, (q) => nodeProps(q, t.formation, t.name));
-          await setAndWait(args, t.formation, n.groupid, waitSec, `the replication quorum of node "${t.name}" to ${quorum}`, async (q) => {
-            await q('SELECT pgautofailover.set_node_replication_quorum($1::text, $2::text, $3::bool)', [t.formation, t.name, quorum]);
-          });
-          if (args.json) json({ 'replication-quorum': quorum });
-          else out(`${quorum}\n`);
-        },
+        (args) => setNodeReplicationQuorum(args),
       )
       .command(
         'metadata',
@@ -298,20 +328,7 @@ function setFormation(cli: Argv): Argv {
         'number-sync-standbys <number>',
         'set how many synchronous standbys a commit waits for',
         (c) => waitOption(targetOptions(c)).positional('number', { type: 'string', describe: 'a non-negative integer' }),
-        async (args) => {
-          const n = parseNonNegativeInt(args.number, 'number-sync-standbys');
-          const waitSec = args.wait !== undefined ? parseWait(args.wait) : DEFAULT_WAIT_SEC;
-          const formation = formationOf(args, localNodeDefaults(args));
-          await setAndWait(args, formation, 0, waitSec, `number_sync_standbys of formation "${formation}" to ${n}`, async (q) => {
-            await q('SELECT pgautofailover.set_formation_number_sync_standbys($1::text, $2::int)', [formation, n]);
-          });
-          const ssn = await withClient(resolveMonitor(args).target, { kind: 'monitor' }, (q) => synchronousStandbyNames(q, formation, 0)).catch(
-            () => undefined,
-          );
-          if (ssn !== undefined) log.info(`primary node has now set synchronous_standby_names = '${ssn}'`);
-          if (args.json) json(ssn ? { 'number-sync-standbys': n, synchronous_standby_names: ssn } : { 'number-sync-standbys': n });
-          else out(`${n}\n`);
-        },
+        (args) => setFormationNumberSyncStandbys(args),
       )
       .demandCommand(1, 'set formation what? number-sync-standbys'),
   );

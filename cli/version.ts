@@ -6,7 +6,8 @@ import { log } from '../lib/log.js';
 import { packageVersion } from '../lib/package-root.js';
 import { postgresVersion, resolveBinDir } from '../lib/postgres-ctl.js';
 import { join } from 'node:path';
-import { cached, fileIdentity } from './startup-cache.js';
+import { cached, fileIdentity, pgConfigKey } from './startup-cache.js';
+import { existsSync } from 'node:fs';
 
 export interface VersionInfo {
   pg_autoctl: string;
@@ -33,9 +34,9 @@ export function parsePostgresVersion(text: string): Omit<VersionInfo, 'pg_autoct
 export async function versionInfo(pgctl?: string): Promise<VersionInfo> {
   let str: string | null = null;
   try {
-    // pg_config is not cached: Debian's wrapper answers for the newest major installed, which
-    // changes without the wrapper changing. `postgres --version` is cached by the binary's identity.
-    const binDir = resolveBinDir(pgctl);
+    // `postgres --version` is cached by the binary's identity, `pg_config --bindir` by the
+    // identity of pg_config and, for Debian's wrapper, of every major's pg_config (pgConfigKey)
+    const binDir = pgctl ? resolveBinDir(pgctl) : await cachedBinDir();
     str = await cached('postgres --version', fileIdentity(join(binDir, 'postgres')), () => postgresVersion(binDir));
   } catch (err) {
     log.debug(`PostgreSQL version unknown: ${(err as Error).message}`);
@@ -45,6 +46,12 @@ export async function versionInfo(pgctl?: string): Promise<VersionInfo> {
     pgautofailover: EXTENSION_VERSION,
     ...parsePostgresVersion(str ?? ''),
   };
+}
+
+/** The bin directory pg_config names, from the start-up cache while it still holds pg_ctl. */
+async function cachedBinDir(): Promise<string> {
+  const dir = await cached('pg_config --bindir', pgConfigKey(), async () => resolveBinDir());
+  return existsSync(join(dir, 'pg_ctl')) ? dir : resolveBinDir();
 }
 
 /** The original's text: program and extension versions, the PostgreSQL we run, the majors we support. */

@@ -162,7 +162,19 @@ function replicationPasswordFor(req: CreateNodeRequest, monitorPassword: string 
   });
 }
 
-/** Registers with the monitor, retrying while it says "retry registering" (no primary ready yet). */
+/**
+ * The server refused the login itself: a wrong password or user, no pg_hba.conf record
+ * (SQLSTATE class 28), or no such database (3D000). Trying again changes nothing.
+ */
+export function loginRefused(err: unknown): boolean {
+  const code = (err as { cause?: { code?: unknown; severity?: unknown } }).cause;
+  return typeof code?.code === 'string' && typeof code.severity === 'string' && (code.code.startsWith('28') || code.code === '3D000');
+}
+
+/**
+ * Registers with the monitor, retrying while it says "retry registering" (no primary ready
+ * yet) or cannot be reached; a refused login is an error at once.
+ */
 export async function registerWithRetry(client: MonitorClient, args: Parameters<MonitorClient['register']>[0], log: Logger) {
   const deadline = Date.now() + 120_000;
   for (;;) {
@@ -170,7 +182,7 @@ export async function registerWithRetry(client: MonitorClient, args: Parameters<
       return await client.register(args);
     } catch (err) {
       const sqlstate = (err as { sqlstate?: string }).sqlstate;
-      const retry = sqlstate === '55006' || (err instanceof MonitorFailed && err.retryable !== false && !sqlstate);
+      const retry = sqlstate === '55006' || (err instanceof MonitorFailed && err.retryable !== false && !sqlstate && !loginRefused(err));
       if (!retry || Date.now() > deadline) throw err;
       log.info(`The monitor is not ready for this node yet, retrying: ${(err as Error).message}`);
       await new Promise((r) => setTimeout(r, 1000));

@@ -2,7 +2,7 @@
 // (RFC 5802/7677, as Postgres stores it), the replication password derived from the monitor
 // password, pgpass lines, and the 0600 files that hold them. Nothing here logs a secret.
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chownSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchownSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { BadConfig } from './errors.js';
 import type { OsUser } from './pgbin.js';
@@ -117,15 +117,17 @@ export function pgpassLookup(text: string, c: { host: string; port: number; data
 export function writeSecretFile(path: string, content: string, owner?: OsUser): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}`);
-  const fd = openSync(tmp, 'wx', 0o600);
+  // O_EXCL|O_NOFOLLOW: a name planted by someone else (a symlink included) fails the write
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    if (owner && process.getuid?.() === 0) chownSync(tmp, owner.uid, owner.gid);
+    try {
+      writeSync(fd, content);
+      // the owner is set on the descriptor, never through a name that could be swapped
+      if (owner && process.getuid?.() === 0) fchownSync(fd, owner.uid, owner.gid);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });

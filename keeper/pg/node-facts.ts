@@ -16,7 +16,14 @@ export class NodeFacts {
   /** The keeper's every-tick queries share one connection, reopened after a failure. */
   private async persistent<T>(fn: (q: Query) => Promise<T>): Promise<T> {
     if (!this.session || this.session.closed) {
-      this.session = await openSession(this.node.target, { kind: 'postgres', connectTimeoutMs: 2_000, queryTimeoutMs: 5_000, applicationName: 'pgaf keeper' });
+      this.session = await openSession(this.node.target, {
+        kind: 'postgres',
+        connectTimeoutMs: 2_000,
+        queryTimeoutMs: 5_000,
+        applicationName: 'pgaf keeper',
+        // a superuser session, like every other of the keeper's (local-sql.ts)
+        options: sql.PINNED_SEARCH_PATH,
+      });
     }
     try {
       return await fn(this.session.query);

@@ -265,6 +265,40 @@ describe('the same output as the original pg_autoctl, run against our monitor', 
     await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
   }, 250_000);
 
+  it('set node replication-quorum on a data node, false and true: the same output and effect', async () => {
+    const b = fakeDataNode('node_b', n2, p2, 'secondary');
+    const quorum = async () => (await q('SELECT replicationquorum FROM pgautofailover.node WHERE nodeid = $1', [n2]))[0].replicationquorum;
+    const set = (run: typeof original, value: string) => withDriver(() => run(['set', 'node', 'replication-quorum', value, '--pgdata', b]));
+    const theirsOff = await set(original, 'false');
+    expect(theirsOff.code, `the original: ${theirsOff.stderr}`).toBe(0);
+    expect(await quorum()).toBe(false);
+    const oursOn = await set(cli, 'true');
+    expect(oursOn.code, oursOn.stderr).toBe(0);
+    expect(await quorum()).toBe(true);
+    const oursOff = await set(cli, 'false');
+    expect(oursOff.code, oursOff.stderr).toBe(0);
+    expect(await quorum()).toBe(false);
+    const theirsOn = await set(original, 'true');
+    expect(theirsOn.code, `the original: ${theirsOn.stderr}`).toBe(0);
+    expect(await quorum()).toBe(true);
+    expect(oursOff.stdout).toBe(theirsOff.stdout);
+    expect(oursOn.stdout).toBe(theirsOn.stdout);
+    await settle([n1, n2], { node_a: 'primary/primary', node_b: 'secondary/secondary' });
+  }, 500_000);
+
+  it('config check of the monitor: both exit 0 (the original also prints a summary, pgaf does not)', async () => {
+    const theirs = await original(['config', 'check', '--pgdata', pgdata]);
+    const ours = await cli(['config', 'check', '--pgdata', pgdata]);
+    expect(theirs.code, `the original: ${theirs.stderr}`).toBe(0);
+    expect(ours.code, ours.stderr).toBe(0);
+  }, 130_000);
+
+  it('version --json: both exit 0, the same keys in the same order, values of the same types', async () => {
+    const { theirs, ours } = await sideBySide(['version', '--json']);
+    const shape = (r: Result) => Object.entries(JSON.parse(r.stdout) as Record<string, unknown>).map(([k, v]) => `${k}: ${typeof v}`);
+    expect(shape(ours)).toEqual(shape(theirs));
+  }, 130_000);
+
   it('create formation, disable/enable secondary, a duplicate, drop formation: the same exit codes, output and effect', async () => {
     const row = async (f: string) =>
       q('SELECT kind, dbname, opt_secondary, number_sync_standbys FROM pgautofailover.formation WHERE formationid = $1', [f]);

@@ -1,5 +1,5 @@
 // The monitor's health probe against real PostgreSQL servers in every SSL mode (off,
-// self-signed, CA-verified with ssl_ca_file) and ssl_min_protocol_version (TLSv1.2, TLSv1.3),
+// self-signed, CA-verified with ssl_ca_file) and every ssl_min_protocol_version (TLSv1 to TLSv1.3),
 // behind a pg_hba.conf that rejects every TCP login: it gets its answer and the server logs
 // nothing. Also the experiment of docs/health-probe.md, as assertions: what the server logs
 // for each way a client can hang up before logging in. And what the probe calls a hung
@@ -35,18 +35,19 @@ function makeCerts(): void {
   }
 }
 
+/** Every value ssl_min_protocol_version takes, with each kind of certificate. */
+const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+const CERTS: Record<string, string[]> = {
+  'self-signed': [`ssl_cert_file = '${certs}/self.crt'`, `ssl_key_file = '${certs}/self.key'`],
+  'CA-verified': [`ssl_cert_file = '${certs}/server.crt'`, `ssl_key_file = '${certs}/server.key'`, `ssl_ca_file = '${certs}/ca.crt'`],
+};
 const SSL_MODES: Record<string, string[]> = {
   'ssl off': ['ssl = off'],
-  'self-signed, TLSv1.2': ['ssl = on', `ssl_cert_file = '${certs}/self.crt'`, `ssl_key_file = '${certs}/self.key'`, `ssl_min_protocol_version = 'TLSv1.2'`],
-  'self-signed, TLSv1.3': ['ssl = on', `ssl_cert_file = '${certs}/self.crt'`, `ssl_key_file = '${certs}/self.key'`, `ssl_min_protocol_version = 'TLSv1.3'`],
-  'CA-verified, TLSv1.2': [
-    'ssl = on', `ssl_cert_file = '${certs}/server.crt'`, `ssl_key_file = '${certs}/server.key'`, `ssl_ca_file = '${certs}/ca.crt'`,
-    `ssl_min_protocol_version = 'TLSv1.2'`,
-  ],
-  'CA-verified, TLSv1.3': [
-    'ssl = on', `ssl_cert_file = '${certs}/server.crt'`, `ssl_key_file = '${certs}/server.key'`, `ssl_ca_file = '${certs}/ca.crt'`,
-    `ssl_min_protocol_version = 'TLSv1.3'`,
-  ],
+  ...Object.fromEntries(
+    Object.entries(CERTS).flatMap(([kind, files]) =>
+      TLS_VERSIONS.map((v) => [`${kind}, ${v}`, ['ssl = on', ...files, `ssl_min_protocol_version = '${v}'`]]),
+    ),
+  ),
 };
 
 /** No TCP login can succeed: whatever the probe proves, it proves without an HBA rule. */
@@ -94,7 +95,7 @@ const servers = new Map<string, TestServer>();
 beforeAll(async () => {
   makeCerts();
   for (const [mode, conf] of Object.entries(SSL_MODES)) servers.set(mode, await startPostgres({ conf, hba: REJECT_ALL_TCP }));
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   for (const s of servers.values()) await s.stop();

@@ -238,10 +238,12 @@ describe('truncated or corrupt config and state files', () => {
     writeFileSync(cfgPath(), goodCfg);
   }, 170_000);
 
-  it('binary garbage as the config file: exit 2', async () => {
-    writeFileSync(cfgPath(), Buffer.from([0, 1, 2, 255, 254, 10, 91, 93]));
-    const r = await cli(['run', '--pgdata', nodeC]);
-    expect(r.code, r.stderr).toBe(2);
+  it('binary garbage as the config file: exit 2, the bad line shown escaped (no control character reaches the terminal)', async () => {
+    writeFileSync(cfgPath(), Buffer.concat([Buffer.from([0, 1, 2, 255, 254]), Buffer.from('\u001b[2J\u001b]0;owned\u0007\n[]')]));
+    for (const args of [['run', '--pgdata', nodeC], ['show', 'state', '--local', '--pgdata', nodeC]]) {
+      const r = await refused(args, 2, /cannot parse .*pg_autoctl\.cfg: line 1: expected "\[section\]" or "key = value", got "\\u0000\\u0001\\u0002/);
+      expect(r.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    }
     writeFileSync(cfgPath(), goodCfg);
   }, 100_000);
 

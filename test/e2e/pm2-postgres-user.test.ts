@@ -323,7 +323,7 @@ afterAll(async () => {
   // no XDG_RUNTIME_DIR: the run directories are /tmp/pg_autoctl/<PGDATA> (the folders of this test only)
   rmSync(join('/tmp/pg_autoctl', root), { recursive: true, force: true });
   rmSync(root, { recursive: true, force: true });
-}, 300_000);
+}, 400_000);
 
 describe('the PM2 module run by the postgres user (no root), with the default auth and SSL', () => {
   it('pm2 install of the packed tarball works as postgres, in a PM2 daemon that runs as postgres', async () => {
@@ -338,7 +338,7 @@ describe('the PM2 module run by the postgres user (no root), with the default au
       expect(m?.pm2_env.status).toBe('online');
       expect(uidOf(m!.pid), `${h}'s module`).toBe(pgUser.uid);
     }
-  }, 630_000);
+  }, 690_000);
 
   it('brings a monitor, a primary and a standby up, every process as postgres', async () => {
     let r = await pm2('monitor', ['set', 'pm2-pgaf:config', writeConfig('monitor')]);
@@ -361,7 +361,7 @@ describe('the PM2 module run by the postgres user (no root), with the default au
     expect(r.code, r.stderr).toBe(0);
     await waitStates({ node1: 'primary/primary', node2: 'secondary/secondary' }, 180_000);
     await everyProcessIsPostgres();
-  }, 830_000);
+  }, 1_290_000);
 
   it('leaves nothing owned by root, the config file 0600 and the run directory 0700', () => {
     for (const h of HOSTS) {
@@ -418,7 +418,7 @@ describe('the PM2 module run by the postgres user (no root), with the default au
       }
     }
     expect(leaks).toEqual([]);
-  }, 120_000);
+  }, 750_000);
 
   it('boot: the unit pm2 startup writes for postgres runs as postgres and brings the whole cluster back after a shutdown', async () => {
     const units = Object.fromEntries(HOSTS.map((h) => [h, bootUnit(h)])) as Record<Host, string>;
@@ -455,5 +455,5 @@ describe('the PM2 module run by the postgres user (no root), with the default au
     }
     const ws = await tcpSessions('node1');
     expect(ws.filter((r) => r.backend_type === 'walsender').map((r) => [r.application_name, r.ssl])).toEqual([['pgautofailover_standby_2', true]]);
-  }, 900_000);
+  }, 3_240_000);
 });

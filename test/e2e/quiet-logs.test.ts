@@ -55,8 +55,9 @@ describe('quiet logs on a self-signed SSL cluster', () => {
   it(`adds no line to any Postgres log in ${PROBE_WINDOW_MS / 1000} s of health probes`, async () => {
     await c.waitFor('both nodes healthy', (s) => s.length === 2 && s.every((n) => n.health === 1), 30_000);
     // node1's walsender logs once that node2 is now a quorum standby: start after that line
-    for (let i = 0; !linesOf(postgresLogOf(c, 'node1')).some((l) => /is now a candidate for quorum synchronous standby/.test(l)); i++) {
-      if (i > 300) throw new Error('node1 never logged that node2 is a quorum standby');
+    const quorumDeadline = Date.now() + 60_000;
+    while (!linesOf(postgresLogOf(c, 'node1')).some((l) => /is now a candidate for quorum synchronous standby/.test(l))) {
+      if (Date.now() > quorumDeadline) throw new Error('node1 never logged that node2 is a quorum standby');
       await new Promise((r) => setTimeout(r, 200));
     }
     const ssl = await c.nodeQuery<{ ssl: boolean }>('node1', 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()', [], { ssl: true });
@@ -68,9 +69,14 @@ describe('quiet logs on a self-signed SSL cluster', () => {
 
     await new Promise((r) => setTimeout(r, PROBE_WINDOW_MS));
 
-    // the probes did run: one round a second, every node answering, health checks recorded
-    const rounds = pgafLogOf(c, 'monitor').split('\n').slice(roundsBefore - 1).filter((l) => /All 2 node\(s\) answered\./.test(l));
-    expect(rounds.length).toBeGreaterThanOrEqual(20);
+    // the probes did run (one round a second), every node answering: at least 20 rounds in the
+    // window, which grows on a slow machine rather than asserting a rate
+    const rounds = () => pgafLogOf(c, 'monitor').split('\n').slice(roundsBefore - 1).filter((l) => /All 2 node\(s\) answered\./.test(l));
+    const roundsDeadline = Date.now() + 60_000;
+    while (rounds().length < 20) {
+      if (Date.now() > roundsDeadline) throw new Error(`${rounds().length} health-probe rounds with every node answering in ${PROBE_WINDOW_MS / 1000 + 60} s (20 wanted)`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
     const checkedAfter = await c.monitorQuery<{ t: string }>(`SELECT max(healthchecktime)::text AS t FROM pgautofailover.node`);
     expect(checkedAfter[0]!.t > checkedBefore[0]!.t).toBe(true);
     const gained: Record<string, string[]> = {};
@@ -80,7 +86,7 @@ describe('quiet logs on a self-signed SSL cluster', () => {
         .filter((l) => !SCHEDULED.test(l));
     }
     expect(gained).toEqual({ monitor: [], node1: [], node2: [] });
-  }, PROBE_WINDOW_MS + 60_000);
+  }, PROBE_WINDOW_MS + 210_000);
 
   it('lives a whole life: failover, rejoin, switchover, maintenance', async () => {
     // failover: the primary's host dies, node2 takes over

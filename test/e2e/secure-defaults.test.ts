@@ -3,15 +3,29 @@
 // autoctl_node, derived for the replication user), TLS with self-signed certificates on every
 // pgaf connection (pg_stat_ssl on every server), no trust record in any pg_hba.conf, and the
 // actual secret values nowhere: not in logs, outputs, files other than the 0600 ones that
-// hold them, the environment of the Postgres servers, nor the SQL the servers saw.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+// hold them, the environment of the Postgres servers, nor the SQL the servers saw. A wrong
+// password is refused with nothing written and nothing registered. Then a cluster that asks
+// for --auth trust and --no-ssl explicitly: warned at create and at every start.
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresRunAs } from '../../lib/pgbin.js';
 import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
+import { freePort } from '../support/postgres.js';
+import { cleanEnv, runCli } from '../support/run-cli.js';
+import { waitFor } from '../support/until.js';
 
 const NODES = ['node1', 'node2'];
 const SERVERS = ['monitor', ...NODES];
+const TRUST_WARNING = /Authentication is off \(--auth trust\)/g;
+const NO_SSL_WARNING = /SSL is off \(--no-ssl\)/g;
+
+/** How many times `re` occurs in a member's pgaf.log (create --run and every run append to it). */
+function countInLog(c: TestCluster, name: string, re: RegExp): number {
+  const f = join(c.member(name).dir, 'pgaf.log');
+  return existsSync(f) ? (readFileSync(f, 'utf8').match(re) ?? []).length : 0;
+}
 
 function pgdataOf(c: TestCluster, name: string): string {
   return join(c.member(name).dir, 'pgdata');
@@ -45,6 +59,29 @@ function tcpSessions(c: TestCluster, name: string) {
        FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
       WHERE a.client_addr IS NOT NULL ORDER BY a.application_name`,
   );
+}
+
+/** The file a server logs to: its postmaster's stderr (logging_collector is off). */
+function serverLogOf(c: TestCluster, name: string): string {
+  return readlinkSync(`/proc/${c.postmasterPid(name)}/fd/2`);
+}
+
+/**
+ * The TCP logins in a piece of a server log (log_connections = on, the default prefix
+ * '%m [%p] '): each "connection received" from a host, paired by pid with its "connection
+ * authorized" line. Unix-socket logins ([local]) are not links; a TCP connection that never
+ * logs in (the monitor's SSLRequest health probe, a refused password) has no authorized line.
+ */
+function tcpLogins(text: string): Array<{ pid: string; host: string; authorized: string }> {
+  const hosts = new Map<string, string>();
+  const out: Array<{ pid: string; host: string; authorized: string }> = [];
+  for (const line of text.split('\n')) {
+    const rec = /\[(\d+)\] LOG:  connection received: host=(\S+)/.exec(line);
+    if (rec) hosts.set(rec[1]!, rec[2]!);
+    const auth = /\[(\d+)\] LOG:  ((?:replication )?connection authorized: .*)$/.exec(line);
+    if (auth && hosts.has(auth[1]!) && hosts.get(auth[1]!) !== '[local]') out.push({ pid: auth[1]!, host: hosts.get(auth[1]!)!, authorized: auth[2]! });
+  }
+  return out;
 }
 
 describe('a cluster created with the defaults (no --auth, no SSL option)', () => {
@@ -146,6 +183,46 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
     expect(ws.map((s) => [s.application_name, s.ssl])).toEqual([['pgautofailover_standby_1', true]]);
   }, 160_000);
 
+  it('logs in over TLS on every link: CLI → monitor, keeper → monitor, standby → primary (log_connections on every server)', async () => {
+    for (const s of SERVERS) {
+      await c.nodeQuery(s, 'ALTER SYSTEM SET log_connections = on');
+      await c.nodeQuery(s, 'SELECT pg_reload_conf()');
+    }
+    const logs = Object.fromEntries(SERVERS.map((s) => [s, serverLogOf(c, s)]));
+    // a new session sees the setting once the postmaster has it (sessions inherit its settings)
+    for (const s of SERVERS) {
+      await waitFor(`${s} to log connections`, 30_000, async () => (await c.nodeQuery<{ v: string }>(s, "SELECT current_setting('log_connections') AS v"))[0]!.v === 'on');
+    }
+    const from = Object.fromEntries(SERVERS.map((s) => [s, statSync(logs[s]!).size]));
+    // the CLI on both nodes (autoctl_node, with the stored password), keeper restarts (their own
+    // roles), and the replication connection made again (the standby's walreceiver reconnects)
+    for (const n of NODES) {
+      for (const args of [['show', 'state'], ['show', 'uri']]) {
+        const r = await c.cli(n, args, 30_000);
+        expect(r.code, `${n} ${args.join(' ')}: ${r.stderr}`).toBe(0);
+      }
+    }
+    for (const n of NODES) {
+      await c.stopKeeper(n);
+      c.restartKeeper(n);
+    }
+    await c.nodeQuery('node2', "SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE application_name = 'pgautofailover_standby_1'");
+    const text = (s: string) => readFileSync(logs[s]!, 'utf8').slice(from[s]);
+    await waitFor('both keepers back on the monitor and node1 streaming again', 90_000, async () => {
+      const monitor = tcpLogins(text('monitor')).map((l) => l.authorized);
+      const keepers = new Set(monitor.map((a) => /user=(pgaf_keeper_\S+)/.exec(a)?.[1]).filter(Boolean));
+      return keepers.size === 2 && tcpLogins(text('node2')).some((l) => /^replication connection authorized: user=pgautofailover_replicator application_name=pgautofailover_standby_1/.test(l.authorized));
+    });
+    await c.waitForStates({ node1: 'secondary', node2: 'primary' }, 60_000);
+    const logins = SERVERS.flatMap((s) => tcpLogins(text(s)).map((l) => ({ server: s, ...l })));
+    expect(logins.filter((l) => / user=autoctl_node database=pg_auto_failover /.test(` ${l.authorized}`)).length).toBeGreaterThanOrEqual(4);
+    expect(logins.filter((l) => !/ SSL enabled \(protocol=TLSv1\.[23]/.test(l.authorized)), JSON.stringify(logins, null, 1)).toEqual([]);
+    for (const s of SERVERS) {
+      await c.nodeQuery(s, 'ALTER SYSTEM RESET log_connections');
+      await c.nodeQuery(s, 'SELECT pg_reload_conf()');
+    }
+  }, 360_000);
+
   it('shows no secret in any output, log, file or Postgres environment', async () => {
     const secrets = [c.monitorPassword!, replicationPassword];
     expect(secrets.every((s) => s.length >= 20)).toBe(true);
@@ -196,4 +273,85 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
     const stmts = await c.nodeQuery<{ q: string }>('node2', "SELECT string_agg(query, ' ') AS q FROM pg_stat_activity");
     for (const s of secrets) expect(stmts[0]!.q ?? '').not.toContain(s);
   }, 240_000);
+
+  it('warns about nothing insecure: no trust or no-SSL warning in any log', () => {
+    for (const s of SERVERS) {
+      expect(countInLog(c, s, TRUST_WARNING), s).toBe(0);
+      expect(countInLog(c, s, NO_SSL_WARNING), s).toBe(0);
+    }
+  });
+
+  it('a wrong autoctl_node password: refused naming the failure, the password not echoed, nothing written or registered', async () => {
+    const runAs = postgresRunAs();
+    const dir = join(c.base, 'wrong');
+    mkdirSync(dir);
+    if (runAs) chownSync(dir, runAs.uid, runAs.gid);
+    const wrong = 'not-the-password-7f3a9c1e5b';
+    const env = {
+      ...cleanEnv(['PGPASSFILE', 'PGPASSWORD', 'PG_AUTOCTL_DEBUG']),
+      PGPASSWORD: wrong,
+      PGPASSFILE: join(dir, 'no-pgpass'),
+      HOME: dir,
+      XDG_CONFIG_HOME: join(dir, 'config'),
+      XDG_DATA_HOME: join(dir, 'share'),
+      XDG_RUNTIME_DIR: join(dir, 'run'),
+    };
+    const uri = `postgres://autoctl_node@127.0.0.1:${c.monitor.port}/pg_auto_failover?sslmode=require`;
+    const nodesBefore = await c.monitorQuery<{ n: number }>('SELECT count(*)::int AS n FROM pgautofailover.node');
+    const show = await runCli(['show', 'state', '--monitor', uri], env, 30_000);
+    expect(show.code, show.stderr).toBe(6);
+    expect(show.stderr).toMatch(/password authentication failed for user "autoctl_node"/);
+    expect(show.stdout).toBe('');
+    const pgdata = join(dir, 'pgdata');
+    const create = await runCli(
+      ['create', 'postgres', '--pgdata', pgdata, '--pgport', String(await freePort()), '--hostname', '127.0.0.1', '--name', 'node9', '--monitor', uri],
+      env,
+      60_000,
+    );
+    expect(create.code, create.stderr).toBe(6);
+    expect(create.stderr).toMatch(/password authentication failed for user "autoctl_node"/);
+    for (const r of [show, create]) expect(r.stdout + r.stderr).not.toContain(wrong);
+    // nothing on disk: no PGDATA, no config, no state, no run directory
+    expect(readdirSync(dir)).toEqual([]);
+    expect(await c.monitorQuery<{ n: number }>('SELECT count(*)::int AS n FROM pgautofailover.node')).toEqual(nodesBefore);
+  }, 120_000);
+});
+
+describe('explicit --auth trust and --no-ssl: warned at create and at every start', () => {
+  let c: TestCluster;
+
+  beforeAll(async () => {
+    // the test clusters' usual options: --auth trust --no-ssl, asked for explicitly
+    c = await TestCluster.create();
+    await c.startMonitor(FAST_MONITOR_SETTINGS);
+    await c.addNode('node1');
+    await c.waitForStates({ node1: 'single' }, 60_000);
+  }, 200_000);
+  afterAll(async () => {
+    await c?.destroy();
+  });
+
+  it('create monitor warns about both', async () => {
+    const r = await c.cli('monitor', ['create', 'monitor', '--pgport', String(c.monitor.port), '--hostname', '127.0.0.1', '--auth', 'trust', '--no-ssl']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((r.stderr.match(TRUST_WARNING) ?? []).length).toBe(1);
+    expect(r.stderr).toMatch(/--no-ssl: no encryption is used for network traffic/);
+  }, 150_000);
+
+  it('create postgres and its first start warn; so does each start of the keeper and of the monitor', async () => {
+    // create postgres --run: once at create, once at the start
+    expect(countInLog(c, 'node1', TRUST_WARNING)).toBe(2);
+    expect(countInLog(c, 'node1', NO_SSL_WARNING)).toBe(1);
+    expect(countInLog(c, 'monitor', TRUST_WARNING)).toBe(1);
+    expect(countInLog(c, 'monitor', NO_SSL_WARNING)).toBe(1);
+    for (const [name, trust, ssl] of [['node1', 2, 1], ['monitor', 1, 1]] as const) {
+      for (let start = 1; start <= 2; start++) {
+        await c.stopKeeper(name);
+        c.restartKeeper(name);
+        await waitFor(`${name}'s start #${start + 1} to warn`, 60_000, async () => countInLog(c, name, NO_SSL_WARNING) === ssl + start);
+        expect(countInLog(c, name, TRUST_WARNING), name).toBe(trust + start);
+      }
+    }
+    await c.waitForStates({ node1: 'single' }, 60_000);
+  }, 450_000);
 });

@@ -11,11 +11,15 @@
 //   default), or any other function of the same file or test/support, whose cost is the sum of
 //   the waits in its body (functions of the file first), counted where it is called, not
 //   where it is defined; a function passed as an argument (a poll, a .catch) counts in place;
+//   a plain call (`waitFor(…)`, not `c.waitFor(…)`) of a function the test file imports from
+//   one of the helper files is that function, even when WAITS has a wait of the same name;
 // - a loop's waits count once per round when the rounds can be read (`for (…; i < N; …)`,
 //   `for (… of [a, b])` or of a constant array of the file), else once (a `while` or `for (;;)`
 //   polls under a deadline that is itself one of the waits);
+// - a deadline written in place, `Date.now() + N` (N readable as below), is a wait of N ms;
 // - a numeric argument is a literal, possibly with `_` and `*`/`+` of literals, or a constant
 //   of the file (`const X = 30_000`); a timeout that cannot be read counts as the default.
+import { posix } from 'node:path';
 import ts from 'typescript';
 
 /** Known waits of test/support whose timeout is a parameter (index, default ms). */
@@ -101,6 +105,12 @@ function roundsOf(n: ts.Node, consts: Map<string, number>): number {
   return 1;
 }
 
+/** `Date.now()` */
+function isDateNow(e: ts.Expression): boolean {
+  return ts.isCallExpression(e) && ts.isPropertyAccessExpression(e.expression) && ts.isIdentifier(e.expression.expression) &&
+    e.expression.expression.text === 'Date' && e.expression.name.text === 'now' && e.arguments.length === 0;
+}
+
 function calleeName(call: ts.CallExpression): string | undefined {
   const e = call.expression;
   if (ts.isIdentifier(e)) return e.text;
@@ -126,13 +136,16 @@ function functionsOf(sf: ts.SourceFile): Map<string, FnInfo> {
 
 export class WaitBudget {
   private readonly support = new Map<string, FnInfo>();
+  private readonly supportByFile = new Map<string, Map<string, FnInfo>>();
   private readonly bodyCost = new Map<ts.Node, number>();
 
   /** `supportSources`: path → text of the shared helpers (test/support, test/monitor/helpers.ts). */
   constructor(supportSources: Record<string, string>) {
     for (const [path, text] of Object.entries(supportSources)) {
       const sf = ts.createSourceFile(path, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
-      for (const [k, v] of functionsOf(sf)) if (!this.support.has(k)) this.support.set(k, v);
+      const fns = functionsOf(sf);
+      this.supportByFile.set(posix.normalize(path), fns);
+      for (const [k, v] of fns) if (!this.support.has(k)) this.support.set(k, v);
     }
   }
 
@@ -141,6 +154,7 @@ export class WaitBudget {
     const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
     const local = functionsOf(sf);
     const consts = constsOf(sf);
+    const imported = this.importsOf(file, sf);
     const out: Block[] = [];
     const visit = (n: ts.Node): void => {
       if (ts.isCallExpression(n)) {
@@ -158,7 +172,7 @@ export class WaitBudget {
             const limitArg = n.arguments[fnIndex + 1];
             const own = limitArg ? numberOf(limitArg, consts) : undefined;
             const waits: string[] = [];
-            const waitsMs = this.cost(fn.body, local, consts, waits, new Set());
+            const waitsMs = this.cost(fn.body, local, consts, waits, new Set(), false, imported);
             out.push({
               file,
               line: sf.getLineAndCharacterOfPosition(n.getStart()).line + 1,
@@ -180,22 +194,46 @@ export class WaitBudget {
     return out;
   }
 
+  /** The helper functions a test file imports by name (`import { waitFor } from '../support/until.js'`). */
+  private importsOf(file: string, sf: ts.SourceFile): Map<string, FnInfo> {
+    const out = new Map<string, FnInfo>();
+    for (const st of sf.statements) {
+      if (!ts.isImportDeclaration(st) || !ts.isStringLiteral(st.moduleSpecifier) || !st.moduleSpecifier.text.startsWith('.')) continue;
+      const from = this.supportByFile.get(posix.normalize(posix.join(posix.dirname(file), st.moduleSpecifier.text)).replace(/\.js$/, '.ts'));
+      const named = st.importClause?.namedBindings;
+      if (!from || !named || !ts.isNamedImports(named)) continue;
+      for (const el of named.elements) {
+        const fn = from.get((el.propertyName ?? el.name).text);
+        if (fn) out.set(el.name.text, fn);
+      }
+    }
+    return out;
+  }
+
   /** The sum of the bounded waits in `body` (see the rules at the top). */
-  private cost(body: ts.Node, local: Map<string, FnInfo>, consts: Map<string, number>, waits: string[], seen: Set<ts.Node>, loopBody = false): number {
+  private cost(body: ts.Node, local: Map<string, FnInfo>, consts: Map<string, number>, waits: string[], seen: Set<ts.Node>, loopBody = false, imported: Map<string, FnInfo> = new Map()): number {
     let total = 0;
     const visit = (n: ts.Node): void => {
       const rounds = roundsOf(n, consts);
       if (rounds !== 1) {
         const inner: string[] = [];
-        const c = this.cost(n, local, consts, inner, seen, true);
+        const c = this.cost(n, local, consts, inner, seen, true, imported);
         if (c > 0) {
           total += c * rounds;
           waits.push(`${rounds} × (${inner.join(', ')})`);
         }
         return;
       }
+      // a deadline written in place (`const deadline = Date.now() + 30_000`, polled by a loop)
+      if (ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.PlusToken && isDateNow(n.left)) {
+        const ms = numberOf(n.right, consts);
+        if (ms !== undefined && ms > 0) {
+          total += ms;
+          waits.push(`deadline ${ms} ms`);
+        }
+      }
       if (ts.isCallExpression(n)) {
-        const c = this.callCost(n, local, consts, waits, seen);
+        const c = this.callCost(n, local, consts, waits, seen, imported);
         if (c > 0) {
           total += c;
           waits.push(`${calleeName(n)} ${c} ms`);
@@ -211,10 +249,10 @@ export class WaitBudget {
     return total;
   }
 
-  private callCost(call: ts.CallExpression, local: Map<string, FnInfo>, consts: Map<string, number>, waits: string[], seen: Set<ts.Node>): number {
+  private callCost(call: ts.CallExpression, local: Map<string, FnInfo>, consts: Map<string, number>, waits: string[], seen: Set<ts.Node>, imported: Map<string, FnInfo>): number {
     const name = calleeName(call);
     if (!name) return 0;
-    const fn = local.get(name) ?? (WAITS[name] ? undefined : this.support.get(name));
+    const fn = local.get(name) ?? (ts.isIdentifier(call.expression) ? imported.get(name) : undefined) ?? (WAITS[name] ? undefined : this.support.get(name));
     if (fn) {
       const i = fn.node.parameters.findIndex((p) => ts.isIdentifier(p.name) && TIMEOUT_PARAM.test(p.name.text));
       if (i >= 0) {
@@ -227,7 +265,7 @@ export class WaitBudget {
       const known = this.bodyCost.get(fn.node);
       if (known !== undefined) return known;
       seen.add(fn.node);
-      const c = this.cost(fn.node.body, local.get(name) ? local : new Map(), fn.consts, [], seen);
+      const c = this.cost(fn.node.body, local.get(name) ? local : new Map(), fn.consts, [], seen, false, local.get(name) ? imported : new Map());
       seen.delete(fn.node);
       this.bodyCost.set(fn.node, c);
       return c;

@@ -54,6 +54,29 @@ describe('fastInvocation of get', () => {
     expect(words(['get', 'formation', 'settings'])).toBe('get formation settings');
     expect(fastInvocation(['get', 'formation', 'settings', '--name', 'x'])).toBeUndefined();
     expect(fastInvocation(['get', 'node'])).toBeUndefined();
-    expect(fastInvocation(['set', 'node', 'candidate-priority', '50'])).toBeUndefined();
+    expect(fastInvocation(['get', 'node', 'candidate-priority', '50'])).toBeUndefined();
+  });
+});
+
+describe('fastInvocation of set', () => {
+  it('takes set node|formation <property> <value> with the value as yargs names it, options around it', () => {
+    const f = fastInvocation(['set', 'node', 'candidate-priority', '50', '--name', 'node1', '--wait', '0'])!;
+    expect(f.command.words.join(' ')).toBe('set node candidate-priority');
+    expect(f.args).toEqual({ json: false, priority: '50', name: 'node1', wait: '0' });
+    expect(fastInvocation(['set', 'node', 'candidate-priority', '--formation', 'f', '7'])!.args).toEqual({ json: false, formation: 'f', priority: '7' });
+    expect(fastInvocation(['set', 'node', 'replication-quorum', 'false', '--json'])!.args).toEqual({ json: true, quorum: 'false' });
+    expect(fastInvocation(['set', 'formation', 'number-sync-standbys', '1', '-v'])!.args).toEqual({ json: false, number: '1' });
+  });
+
+  it('leaves to yargs a missing or second value, a value that looks like an option, and what it does not know', () => {
+    for (const argv of [
+      ['set', 'node', 'candidate-priority'],
+      ['set', 'node', 'candidate-priority', '50', '60'],
+      ['set', 'node', 'candidate-priority', '-1'],
+      ['set', 'node', 'candidate-priority', '50', '--wait'],
+      ['set', 'formation', 'number-sync-standbys', '1', '--name', 'x'],
+      ['set', 'node', 'metadata', '--name', 'x'],
+      ['set', 'node', 'candidate-priority', '50', '--help'],
+    ]) expect(fastInvocation(argv), argv.join(' ')).toBeUndefined();
   });
 });

@@ -37,6 +37,19 @@ describe('pg_autoctl.cfg', () => {
     expect(() => parseIni('k = v\n')).toThrow(/line 1/);
   });
 
+  it('shows a bad line escaped and cut, and never one that may hold a password', () => {
+    expect(() => parseIni('[a]\n\u0000\u0001\u001b[31mred\n')).toThrow('line 2: expected "[section]" or "key = value", got "\\u0000\\u0001\\u001b[31mred"');
+    expect(() => parseIni(`[a]\n${'x'.repeat(100)}\n`)).toThrow(`got "${'x'.repeat(40)}…"`);
+    let message = '';
+    try {
+      parseIni('[replication]\npassword: s3cret-value\n');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe('line 2: expected "[section]" or "key = value", got a line of 22 characters that mentions a password (not shown)');
+    expect(message).not.toContain('s3cret');
+  });
+
   it('validates values', () => {
     const ini = monitorConfigToIni(cfg);
     ini.postgresql!.port = '99999';

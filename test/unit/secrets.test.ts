@@ -1,7 +1,7 @@
 // Secrets: SCRAM verifiers (checked against RFC 7677's test vector), the derived replication
 // password, pgpass lines and lookups, password files, the environment children get, and the
 // HBA/ident records of the peer default.
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,7 +19,9 @@ import {
   scramVerifierMatches,
   writeSecretFile,
 } from '../../lib/secrets.js';
-import { withoutUriPassword } from '../../keeper/create-node.js';
+import { loginRefused, withoutUriPassword } from '../../keeper/create-node.js';
+import { MonitorFailed } from '../../lib/errors.js';
+import { lookupUser } from '../../lib/pgbin.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pgaf-secrets-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,6 +83,30 @@ describe('passwords', () => {
     expect(readSecretFile(join(dir, 'none'))).toBeUndefined();
     writeFileSync(join(dir, 'two'), 'a\nb\n');
     expect(() => readSecretFile(join(dir, 'two'))).toThrow(/must hold one line/);
+  });
+
+  it('replaces a symlink at the target instead of following it, and sets the owner (as root) on the new file', () => {
+    const target = join(dir, 'linked');
+    writeFileSync(join(dir, 'victim'), 'keep me\n', { mode: 0o644 });
+    symlinkSync(join(dir, 'victim'), target);
+    const owner = process.getuid?.() === 0 ? lookupUser('postgres') : undefined;
+    writeSecretFile(target, 'pw\n', owner);
+    expect(lstatSync(target).isFile()).toBe(true);
+    expect(readSecretFile(join(dir, 'victim'), 'victim')).toBe('keep me');
+    expect(statSync(join(dir, 'victim')).mode & 0o777).toBe(0o644);
+    if (owner) expect(lstatSync(target).uid).toBe(owner.uid);
+    // no temp file left behind
+    expect(readdirSync(dir).filter((f) => f.startsWith('.linked'))).toEqual([]);
+  });
+
+  it('gives up registering at once when the monitor refuses the login (wrong password, no HBA record, no database)', () => {
+    const refused = (code: string) => new MonitorFailed('cannot connect to the monitor', { cause: Object.assign(new Error('x'), { code, severity: 'FATAL' }) });
+    expect(loginRefused(refused('28P01'))).toBe(true);
+    expect(loginRefused(refused('28000'))).toBe(true);
+    expect(loginRefused(refused('3D000'))).toBe(true);
+    // starting up, a network error: worth retrying
+    expect(loginRefused(refused('57P03'))).toBe(false);
+    expect(loginRefused(new MonitorFailed('cannot connect', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }))).toBe(false);
   });
 
   it('takes the password out of a monitor URI', () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cacheFile, cached, fileIdentity } from '../../cli/startup-cache.js';
+import { cacheFile, cached, fileIdentity, pgConfigKey, pgConfigPath } from '../../cli/startup-cache.js';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -44,5 +44,21 @@ describe('start-up cache', () => {
 
   it('lives in XDG_CACHE_HOME when set', () => {
     expect(cacheFile({ XDG_CACHE_HOME: '/x/cache' })).toBe('/x/cache/pgaf/startup.json');
+  });
+
+  it('knows which pg_config runs, and keys its answer only when it can tell what the answer depends on', () => {
+    const d = tmp();
+    const elf = join(d, 'pg_config');
+    writeFileSync(elf, Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), Buffer.alloc(100)]));
+    expect(pgConfigPath({ PATH: `/nonexistent:${d}` })).toBe(elf);
+    expect(pgConfigPath({ PG_CONFIG: '/x/pg_config', PATH: d })).toBe('/x/pg_config');
+    expect(pgConfigKey({ PATH: d })).toBe(fileIdentity(elf));
+    const script = join(d, 'other');
+    writeFileSync(script, '#!/bin/sh\necho "$SOMETHING"\n');
+    expect(pgConfigKey({ PG_CONFIG: script })).toBeUndefined();
+    const debian = join(d, 'debian');
+    writeFileSync(debian, '#!/bin/sh\nset -e\nPGBINROOT="/usr/lib/postgresql/"\n');
+    expect(pgConfigKey({ PG_CONFIG: debian })).toMatch(new RegExp(`^${fileIdentity(debian)}\\|`));
+    expect(pgConfigKey({ PATH: '/nonexistent' })).toBeUndefined();
   });
 });

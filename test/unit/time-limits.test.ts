@@ -26,6 +26,20 @@ describe('time limits', () => {
     expect(short).toEqual([]);
   });
 
+  it('reads a plain call of an imported helper as that helper, even when a wait of the same name is known', () => {
+    const b = new WaitBudget({
+      'test/support/until.ts': `export async function waitFor(what: string, timeoutMs: number, fn: unknown, everyMs = 500) {}`,
+    });
+    const src = `
+      import { waitFor } from '../support/until.js';
+      it('a', async () => {
+        await waitFor('x', 90_000, async () => true);
+        await c.waitFor('y', () => true, 30_000);
+      }, 200_000);`;
+    const [test] = b.blocks('test/e2e/x.test.ts', src, { testTimeout: 60_000, hookTimeout: 120_000 });
+    expect(test).toMatchObject({ limitMs: 200_000, waitsMs: 90_000 + 30_000 });
+  });
+
   it('reads the waits of a test the way the rules say', () => {
     const b = new WaitBudget({
       'support.ts': `export class C {
@@ -47,9 +61,11 @@ describe('time limits', () => {
         await c.cli('n', ['x'], 5_000);
         for (const n of ['a', 'b']) await c.cli(n, ['y']);
         while (true) await sleep(250);
+        const deadline = Date.now() + 15_000;
+        while (Date.now() < deadline) await sleep(100);
       }, 300_000);`;
     const [hook, test] = b.blocks('x.test.ts', src, { testTimeout: 60_000, hookTimeout: 120_000 });
     expect(hook).toMatchObject({ kind: 'hook', limitMs: 120_000, waitsMs: 120_000 });
-    expect(test).toMatchObject({ kind: 'test', name: 'a', limitMs: 300_000, waitsMs: 60_000 + 30_500 + 3 * 120_000 + 10_000 + 1_000 + 5_000 + 2 * 120_000 + 250 });
+    expect(test).toMatchObject({ kind: 'test', name: 'a', limitMs: 300_000, waitsMs: 60_000 + 30_500 + 3 * 120_000 + 10_000 + 1_000 + 5_000 + 2 * 120_000 + 250 + 15_000 + 100 });
   });
 });

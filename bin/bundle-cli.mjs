@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// Bundles the CLI's fast path (dist/cli/fast.js: `--version`, `show state|uri`, `status`,
+// `get …`, `set …`, and pg) into one CommonJS file, dist/cli/fast.bundle.cjs, after tsc (npm run
+// build). cli/fast-load.ts loads it with a V8 code cache: one file to read and compile instead of
+// ~70 ES modules to resolve, and compiled code reused from the previous call (docs/benchmarks.md,
+// CLI section). Without esbuild (a production-only install) it says so and builds nothing: the
+// CLI then loads dist/cli/fast.js as before, only slower.
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const entry = join(root, 'dist/cli/fast.js');
+const outfile = join(root, 'dist/cli/fast.bundle.cjs');
+
+let esbuild;
+try {
+  esbuild = await import('esbuild');
+} catch {
+  process.stderr.write('bundle-cli: esbuild is not installed (npm ci installs it): no fast.bundle.cjs, the CLI loads dist/ as is\n');
+  process.exit(0);
+}
+statSync(entry); // tsc ran first
+
+const result = await esbuild.build({
+  entryPoints: [entry],
+  outfile,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  // pg's optional native binding and its Cloudflare socket: never used by pgaf
+  external: ['pg-native', 'pg-cloudflare'],
+  // lib/package-root.ts finds package.json from its own URL: the bundle's, in dist/cli/
+  define: { 'import.meta.url': '__pgaf_bundle_url' },
+  banner: { js: "var __pgaf_bundle_url = require('node:url').pathToFileURL(__filename).href;" },
+  legalComments: 'none',
+  logLevel: 'warning',
+  metafile: true,
+});
+// a real import() would need a module loader the code-cached script does not have
+const text = (await import('node:fs')).readFileSync(outfile, 'utf8');
+if (/\bimport\(/.test(text.replace(/\/\/.*$/gm, ''))) {
+  process.stderr.write('bundle-cli: the bundle still contains an import(): cli/fast-load.ts cannot run it\n');
+  process.exit(1);
+}
+const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+process.stdout.write(`bundle-cli: ${outfile} (${Math.round(bytes / 1024)} kB, ${Object.keys(result.metafile.inputs).length} modules)\n`);

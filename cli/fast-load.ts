@@ -1,0 +1,125 @@
+// Runs a fast command (cli/fast.ts) from dist/cli/fast.bundle.cjs, the one-file build of the fast
+// path (bin/bundle-cli.mjs), compiled with a V8 code cache: reading one file and reusing the
+// bytecode of the previous call costs less than resolving and compiling ~70 ES modules (pg and
+// its dependencies, the command's modules) on every call (docs/benchmarks.md, CLI section).
+//
+// The code cache is a file per command in $XDG_CACHE_HOME/pgaf (else ~/.cache/pgaf), written after
+// the first call of that command. V8 checks a cache against the source's length only, so each
+// file starts with a key naming the bundle's identity (real path, size, mtime), Node's version
+// and its flags: a rebuilt bundle or another Node never runs stale bytecode. A cache is used only
+// when the file and its directory are ours and nobody else can write them (bytecode is code).
+// Without a bundle (sources run by tsx, a build without esbuild), or with a bundle older than
+// dist/cli/fast.js (tsc ran alone since), the ES modules run as before.
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
+import type { FastInvocation } from './fast.js';
+
+type FastModule = typeof import('./fast.js');
+
+/** The bundle beside this module when it is newer than the tsc output it was built from. */
+export function usableBundle(dir: string): { path: string; identity: string } | undefined {
+  try {
+    const path = realpathSync(join(dir, 'fast.bundle.cjs'));
+    const b = statSync(path);
+    if (b.mtimeMs < statSync(join(dir, 'fast.js')).mtimeMs) return undefined;
+    return { path, identity: `${path}:${b.size}:${b.mtimeMs}` };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The code cache directory: $XDG_CACHE_HOME/pgaf, else ~/.cache/pgaf, else none. */
+export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  let base = env.XDG_CACHE_HOME;
+  if (!base) {
+    try {
+      const h = homedir();
+      if (h && h !== '/') base = join(h, '.cache');
+    } catch {
+      // no home: no cache
+    }
+  }
+  return base ? join(base, 'pgaf') : undefined;
+}
+
+/**
+ * The cache file of a command: words of the command (never a path), and a hash of Node's flags
+ * (V8 rejects a cache made under other flags: `node main.js` and the shebang's
+ * `node --max-semi-space-size=1` each keep their own instead of overwriting each other's).
+ */
+export function codeCacheFile(dir: string, words: string[], execArgv: string[] = process.execArgv): string {
+  let h = 0x811c9dc5; // FNV-1a
+  for (const c of JSON.stringify(execArgv)) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return join(dir, `fast-${words.join('-').replace(/[^a-z-]/g, '')}-${h.toString(16).padStart(8, '0')}.v8`);
+}
+
+/** What a cache must have been made for: this bundle, this Node, these V8 flags. */
+export function codeCacheKey(bundleIdentity: string): string {
+  return `pgaf-v8-cache 1 ${process.version} ${process.arch} ${JSON.stringify(process.execArgv)} ${bundleIdentity}\n`;
+}
+
+/** A directory or file only we may write: ours (uid), no group/other write bit, not a link. */
+function onlyOurs(s: { uid: number; mode: number }): boolean {
+  return s.uid === process.getuid?.() && (s.mode & 0o022) === 0;
+}
+
+/** The cached bytecode for `key`, or undefined (none, stale, or not safely ours). */
+export function readCodeCache(file: string, key: string): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    const d = lstatSync(dirname(file));
+    if (!d.isDirectory() || !onlyOurs(d)) return undefined;
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const s = fstatSync(fd);
+    if (!s.isFile() || !onlyOurs(s)) return undefined;
+    const data = readFileSync(fd);
+    const head = Buffer.from(key);
+    return data.length > head.length && data.subarray(0, head.length).equals(head) ? data.subarray(head.length) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Writes key + bytecode atomically (0600, directory 0700); a read-only home means no cache. */
+export function writeCodeCache(file: string, key: string, data: Buffer): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    // a random name created exclusively (O_EXCL refuses a planted name or symlink), then renamed
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    writeFileSync(tmp, Buffer.concat([Buffer.from(key), data]), { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, file);
+  } catch {
+    // no cache: the next call compiles again
+  }
+}
+
+/** Runs `f` from the bundle when there is one, else from the ES modules; the exit code. */
+export async function runFastLoaded(argv: string[], f: FastInvocation, argv1: string | undefined): Promise<number> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const bundle = usableBundle(here);
+  if (!bundle) return (await import('./fast.js')).runFast(f, argv1);
+  const dir = codeCacheDir();
+  const file = dir ? codeCacheFile(dir, f.command.words) : undefined;
+  const key = codeCacheKey(bundle.identity);
+  const cachedData = file ? readCodeCache(file, key) : undefined;
+  const source = readFileSync(bundle.path, 'utf8');
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: bundle.path,
+    cachedData,
+  });
+  const module = { exports: {} as FastModule };
+  script.runInThisContext()(module.exports, createRequire(bundle.path), module, bundle.path, dirname(bundle.path));
+  const fast = module.exports;
+  const again = fast.fastInvocation(argv);
+  if (!again) return (await import('./fast.js')).runFast(f, argv1); // the same parser: cannot happen
+  const code = await fast.runFast(again, argv1);
+  // after the run, so the cache holds the functions this command compiled, not only the top level
+  if (file && (cachedData === undefined || script.cachedDataRejected)) writeCodeCache(file, key, script.createCachedData());
+  return code;
+}

@@ -1,0 +1,71 @@
+// cli/fast-load.ts: when the bundle of the fast path is used, and when a V8 code cache is trusted.
+import { chmodSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { codeCacheDir, codeCacheFile, codeCacheKey, readCodeCache, usableBundle, writeCodeCache } from '../../cli/fast-load.js';
+
+const dirs: string[] = [];
+const scratch = () => {
+  const d = mkdtempSync(join(tmpdir(), 'pgaf-fast-load-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('usableBundle', () => {
+  it('uses a bundle at least as new as dist/cli/fast.js, and none when tsc ran alone since', () => {
+    const d = scratch();
+    expect(usableBundle(d)).toBeUndefined();
+    writeFileSync(join(d, 'fast.js'), 'x');
+    writeFileSync(join(d, 'fast.bundle.cjs'), 'y');
+    utimesSync(join(d, 'fast.js'), 1000, 1000);
+    utimesSync(join(d, 'fast.bundle.cjs'), 2000, 2000);
+    expect(usableBundle(d)?.identity).toMatch(/fast\.bundle\.cjs:1:2000000$/);
+    utimesSync(join(d, 'fast.js'), 3000, 3000);
+    expect(usableBundle(d)).toBeUndefined();
+  });
+});
+
+describe('code cache files', () => {
+  it('live in $XDG_CACHE_HOME/pgaf (else ~/.cache/pgaf), one per command, named by its words only', () => {
+    expect(codeCacheDir({ XDG_CACHE_HOME: '/c' })).toBe('/c/pgaf');
+    expect(codeCacheFile('/c/pgaf', ['show', 'state'], [])).toMatch(/^\/c\/pgaf\/fast-show-state-[0-9a-f]{8}\.v8$/);
+    expect(codeCacheFile('/c/pgaf', ['../x', 'y'], [])).toMatch(/^\/c\/pgaf\/fast-x-y-[0-9a-f]{8}\.v8$/);
+    // one file per set of Node flags
+    expect(codeCacheFile('/c/pgaf', ['status'], [])).not.toBe(codeCacheFile('/c/pgaf', ['status'], ['--max-semi-space-size=1']));
+    expect(codeCacheFile('/c/pgaf', ['status'], ['--x'])).toBe(codeCacheFile('/c/pgaf', ['status'], ['--x']));
+  });
+
+  it('are keyed by the bundle identity and Node: another key reads nothing', () => {
+    const dir = join(scratch(), 'pgaf');
+    const file = codeCacheFile(dir, ['status']);
+    const key = codeCacheKey('/b.cjs:10:1');
+    writeCodeCache(file, key, Buffer.from('bytecode'));
+    expect(readCodeCache(file, key)?.toString()).toBe('bytecode');
+    expect(readCodeCache(file, codeCacheKey('/b.cjs:10:2'))).toBeUndefined();
+    expect(codeCacheKey('/b.cjs:10:1')).toContain(process.version);
+  });
+
+  it('are not trusted when others may write them or their directory', () => {
+    const dir = join(scratch(), 'pgaf');
+    const file = codeCacheFile(dir, ['status']);
+    const key = codeCacheKey('/b.cjs:10:1');
+    writeCodeCache(file, key, Buffer.from('bytecode'));
+    chmodSync(file, 0o666);
+    expect(readCodeCache(file, key)).toBeUndefined();
+    chmodSync(file, 0o600);
+    chmodSync(dir, 0o777);
+    expect(readCodeCache(file, key)).toBeUndefined();
+    chmodSync(dir, 0o700);
+    expect(readCodeCache(file, key)?.toString()).toBe('bytecode');
+  });
+
+  it('are simply not written where the directory cannot be made', () => {
+    const d = scratch();
+    writeFileSync(join(d, 'pgaf'), 'a file where the directory would be');
+    expect(() => writeCodeCache(codeCacheFile(join(d, 'pgaf'), ['status']), 'k\n', Buffer.from('x'))).not.toThrow();
+  });
+});
