@@ -2,7 +2,7 @@
 // tables or --json.
 import type { Argv } from 'yargs';
 import { json, jsonRows, out } from './output.js';
-import { BadArgs } from '../lib/errors.js';
+import { BadArgs, BadState } from '../lib/errors.js';
 import { MONITOR_DISABLED } from '../config/keeper-config.js';
 import { readNodeIni } from '../config/node-config.js';
 import { canonicalPgdata } from '../config/paths.js';
@@ -193,7 +193,12 @@ function standbyNamesCommand(cli: Argv): Argv {
     async (args) => {
       const { formation, group } = showFormationRequest(args as ShowFormationArgs, localNodeDefaults(args));
       const m = resolveMonitor(args);
-      const value = await withClient(m.target, { kind: 'monitor' }, (q) => synchronousStandbyNames(q, formation, group));
+      const value = await withClient(m.target, { kind: 'monitor' }, async (q) => {
+        // as the original: a formation without nodes (or unknown) is a state, exit 3, not a monitor error
+        const nodes = await q<{ n: number }>('SELECT count(*)::int AS n FROM pgautofailover.node WHERE formationid = $1', [formation]);
+        if (Number(nodes[0]?.n) === 0) throw new BadState(`the monitor has no nodes in formation "${formation}"`);
+        return synchronousStandbyNames(q, formation, group);
+      });
       if (args.json) json({ formation, group, synchronous_standby_names: value });
       else out(quoteLiteral(value) + '\n');
     },

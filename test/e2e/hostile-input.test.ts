@@ -245,7 +245,7 @@ describe('truncated or corrupt config and state files', () => {
       expect(r.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
     }
     writeFileSync(cfgPath(), goodCfg);
-  }, 100_000);
+  }, 170_000);
 
   it('a truncated or corrupt state file: exit 3 naming it', async () => {
     writeFileSync(statePath(), goodState.slice(0, 20));

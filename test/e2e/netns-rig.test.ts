@@ -10,14 +10,22 @@
 // Needs root (ip netns). Every namespace, link, process and file it creates is removed in
 // afterAll, and by the rig's exit handler if the run is interrupted.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_MONITOR_SETTINGS } from '../support/cluster.js';
-import { NetnsRig, type NetnsNode } from '../support/netns.js';
+import { ensureGuardRoute, NetnsRig, SUBNET, type NetnsNode } from '../support/netns.js';
 
 const PG_CTL = '/usr/lib/postgresql/15/bin/pg_ctl';
 /** root, iproute2, and the right to create a network namespace (a container may lack it): then the rig runs */
 function netnsAvailable(): boolean {
   if (process.getuid?.() !== 0) return false;
+  // the guard route exists before any namespace does, the probe's included
+  try {
+    ensureGuardRoute();
+  } catch {
+    return false;
+  }
   const probe = `pgafprobe${process.pid % 100000}`;
   if (spawnSync('ip', ['netns', 'add', probe]).status !== 0) return false;
   spawnSync('ip', ['netns', 'del', probe]);
@@ -71,10 +79,10 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
     throw new Error(`${node.name} did not reach ${state} (last reported: ${last ?? 'nothing'})\n--- its log:\n${node.serviceLog.slice(-3000)}`);
   }
 
-  async function createNode(name: string): Promise<NetnsNode> {
+  async function createNode(name: string, extra: string[] = []): Promise<NetnsNode> {
     const node = rig.addNamespaceNode(name);
     // the rig's DataNode.create(): no --hostname (found from the route to the monitor)
-    await autoctl(node, ['create', 'postgres', '-v', '--pghost', 'localhost', '--pgport', '5432', '--pgctl', PG_CTL, '--auth', 'trust', '--monitor', monitorUri, '--no-ssl']);
+    await autoctl(node, ['create', 'postgres', '-v', '--pghost', 'localhost', '--pgport', '5432', '--pgctl', PG_CTL, '--auth', 'trust', '--monitor', monitorUri, '--no-ssl', ...extra]);
     const st = JSON.parse(await autoctl(node, ['do', 'fsm', 'state'])) as { state: { nodeId: number } };
     ids.set(node, st.state.nodeId);
     node.startService();
@@ -250,10 +258,14 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
   let node4: NetnsNode;
 
   it('multi-standby: a third node, candidate priorities set with `--`, synchronous_standby_names in priority order', async () => {
-    node4 = await createNode('node4');
+    node4 = await createNode('node4', ['--pg-hba-lan']);
     await waitState(node4, 'secondary');
+    // --pg-hba-lan: the network of the node's address, for --username on --dbname with --auth
+    expect(readFileSync(join(node4.pgdata, 'pg_hba.conf'), 'utf8').split('\n')).toContain(`host postgres postgres ${SUBNET}.0/24 trust`);
     await waitState(node1, 'primary');
     await autoctl(node4, ['set', 'node', 'candidate-priority', '--', '90']);
+    // the rig's set_candidate_priority(): a refused value is exit 1
+    await autoctl(node4, ['set', 'node', 'candidate-priority', '--', '-1'], 1);
     expect((await autoctl(node4, ['get', 'node', 'candidate-priority'])).trim()).toBe('90');
     const want = `ANY 1 (pgautofailover_standby_${ids.get(node4)}, pgautofailover_standby_${ids.get(node3)})`;
     // the original prints the value as a quoted literal

@@ -41,6 +41,16 @@ function liveProcess(pid: number): boolean {
   }
 }
 
+/**
+ * The shared guard route: every 172.16.0.0/12 address this machine has no more specific
+ * route for is unreachable. Added when absent (before any namespace exists), never removed.
+ */
+export function ensureGuardRoute(): void {
+  if (!/unreachable 172\.16\.0\.0\/12/.test(sh('ip', ['route', 'show', 'type', 'unreachable']))) {
+    sh('ip', ['route', 'add', 'unreachable', GUARD]);
+  }
+}
+
 export interface CmdResult {
   code: number;
   stdout: string;
@@ -202,9 +212,7 @@ export class NetnsRig {
 
   /** Guard route, bridge, `pg_autoctl` on PATH (a symlink to pgaf's CLI). */
   build(): void {
-    if (!/unreachable 172\.16\.0\.0\/12/.test(sh('ip', ['route', 'show', 'type', 'unreachable']))) {
-      sh('ip', ['route', 'add', 'unreachable', GUARD]);
-    }
+    ensureGuardRoute();
     const u = pgUser();
     chownSync(this.base, u.uid, u.gid);
     mkdirSync(this.binDir);
