@@ -1,13 +1,24 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --no-opt --no-sparkplug --optimize-for-size
 // The pgaf program (also installed as pg_autoctl). `run` and `create postgres … --run`, which
 // become the long-running keeper or monitor service, take a lean path that loads neither
 // yargs nor the other commands (a keeper's memory counts); so do the hot read commands of
 // cli/fast.ts (`--version`, `show state|uri`, `status`, `get …`); everything else goes through the
 // command tree (cli/tree.ts).
+// Node flags (the PM2 apps' node_args in package.json and ecosystem.config.cjs repeat them:
+// test/unit/service-node-flags.test.ts; figures in docs/benchmarks.md, bench/soak):
 // --max-semi-space-size=1 (MB): V8's young generation otherwise grows from 1 MB towards 16 MB
-// per semi-space as a long-running keeper or monitor allocates, which shows as resident memory
-// creeping up for hours (bench/soak); capped, a loop of 70,000 monitor queries stays at 61-64 MB
-// instead of climbing to 94 MB. The PM2 apps (package.json, ecosystem.config.cjs) pass it too.
+// per semi-space as a long-running keeper or monitor allocates, and keeps it.
+// --optimize-for-size: V8 otherwise lets the old generation fill with garbage up to about twice
+// the live data (6-7 MB here) before a full collection, and keeps the pages: a service's resident
+// memory climbed 7-8 MB in its first 10-20 minutes and stayed there (bench/soak's in-process
+// samples: old space committed 7 → 14 MB, live data flat). With it, V8 collects at ~1.3× and the
+// heap stays at 8-9 MB.
+// --no-opt --no-sparkplug: no optimizing or baseline compiler. A keeper's or a monitor's work
+// is a few queries every 500 ms; the interpreter runs it for about 0.2 % of a core more per
+// process. With TurboFan, the monitor's memory outside the V8 heap kept growing as it compiled
+// more hot functions, and the compilers' own code cost ~5 MB of resident memory in every
+// process. Short commands take about the same CPU (±10 %) and peak 1-9 MB lower.
+// Not --lite-mode/--jitless: they disable WebAssembly, which Node's fetch() (webhooks) needs.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

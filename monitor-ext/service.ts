@@ -17,9 +17,9 @@ import { isIP } from 'node:net';
 import { keeperNetworkCidr } from '../lib/hba.js';
 import { tcpTestMode, testModeWarning, usesTcpLocally } from '../lib/test-mode.js';
 import { readFileSync } from 'node:fs';
-import { rewriteMonitorSettings, withInclude } from './create-monitor.js';
 import { writeFileAs } from '../lib/atomic-file.js';
 import { MONITOR_SETTING_NAMES } from './settings.js';
+import { postmasterRunning } from '../lib/postmaster-pid.js';
 
 const SUPERVISE_EVERY_MS = 2_000;
 
@@ -48,7 +48,10 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
   const logFile = join(cfg.pgdata, 'startup.log');
   const supervisor: MonitorPostgresSupervisor = opts.supervisor ?? {
     kind: 'pg_ctl',
-    isRunning: async () => (await ctl.status()) === 'running',
+    // what `pg_ctl status` checks (postmaster.pid names a live process), without spawning it
+    // every 2 s: 1,800 child processes an hour were most of the service's CPU at rest and
+    // kept its resident memory creeping up (bench/soak)
+    isRunning: async () => postmasterRunning(cfg.pgdata),
     start: () => ctl.start({ logFile }),
   };
   const worker = new HealthWorker(monitorSocketTarget(cfg), log);
@@ -135,6 +138,8 @@ async function ensureSettingPlaceholders(cfg: MonitorConfig, log: Logger): Promi
       (await q<{ n: string }>(`SELECT n FROM unnest($1::text[]) n WHERE current_setting('pgautofailover.' || n, true) IS NULL`, [[...MONITOR_SETTING_NAMES]])).map((r) => r.n),
     );
     if (missing.length === 0) return;
+    // the creation code (initdb, certificates, HBA planning) loads only for this repair
+    const { rewriteMonitorSettings, withInclude } = await import('./create-monitor.js');
     const runAs = postgresRunAs(cfg.pgdata);
     const confPath = join(cfg.pgdata, 'postgresql.conf');
     const conf = readFileSync(confPath, 'utf8');

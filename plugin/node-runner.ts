@@ -8,19 +8,14 @@ import { configGet, configSet } from '../config/config-keys.js';
 import { monitorConfigFromIni, readNodeIni, writeNodeIni } from '../config/node-config.js';
 import { nodePaths, type NodePaths } from '../config/node-paths.js';
 import type { KeeperConfig } from '../config/keeper-config.js';
-import { createNode } from '../keeper/create-node.js';
 import type { OpenNode } from '../keeper/open-node.js';
 import type { KeeperSnapshot } from '../keeper/http/snapshot.js';
 import { KeeperCtl } from '../keeper/pg/ctl.js';
-import { runDataNode } from '../keeper/service.js';
-import { createMonitor, planCreateMonitor } from '../monitor-ext/create-monitor.js';
 import { BadConfig } from '../lib/errors.js';
 import { implicitSslRequest, logSslRequest, resolveSslRequest, sslChoiceOf, type SslRequest } from '../lib/ssl.js';
 import type { Logger } from '../lib/log.js';
 import { pgShareDir, postgresRunAs } from '../lib/pgbin.js';
 import { resolveBinDir } from '../lib/postgres-ctl.js';
-import { EXTENSION_NAME, EXTENSION_VERSION, installExtensionFiles } from '../monitor-ext/bundle.js';
-import { runMonitor } from '../monitor-ext/service.js';
 import { Pm2Supervisor, postgresAppName } from './pm2-supervisor.js';
 
 export interface RunningNode {
@@ -60,7 +55,8 @@ function syncIntegrationSettings(c: ClusterConfig, pgdata: string, log: Logger):
 }
 
 /** The extension files, when we may write them and they are missing or older (root installs). */
-function ensureExtensionFiles(log: Logger): void {
+async function ensureExtensionFiles(log: Logger): Promise<void> {
+  const { EXTENSION_NAME, EXTENSION_VERSION, installExtensionFiles } = await import('../monitor-ext/bundle.js');
   let share: string;
   try {
     share = pgShareDir();
@@ -95,10 +91,14 @@ function sslRequestOf(node: NodeSection, log: Logger): SslRequest {
   return req;
 }
 
+// Each role imports its own modules when it starts (a monitor process never loads the keeper,
+// a keeper never the monitor's), and a monitor loads its creation code only to create: what
+// a process imports stays in its memory for as long as it runs.
 async function runMonitorNode(c: ClusterConfig, node: NodeSection, log: Logger, started: (r: RunningNode) => void): Promise<void> {
-  ensureExtensionFiles(log);
+  await ensureExtensionFiles(log);
   let ini = readNodeIni(node.pgdata);
   if (!ini) {
+    const { createMonitor, planCreateMonitor } = await import('../monitor-ext/create-monitor.js');
     log.info('No monitor in PGDATA yet: creating it', { pgdata: node.pgdata, port: node.port });
     const plan = await planCreateMonitor(
       {
@@ -128,12 +128,15 @@ async function runMonitorNode(c: ClusterConfig, node: NodeSection, log: Logger, 
   const sup = pm2Supervisor(appName, ctl, log);
   await sup.adopt();
   let stopFn: () => void = () => undefined;
+  const { runMonitor } = await import('../monitor-ext/service.js');
   started({ role: 'monitor', name, pgdata: cfg.pgdata, paths: nodePaths(cfg.pgdata), appName, stop: () => stopFn() });
   await runMonitor(cfg, log, { supervisor: sup, handleSignals: false, onStop: (s) => (stopFn = s) });
 }
 
 async function runDataNodeFromFile(c: ClusterConfig, node: NodeSection, log: Logger, started: (r: RunningNode) => void): Promise<void> {
   const monitor = c.monitorUri!;
+  const { createNode } = await import('../keeper/create-node.js');
+  const { runDataNode } = await import('../keeper/service.js');
   const created = await createNode(
     {
       pgdata: node.pgdata,

@@ -18,6 +18,11 @@
 #   bench/soak/heap-diff.mjs to see which objects grew. Writing a snapshot leaves about 45 MB
 #   more resident memory in the process: the RSS verdict of such a run means nothing, use a
 #   run without snapshots for it
+#   SAMPLER=0: do not preload bench/soak/sampler.cjs (by default every pgaf process appends,
+#   each INTERVAL, its process.memoryUsage(), V8 heap spaces and active handles to
+#   OUT's name + .samples/<pid>.jsonl; the report splits each process's growth with them)
+#   NODE_ARGS: run pgaf as `node $NODE_ARGS main.js` instead of through its shebang (to compare
+#   V8 flags); any other variable (MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE…) passes through
 set -uo pipefail
 export LC_ALL=C
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -35,14 +40,20 @@ SNAPS=${OUT%.tsv}.heap
 if [ "${HEAP_SNAPSHOTS:-0}" = 1 ]; then
   mkdir -p "$BASE/heap"; export NODE_OPTIONS="${NODE_OPTIONS:-} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=$BASE/heap"
 fi
+SAMPLES=${OUT%.tsv}.samples
+if [ "${SAMPLER:-1}" = 1 ]; then
+  cp "$ROOT/bench/soak/sampler.cjs" "$BASE/"; mkdir -p "$BASE/samples"
+  export NODE_OPTIONS="${NODE_OPTIONS:-} --require $BASE/sampler.cjs" PGAF_SOAK_SAMPLES=$BASE/samples PGAF_SOAK_INTERVAL=$INTERVAL
+fi
 [ "$(id -u)" = 0 ] && chown -R postgres: "$BASE"
 PGAF="$BASE/dist/cli/main.js"   # run through its shebang (node flags as installed)
+PGAFCMD=("$PGAF"); [ -n "${NODE_ARGS:-}" ] && PGAFCMD=("$(command -v node)" $NODE_ARGS "$PGAF")
 asuser() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 nenv() { echo "PGDATA=$BASE/$1/pgdata XDG_CONFIG_HOME=$BASE/$1/config XDG_DATA_HOME=$BASE/$1/share XDG_RUNTIME_DIR=$BASE/$1/run"; }
-ctl() { local d=$1; shift; asuser env $(nenv "$d") "$PGAF" "$@"; }
+ctl() { local d=$1; shift; asuser env $(nenv "$d") "${PGAFCMD[@]}" "$@"; }
 declare -A SUP=()
 bg() { local d=$1; shift; asuser mkdir -p "$BASE/$d/run"; asuser chmod 700 "$BASE/$d/run"
-  asuser env $(nenv "$d") "$PGAF" "$@" >>"$BASE/$d.log" 2>&1 & SUP[$d]=$!; }
+  asuser env $(nenv "$d") "${PGAFCMD[@]}" "$@" >>"$BASE/$d.log" 2>&1 & SUP[$d]=$!; }
 log() { echo "# $(date -u +%T) $*" >&2; }
 cleanup() {
   for d in n2 n1 mon; do
@@ -78,7 +89,7 @@ pgaf_pids() {
       END { q=r; while (q!="") { n=split(q,a," "); q=""; for(i=1;i<=n;i++){ if (comm[a[i]]=="node") print d, a[i]; m=split(kids[a[i]],c," "); for(j=1;j<=m;j++) q=q " " c[j] } } }'
   done
 }
-printf 't_s\trole\tpid\targs\trss_kb\thwm_kb\tthreads\tfds\n' > "$OUT"
+printf 't_s\trole\tpid\targs\trss_kb\thwm_kb\tthreads\tfds\tpss_kb\tanon_kb\tcpu_ticks\n' > "$OUT"
 T0=$(date +%s)
 log "sampling every ${INTERVAL}s for ${DURATION}s into $OUT"
 while :; do
@@ -88,7 +99,9 @@ while :; do
     args=$(tr '\0' ' ' < /proc/$pid/cmdline | sed 's#.*/main.js ##; s#.*/dist/##' | cut -c1-40 | tr '\t' ' ')
     rss=$(awk '/^VmRSS/{print $2}' /proc/$pid/status); hwm=$(awk '/^VmHWM/{print $2}' /proc/$pid/status)
     thr=$(awk '/^Threads/{print $2}' /proc/$pid/status); fds=$(ls /proc/$pid/fd 2>/dev/null | wc -l)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$role" "$pid" "$args" "$rss" "$hwm" "$thr" "$fds" >> "$OUT"
+    pss=$(awk '/^Pss:/{print $2}' /proc/$pid/smaps_rollup 2>/dev/null); anon=$(awk '/^Anonymous:/{print $2}' /proc/$pid/smaps_rollup 2>/dev/null)
+    cpu=$(sed 's/.*) //' /proc/$pid/stat | awk '{print $12+$13}')   # utime+stime, clock ticks
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$role" "$pid" "$args" "$rss" "$hwm" "$thr" "$fds" "$pss" "$anon" "$cpu" >> "$OUT"
   done < <(pgaf_pids)
   if [ "${HEAP_SNAPSHOTS:-0}" = 1 ] && { [ "$t" -ge "$DURATION" ] || { [ "$t" -ge "$WARMUP" ] && [ -z "${SNAPPED:-}" ]; }; }; then
     SNAPPED=1; log "heap snapshots at ${t}s"
@@ -99,4 +112,5 @@ while :; do
   sleep "$INTERVAL"
 done
 if [ "${HEAP_SNAPSHOTS:-0}" = 1 ]; then mkdir -p "$SNAPS" && cp "$BASE"/heap/*.heapsnapshot "$SNAPS/" 2>/dev/null; log "heap snapshots in $SNAPS"; fi
-node "$ROOT/bench/soak/report.mjs" "$OUT" "$WARMUP" "$LIMIT_KB"
+if [ "${SAMPLER:-1}" = 1 ]; then mkdir -p "$SAMPLES" && cp "$BASE"/samples/*.jsonl "$SAMPLES/" 2>/dev/null; fi
+node "$ROOT/bench/soak/report.mjs" "$OUT" "$WARMUP" "$LIMIT_KB" "$SAMPLES"

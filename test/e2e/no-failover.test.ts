@@ -2,6 +2,7 @@
 // itself, and never stops a healthy primary from serving.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster } from '../support/cluster.js';
+import { until } from '../support/until.js';
 import { Writer } from '../support/writer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -49,7 +50,19 @@ describe('no failover without a failure', () => {
     await w.waitForAcks(10, 5_000, c.member('node1').port);
     const events = await c.monitorQuery(`SELECT ruleid FROM pgautofailover.event WHERE ruleid IN ('N9','E8','A1')`);
     expect(events).toEqual([]);
+  }, 230_000);
+
+  it('the monitor service starts its Postgres again when the postmaster dies (postmaster.pid names a dead process)', async () => {
+    const before = c.postmasterPid('monitor');
+    expect(before).toBeGreaterThan(0);
+    c.killPostgres('monitor');
+    await until('a new monitor postmaster', () => c.postmasterPid('monitor'), (pid) => pid !== undefined && pid !== before, 60_000, 250);
+    await until('the monitor answering', () => c.monitorQuery<{ n: string }>('SELECT count(*) AS n FROM pgautofailover.node').catch(() => []), (r) => r[0]?.n === '2', 60_000, 500);
+    expect(c.logTail('monitor', 200)).toMatch(/The monitor Postgres is not running: starting it/);
+    await c.waitForStates({ node1: 'primary', node2: 'secondary' }, 30_000);
+    const events = await c.monitorQuery(`SELECT ruleid FROM pgautofailover.event WHERE ruleid IN ('N9','E8','A1')`);
+    expect(events).toEqual([]);
     await w.stop();
     expect(await w.missing()).toEqual([]);
-  }, 230_000);
+  }, 180_000);
 });

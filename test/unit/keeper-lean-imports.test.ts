@@ -1,5 +1,7 @@
 // The keeper's pg_ctl path (`pgaf run`: cli/run.ts) must not load pm2, zod or cosmiconfig:
-// they belong to plugin/ and config/cluster-config.ts. Walks the static imports.
+// they belong to plugin/ and config/cluster-config.ts; each service loads only its own role's
+// modules, and the monitor service not the creation code. Walks the static imports (what a
+// process imports stays in its memory for as long as it runs).
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,11 +31,34 @@ function closure(entry: string): { files: Set<string>; packages: Set<string> } {
   return { files, packages };
 }
 
+const has = (c: { files: Set<string> }, f: string) => c.files.has(resolve(ROOT, f));
+
 describe('keeper memory: the pg_ctl path stays lean', () => {
-  it('cli/run.ts (pgaf run) loads none of pm2, zod, cosmiconfig', () => {
-    const { packages, files } = closure('cli/run.ts');
-    expect(files.has(resolve(ROOT, 'keeper/pg/supervisor.ts'))).toBe(true);
-    for (const p of HEAVY) expect(packages.has(p), `${p} is imported on the keeper path`).toBe(false);
+  it('pgaf run (cli/run.ts, then the keeper or the monitor service) loads none of pm2, zod, cosmiconfig', () => {
+    for (const entry of ['cli/run.ts', 'keeper/service.ts', 'monitor-ext/service.ts']) {
+      const { packages } = closure(entry);
+      for (const p of HEAVY) expect(packages.has(p), `${p} is imported by ${entry}`).toBe(false);
+    }
+    expect(has(closure('keeper/service.ts'), 'keeper/pg/supervisor.ts')).toBe(true);
+  });
+  it('cli/run.ts imports the service of the node\'s role only when it runs it', () => {
+    const run = closure('cli/run.ts');
+    expect(has(run, 'keeper/service.ts')).toBe(false);
+    expect(has(run, 'monitor-ext/service.ts')).toBe(false);
+    expect(readFileSync(join(ROOT, 'cli/run.ts'), 'utf8')).toMatch(/await import\('\.\.\/keeper\/service\.js'\)/);
+  });
+  it('a keeper does not load the monitor service, the monitor neither the keeper loop nor its own creation code', () => {
+    expect(has(closure('keeper/service.ts'), 'monitor-ext/health/worker.ts')).toBe(false);
+    const monitor = closure('monitor-ext/service.ts');
+    expect(has(monitor, 'keeper/loop/run.ts')).toBe(false);
+    expect(has(monitor, 'monitor-ext/create-monitor.ts')).toBe(false);
+    expect(has(monitor, 'lib/ssl-files.ts')).toBe(false);
+  });
+  it('the PM2 module imports each role\'s service and creation code only for that role', () => {
+    const runner = closure('plugin/node-runner.ts');
+    for (const f of ['keeper/service.ts', 'keeper/create-node.ts', 'monitor-ext/service.ts', 'monitor-ext/create-monitor.ts']) {
+      expect(has(runner, f), `${f} is a static import of plugin/node-runner.ts`).toBe(false);
+    }
   });
   it('the PM2 module does load pm2 (sanity check of the walk)', () => {
     expect(closure('plugin/module.ts').packages.has('pm2')).toBe(true);
