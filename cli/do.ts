@@ -31,7 +31,7 @@ import { monitorConfigFromIni, monitorSocketTarget, requireNodeIni } from '../co
 import { postgresRunAs } from '../lib/pgbin.js';
 import type { PgTarget } from '../lib/pg-uri.js';
 import { localTarget, PINNED_SEARCH_PATH } from '../keeper/pg/local-sql.js';
-import { postmasterRunning } from '../keeper/pg/supervisor.js';
+import { postmasterRunning } from '../lib/postmaster-pid.js';
 
 const pgdataOption = { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' } as const;
 

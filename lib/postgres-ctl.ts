@@ -14,6 +14,7 @@ import { writeFileAs } from './atomic-file.js';
 import { withPeerMap, withSuperuserPeer } from './hba.js';
 import { editHbaFile, hbaFileOf } from './hba-file.js';
 import { childEnv } from './secrets.js';
+import { pidAlive, postmasterRunning, readPostmasterPid } from './postmaster-pid.js';
 
 import type { AuthMethod } from './auth-method.js';
 
@@ -22,7 +23,9 @@ export type { AuthMethod };
 export type StopMode = 'smart' | 'fast' | 'immediate';
 export type PgStatus = 'running' | 'stopped' | 'no-pgdata';
 
-const NOT_IN_STANDBY = /not in standby mode/;
+/** how often start and stop look at postmaster.pid while pg_ctl waits (pg_ctl: 100 ms) */
+const REACHED_POLL_MS = 10;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface RunResult {
   code: number;
@@ -187,7 +190,7 @@ export interface PostgresCtlOptions {
 
 /**
  * The one pg_ctl wrapper: verb methods over one data directory (initdb, start, stop, status,
- * reload, promote), for the CLI, the monitor and the keeper. The keeper's other tools
+ * reload), for the CLI, the monitor and the keeper. The keeper's other tools
  * (pg_basebackup, pg_rewind, pg_controldata, single-user recovery) extend it in keeper/pg/ctl.ts.
  */
 export class PostgresCtl {
@@ -269,41 +272,70 @@ export class PostgresCtl {
   async start(opts: { logFile: string; timeoutSec?: number; ownSession?: boolean }): Promise<void> {
     const secs = opts.timeoutSec ?? 60;
     this.log.info('Starting PostgreSQL', { pgdata: this.pgdata });
-    await this.mustRun(
-      'pg_ctl',
+    const launchedAt = Math.floor(Date.now() / 1000);
+    const res = await this.runUntil(
       ['-D', this.pgdata, '-l', opts.logFile, '-w', '-t', String(secs), 'start'],
       (secs + 10) * 1000,
-      `starting Postgres in ${this.pgdata} (see ${opts.logFile})`,
-      { detached: opts.ownSession, retryable: opts.ownSession },
+      () => {
+        // pg_ctl's own test: a postmaster started by this call, alive, accepting connections
+        const p = readPostmasterPid(this.pgdata);
+        return p !== undefined && p.startedAt >= launchedAt - 1 && (p.status === 'ready' || p.status === 'standby') && pidAlive(p.pid);
+      },
+      { detached: opts.ownSession },
     );
+    if (res && res.code !== 0) {
+      throw new PgCtl(`starting Postgres in ${this.pgdata} (see ${opts.logFile}) failed (pg_ctl exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`, {
+        retryable: opts.ownSession,
+      });
+    }
   }
 
   /** `pg_ctl stop -w -m mode`; a server that is not running is already stopped. */
   async stop(opts: { mode?: StopMode; timeoutSec?: number } = {}): Promise<'stopped' | 'was-stopped'> {
-    if ((await this.status()) !== 'running') return 'was-stopped';
+    if (!postmasterRunning(this.pgdata)) return 'was-stopped';
     const mode = opts.mode ?? 'fast';
     const secs = opts.timeoutSec ?? 60;
     this.log.info('Stopping PostgreSQL', { pgdata: this.pgdata, mode });
-    await this.mustRun(
-      'pg_ctl',
+    const res = await this.runUntil(
       ['-D', this.pgdata, '-m', mode, '-w', '-t', String(secs), 'stop'],
       (secs + 10) * 1000,
-      `stopping Postgres in ${this.pgdata}`,
+      // the postmaster removes its pid file last thing before it exits: pg_ctl's own test
+      () => !postmasterRunning(this.pgdata),
     );
+    if (res && res.code !== 0 && postmasterRunning(this.pgdata)) {
+      throw new PgCtl(`stopping Postgres in ${this.pgdata} failed (pg_ctl exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`);
+    }
     return 'stopped';
   }
 
-  /** `pg_ctl promote -w`; 'not-in-recovery' when the server already is a primary. */
-  async promote(timeoutSec = 60): Promise<'promoted' | 'not-in-recovery'> {
-    this.log.info('Promoting PostgreSQL', { pgdata: this.pgdata });
-    const res = await this.run('pg_ctl', ['-D', this.pgdata, '-w', '-t', String(timeoutSec), 'promote'], (timeoutSec + 10) * 1000, {
-      ok: (r) => r.code === 0 || NOT_IN_STANDBY.test(r.stderr),
-    });
-    if (res.code === 0) return 'promoted';
-    if (NOT_IN_STANDBY.test(res.stderr)) return 'not-in-recovery';
-    throw new PgCtl(`promoting Postgres in ${this.pgdata} failed (pg_ctl exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`, {
-      retryable: true,
-    });
+  /**
+   * Runs `pg_ctl args` and resolves as soon as `reached()` holds, checked every 10 ms, or when
+   * pg_ctl ends, whichever comes first (undefined in the first case). pg_ctl's own -w wait
+   * looks at the same files only every 100 ms, and those 100 ms sit in every switchover and
+   * failover. A pg_ctl still running then ends on its own; runProgram logs it if it fails.
+   */
+  private async runUntil(
+    args: string[],
+    timeoutMs: number,
+    reached: () => boolean,
+    extra: { detached?: boolean; ok?: (r: RunResult) => boolean } = {},
+  ): Promise<RunResult | undefined> {
+    const run = this.run('pg_ctl', args, timeoutMs, extra);
+    let ended = false;
+    const done = run.then(
+      (r) => ((ended = true), r),
+      (err: unknown) => {
+        ended = true;
+        throw err;
+      },
+    );
+    done.catch(() => undefined); // rejections are handled below or by the race's loser
+    while (!ended) {
+      if (reached()) return undefined;
+      const r = await Promise.race([done, sleep(REACHED_POLL_MS).then(() => undefined)]);
+      if (r) return r;
+    }
+    return done;
   }
 
   /** `pg_ctl reload`: re-read postgresql.conf and pg_hba.conf. */

@@ -19,7 +19,7 @@ import { tcpTestMode, testModeWarning, usesTcpLocally } from '../lib/test-mode.j
 import { readFileSync } from 'node:fs';
 import { writeFileAs } from '../lib/atomic-file.js';
 import { MONITOR_SETTING_NAMES } from './settings.js';
-import { postmasterRunning } from '../keeper/pg/supervisor.js';
+import { postmasterRunning } from '../lib/postmaster-pid.js';
 
 const SUPERVISE_EVERY_MS = 2_000;
 

@@ -8,7 +8,8 @@ import pm2 from 'pm2';
 import { PgCtl } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { OsUser } from '../lib/pgbin.js';
-import { pidAlive, postmasterRunning, readPostmasterPid, type PostgresSupervisor } from '../keeper/pg/supervisor.js';
+import { pidAlive, postmasterRunning, readPostmasterPid } from '../lib/postmaster-pid.js';
+import type { PostgresSupervisor } from '../keeper/pg/supervisor.js';
 
 /** pm2 kill_timeout: time for a fast shutdown (checkpoint) before SIGKILL. */
 export const POSTGRES_KILL_TIMEOUT_MS = 60_000;
@@ -115,20 +116,23 @@ export class Pm2Supervisor implements PostgresSupervisor {
   /** Until postmaster.pid says ready (or standby) for a live PM2-started postmaster. */
   private async waitReady(timeoutSec: number): Promise<void> {
     const deadline = Date.now() + timeoutSec * 1000;
-    for (;;) {
+    // postmaster.pid every 10 ms (a failover waits on it), PM2 about every 100 ms
+    for (let i = 0; ; i++) {
       const p = readPostmasterPid(this.o.pgdata);
       if (p && pidAlive(p.pid) && (p.status === 'ready' || p.status === 'standby')) return;
-      const app = await describeApp(this.o.appName);
-      if (!app || (app.status !== 'online' && app.status !== 'launching')) {
-        throw new PgCtl(`Postgres (PM2 app ${this.o.appName}) exited while starting (status ${app?.status ?? 'gone'})`, {
-          retryable: true,
-          hint: `see pm2 logs ${this.o.appName}`,
-        });
+      if (i % 10 === 0) {
+        const app = await describeApp(this.o.appName);
+        if (!app || (app.status !== 'online' && app.status !== 'launching')) {
+          throw new PgCtl(`Postgres (PM2 app ${this.o.appName}) exited while starting (status ${app?.status ?? 'gone'})`, {
+            retryable: true,
+            hint: `see pm2 logs ${this.o.appName}`,
+          });
+        }
       }
       if (Date.now() > deadline) {
         throw new PgCtl(`Postgres (PM2 app ${this.o.appName}) did not become ready within ${timeoutSec}s`, { retryable: true });
       }
-      await sleep(100);
+      await sleep(10);
     }
   }
 
@@ -153,7 +157,7 @@ export class Pm2Supervisor implements PostgresSupervisor {
     const deadline = Date.now() + (this.o.stopSec ?? 60) * 1000;
     while (pidAlive(p.pid)) {
       if (Date.now() > deadline) throw new PgCtl(`Postgres (pid ${p.pid}) did not stop within ${this.o.stopSec ?? 60}s`, { retryable: true });
-      await sleep(100);
+      await sleep(10);
     }
   }
 

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { readStateFile } from '../keeper/state/state-file.js';
 import { parseLsn } from '../lib/lsn.js';
-import { readPostmasterPid, pidAlive } from '../keeper/pg/supervisor.js';
+import { readPostmasterPid, pidAlive } from '../lib/postmaster-pid.js';
 import { BadArgs } from '../lib/errors.js';
 import { currentState, type NodeStateRow } from '../lib/monitor-queries.js';
 import { parsePgUri, type PgTarget } from '../lib/pg-uri.js';

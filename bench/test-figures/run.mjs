@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const FILES = ['test/unit/proxy.test.ts', 'test/e2e/monitor-disabled.test.ts'];
+const FILES = ['test/unit/proxy.test.ts', 'test/e2e/monitor-disabled.test.ts', 'test/e2e/haproxy.test.ts'];
 
 const dir = mkdtempSync(join(tmpdir(), 'pgaf-figures-'));
 const out = join(dir, 'figures.jsonl');

@@ -35,6 +35,8 @@ import type { PostgresSupervisor } from './supervisor.js';
 export type { PgLocalPostgresOptions } from './node.js';
 
 const POLL_MS = 100;
+/** how often a promotion or a wait for replay looks (a switchover waits on both) */
+const REPLAY_POLL_MS = 10;
 
 export class PgLocalPostgres implements LocalPostgres {
   readonly pgdata: string;
@@ -161,24 +163,48 @@ export class PgLocalPostgres implements LocalPostgres {
     return this.local(sql.walReceiverConninfo);
   }
 
-  /** `pg_ctl promote -w`; nothing to do on a running primary. */
+  /**
+   * Promotes this standby: pg_promote() without its own wait (which looks only every 100 ms),
+   * then pg_is_in_recovery() every 10 ms until the server takes writes: every switchover and
+   * failover waits on this. Nothing to do on a running primary.
+   */
   async promote(): Promise<void> {
     if ((await this.isRunning()) && !(await this.local(sql.isInRecovery))) {
       this.node.log.info('Postgres is not in recovery: nothing to promote');
       return;
     }
-    const res = await this.ctl.promote(this.node.o.timeouts?.startSec ?? 60);
-    if (res === 'not-in-recovery') this.node.log.info('Postgres is not in recovery: nothing to promote');
+    const timeoutSec = this.node.o.timeouts?.startSec ?? 60;
+    this.node.log.info('Promoting PostgreSQL', { pgdata: this.node.pgdata });
+    const promoted = await this.local(async (q) => {
+      if (await sql.isInRecovery(q)) await sql.promoteNoWait(q);
+      const deadline = Date.now() + timeoutSec * 1000;
+      while (await sql.isInRecovery(q)) {
+        if (Date.now() >= deadline) return false;
+        await sleep(REPLAY_POLL_MS);
+      }
+      return true;
+    });
+    if (!promoted) throw new PgCtl(`Postgres in ${this.node.pgdata} was still in recovery ${timeoutSec}s after pg_promote()`, { retryable: true });
   }
 
   async checkpoint(): Promise<void> {
     await this.local(sql.checkpoint);
   }
 
+  /**
+   * Until this standby replayed `lsn` (true) or `timeoutMs` passed (false). A promotion waits
+   * on it, so it looks every 10 ms, over one connection while the server answers.
+   */
   async waitForReplay(lsn: string, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const ok = await this.local((q) => sql.replayReached(q, lsn)).catch((err: Error) => {
+      const ok = await this.local(async (q) => {
+        for (;;) {
+          if (await sql.replayReached(q, lsn)) return true;
+          if (Date.now() >= deadline) return false;
+          await sleep(REPLAY_POLL_MS);
+        }
+      }).catch((err: Error) => {
         this.node.log.debug(`Cannot read the replay LSN yet: ${err.message}`);
         return false;
       });

@@ -26,6 +26,11 @@ export async function isInRecovery(q: Query): Promise<boolean> {
   return r?.r === true;
 }
 
+/** Asks the startup process to end recovery, without waiting for it (the caller polls). */
+export async function promoteNoWait(q: Query): Promise<void> {
+  await q('SELECT pg_promote(wait => false)');
+}
+
 /** The connection string of the WAL receiver while it streams (password hidden by Postgres). */
 export async function walReceiverConninfo(q: Query): Promise<string | undefined> {
   const [r] = await q<{ conninfo: string | null }>("SELECT conninfo FROM pg_stat_wal_receiver WHERE status = 'streaming'");

@@ -99,20 +99,24 @@ export class NodeSettings implements PgSettings, PgStandbySetup {
 
   /** ALTER SYSTEM, reload, and wait until our session sees the value. */
   private async alterAndReload(name: string, value: string, timeoutMs = 10_000): Promise<void> {
-    await this.node.local(async (q) => {
+    const changed = await this.node.local(async (q) => {
       await sql.alterSystem(q, name, value);
+      // already in effect (a standby's empty synchronous_standby_names before a promotion):
+      // the file now says the same, no reload to wait for
+      if ((await sql.showSetting(q, name)) === value) return false;
       await sql.reloadConf(q);
       const deadline = Date.now() + timeoutMs;
       let seen = await sql.showSetting(q, name);
       while (seen !== value && Date.now() < deadline) {
-        await sleep(50);
+        await sleep(5); // a backend applies a reload between two statements: a few ms
         seen = await sql.showSetting(q, name);
       }
       if (seen !== value) {
         throw new PgSql(`${name} is still "${seen}" after ALTER SYSTEM and a reload (wanted "${value}")`, { retryable: true });
       }
+      return true;
     });
-    this.node.log.info(`Set ${name}`, { value });
+    if (changed) this.node.log.info(`Set ${name}`, { value });
   }
 
   async setSynchronousStandbyNames(value: string): Promise<void> {

@@ -16,7 +16,8 @@ import type { PgProcess } from '../fsm/context.js';
 import { KeeperCtl } from './ctl.js';
 import type { HbaLevel } from './hba-plan.js';
 import * as sql from './local-sql.js';
-import { PgCtlSupervisor, postmasterRunning, type PostgresSupervisor } from './supervisor.js';
+import { pidAlive, postmasterRunning, readPostmasterPid } from '../../lib/postmaster-pid.js';
+import { PgCtlSupervisor, type PostgresSupervisor } from './supervisor.js';
 
 export interface PgLocalPostgresOptions {
   pgdata: string;
@@ -92,9 +93,19 @@ export class PgNode implements PgProcess {
     chownNoFollow(dir, this.o.runAs);
   }
 
-  /** `pg_ctl reload` when the server runs (a stopped one reads its files when it starts). */
+  /**
+   * A reload when the server runs (a stopped one reads its files when it starts): SIGHUP to the
+   * postmaster, as `pg_ctl reload` sends it, without spawning pg_ctl (a promotion waits on it);
+   * pg_ctl when we may not signal it.
+   */
   async reloadIfRunning(): Promise<void> {
-    if (await this.isRunning()) await this.ctl.reload();
+    const p = readPostmasterPid(this.pgdata);
+    if (!p || !pidAlive(p.pid)) return;
+    try {
+      process.kill(p.pid, 'SIGHUP');
+    } catch {
+      await this.ctl.reload();
+    }
   }
 
   hasData(): boolean {

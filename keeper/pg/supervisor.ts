@@ -2,8 +2,7 @@
 // Two implementations behind one interface: PgCtlSupervisor here (a detached `pg_ctl start`,
 // for `pgaf run` in a terminal and for tests) and plugin/pm2-supervisor.ts (a PM2 app, module
 // mode). This file must not import pm2: the keeper's pg_ctl path stays lean.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { postmasterRunning } from '../../lib/postmaster-pid.js';
 import type { KeeperCtl } from './ctl.js';
 
 export interface PostgresSupervisor {
@@ -15,41 +14,6 @@ export interface PostgresSupervisor {
   stop(mode: 'fast' | 'immediate'): Promise<void>;
   /** postmaster.pid names a live process. */
   isRunning(): Promise<boolean>;
-}
-
-export interface PostmasterPid {
-  pid: number;
-  /** line 8 of postmaster.pid: starting, stopping, ready, standby (PG ≥ 10) */
-  status: string;
-}
-
-/** postmaster.pid read, or undefined when absent or unreadable. */
-export function readPostmasterPid(pgdata: string): PostmasterPid | undefined {
-  let text: string;
-  try {
-    text = readFileSync(join(pgdata, 'postmaster.pid'), 'utf8');
-  } catch {
-    return undefined;
-  }
-  const lines = text.split('\n');
-  const pid = Number(lines[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  return { pid, status: (lines[7] ?? '').trim() };
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Like `pg_ctl status` without spawning it: postmaster.pid names a live process. */
-export function postmasterRunning(pgdata: string): boolean {
-  const p = readPostmasterPid(pgdata);
-  return p !== undefined && pidAlive(p.pid);
 }
 
 /** The pg_ctl supervisor: `pg_ctl start -w` in its own session, `pg_ctl stop -m mode`. */

@@ -13,6 +13,7 @@ import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
 import { Haproxy, haproxyConfigFor } from '../support/haproxy.js';
 import { recordFigure } from '../support/figures.js';
 import { freePort } from '../support/postgres.js';
+import { PromotionWatch, type PromotionTimes } from '../support/promotion-watch.js';
 import { until } from '../support/until.js';
 
 async function http(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
@@ -31,6 +32,13 @@ async function writeThrough(port: number, user: string, label: string): Promise<
   } finally {
     await c.end().catch(() => undefined);
   }
+}
+
+/** Figures, not checks (bench/test-figures prints them): from the new primary opening writes to its /primary and to HAProxy. */
+function recordPromotion(what: string, t: PromotionTimes): void {
+  recordFigure(`haproxy ${what}: new primary out of recovery -> it opens writes`, t.promotedAt - t.outOfRecoveryAt, 'ms');
+  recordFigure(`haproxy ${what}: new primary opens writes -> its keeper's /primary answers 200`, t.endpointAt - t.promotedAt, 'ms');
+  recordFigure(`haproxy ${what}: new primary opens writes -> first write through HAProxy lands on it`, t.routedAt - t.promotedAt, 'ms');
 }
 
 describe('HAProxy routes to the primary by the keepers\' /primary endpoint', () => {
@@ -75,6 +83,12 @@ describe('HAProxy routes to the primary by the keepers\' /primary endpoint', () 
     const lagged = await http(httpPort.node2!, '/replica?lag=16MB');
     expect(lagged.status, lagged.body).toBe(200);
     expect((await http(httpPort.node2!, '/sync')).status).toBe(200);
+    expect((await http(httpPort.node1!, '/sync')).status).toBe(503);
+    expect((await http(httpPort.node1!, '/read-only')).status).toBe(200);
+    expect((await http(httpPort.node2!, '/read-only', 'HEAD')).status).toBe(200);
+    expect((await http(httpPort.node2!, '/primary', 'HEAD')).status).toBe(503);
+    expect((await http(httpPort.node2!, '/health')).status).toBe(200);
+    expect((await http(httpPort.node2!, '/liveness')).status).toBe(200);
     expect((await http(httpPort.node1!, '/health', 'HEAD')).status).toBe(200);
     expect((await http(httpPort.node1!, '/liveness', 'OPTIONS')).status).toBe(200);
     expect((await http(httpPort.node1!, '/primary', 'POST')).status).toBe(405);
@@ -93,9 +107,18 @@ describe('HAProxy routes to the primary by the keepers\' /primary endpoint', () 
   }, 360_000);
 
   it('follows a switchover: writes go to the new primary, hooks fire on both nodes, metrics count it', async () => {
-    const r = await c.cli('node1', ['perform', 'switchover', '--formation', 'default', '--group', '0'], 30_000);
-    expect(r.code, r.stderr).toBe(0);
-    await c.waitForStates({ node1: 'secondary', node2: 'primary' }, 60_000);
+    const watch = new PromotionWatch({
+      user: c.superuser, pgPort: c.member('node2').port, httpPort: httpPort.node2!, proxyPort: writePort,
+      writeThrough: (p) => writeThrough(p, c.superuser, 'during switchover'),
+    });
+    try {
+      const r = await c.cli('node1', ['perform', 'switchover', '--formation', 'default', '--group', '0'], 30_000);
+      expect(r.code, r.stderr).toBe(0);
+      await c.waitForStates({ node1: 'secondary', node2: 'primary' }, 60_000);
+      recordPromotion('switchover', await watch.times(20_000));
+    } finally {
+      watch.stop();
+    }
     const took = await until('a write through HAProxy to node2', () => writeThrough(writePort, c.superuser, 'after switchover'), (p) => p === c.member('node2').port, 20_000);
     expect(took).toBe(c.member('node2').port);
     // hooks: node2 became primary (on_primary, with JSON on stdin), node1 stopped being one
@@ -117,7 +140,7 @@ describe('HAProxy routes to the primary by the keepers\' /primary endpoint', () 
     expect(metrics).toMatch(/^pgaf_monitor_last_contact_age_seconds\{[^}]*\} \d/m);
     expect(metrics).toMatch(/^pgaf_hook_runs_total\{hook="on_primary",result="ok"\} 1$/m);
     expect((await http(httpPort.node1!, '/metrics')).body).toMatch(/^pgaf_demotions_total 1$/m);
-  }, 150_000);
+  }, 180_000);
 
   it('holds a promotion back while the fencing hook fails, then routes to the new primary once it is promoted', async () => {
     const allow = join(hookDir, 'allow-promote');
@@ -130,15 +153,24 @@ describe('HAProxy routes to the primary by the keepers\' /primary endpoint', () 
     expect((await http(httpPort.node1!, '/primary')).status).toBe(503);
     expect(c.logTail('node1', 200)).toMatch(/Hook pre_promote \(test\) for stop_replication -> wait_primary failed with exit code 1 in \d+ ms: the promotion is cancelled\./);
 
-    writeFileSync(allow, '');
-    await c.waitFor('node1 promoted', (s) => s.some((n) => n.nodename === 'node1' && n.reportedstate === 'wait_primary'), 30_000);
-    const promotedAt = Date.now();
+    const watch = new PromotionWatch({
+      user: c.superuser, pgPort: c.member('node1').port, httpPort: httpPort.node1!, proxyPort: writePort,
+      writeThrough: (p) => writeThrough(p, c.superuser, 'during failover'),
+    });
+    try {
+      writeFileSync(allow, '');
+      await c.waitFor('node1 promoted', (s) => s.some((n) => n.nodename === 'node1' && n.reportedstate === 'wait_primary'), 30_000);
+      recordPromotion('failover', await watch.times(20_000));
+    } finally {
+      watch.stop();
+    }
     const took = await until('a write through HAProxy to node1', () => writeThrough(writePort, c.superuser, 'after failover'), (p) => p === c.member('node1').port, 20_000);
     expect(took).toBe(c.member('node1').port);
-    // a figure, not a check (bench/test-figures prints it): promotion seen by the monitor -> first write through HAProxy
-    recordFigure('haproxy: first write through HAProxy after the monitor saw the promotion', Date.now() - promotedAt, 'ms');
+    // the hooks fired on the failover too: node1's on_primary got the promotion on stdin
+    await until('on_primary of node1', async () => readdirSync(hookDir), (f) => f.includes('on_primary-node1-wait_primary.json'), 20_000);
+    expect(JSON.parse(readFileSync(join(hookDir, 'on_primary-node1-wait_primary.json'), 'utf8'))).toMatchObject({ hook: 'on_primary', node: 'node1', old_state: 'stop_replication', new_state: 'wait_primary', new_role: 'primary' });
     const metrics = (await http(httpPort.node1!, '/metrics')).body;
     expect(metrics).toMatch(/^pgaf_promotions_cancelled_total [1-9]\d*$/m);
     expect(metrics).toMatch(/^pgaf_promotions_total 1$/m);
-  }, 150_000);
+  }, 200_000);
 });

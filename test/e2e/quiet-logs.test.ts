@@ -126,6 +126,6 @@ describe('quiet logs on a self-signed SSL cluster', () => {
     const tools = all.filter((p) => /^(openssl|initdb|pg_ctl|pg_basebackup|pg_rewind): /.test(p.sentence));
     expect(tools.length).toBeGreaterThan(0);
     expect(new Set(tools.map((p) => p.level))).toEqual(new Set(['DEBUG']));
-    expect(all.some((p) => p.level === 'DEBUG' && /^openssl: .*\+\+\+/.test(p.sentence))).toBe(true);
+    expect(all.some((p) => p.level === 'DEBUG' && /^openssl: /.test(p.sentence))).toBe(true);
   });
 });

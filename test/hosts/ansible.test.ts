@@ -68,7 +68,7 @@ describe('the Ansible example, run by ansible-playbook against container hosts',
     const r = await lab.play();
     expectNoFailure(r);
     expect(changedHosts(r), detail(r)).toEqual([]);
-  }, 600_000);
+  }, 660_000);
 
   it("autoctl_node's password is in no process list, log or cluster file", async () => {
     for (const h of HOSTS) {
@@ -91,7 +91,7 @@ describe('the Ansible example, run by ansible-playbook against container hosts',
     expect(changedHosts(r), detail(r)).toEqual(['db-mon']);
     expect(await lab.host('db-mon').run(['cat', '/etc/pgaf/cluster.yaml'])).toBe(before);
     expect(await lab.settings()).toEqual(settings);
-  }, 600_000);
+  }, 660_000);
 
   itFull("a candidate priority changed in the inventory changes exactly that on the monitor, and restarts nothing", async () => {
     const pids = Object.fromEntries(await Promise.all(HOSTS.map(async (h) => [h.name, await lab.pids(h.name)] as const)));
@@ -103,7 +103,7 @@ describe('the Ansible example, run by ansible-playbook against container hosts',
     // the same settings with db-2's priority 50 → 40, and nothing else
     expect(await lab.settings()).toEqual(withPriority(before, 'db-2', '40'));
     for (const h of HOSTS) expect(await lab.pids(h.name), `${h.name}: Postgres and the module keep their pids`).toEqual(pids[h.name]);
-  }, 600_000);
+  }, 660_000);
 
   itFull("a run after the primary's host died keeps the new roles; the old primary rejoins with its own data", async () => {
     const oldData = await lab.host('db-1').run(['stat', '-c', '%i', PGDATA]);
@@ -133,5 +133,5 @@ describe('the Ansible example, run by ansible-playbook against container hosts',
     expect(changedHosts(r2), detail(r2)).toEqual([]);
     expect(await lab.roles()).toEqual({ primary: 'db-2', secondaries: ['db-1'] });
     expect((await lab.pids('db-2')).postgres).toBe(newPrimaryPid);
-  }, 900_000);
+  }, 1_800_000);
 });

@@ -165,7 +165,7 @@ export class AnsibleLab {
   }
 
   /** One ansible-playbook run of the example's play, with the vault. */
-  async play(extra: string[] = [], timeoutMs = 900_000): Promise<PlayRun> {
+  async play(extra: string[] = [], timeoutMs = 600_000): Promise<PlayRun> {
     const args = ['-i', 'inventory.ini', '-i', 'containers.ini', '--vault-password-file', '.vault-pass', ...extra, 'playbook.yml'];
     const r = await run('ansible-playbook', args, { cwd: this.dir, env: this.env(), timeoutMs });
     const res = parsePlayOutput(r.code, r.stdout, r.stderr);

@@ -1,0 +1,36 @@
+// postmaster.pid, read without spawning pg_ctl: who runs a data directory, since when, and
+// in which status (line 8: starting, stopping, ready, standby).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isAlive } from './pid-file.js';
+
+export interface PostmasterPid {
+  pid: number;
+  /** line 3: the postmaster's start time, in seconds since the epoch */
+  startedAt: number;
+  /** line 8 of postmaster.pid: starting, stopping, ready, standby (PG ≥ 10) */
+  status: string;
+}
+
+/** postmaster.pid read, or undefined when absent or unreadable. */
+export function readPostmasterPid(pgdata: string): PostmasterPid | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(pgdata, 'postmaster.pid'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = text.split('\n');
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  return { pid, startedAt: Number(lines[2]) || 0, status: (lines[7] ?? '').trim() };
+}
+
+/** kill(pid, 0) succeeds, or says the process is another user's. */
+export const pidAlive = isAlive;
+
+/** Like `pg_ctl status` without spawning it: postmaster.pid names a live process. */
+export function postmasterRunning(pgdata: string): boolean {
+  const p = readPostmasterPid(pgdata);
+  return p !== undefined && pidAlive(p.pid);
+}
