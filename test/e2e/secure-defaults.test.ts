@@ -303,10 +303,11 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
     expect(show.stderr).toMatch(/password authentication failed for user "autoctl_node"/);
     expect(show.stdout).toBe('');
     const pgdata = join(dir, 'pgdata');
+    // a refused login is retried for 30 s (LOGIN_REFUSED_GRACE_MS), then it is the error
     const create = await runCli(
       ['create', 'postgres', '--pgdata', pgdata, '--pgport', String(await freePort()), '--hostname', '127.0.0.1', '--name', 'node9', '--monitor', uri],
       env,
-      60_000,
+      90_000,
     );
     expect(create.code, create.stderr).toBe(6);
     expect(create.stderr).toMatch(/password authentication failed for user "autoctl_node"/);
@@ -314,7 +315,7 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
     // nothing on disk: no PGDATA, no config, no state, no run directory
     expect(readdirSync(dir)).toEqual([]);
     expect(await c.monitorQuery<{ n: number }>('SELECT count(*)::int AS n FROM pgautofailover.node')).toEqual(nodesBefore);
-  }, 120_000);
+  }, 200_000);
 });
 
 describe('explicit --auth trust and --no-ssl: warned at create and at every start', () => {
