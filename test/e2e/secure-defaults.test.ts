@@ -295,6 +295,8 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
       XDG_CONFIG_HOME: join(dir, 'config'),
       XDG_DATA_HOME: join(dir, 'share'),
       XDG_RUNTIME_DIR: join(dir, 'run'),
+      // the CLI's start-up cache (cli/startup-cache.ts) is not node state: kept out of the folder checked below
+      XDG_CACHE_HOME: join(c.base, 'wrong-cache'),
     };
     const uri = `postgres://autoctl_node@127.0.0.1:${c.monitor.port}/pg_auto_failover?sslmode=require`;
     const nodesBefore = await c.monitorQuery<{ n: number }>('SELECT count(*)::int AS n FROM pgautofailover.node');
