@@ -39,10 +39,15 @@ const result = await esbuild.build({
   metafile: true,
 });
 // a real import() would need a module loader the code-cached script does not have
-const text = (await import('node:fs')).readFileSync(outfile, 'utf8');
+const fs = await import('node:fs');
+const text = fs.readFileSync(outfile, 'utf8');
 if (/\bimport\(/.test(text.replace(/\/\/.*$/gm, ''))) {
   process.stderr.write('bundle-cli: the bundle still contains an import(): cli/fast-load.ts cannot run it\n');
   process.exit(1);
 }
+// the bundle's content hash, last line: the code cache's key (V8 checks only the source length,
+// and npm pack gives every file the same mtime, so path, size and mtime cannot tell two versions apart)
+const sha = (await import('node:crypto')).createHash('sha256').update(text).digest('hex');
+fs.appendFileSync(outfile, `\n//# pgaf-bundle-sha256=${sha}\n`);
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 process.stdout.write(`bundle-cli: ${outfile} (${Math.round(bytes / 1024)} kB, ${Object.keys(result.metafile.inputs).length} modules)\n`);

@@ -5,8 +5,8 @@
 //
 // The code cache is a file per command in $XDG_CACHE_HOME/pgaf (else ~/.cache/pgaf), written after
 // the first call of that command. V8 checks a cache against the source's length only, so each
-// file starts with a key naming the bundle's identity (real path, size, mtime), Node's version
-// and its flags: a rebuilt bundle or another Node never runs stale bytecode. A cache is used only
+// file starts with a key naming the bundle (real path, length, content hash written by the
+// build), Node's version and its flags: a rebuilt bundle or another Node never runs stale bytecode. A cache is used only
 // when the file and its directory are ours and nobody else can write them (bytecode is code).
 // Without a bundle (sources run by tsx, a build without esbuild), or with a bundle older than
 // dist/cli/fast.js (tsc ran alone since), the ES modules run as before.
@@ -20,16 +20,25 @@ import type { FastInvocation } from './fast.js';
 
 type FastModule = typeof import('./fast.js');
 
-/** The bundle beside this module when it is newer than the tsc output it was built from. */
-export function usableBundle(dir: string): { path: string; identity: string } | undefined {
+/** The bundle beside this module when it is at least as new as the tsc output it was built from. */
+export function usableBundle(dir: string): { path: string } | undefined {
   try {
     const path = realpathSync(join(dir, 'fast.bundle.cjs'));
-    const b = statSync(path);
-    if (b.mtimeMs < statSync(join(dir, 'fast.js')).mtimeMs) return undefined;
-    return { path, identity: `${path}:${b.size}:${b.mtimeMs}` };
+    if (statSync(path).mtimeMs < statSync(join(dir, 'fast.js')).mtimeMs) return undefined;
+    return { path };
   } catch {
     return undefined;
   }
+}
+
+/**
+ * What identifies a bundle's source for its code cache: its path and the content hash that
+ * bin/bundle-cli.mjs writes as its last line (npm pack gives every file the same mtime, and V8
+ * checks only the source's length); undefined without one: no cache.
+ */
+export function bundleIdentity(path: string, source: string): string | undefined {
+  const m = /\/\/# pgaf-bundle-sha256=([0-9a-f]{64})\n?$/.exec(source.slice(-100));
+  return m ? `${path}:${source.length}:${m[1]}` : undefined;
 }
 
 /** The code cache directory: $XDG_CACHE_HOME/pgaf, else ~/.cache/pgaf, else none. */
@@ -104,11 +113,12 @@ export async function runFastLoaded(argv: string[], f: FastInvocation, argv1: st
   const here = dirname(fileURLToPath(import.meta.url));
   const bundle = usableBundle(here);
   if (!bundle) return (await import('./fast.js')).runFast(f, argv1);
-  const dir = codeCacheDir();
-  const file = dir ? codeCacheFile(dir, f.command.words) : undefined;
-  const key = codeCacheKey(bundle.identity);
-  const cachedData = file ? readCodeCache(file, key) : undefined;
   const source = readFileSync(bundle.path, 'utf8');
+  const identity = bundleIdentity(bundle.path, source);
+  const dir = identity ? codeCacheDir() : undefined;
+  const file = dir ? codeCacheFile(dir, f.command.words) : undefined;
+  const key = codeCacheKey(identity ?? '');
+  const cachedData = file ? readCodeCache(file, key) : undefined;
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: bundle.path,
     cachedData,

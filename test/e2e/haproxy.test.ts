@@ -83,6 +83,12 @@ describe('HAProxy routes to the primary by the keepers\' /primary endpoint', () 
     const lagged = await http(httpPort.node2!, '/replica?lag=16MB');
     expect(lagged.status, lagged.body).toBe(200);
     expect((await http(httpPort.node2!, '/sync')).status).toBe(200);
+    expect((await http(httpPort.node1!, '/sync')).status).toBe(503);
+    expect((await http(httpPort.node1!, '/read-only')).status).toBe(200);
+    expect((await http(httpPort.node2!, '/read-only', 'HEAD')).status).toBe(200);
+    expect((await http(httpPort.node2!, '/primary', 'HEAD')).status).toBe(503);
+    expect((await http(httpPort.node2!, '/health')).status).toBe(200);
+    expect((await http(httpPort.node2!, '/liveness')).status).toBe(200);
     expect((await http(httpPort.node1!, '/health', 'HEAD')).status).toBe(200);
     expect((await http(httpPort.node1!, '/liveness', 'OPTIONS')).status).toBe(200);
     expect((await http(httpPort.node1!, '/primary', 'POST')).status).toBe(405);

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { codeCacheDir, codeCacheFile, codeCacheKey, readCodeCache, usableBundle, writeCodeCache } from '../../cli/fast-load.js';
+import { bundleIdentity, codeCacheDir, codeCacheFile, codeCacheKey, readCodeCache, usableBundle, writeCodeCache } from '../../cli/fast-load.js';
 
 const dirs: string[] = [];
 const scratch = () => {
@@ -23,9 +23,21 @@ describe('usableBundle', () => {
     writeFileSync(join(d, 'fast.bundle.cjs'), 'y');
     utimesSync(join(d, 'fast.js'), 1000, 1000);
     utimesSync(join(d, 'fast.bundle.cjs'), 2000, 2000);
-    expect(usableBundle(d)?.identity).toMatch(/fast\.bundle\.cjs:1:2000000$/);
+    expect(usableBundle(d)?.path).toMatch(/fast\.bundle\.cjs$/);
+    utimesSync(join(d, 'fast.js'), 2000, 2000); // npm pack: every file the same mtime
+    expect(usableBundle(d)).toBeDefined();
     utimesSync(join(d, 'fast.js'), 3000, 3000);
     expect(usableBundle(d)).toBeUndefined();
+  });
+
+  it('names a bundle by its content hash: same length, other content, other identity; no hash, no cache', () => {
+    const h1 = 'a'.repeat(64);
+    const h2 = 'b'.repeat(64);
+    const a = bundleIdentity('/b.cjs', `code\n//# pgaf-bundle-sha256=${h1}\n`);
+    const b = bundleIdentity('/b.cjs', `code\n//# pgaf-bundle-sha256=${h2}\n`);
+    expect(a).toContain(h1);
+    expect(a).not.toBe(b);
+    expect(bundleIdentity('/b.cjs', 'code without a hash')).toBeUndefined();
   });
 });
 
