@@ -33,7 +33,7 @@ function app(name, role, port) {
   return {
     name: `pgaf-${name}`,
     script: join(__dirname, 'dist', 'plugin', 'module.js'),
-    node_args: '--max-semi-space-size=1 --no-opt --no-sparkplug --optimize-for-size', // the flags of the pgaf shebang: flat, smaller memory (cli/main.ts)
+    node_args: '--max-semi-space-size=1 --optimize-for-size', // the flags of the pgaf shebang: flat, smaller memory (cli/main.ts)
     cwd: __dirname,
     kill_timeout: 5000,
     max_memory_restart: '300M',

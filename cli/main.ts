@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --no-opt --no-sparkplug --optimize-for-size
+#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size
 // The pgaf program (also installed as pg_autoctl). `run` and `create postgres … --run`, which
 // become the long-running keeper or monitor service, take a lean path that loads neither
 // yargs nor the other commands (a keeper's memory counts); so do the hot read commands of
@@ -12,13 +12,12 @@
 // the live data (6-7 MB here) before a full collection, and keeps the pages: a service's resident
 // memory climbed 7-8 MB in its first 10-20 minutes and stayed there (bench/soak's in-process
 // samples: old space committed 7 → 14 MB, live data flat). With it, V8 collects at ~1.3× and the
-// heap stays at 8-9 MB.
-// --no-opt --no-sparkplug: no optimizing or baseline compiler. A keeper's or a monitor's work
-// is a few queries every 500 ms; the interpreter runs it for about 0.2 % of a core more per
-// process. With TurboFan, the monitor's memory outside the V8 heap kept growing as it compiled
-// more hot functions, and the compilers' own code cost ~5 MB of resident memory in every
-// process. Short commands take about the same CPU (±10 %) and peak 1-9 MB lower.
-// Not --lite-mode/--jitless: they disable WebAssembly, which Node's fetch() (webhooks) needs.
+// heap stays at 10-11 MB committed.
+// Not --no-opt --no-sparkplug (interpreter only): 8 MB less RSS and no compiled-code growth,
+// but about 0.2 % of a core more per process, and under a loaded machine a switchover's write
+// gap went 0.64 → 1.23 s and a rejoin 4.0 → 7.0 s (bench/failover, docs/benchmarks.md).
+// Not --lite-mode/--jitless either: they disable WebAssembly, which Node's fetch() (webhooks)
+// needs.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

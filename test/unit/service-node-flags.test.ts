@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const EXPECTED = ['--max-semi-space-size=1', '--no-opt', '--no-sparkplug', '--optimize-for-size'];
+const EXPECTED = ['--max-semi-space-size=1', '--optimize-for-size'];
 
 function shebangFlags(): string[] {
   const first = readFileSync(join(ROOT, 'cli', 'main.ts'), 'utf8').split('\n')[0]!;
