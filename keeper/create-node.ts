@@ -172,19 +172,34 @@ export function loginRefused(err: unknown): boolean {
 }
 
 /**
+ * How long a refused login is retried: a monitor being created accepts connections a few
+ * seconds before its database, its autoctl_node password and its HBA rules exist.
+ */
+export const LOGIN_REFUSED_GRACE_MS = 30_000;
+
+/**
  * Registers with the monitor, retrying while it says "retry registering" (no primary ready
- * yet) or cannot be reached; a refused login is an error at once.
+ * yet) or cannot be reached (2 minutes); a refused login only for LOGIN_REFUSED_GRACE_MS, then
+ * it is the error (a wrong password does not hang the command).
  */
 export async function registerWithRetry(client: MonitorClient, args: Parameters<MonitorClient['register']>[0], log: Logger) {
-  const deadline = Date.now() + 120_000;
+  const started = Date.now();
+  const deadline = started + 120_000;
   for (;;) {
     try {
       return await client.register(args);
     } catch (err) {
       const sqlstate = (err as { sqlstate?: string }).sqlstate;
-      const retry = sqlstate === '55006' || (err instanceof MonitorFailed && err.retryable !== false && !sqlstate && !loginRefused(err));
+      const refused = loginRefused(err);
+      const retry =
+        sqlstate === '55006' ||
+        (err instanceof MonitorFailed && err.retryable !== false && !sqlstate && (!refused || Date.now() - started < LOGIN_REFUSED_GRACE_MS));
       if (!retry || Date.now() > deadline) throw err;
-      log.info(`The monitor is not ready for this node yet, retrying: ${(err as Error).message}`);
+      log.info(
+        refused
+          ? `The monitor refused the login (it may still be being created), retrying for up to ${LOGIN_REFUSED_GRACE_MS / 1000} s: ${(err as Error).message}`
+          : `The monitor is not ready for this node yet, retrying: ${(err as Error).message}`,
+      );
       await new Promise((r) => setTimeout(r, 1000));
     }
   }

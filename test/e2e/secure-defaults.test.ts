@@ -295,6 +295,8 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
       XDG_CONFIG_HOME: join(dir, 'config'),
       XDG_DATA_HOME: join(dir, 'share'),
       XDG_RUNTIME_DIR: join(dir, 'run'),
+      // the CLI's start-up cache (cli/startup-cache.ts) is not node state: kept out of the folder checked below
+      XDG_CACHE_HOME: join(c.base, 'wrong-cache'),
     };
     const uri = `postgres://autoctl_node@127.0.0.1:${c.monitor.port}/pg_auto_failover?sslmode=require`;
     const nodesBefore = await c.monitorQuery<{ n: number }>('SELECT count(*)::int AS n FROM pgautofailover.node');
@@ -303,10 +305,11 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
     expect(show.stderr).toMatch(/password authentication failed for user "autoctl_node"/);
     expect(show.stdout).toBe('');
     const pgdata = join(dir, 'pgdata');
+    // a refused login is retried for 30 s (LOGIN_REFUSED_GRACE_MS), then it is the error
     const create = await runCli(
       ['create', 'postgres', '--pgdata', pgdata, '--pgport', String(await freePort()), '--hostname', '127.0.0.1', '--name', 'node9', '--monitor', uri],
       env,
-      60_000,
+      90_000,
     );
     expect(create.code, create.stderr).toBe(6);
     expect(create.stderr).toMatch(/password authentication failed for user "autoctl_node"/);
@@ -314,7 +317,7 @@ describe('a cluster created with the defaults (no --auth, no SSL option)', () =>
     // nothing on disk: no PGDATA, no config, no state, no run directory
     expect(readdirSync(dir)).toEqual([]);
     expect(await c.monitorQuery<{ n: number }>('SELECT count(*)::int AS n FROM pgautofailover.node')).toEqual(nodesBefore);
-  }, 120_000);
+  }, 200_000);
 });
 
 describe('explicit --auth trust and --no-ssl: warned at create and at every start', () => {

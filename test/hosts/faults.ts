@@ -16,8 +16,21 @@ export async function start(h: Host): Promise<void> {
   await h.container.start();
 }
 
+/**
+ * Freezes the host (cgroup freezer). Under heavy load the kernel can fail to freeze every
+ * task in time ("OCI runtime pause failed: unable to freeze"): one chaos run of 140 failed so
+ * on 2026-12-03, the fault never injected. Tried three times, 1 s apart, before failing.
+ */
 export async function pause(h: Host): Promise<void> {
-  await h.container.pause();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await h.container.pause();
+      return;
+    } catch (err) {
+      if (attempt >= 3 || !/unable to freeze/.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
 }
 
 export async function unpause(h: Host): Promise<void> {

@@ -99,7 +99,7 @@ describe('passwords', () => {
     expect(readdirSync(dir).filter((f) => f.startsWith('.linked'))).toEqual([]);
   });
 
-  it('gives up registering at once when the monitor refuses the login (wrong password, no HBA record, no database)', () => {
+  it('tells a refused login (wrong password, no HBA record, no database) from a monitor not reachable yet', () => {
     const refused = (code: string) => new MonitorFailed('cannot connect to the monitor', { cause: Object.assign(new Error('x'), { code, severity: 'FATAL' }) });
     expect(loginRefused(refused('28P01'))).toBe(true);
     expect(loginRefused(refused('28000'))).toBe(true);
