@@ -101,6 +101,8 @@ export function runProgram(
     quiet?: boolean;
     /** Whether a finished run succeeded (default: exit code 0); a failed one logs its stderr. */
     ok?: (res: RunResult) => boolean;
+    /** Ends the program (SIGTERM) when aborted, without a warning: its answer is no longer wanted. */
+    signal?: AbortSignal;
   },
 ): Promise<RunResult> {
   const logger = opts.log ?? rootLog;
@@ -134,6 +136,11 @@ export function runProgram(
       pending[key] = lines.pop() ?? '';
       for (const line of lines) emit(line);
     };
+    let aborted = false;
+    opts.signal?.addEventListener('abort', () => {
+      aborted = true;
+      child.kill('SIGTERM');
+    });
     child.stdout.on('data', (c: Buffer) => stream(c, false));
     child.stderr.on('data', (c: Buffer) => stream(c, true));
     let timedOut = false;
@@ -156,7 +163,7 @@ export function runProgram(
         return;
       }
       const res = { code: code ?? (signal ? 128 : -1), stdout, stderr };
-      if (!(opts.ok ?? exitedZero)(res)) {
+      if (!aborted && !(opts.ok ?? exitedZero)(res)) {
         logger.warn(`${prog} failed with exit code ${res.code}${signal ? ` (${signal})` : ''}`, { stderr: stderr.trim() || lastLines(stdout) || undefined });
       }
       resolve(res);
@@ -217,7 +224,7 @@ export class PostgresCtl {
     program: string,
     args: string[],
     timeoutMs: number,
-    extra: { detached?: boolean; quiet?: boolean; ok?: (r: RunResult) => boolean } = {},
+    extra: { detached?: boolean; quiet?: boolean; ok?: (r: RunResult) => boolean; signal?: AbortSignal } = {},
   ): Promise<RunResult> {
     return runProgram(join(this.binDir, program), args, { runAs: this.runAs, timeoutMs, log: this.log, env: this.env, ...extra });
   }
@@ -301,6 +308,7 @@ export class PostgresCtl {
       (secs + 10) * 1000,
       // the postmaster removes its pid file last thing before it exits: pg_ctl's own test
       () => !postmasterRunning(this.pgdata),
+      { endLingering: true },
     );
     if (res && res.code !== 0 && postmasterRunning(this.pgdata)) {
       throw new PgCtl(`stopping Postgres in ${this.pgdata} failed (pg_ctl exit ${res.code}): ${lastLines(res.stderr || res.stdout)}`);
@@ -312,15 +320,17 @@ export class PostgresCtl {
    * Runs `pg_ctl args` and resolves as soon as `reached()` holds, checked every 10 ms, or when
    * pg_ctl ends, whichever comes first (undefined in the first case). pg_ctl's own -w wait
    * looks at the same files only every 100 ms, and those 100 ms sit in every switchover and
-   * failover. A pg_ctl still running then ends on its own; runProgram logs it if it fails.
+   * failover. With `endLingering`, a pg_ctl still waiting then is ended: a `stop` would
+   * otherwise wait on for the next postmaster of the same PGDATA (a restart) and time out.
    */
   private async runUntil(
     args: string[],
     timeoutMs: number,
     reached: () => boolean,
-    extra: { detached?: boolean; ok?: (r: RunResult) => boolean } = {},
+    extra: { detached?: boolean; endLingering?: boolean } = {},
   ): Promise<RunResult | undefined> {
-    const run = this.run('pg_ctl', args, timeoutMs, extra);
+    const abort = new AbortController();
+    const run = this.run('pg_ctl', args, timeoutMs, { detached: extra.detached, signal: extra.endLingering ? abort.signal : undefined });
     let ended = false;
     const done = run.then(
       (r) => ((ended = true), r),
@@ -331,7 +341,10 @@ export class PostgresCtl {
     );
     done.catch(() => undefined); // rejections are handled below or by the race's loser
     while (!ended) {
-      if (reached()) return undefined;
+      if (reached()) {
+        abort.abort();
+        return undefined;
+      }
       const r = await Promise.race([done, sleep(REACHED_POLL_MS).then(() => undefined)]);
       if (r) return r;
     }

@@ -76,4 +76,13 @@ describe('formatLine keeps one event on one line', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/ERROR Transition failed: pg_basebackup: error: a\\npg_basebackup: removing data directory$/);
   });
+
+  it('ends a program whose answer is no longer wanted (abort) without a warning', async () => {
+    const abort = new AbortController();
+    const run = sh('exec sleep 30', { signal: abort.signal });
+    setTimeout(() => abort.abort(), 100);
+    const res = await run;
+    expect(res.code).not.toBe(0);
+    expect(lines.filter((l) => / WARN /.test(l))).toEqual([]);
+  });
 });
