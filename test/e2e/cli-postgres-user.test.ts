@@ -9,12 +9,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupUser, type OsUser } from '../../lib/pgbin.js';
 import { freePort } from '../support/postgres.js';
 import { packagePathFor } from '../support/readable-package.js';
 import { waitFor } from '../support/until.js';
+import { NODE_STATES_SQL, queryOnce, statesAre } from '../support/query-once.js';
 
 const HOSTS = ['monitor', 'node1', 'node2'] as const;
 type Host = (typeof HOSTS)[number];
@@ -74,37 +74,6 @@ function postmasterPid(h: Host): number | undefined {
   }
 }
 
-async function monitorQuery<R extends Record<string, unknown>>(sql: string): Promise<R[]> {
-  const c = new pg.Client({ host: '127.0.0.1', port: ports.monitor, user: 'autoctl_node', password: monitorPassword, database: 'pg_auto_failover', connectionTimeoutMillis: 3000, ssl: { rejectUnauthorized: false } });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows as R[];
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
-/** As the superuser over the Unix socket: peer, root mapped to postgres by the pgaf map. */
-async function localQuery<R extends Record<string, unknown>>(h: Host, sql: string): Promise<R[]> {
-  const c = new pg.Client({ host: hostDir(h), port: ports[h], user: 'postgres', database: 'postgres', connectionTimeoutMillis: 3000 });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows as R[];
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
-async function waitStates(want: Record<string, string>, timeoutMs: number): Promise<void> {
-  await waitFor(`states ${JSON.stringify(want)}`, timeoutMs, async () => {
-    const rows = await monitorQuery<{ nodename: string; s: string }>(`SELECT nodename, reportedstate::text || '/' || goalstate::text AS s FROM pgautofailover.node`);
-    const s = Object.fromEntries(rows.map((r) => [r.nodename, r.s]));
-    return Object.entries(want).every(([k, v]) => s[k] === v);
-  });
-}
-
 function notOwnedBy(dir: string, uid: number): string[] {
   const out: string[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -114,6 +83,21 @@ function notOwnedBy(dir: string, uid: number): string[] {
     if (e.isDirectory()) out.push(...notOwnedBy(p, uid));
   }
   return out;
+}
+
+/** As the superuser over the Unix socket: peer, root mapped to postgres by the pgaf map. */
+async function localQuery<R extends Record<string, unknown>>(h: Host, sql: string): Promise<R[]> {
+  return queryOnce<R>({ host: hostDir(h), port: ports[h], user: 'postgres', database: 'postgres' }, sql);
+}
+
+/** A query on the monitor as autoctl_node over TCP: scram with the generated password, TLS. */
+async function monitorQuery<R extends Record<string, unknown>>(sql: string): Promise<R[]> {
+  const c = { host: '127.0.0.1', port: ports.monitor, user: 'autoctl_node', password: monitorPassword, database: 'pg_auto_failover', ssl: { rejectUnauthorized: false } };
+  return queryOnce<R>(c, sql);
+}
+
+async function waitStates(want: Record<string, string>, timeoutMs: number): Promise<void> {
+  await waitFor(`states ${JSON.stringify(want)}`, timeoutMs, async () => statesAre(await monitorQuery<{ nodename: string; s: string }>(NODE_STATES_SQL), want));
 }
 
 beforeAll(async () => {

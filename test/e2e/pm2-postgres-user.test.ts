@@ -19,12 +19,12 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupUser, type OsUser } from '../../lib/pgbin.js';
 import { freePort } from '../support/postgres.js';
 import { packagePathFor } from '../support/readable-package.js';
 import { waitFor } from '../support/until.js';
+import { NODE_STATES_SQL, queryOnce, statesAre } from '../support/query-once.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const HOSTS = ['monitor', 'node1', 'node2'] as const;
@@ -99,46 +99,6 @@ async function jlist(h: Host): Promise<Pm2Proc[]> {
   const r = await pm2(h, ['jlist']);
   const i = r.stdout.indexOf('[');
   return JSON.parse(r.stdout.slice(i)) as Pm2Proc[];
-}
-
-/** A query on host h's Postgres as its superuser, over its Unix socket (peer: root maps to postgres). */
-async function localQuery<R extends Record<string, unknown>>(h: Host, sql: string, database = 'postgres'): Promise<R[]> {
-  const c = new pg.Client({ host: join(hostDir(h), 'data'), port: ports[h], user: 'postgres', database, connectionTimeoutMillis: 3000 });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows as R[];
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
-/** A query on the monitor as autoctl_node over TCP: scram with the generated password, TLS. */
-async function monitorQuery<R extends Record<string, unknown>>(sql: string): Promise<R[]> {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: ports.monitor,
-    user: 'autoctl_node',
-    password: monitorPassword,
-    database: 'pg_auto_failover',
-    connectionTimeoutMillis: 3000,
-    ssl: { rejectUnauthorized: false },
-  });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows as R[];
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
-async function waitStates(want: Record<string, string>, timeoutMs: number): Promise<void> {
-  await waitFor(`states ${JSON.stringify(want)}`, timeoutMs, async () => {
-    const rows = await monitorQuery<{ nodename: string; s: string }>(`SELECT nodename, reportedstate::text || '/' || goalstate::text AS s FROM pgautofailover.node`);
-    const s = Object.fromEntries(rows.map((r) => [r.nodename, r.s]));
-    return Object.entries(want).every(([k, v]) => s[k] === v);
-  });
 }
 
 /** The real uid of a process, from /proc. */
@@ -291,6 +251,21 @@ function tryKill(pid: number | undefined, sig: NodeJS.Signals): void {
   } catch {
     // gone already
   }
+}
+
+/** A query on host h's Postgres as its superuser, over its Unix socket (peer: root maps to postgres). */
+async function localQuery<R extends Record<string, unknown>>(h: Host, sql: string, database = 'postgres'): Promise<R[]> {
+  return queryOnce<R>({ host: join(hostDir(h), 'data'), port: ports[h], user: 'postgres', database }, sql);
+}
+
+/** A query on the monitor as autoctl_node over TCP: scram with the generated password, TLS. */
+async function monitorQuery<R extends Record<string, unknown>>(sql: string): Promise<R[]> {
+  const c = { host: '127.0.0.1', port: ports.monitor, user: 'autoctl_node', password: monitorPassword, database: 'pg_auto_failover', ssl: { rejectUnauthorized: false } };
+  return queryOnce<R>(c, sql);
+}
+
+async function waitStates(want: Record<string, string>, timeoutMs: number): Promise<void> {
+  await waitFor(`states ${JSON.stringify(want)}`, timeoutMs, async () => statesAre(await monitorQuery<{ nodename: string; s: string }>(NODE_STATES_SQL), want));
 }
 
 beforeAll(async () => {

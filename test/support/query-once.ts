@@ -1,0 +1,22 @@
+// One query on a connection of its own, closed afterwards: for tests that look at a server
+// now and then (a monitor's node table, pg_stat_ssl on a node) without holding a connection.
+import pg from 'pg';
+
+export async function queryOnce<R extends Record<string, unknown>>(config: pg.ClientConfig, sql: string): Promise<R[]> {
+  const c = new pg.Client({ connectionTimeoutMillis: 3000, ...config });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    return (await c.query(sql)).rows as R[];
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** Until the monitor's node table shows every `name: reported/goal` of `want`. */
+export function statesAre(rows: Array<{ nodename: string; s: string }>, want: Record<string, string>): boolean {
+  const s = Object.fromEntries(rows.map((r) => [r.nodename, r.s]));
+  return Object.entries(want).every(([k, v]) => s[k] === v);
+}
+
+export const NODE_STATES_SQL = `SELECT nodename, reportedstate::text || '/' || goalstate::text AS s FROM pgautofailover.node`;
