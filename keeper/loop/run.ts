@@ -209,7 +209,12 @@ export class Keeper {
     }
     const acted = await this.execute(decision, state, facts, log);
     if (!this.store.saveIfDue(state, now)) this.state = undefined;
-    this.d.observer?.tick({ now: this.now(), state, facts, monitorReachable: reachable, lastTransition: this.lastTransition });
+    if (this.d.observer) {
+      // after a transition the observer (HTTP endpoints) gets Postgres as it is now: a node that
+      // just opened writes answers /primary in this round, not one heartbeat later
+      const seen = acted ? await pg.readFacts().catch(() => NO_FACTS) : facts;
+      this.d.observer.tick({ now: this.now(), state, facts: seen, monitorReachable: reachable, lastTransition: this.lastTransition });
+    }
     return acted;
   }
 

@@ -36,6 +36,7 @@ describe('Keeper.tick()', () => {
   let pgCalls: string[];
   let store: StateStore;
   let cancel: string | undefined;
+  let observed: Array<{ state: NodeState; running: boolean }>;
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'pgaf-tick-'));
@@ -43,6 +44,7 @@ describe('Keeper.tick()', () => {
     restoreSink = setLogSink((l) => lines.push(l));
     pgCalls = [];
     cancel = undefined;
+    observed = [];
     store = new StateStore(join(dir, 'pg_autoctl.state'));
     store.write(initialState(1, 0, 'single'));
   });
@@ -53,7 +55,10 @@ describe('Keeper.tick()', () => {
 
   function keeper(): Keeper {
     const facts = { running: true, inRecovery: false, timeline: 1, lsn: '0/3000000', syncState: '', standbysConnected: 0 };
-    const pg = recorder<KeeperDeps['pg']>({ readFacts: facts, isRunning: true, isInRecovery: false, systemIdentifier: '7', synchronousStandbyNames: '' }, pgCalls);
+    // Postgres is down before the first transition (init), up after it
+    let reads = 0;
+    const readFacts = () => ({ ...facts, running: reads++ > 0 });
+    const pg = recorder<KeeperDeps['pg']>({ readFacts, isRunning: true, isInRecovery: false, systemIdentifier: '7', synchronousStandbyNames: '' }, pgCalls);
     const monitor = recorder<KeeperMonitor>({ nodeActive: () => ({ goal }), getOtherNodes: [], demoteTimeoutSec: 30 }, []);
     return new Keeper({
       formation: 'default',
@@ -62,7 +67,7 @@ describe('Keeper.tick()', () => {
       monitor,
       log: log.child({ node: 'node_1' }),
       timeouts: { networkPartitionTimeout: 20, restartFailureTimeout: 20, restartFailureMaxRetries: 3, sleepMs: 1000, refreshEveryTicks: 10 },
-      observer: { tick: () => undefined, beforeTransition: async () => cancel },
+      observer: { tick: (r) => void observed.push({ state: r.state.current_role, running: r.facts.running }), beforeTransition: async () => cancel },
     });
   }
 
@@ -78,6 +83,17 @@ describe('Keeper.tick()', () => {
     expect(said[0]).toMatchObject({ level: 'INFO', sentence: 'Transition from init to single: Start as a single node (the monitor assigned single).' });
     expect(said[0]!.fields).toMatchObject({ node: 'node_1', state: 'init' });
     expect(Number(said[0]!.fields.ms)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('tells the observer what Postgres is after the transition, not before it', async () => {
+    goal = 'single';
+    const k = keeper();
+    expect(await k.tick()).toBe(true);
+    expect(observed).toEqual([{ state: 'single', running: true }]);
+    expect(pgCalls.filter((c) => c === 'readFacts')).toHaveLength(2);
+    // a round without a transition reads the facts once
+    expect(await k.tick()).toBe(false);
+    expect(pgCalls.filter((c) => c === 'readFacts')).toHaveLength(3);
   });
 
   it('keeps the state when the table has no edge to the goal', async () => {
