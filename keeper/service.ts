@@ -91,6 +91,8 @@ export async function initDataNode(pgdata: string, log: Logger, timeoutMs = 600_
       await new Promise((r) => setTimeout(r, 500));
     }
   } finally {
+    // the keeper's facts session to Postgres too: left open, it keeps `create postgres` from exiting
+    await node.pg.close();
     await node.monitor.close();
   }
 }
