@@ -29,20 +29,23 @@ try {
 }
 statSync(entry); // tsc ran first
 
-const result = await esbuild.build({
-  entryPoints: [entry],
-  outfile,
+const common = {
   bundle: true,
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  // pg's optional native binding and its Cloudflare socket: never used by pgaf
-  external: ['pg-native', 'pg-cloudflare'],
   // lib/package-root.ts finds package.json from its own URL: the bundle's, in dist/cli/
   define: { 'import.meta.url': '__pgaf_bundle_url' },
   banner: { js: "var __pgaf_bundle_url = require('node:url').pathToFileURL(__filename).href;" },
   legalComments: 'none',
   logLevel: 'warning',
+};
+const result = await esbuild.build({
+  ...common,
+  entryPoints: [entry],
+  outfile,
+  // pg's optional native binding and its Cloudflare socket: never used by pgaf
+  external: ['pg-native', 'pg-cloudflare'],
   metafile: true,
 });
 // a real import() would need a module loader the code-cached script does not have
@@ -58,19 +61,7 @@ const sha = (await import('node:crypto')).createHash('sha256').update(text).dige
 fs.appendFileSync(outfile, `\n//# pgaf-bundle-sha256=${sha}\n`);
 // the entry point: cli/bin.ts and cli/fast-load.ts as one CommonJS file (its shebang kept);
 // cli/main.js stays an ES module it imports for everything that is not a fast command
-await esbuild.build({
-  entryPoints: [binEntry],
-  outfile: binOut,
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  external: ['./main.js', './fast.js'],
-  define: { 'import.meta.url': '__pgaf_bundle_url' },
-  banner: { js: "var __pgaf_bundle_url = require('node:url').pathToFileURL(__filename).href;" },
-  legalComments: 'none',
-  logLevel: 'warning',
-});
+await esbuild.build({ ...common, entryPoints: [binEntry], outfile: binOut, external: ['./main.js', './fast.js'] });
 fs.chmodSync(binOut, 0o755);
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 process.stdout.write(`bundle-cli: ${outfile} (${Math.round(bytes / 1024)} kB, ${Object.keys(result.metafile.inputs).length} modules)\n`);
