@@ -16,6 +16,8 @@ const entry = join(root, 'dist/cli/fast.js');
 const outfile = join(root, 'dist/cli/fast.bundle.cjs');
 const binEntry = join(root, 'dist/cli/bin.js');
 const binOut = join(root, 'dist/cli/pgaf.cjs');
+// the sh launcher: the first two lines of cli/bin.ts (tsc writes `':';`, which sh would not run)
+const binSource = join(root, 'cli/bin.ts');
 
 let esbuild;
 try {
@@ -23,8 +25,8 @@ try {
 } catch {
   process.stderr.write('bundle-cli: esbuild is not installed (npm ci installs it): no fast.bundle.cjs, the CLI loads dist/ as is\n');
   const { readFileSync, writeFileSync } = await import('node:fs');
-  const shebang = readFileSync(binEntry, 'utf8').split('\n')[0];
-  writeFileSync(binOut, `${shebang}\n// without esbuild: the ES modules of dist/cli (bin/bundle-cli.mjs)\nimport('./bin.js');\n`, { mode: 0o755 });
+  const launcher = readFileSync(binSource, 'utf8').split('\n').slice(0, 2).join('\n');
+  writeFileSync(binOut, `${launcher}\n// without esbuild: the ES modules of dist/cli (bin/bundle-cli.mjs)\nimport('./bin.js');\n`, { mode: 0o755 });
   process.exit(0);
 }
 statSync(entry); // tsc ran first
@@ -59,9 +61,13 @@ if (/\bimport\(/.test(text.replace(/\/\/.*$/gm, ''))) {
 // and npm pack gives every file the same mtime, so path, size and mtime cannot tell two versions apart)
 const sha = (await import('node:crypto')).createHash('sha256').update(text).digest('hex');
 fs.appendFileSync(outfile, `\n//# pgaf-bundle-sha256=${sha}\n`);
-// the entry point: cli/bin.ts and cli/fast-load.ts as one CommonJS file (its shebang kept);
+// the entry point: cli/bin.ts and cli/fast-load.ts as one CommonJS file;
 // cli/main.js stays an ES module it imports for everything that is not a fast command
-await esbuild.build({ ...common, entryPoints: [binEntry], outfile: binOut, external: ['./main.js', './fast.js'] });
+// (its first two lines, the sh launcher, put back: esbuild keeps only the #! line)
+const launcher = fs.readFileSync(binSource, 'utf8').split('\n').slice(0, 2).join('\n');
+if (!/^#!\/bin\/sh\n':' \/\/; /.test(launcher)) throw new Error(`bundle-cli: ${binSource} does not start with the sh launcher`);
+const binJs = (await esbuild.build({ ...common, entryPoints: [binEntry], write: false, external: ['./main.js', './fast.js'] })).outputFiles[0].text;
+fs.writeFileSync(binOut, `${launcher}\n${binJs.replace(/^#!.*\n/, '')}`, { mode: 0o755 });
 fs.chmodSync(binOut, 0o755);
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 process.stdout.write(`bundle-cli: ${outfile} (${Math.round(bytes / 1024)} kB, ${Object.keys(result.metafile.inputs).length} modules)\n`);

@@ -234,20 +234,22 @@ export interface NodePgSsl {
 /**
  * node-postgres' `ssl` for an SSL attempt: require (and prefer/allow) encrypt without checking
  * the certificate; verify-ca checks the chain against sslrootcert (else ~/.postgresql/root.crt
- * when `defaultRootCert` exists, else the system CAs) but not the host name; verify-full
- * checks both. `read` returns a file's text.
+ * when `defaultRootCert` exists, else the system CAs: `systemCa()`, or Node's default when it
+ * gives none) but not the host name; verify-full checks both. `read` returns a file's text.
  */
 export function nodePgSslOptions(
   t: { sslmode: string; sslrootcert?: string; sslcrl?: string },
   read: (path: string) => string,
   defaultRootCert?: string,
+  systemCa?: () => string[] | undefined,
 ): NodePgSsl {
   // no CA to load when nothing is verified: without `ca`, Node parses its whole root store
   // for every TLS context (25-30 ms of CPU: most of what a short command's handshake costs)
   if (t.sslmode !== 'verify-ca' && t.sslmode !== 'verify-full') return { rejectUnauthorized: false, ca: [] };
   const out: NodePgSsl = { rejectUnauthorized: true };
   const root = t.sslrootcert || defaultRootCert;
-  if (root) out.ca = read(root);
+  const ca = root ? read(root) : systemCa?.();
+  if (ca) out.ca = ca;
   if (t.sslcrl) out.crl = read(t.sslcrl);
   if (t.sslmode === 'verify-ca') out.checkServerIdentity = () => undefined;
   return out;

@@ -1,5 +1,5 @@
 // cli/fast-load.ts: when the bundle of the fast path is used, and when a V8 code cache is trusted.
-import { chmodSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -87,6 +87,9 @@ describe('the installed entry point (cli/bin.ts)', () => {
   it('loads the bundle for the first words of every fast command, and for no other word', () => {
     expect([...FAST_FIRST_WORDS].sort()).toEqual([...new Set(['--version', ...COMMANDS.map((c) => c.words[0]!)])].sort());
     expect(FAST_FIRST_WORDS.has('run')).toBe(false);
+    // the sh launcher (line 2 of cli/bin.ts) runs the same words without the services' Node flags
+    const launcher = readFileSync(join(import.meta.dirname, '..', '..', 'cli', 'bin.ts'), 'utf8').split('\n')[1]!;
+    expect(/case "\$1" in ([^)]+)\)/.exec(launcher)?.[1]?.split('|').sort()).toEqual([...FAST_FIRST_WORDS].sort());
   });
 
   it('names the code cache of a fast command by its words before parsing it', () => {

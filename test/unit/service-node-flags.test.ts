@@ -22,9 +22,12 @@ describe('service Node flags', () => {
   it('the shebang carries the service flags', () => {
     expect(shebangFlags()).toEqual(EXPECTED);
   });
-  it('the installed entry point (cli/bin.ts, package.json bin: `pgaf run` starts there) has the same shebang', () => {
-    const line1 = (f: string) => readFileSync(join(ROOT, 'cli', f), 'utf8').split('\n')[0];
-    expect(line1('bin.ts')).toBe(line1('main.ts'));
+  it('the installed entry point (cli/bin.ts, package.json bin: `pgaf run` starts there) passes them to every command but the fast ones', () => {
+    const [l1, l2] = readFileSync(join(ROOT, 'cli', 'bin.ts'), 'utf8').split('\n');
+    expect(l1).toBe('#!/bin/sh');
+    const m = /^':' \/\/; case "\$1" in [^)]+\) [^;]*; unset NODE_EXTRA_CA_CERTS; exec node "\$0" "\$@";; esac; exec node (.*) "\$0" "\$@"$/.exec(l2!);
+    expect(m, `cli/bin.ts line 2: ${l2}`).not.toBeNull();
+    expect(m![1]!.split(' ')).toEqual(shebangFlags());
   });
   it("the PM2 module's app (package.json apps) passes the same node_args", () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { apps: { node_args?: string }[] };
