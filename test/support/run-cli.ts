@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/package-root.js';
 
-export const CLI = join(packageRoot(), 'dist', 'cli', 'main.js');
+/** The installed program (package.json bin), which runs dist/cli/main.js for what is not a fast command. */
+export const CLI = join(packageRoot(), 'dist', 'cli', 'pgaf.cjs');
 
 export interface CliResult {
   code: number;

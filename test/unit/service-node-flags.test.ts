@@ -22,6 +22,10 @@ describe('service Node flags', () => {
   it('the shebang carries the service flags', () => {
     expect(shebangFlags()).toEqual(EXPECTED);
   });
+  it('the installed entry point (cli/bin.ts, package.json bin: `pgaf run` starts there) has the same shebang', () => {
+    const line1 = (f: string) => readFileSync(join(ROOT, 'cli', f), 'utf8').split('\n')[0];
+    expect(line1('bin.ts')).toBe(line1('main.ts'));
+  });
   it("the PM2 module's app (package.json apps) passes the same node_args", () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { apps: { node_args?: string }[] };
     expect(pkg.apps.length).toBeGreaterThan(0);

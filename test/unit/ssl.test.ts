@@ -155,8 +155,8 @@ describe('what SSL changes', () => {
 
   it('maps sslmode to node-postgres ssl options', () => {
     const read = (p: string) => `PEM of ${p}`;
-    expect(nodePgSslOptions({ sslmode: 'require' }, read)).toEqual({ rejectUnauthorized: false });
-    expect(nodePgSslOptions({ sslmode: 'prefer' }, read)).toEqual({ rejectUnauthorized: false });
+    expect(nodePgSslOptions({ sslmode: 'require' }, read)).toEqual({ rejectUnauthorized: false, ca: [] });
+    expect(nodePgSslOptions({ sslmode: 'prefer' }, read)).toEqual({ rejectUnauthorized: false, ca: [] });
     const ca = nodePgSslOptions({ sslmode: 'verify-ca', sslrootcert: '/ca.crt', sslcrl: '/crl.pem' }, read);
     expect(ca).toMatchObject({ rejectUnauthorized: true, ca: 'PEM of /ca.crt', crl: 'PEM of /crl.pem' });
     expect(ca.checkServerIdentity?.()).toBeUndefined();
