@@ -4,7 +4,7 @@
 // paths that change nothing on disk, --help everywhere, and `watch` driven through tmux.
 import { spawn, spawnSync } from 'node:child_process';
 import { stopPostgresAt, writeFakeDataNode } from '../support/fake-node.js';
-import { CLI, cleanEnv, runCli, type CliResult } from '../support/run-cli.js';
+import { CLI, cleanEnv, runCli, runCollect, type CliResult } from '../support/run-cli.js';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,19 +137,8 @@ const ORIGINAL = '/usr/bin/pg_autoctl';
 
 describe('the same output as the original pg_autoctl, run against our monitor', () => {
   /** The original, as `cli` runs ours: same environment, killed after `timeoutMs`. */
-  const original = (args: string[], extra: Record<string, string> = {}, timeoutMs = 60_000) =>
-    new Promise<Result>((resolve) => {
-      const child = spawn(ORIGINAL, args, { env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
-    });
+  const original = (args: string[], extra: Record<string, string> = {}, timeoutMs = 60_000): Promise<Result> =>
+    runCollect(ORIGINAL, args, env(extra), timeoutMs);
 
   /** Both programs on the same arguments: the original must succeed, and ours the same way. */
   async function sideBySide(args: string[], extra: Record<string, string> = {}): Promise<{ theirs: Result; ours: Result }> {
