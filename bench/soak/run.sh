@@ -34,7 +34,7 @@ PGBIN=${PGBIN:-$(pg_config --bindir 2>/dev/null)}; [ -x "$PGBIN/pg_ctl" ] || PGB
 BASE=$(mktemp -d /tmp/pgaf-soak.XXXXXX); chmod 755 "$BASE"
 mkdir -p "$(dirname "$OUT")"
 # a snapshot of dist/ so parallel rebuilds cannot change what runs
-cp -r "$ROOT/dist" "$BASE/dist"; ln -s "$ROOT/node_modules" "$BASE/node_modules"; cp "$ROOT/package.json" "$BASE/"
+cp -a "$ROOT/dist" "$BASE/dist"; ln -s "$ROOT/node_modules" "$BASE/node_modules"; cp "$ROOT/package.json" "$BASE/"
 cp -r "$ROOT/monitor-ext" "$BASE/monitor-ext"
 SNAPS=${OUT%.tsv}.heap
 if [ "${HEAP_SNAPSHOTS:-0}" = 1 ]; then
