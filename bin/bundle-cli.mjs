@@ -3,8 +3,10 @@
 // `get …`, `set …`, and pg) into one CommonJS file, dist/cli/fast.bundle.cjs, after tsc (npm run
 // build). cli/fast-load.ts loads it with a V8 code cache: one file to read and compile instead of
 // ~70 ES modules to resolve, and compiled code reused from the previous call (docs/benchmarks.md,
-// CLI section). Without esbuild (a production-only install) it says so and builds nothing: the
-// CLI then loads dist/cli/fast.js as before, only slower.
+// CLI section). It also bundles the installed program, dist/cli/pgaf.cjs (package.json bin), from
+// dist/cli/bin.js: a CommonJS entry point, so a fast command never starts Node's ES module loader.
+// Without esbuild (a production-only install) it says so, builds no bundle and writes a pgaf.cjs
+// that imports dist/cli/bin.js: the CLI then loads dist/ as ES modules, only slower.
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,30 +14,40 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = join(root, 'dist/cli/fast.js');
 const outfile = join(root, 'dist/cli/fast.bundle.cjs');
+const binEntry = join(root, 'dist/cli/bin.js');
+const binOut = join(root, 'dist/cli/pgaf.cjs');
+// the sh launcher: the first two lines of cli/bin.ts (tsc writes `':';`, which sh would not run)
+const binSource = join(root, 'cli/bin.ts');
 
 let esbuild;
 try {
   esbuild = await import('esbuild');
 } catch {
   process.stderr.write('bundle-cli: esbuild is not installed (npm ci installs it): no fast.bundle.cjs, the CLI loads dist/ as is\n');
+  const { readFileSync, writeFileSync } = await import('node:fs');
+  const launcher = readFileSync(binSource, 'utf8').split('\n').slice(0, 2).join('\n');
+  writeFileSync(binOut, `${launcher}\n// without esbuild: the ES modules of dist/cli (bin/bundle-cli.mjs)\nimport('./bin.js');\n`, { mode: 0o755 });
   process.exit(0);
 }
 statSync(entry); // tsc ran first
 
-const result = await esbuild.build({
-  entryPoints: [entry],
-  outfile,
+const common = {
   bundle: true,
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  // pg's optional native binding and its Cloudflare socket: never used by pgaf
-  external: ['pg-native', 'pg-cloudflare'],
   // lib/package-root.ts finds package.json from its own URL: the bundle's, in dist/cli/
   define: { 'import.meta.url': '__pgaf_bundle_url' },
   banner: { js: "var __pgaf_bundle_url = require('node:url').pathToFileURL(__filename).href;" },
   legalComments: 'none',
   logLevel: 'warning',
+};
+const result = await esbuild.build({
+  ...common,
+  entryPoints: [entry],
+  outfile,
+  // pg's optional native binding and its Cloudflare socket: never used by pgaf
+  external: ['pg-native', 'pg-cloudflare'],
   metafile: true,
 });
 // a real import() would need a module loader the code-cached script does not have
@@ -49,5 +61,13 @@ if (/\bimport\(/.test(text.replace(/\/\/.*$/gm, ''))) {
 // and npm pack gives every file the same mtime, so path, size and mtime cannot tell two versions apart)
 const sha = (await import('node:crypto')).createHash('sha256').update(text).digest('hex');
 fs.appendFileSync(outfile, `\n//# pgaf-bundle-sha256=${sha}\n`);
+// the entry point: cli/bin.ts and cli/fast-load.ts as one CommonJS file;
+// cli/main.js stays an ES module it imports for everything that is not a fast command
+// (its first two lines, the sh launcher, put back: esbuild keeps only the #! line)
+const launcher = fs.readFileSync(binSource, 'utf8').split('\n').slice(0, 2).join('\n');
+if (!/^#!\/bin\/sh\n':' \/\/; /.test(launcher)) throw new Error(`bundle-cli: ${binSource} does not start with the sh launcher`);
+const binJs = (await esbuild.build({ ...common, entryPoints: [binEntry], write: false, external: ['./main.js', './fast.js'] })).outputFiles[0].text;
+fs.writeFileSync(binOut, `${launcher}\n${binJs.replace(/^#!.*\n/, '')}`, { mode: 0o755 });
+fs.chmodSync(binOut, 0o755);
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 process.stdout.write(`bundle-cli: ${outfile} (${Math.round(bytes / 1024)} kB, ${Object.keys(result.metafile.inputs).length} modules)\n`);

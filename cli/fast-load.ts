@@ -108,15 +108,24 @@ export function writeCodeCache(file: string, key: string, data: Buffer): void {
   }
 }
 
-/** Runs `f` from the bundle when there is one, else from the ES modules; the exit code. */
-export async function runFastLoaded(argv: string[], f: FastInvocation, argv1: string | undefined): Promise<number> {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const bundle = usableBundle(here);
-  if (!bundle) return (await import('./fast.js')).runFast(f, argv1);
+/** The fast path compiled from its bundle, and how to keep the compiled code for the next call. */
+export interface LoadedFast {
+  fast: FastModule;
+  /** writes the code cache (after the run: it then holds the functions the command compiled) when there was none or V8 rejected it */
+  saveCodeCache(): void;
+}
+
+/**
+ * The fast path from the bundle in `dir` (dist/cli), compiled with the code cache of the command
+ * named by `words`; undefined without a usable bundle (the caller imports the ES modules).
+ */
+export function loadFastBundle(dir: string, words: string[]): LoadedFast | undefined {
+  const bundle = usableBundle(dir);
+  if (!bundle) return undefined;
   const source = readFileSync(bundle.path, 'utf8');
   const identity = bundleIdentity(bundle.path, source);
-  const dir = identity ? codeCacheDir() : undefined;
-  const file = dir ? codeCacheFile(dir, f.command.words) : undefined;
+  const cacheDir = identity ? codeCacheDir() : undefined;
+  const file = cacheDir ? codeCacheFile(cacheDir, words) : undefined;
   const key = codeCacheKey(identity ?? '');
   const cachedData = file ? readCodeCache(file, key) : undefined;
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
@@ -125,11 +134,40 @@ export async function runFastLoaded(argv: string[], f: FastInvocation, argv1: st
   });
   const module = { exports: {} as FastModule };
   script.runInThisContext()(module.exports, createRequire(bundle.path), module, bundle.path, dirname(bundle.path));
-  const fast = module.exports;
-  const again = fast.fastInvocation(argv);
-  if (!again) return (await import('./fast.js')).runFast(f, argv1); // the same parser: cannot happen
-  const code = await fast.runFast(again, argv1);
-  // after the run, so the cache holds the functions this command compiled, not only the top level
-  if (file && (cachedData === undefined || script.cachedDataRejected)) writeCodeCache(file, key, script.createCachedData());
+  return {
+    fast: module.exports,
+    saveCodeCache: () => {
+      if (file && (cachedData === undefined || script.cachedDataRejected)) writeCodeCache(file, key, script.createCachedData());
+    },
+  };
+}
+
+/**
+ * The first words of the fast commands (cli/fast.ts; test/unit/cli-fast-load.test.ts checks them):
+ * cli/bin.ts loads the bundle only for these, never for `run` (a keeper's memory counts).
+ */
+export const FAST_FIRST_WORDS = new Set(['--version', 'version', 'show', 'status', 'get', 'set']);
+
+/**
+ * The words that name a command's code cache before the bundle (and its parser) is loaded: the
+ * leading lower-case words, at most three (`--version` is `version`). For a fast command these
+ * are its words (cli/bin.ts writes a cache only then), so each command has one file.
+ */
+export function leadingWords(argv: string[]): string[] {
+  const words = argv[0] === '--version' ? ['version'] : [];
+  for (const a of argv) {
+    if (words.length >= 3 || !/^[a-z][a-z-]*$/.test(a)) break;
+    words.push(a);
+  }
+  return words;
+}
+
+/** Runs `f` from the bundle when there is one, else from the ES modules; the exit code. */
+export async function runFastLoaded(argv: string[], f: FastInvocation, argv1: string | undefined): Promise<number> {
+  const loaded = loadFastBundle(dirname(fileURLToPath(import.meta.url)), f.command.words);
+  const again = loaded?.fast.fastInvocation(argv);
+  if (!loaded || !again) return (await import('./fast.js')).runFast(f, argv1); // no bundle (the same parser: `again` is there)
+  const code = await loaded.fast.runFast(again, argv1);
+  loaded.saveCodeCache();
   return code;
 }

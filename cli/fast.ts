@@ -132,3 +132,17 @@ export async function runFast(f: FastInvocation, argv1: string | undefined): Pro
     return reportError(err);
   }
 }
+
+/**
+ * `pgaf show events --watch | head`: once the reader is gone, stop quietly (as a C program
+ * killed by SIGPIPE would) instead of dying on an unhandled EPIPE. Not for the services:
+ * a keeper keeps running when its log pipe breaks.
+ */
+export function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
+}

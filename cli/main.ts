@@ -61,8 +61,9 @@ export function leanRunArgs(args: string[]): LeanRunArgs | undefined {
   return out;
 }
 
-async function entry(): Promise<number> {
-  // glibc read the shebang's malloc settings at exec: what we start runs without them
+/** Runs the command of process.argv; the exit code (cli/bin.ts, the installed program, calls it for what is not a fast command). */
+export async function entry(): Promise<number> {
+  // glibc read the launcher's malloc settings at exec: what we start runs without them
   dropServiceMallocEnv();
   const args = process.argv.slice(2);
   const lean = leanRunArgs(args);
@@ -75,27 +76,13 @@ async function entry(): Promise<number> {
     const go = leanCreatePostgres(args);
     if (go) return go();
   }
-  quietOnClosedPipe();
   // the hot read commands skip the command tree (cli/fast.ts); yargs parses everything else
-  const { fastInvocation } = await import('./fast.js');
+  const { fastInvocation, quietOnClosedPipe } = await import('./fast.js');
+  quietOnClosedPipe();
   const fast = fastInvocation(args);
   if (fast) return (await import('./fast-load.js')).runFastLoaded(args, fast, process.argv[1]);
   const { main } = await import('./tree.js');
   return main();
-}
-
-/**
- * `pgaf show events --watch | head`: once the reader is gone, stop quietly (as a C program
- * killed by SIGPIPE would) instead of dying on an unhandled EPIPE. Not for the services:
- * a keeper keeps running when its log pipe breaks.
- */
-function quietOnClosedPipe(): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') process.exit(0);
-      throw err;
-    });
-  }
 }
 
 function isEntryPoint(): boolean {

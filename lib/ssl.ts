@@ -225,7 +225,8 @@ export function sslConninfoParts(s: SslConfig): { sslmode: SslMode; sslrootcert?
 /** What node-postgres needs to connect like libpq with this sslmode (the SSL attempt). */
 export interface NodePgSsl {
   rejectUnauthorized: boolean;
-  ca?: string;
+  /** [] when nothing is verified: Node then skips loading its ~140 root CAs (25-30 ms a process) */
+  ca?: string | string[];
   crl?: string;
   checkServerIdentity?: () => undefined;
 }
@@ -233,18 +234,22 @@ export interface NodePgSsl {
 /**
  * node-postgres' `ssl` for an SSL attempt: require (and prefer/allow) encrypt without checking
  * the certificate; verify-ca checks the chain against sslrootcert (else ~/.postgresql/root.crt
- * when `defaultRootCert` exists, else the system CAs) but not the host name; verify-full
- * checks both. `read` returns a file's text.
+ * when `defaultRootCert` exists, else the system CAs: `systemCa()`, or Node's default when it
+ * gives none) but not the host name; verify-full checks both. `read` returns a file's text.
  */
 export function nodePgSslOptions(
   t: { sslmode: string; sslrootcert?: string; sslcrl?: string },
   read: (path: string) => string,
   defaultRootCert?: string,
+  systemCa?: () => string[] | undefined,
 ): NodePgSsl {
-  if (t.sslmode !== 'verify-ca' && t.sslmode !== 'verify-full') return { rejectUnauthorized: false };
+  // no CA to load when nothing is verified: without `ca`, Node parses its whole root store
+  // for every TLS context (25-30 ms of CPU: most of what a short command's handshake costs)
+  if (t.sslmode !== 'verify-ca' && t.sslmode !== 'verify-full') return { rejectUnauthorized: false, ca: [] };
   const out: NodePgSsl = { rejectUnauthorized: true };
   const root = t.sslrootcert || defaultRootCert;
-  if (root) out.ca = read(root);
+  const ca = root ? read(root) : systemCa?.();
+  if (ca) out.ca = ca;
   if (t.sslcrl) out.crl = read(t.sslcrl);
   if (t.sslmode === 'verify-ca') out.checkServerIdentity = () => undefined;
   return out;

@@ -17,18 +17,23 @@
 #               the primary's directory, and removes them; pg_autoctl gets the monitor password
 #               from a pgpass file (PGPASSFILE), pgaf from its monitor.password file
 #   PGPASSFILE  with NODE_DIR: a pgpass file with the monitor's password, for pg_autoctl
-#   PGAF        pgaf's main.js, run as an executable (default: dist/cli/main.js of this tree)
+#   PGAF        pgaf as installed, run as an executable (default: this tree's dist/cli/pgaf.cjs,
+#               package.json's bin; an older tree's dist/cli/main.js works too)
 #   BEFORE      another pgaf's main.js (e.g. a copy of an older dist/ with its node_modules and
 #               package.json beside it) measured in the same rounds: a before/after column
 #   ORIGINAL    pg_autoctl (/usr/bin/pg_autoctl); RUNS (21); AS_USER (postgres when root)
 #   PORT        first port of the cluster made here (6560: monitor, +1, +2 the nodes)
+#   NOEXTRA     1: also run pgaf with NODE_EXTRA_CA_CERTS removed from its environment (an extra
+#               column); the default when NODE_EXTRA_CA_CERTS is set: Node 20 then parses that file
+#               and its own root store at every start, before any of pgaf's code (~60 ms of CPU)
 #   COMMANDS    ';'-separated list (default below). `set node candidate-priority` waits for the
 #               primary to apply the setting: its time is mostly the state machine's round trip.
 set -uo pipefail
 export LC_ALL=C
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NODE_DIR=${NODE_DIR:-}
-PGAF=${PGAF:-$ROOT/dist/cli/main.js}
+PGAF=${PGAF:-$ROOT/dist/cli/pgaf.cjs}
+NOEXTRA=${NOEXTRA:-$([ -n "${NODE_EXTRA_CA_CERTS:-}" ] && echo 1)}
 ORIGINAL=${ORIGINAL:-/usr/bin/pg_autoctl}
 RUNS=${RUNS:-21}
 COMMANDS=${COMMANDS:---version;show state;show uri;status;get formation number-sync-standbys;get node candidate-priority;set node candidate-priority 50}
@@ -85,41 +90,56 @@ once() {
   # wall, peak RSS, exit code, CPU (user+sys) seconds
   echo "$(awk -v a="$t1" -v b="$t0" 'BEGIN{printf "%.4f", a-b}') $(tail -1 "$TMP/rss" | awk -v rc=$rc '{print $1, rc, $2+$3}')"
 }
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), node $(node --version), RUNS=$RUNS"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), node $(node --version), RUNS=$RUNS, NODE_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS:-(unset)}"
 echo "# pgaf: $PGAF${BEFORE:+; before: $BEFORE}; original: $($ORIGINAL --version 2>&1 | head -1)"
 col() { awk -v k="$2" '{print $k}' "$1" | median; }
-if [ -n "${BEFORE:-}" ]; then
-  printf '| command | pgaf before: wall / CPU (s) | pgaf: wall / CPU (s) / peak RSS (MB) | pg_autoctl: wall / CPU (s) / peak RSS (MB) | ratio (wall) |\n|---|---:|---:|---:|---:|\n'
-else
-  printf '| command | pgaf: wall / CPU (s) / peak RSS (MB) | pg_autoctl: wall / CPU (s) / peak RSS (MB) | ratio (wall) |\n|---|---:|---:|---:|\n'
-fi
-# the floor: a Node process that loads nothing
-: > "$TMP/n"; for _ in $(seq 1 "$RUNS"); do once node -e 0 >> "$TMP/n"; done
-printf '| `node -e 0` (floor, not a command) |%s %.3f / %.2f / %.1f | | |\n' "${BEFORE:+ |}" "$(col "$TMP/n" 1)" "$(col "$TMP/n" 4)" "$(awk '{print $2/1024}' "$TMP/n" | median)"
+# the pgaf columns: [before], as installed, [without NODE_EXTRA_CA_CERTS]
+labels=(); progs=()
+[ -n "${BEFORE:-}" ] && { labels+=("pgaf before"); progs+=("$BEFORE"); }
+labels+=("pgaf"); progs+=("$PGAF")
+[ "$NOEXTRA" = 1 ] && { labels+=("pgaf, NODE_EXTRA_CA_CERTS unset"); progs+=("env -u NODE_EXTRA_CA_CERTS $PGAF"); }
+head="| command |"; rule="|---|"
+for l in "${labels[@]}"; do head+=" $l: wall / CPU (s) / peak RSS (MB) |"; rule+="---:|"; done
+echo "$head pg_autoctl: wall / CPU (s) / peak RSS (MB) | ratio (wall) |"; echo "$rule---:|---:|"
+cell() { printf '%.3f / %.2f / %.1f' "$(col "$1" 1)" "$(col "$1" 4)" "$(awk '{print $2/1024}' "$1" | median)"; }
+# a floor row: the same Node program in the first column and, with NOEXTRA, without NODE_EXTRA_CA_CERTS
+floor() { local name=$1; shift
+  : > "$TMP/n"; : > "$TMP/n2"
+  for _ in $(seq 1 "$RUNS"); do once "$@" >> "$TMP/n"; [ "$NOEXTRA" = 1 ] && once env -u NODE_EXTRA_CA_CERTS "$@" >> "$TMP/n2"; done
+  local row="| $name |"; local i
+  for ((i = 0; i < ${#labels[@]}; i++)); do
+    case "${labels[$i]}" in
+      pgaf) row+=" $(cell "$TMP/n") |" ;;
+      pgaf,*) row+=" $(cell "$TMP/n2") |" ;;
+      *) row+=" |" ;;
+    esac
+  done
+  echo "$row | |"
+}
+floor '`node -e 0` (floor: Node loading nothing)' node -e 0
 # with the cluster made here: what any Node program pays for one TLS handshake with the monitor,
 # and for one query over node-postgres with TLS and scram (bench/cli/floor.cjs)
 if [ -f "$TMP/pgpass" ]; then
-  for f in tls pg; do
-    : > "$TMP/f"; for _ in $(seq 1 "$RUNS"); do once node "$ROOT/bench/cli/floor.cjs" "$f" 127.0.0.1 "$PORT" >> "$TMP/f"; done
-    printf '| `node bench/cli/floor.cjs %s` (floor: %s) |%s %.3f / %.2f / %.1f | | |\n' "$f" \
-      "$([ "$f" = tls ] && echo 'a TLS handshake with the monitor' || echo 'pg: TLS + scram + one query')" "${BEFORE:+ |}" \
-      "$(col "$TMP/f" 1)" "$(col "$TMP/f" 4)" "$(awk '{print $2/1024}' "$TMP/f" | median)"
-  done
+  floor '`floor.cjs tls` (floor: a TLS handshake with the monitor)' node "$ROOT/bench/cli/floor.cjs" tls 127.0.0.1 "$PORT"
+  floor '`floor.cjs pg` (floor: node-postgres, TLS + scram + one query)' node "$ROOT/bench/cli/floor.cjs" pg 127.0.0.1 "$PORT"
 fi
 IFS=';' read -r -a cmds <<<"$COMMANDS"
 for c in "${cmds[@]}"; do
   read -r -a argv <<<"$c"
-  : > "$TMP/a"; : > "$TMP/b"; : > "$TMP/z"
+  for ((i = 0; i < ${#progs[@]}; i++)); do : > "$TMP/p$i"; done
+  : > "$TMP/b"
   for _ in $(seq 1 "$RUNS"); do
-    [ -n "${BEFORE:-}" ] && once "$BEFORE" "${argv[@]}" >> "$TMP/z"
-    once "$PGAF" "${argv[@]}" >> "$TMP/a"   # through its shebang, as installed
+    # each pgaf through its shebang, as installed, then the original
+    for ((i = 0; i < ${#progs[@]}; i++)); do read -r -a prog <<<"${progs[$i]}"; once "${prog[@]}" "${argv[@]}" >> "$TMP/p$i"; done
     once "$ORIGINAL" "${argv[@]}" >> "$TMP/b"
   done
-  ta=$(col "$TMP/a" 1); tb=$(col "$TMP/b" 1)
-  bad=$(awk '$3!=0' "$TMP/a" "$TMP/b" "$TMP/z" | wc -l)
-  printf '| `%s` |%s %.3f / %.2f / %.1f | %.3f / %.2f / %.1f | %s×%s |\n' "$c" \
-    "${BEFORE:+ $(printf '%.3f / %.2f |' "$(col "$TMP/z" 1)" "$(col "$TMP/z" 4)")}" \
-    "$ta" "$(col "$TMP/a" 4)" "$(awk '{print $2/1024}' "$TMP/a" | median)" \
-    "$tb" "$(col "$TMP/b" 4)" "$(awk '{print $2/1024}' "$TMP/b" | median)" \
-    "$(awk -v a="$ta" -v b="$tb" 'BEGIN{printf "%.1f", a/b}')" "$([ "$bad" = 0 ] || echo " ($bad non-zero exits)")"
+  tb=$(col "$TMP/b" 1)
+  row="| \`$c\` |"; ratios=()
+  for ((i = 0; i < ${#progs[@]}; i++)); do
+    row+=" $(cell "$TMP/p$i") |"
+    [ "${labels[$i]}" = "pgaf before" ] || ratios+=("$(awk -v a="$(col "$TMP/p$i" 1)" -v b="$tb" 'BEGIN{printf "%.1f×", a/b}')")
+  done
+  bad=$(cat "$TMP"/p* "$TMP/b" | awk '$3!=0' | wc -l)
+  ratio="${ratios[*]}"
+  echo "$row $(cell "$TMP/b") | ${ratio// / \/ }$([ "$bad" = 0 ] || echo " ($bad non-zero exits)") |"
 done

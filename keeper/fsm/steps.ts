@@ -136,8 +136,20 @@ async function promote(ctx: StepContext<PgProcess & PgRecovery & PgStandbySetup 
  */
 export const promoteStandby: Step<PgProcess & PgRecovery & PgStandbySetup & PgSettings & PgPeers> = async (ctx) => {
   await promote(ctx);
+  // it takes writes now, also when an election left it read-only (prepare_promotion,
+  // stop_replication); nothing to reload when it is not
+  await ctx.pg.setReadOnly(false);
   await ctx.pg.checkpoint();
   await refreshPeers(ctx, false);
+};
+
+/**
+ * → prepare_promotion: read-only from now on, while the old primary drains, so that the
+ * promotion that follows (stop_replication) has nothing left to set before pg_promote().
+ */
+export const readyForPromotion: Step<PgProcess & PgSettings> = async (ctx) => {
+  await ensureRunning(ctx);
+  await ctx.pg.setReadOnly(true);
 };
 
 /**

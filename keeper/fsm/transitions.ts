@@ -44,7 +44,7 @@ export const TRANSITIONS: readonly Transition[] = Object.freeze([
   ...rows(['secondary', 'catchingup', 'prepare_promotion', 'stop_replication', 'report_lsn', 'wait_maintenance', 'fast_forward',
     'join_secondary', 'maintenance', 'prepare_maintenance'], 'single',
     'Promote: the only node left', s.promoteStandby),
-  ...rows(['secondary', 'catchingup', 'report_lsn'], 'prepare_promotion', 'Chosen for promotion: wait for the old primary to stop', s.noop),
+  ...rows(['secondary', 'catchingup', 'report_lsn'], 'prepare_promotion', 'Chosen for promotion: read-only, wait for the old primary to stop', s.readyForPromotion),
   ...rows(['prepare_promotion'], 'stop_replication', 'Promote, read-only until the old primary is out', s.stopReplication),
   ...rows(['stop_replication'], 'wait_primary', 'The old primary is out: take writes', s.openWrites),
   ...rows(['prepare_promotion'], 'wait_primary', 'No old primary left: promote and take writes', s.promoteStandby),

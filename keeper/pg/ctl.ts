@@ -57,6 +57,8 @@ export class KeeperCtl extends PostgresCtl {
       '-D', a.targetDir,
       '--wal-method=stream',
       '--checkpoint=fast',
+      // the caller flushes the copy with syncDataDir(): one syncfs instead of an fsync per file
+      '--no-sync',
       ...(a.slot ? ['--slot', a.slot] : []),
     ];
     this.log.info('Taking a base backup', { from: `${a.host}:${a.port}`, slot: a.slot ?? 'none', into: a.targetDir });
@@ -66,10 +68,13 @@ export class KeeperCtl extends PostgresCtl {
     });
   }
 
-  /** pg_rewind of our PGDATA (shut down cleanly) from a running source server. */
+  /**
+   * pg_rewind of our PGDATA (shut down cleanly) from a running source server, without its
+   * file-by-file fsync: the caller flushes PGDATA with syncDataDir() before starting it.
+   */
   rewind(a: { sourceConninfo: string; timeoutMs: number }): Promise<RunResult> {
     this.log.info('Rewinding PGDATA', { pgdata: this.pgdata, source: a.sourceConninfo });
-    return this.run('pg_rewind', ['--target-pgdata', this.pgdata, '--source-server', a.sourceConninfo], a.timeoutMs);
+    return this.run('pg_rewind', ['--target-pgdata', this.pgdata, '--source-server', a.sourceConninfo, '--no-sync'], a.timeoutMs);
   }
 }
 

@@ -77,6 +77,8 @@ export class DataCopy implements PgDataCopy {
         retryable: true,
       });
     }
+    // durable before it replaces PGDATA (pg_basebackup ran with --no-sync)
+    await node.ctl.syncDataDir(tmp);
     const restore = this.keepLocalConfig();
     this.replaceDataDir(tmp);
     restore();
@@ -146,6 +148,14 @@ export class DataCopy implements PgDataCopy {
     this.parts.settings.writeSettings();
     if (res.code !== 0) {
       node.log.warn(`pg_rewind from ${from.name} failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-2).join(' ')}`);
+      return false;
+    }
+    // pg_rewind ran with --no-sync, and single-user recovery with fsync off: flush it all
+    // before Postgres starts on it (also when pg_rewind found nothing to rewind)
+    try {
+      await node.ctl.syncDataDir();
+    } catch (err) {
+      node.log.warn(`Cannot flush the rewound PGDATA to disk: ${(err as Error).message}`);
       return false;
     }
     node.log.info('Rewound PGDATA', { from: from.name });

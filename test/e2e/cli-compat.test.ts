@@ -4,7 +4,7 @@
 // paths that change nothing on disk, --help everywhere, and `watch` driven through tmux.
 import { spawn, spawnSync } from 'node:child_process';
 import { stopPostgresAt, writeFakeDataNode } from '../support/fake-node.js';
-import { cleanEnv, runCli, type CliResult } from '../support/run-cli.js';
+import { CLI, cleanEnv, runCli, runCollect, type CliResult } from '../support/run-cli.js';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,19 +137,8 @@ const ORIGINAL = '/usr/bin/pg_autoctl';
 
 describe('the same output as the original pg_autoctl, run against our monitor', () => {
   /** The original, as `cli` runs ours: same environment, killed after `timeoutMs`. */
-  const original = (args: string[], extra: Record<string, string> = {}, timeoutMs = 60_000) =>
-    new Promise<Result>((resolve) => {
-      const child = spawn(ORIGINAL, args, { env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
-    });
+  const original = (args: string[], extra: Record<string, string> = {}, timeoutMs = 60_000): Promise<Result> =>
+    runCollect(ORIGINAL, args, env(extra), timeoutMs);
 
   /** Both programs on the same arguments: the original must succeed, and ours the same way. */
   async function sideBySide(args: string[], extra: Record<string, string> = {}): Promise<{ theirs: Result; ours: Result }> {
@@ -193,8 +182,8 @@ describe('the same output as the original pg_autoctl, run against our monitor', 
   it.each(local.map((c) => [c.join(' '), c]))('%s --pgdata <monitor>', async (_name, args) => {
     const { theirs, ours } = await sideBySide([...(args as string[]), '--pgdata', pgdata]);
     if ((args as string[]).includes('--json') && !(args as string[]).includes('--config')) expect(JSON.parse(ours.stdout)).toEqual(JSON.parse(theirs.stdout));
-    // show systemd names the program that runs the service: each its own
-    else expect(ours.stdout.split(mainJs).join('<program>')).toBe(theirs.stdout.split(ORIGINAL).join('<program>'));
+    // show systemd names the program that runs the service: each its own (ours: the installed entry point)
+    else expect(ours.stdout.split(CLI).join('<program>')).toBe(theirs.stdout.split(ORIGINAL).join('<program>'));
   }, 130_000);
 
   // Commands run on a data node: the original reads the node's configuration file (as our
@@ -703,7 +692,7 @@ describe('--help through the program', () => {
   it('runs under the name pg_autoctl', async () => {
     const bin = join(dir, 'bin');
     mkdirSync(bin, { recursive: true });
-    symlinkSync(mainJs, join(bin, 'pg_autoctl'));
+    symlinkSync(CLI, join(bin, 'pg_autoctl')); // as npm links the installed program
     const r = spawnSync(join(bin, 'pg_autoctl'), ['show', 'uri', '--formation', 'monitor', '--pgdata', pgdata], { env: env(), encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe(`${monitorUri}\n`);

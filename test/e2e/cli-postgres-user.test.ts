@@ -7,14 +7,14 @@
 // every TCP session (keepers → monitor, replication) encrypted. Afterwards each keeper gets
 // SIGTERM by its pid and any Postgres left SIGQUIT by its pid; the folders are removed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupUser, type OsUser } from '../../lib/pgbin.js';
 import { freePort } from '../support/postgres.js';
 import { packagePathFor } from '../support/readable-package.js';
 import { waitFor } from '../support/until.js';
-import { NODE_STATES_SQL, queryOnce, statesAre } from '../support/query-once.js';
+import { queryMonitor, queryOnce, waitNodeStates } from '../support/query-once.js';
 
 const HOSTS = ['monitor', 'node1', 'node2'] as const;
 type Host = (typeof HOSTS)[number];
@@ -91,13 +91,12 @@ async function localQuery<R extends Record<string, unknown>>(h: Host, sql: strin
 }
 
 /** A query on the monitor as autoctl_node over TCP: scram with the generated password, TLS. */
-async function monitorQuery<R extends Record<string, unknown>>(sql: string): Promise<R[]> {
-  const c = { host: '127.0.0.1', port: ports.monitor, user: 'autoctl_node', password: monitorPassword, database: 'pg_auto_failover', ssl: { rejectUnauthorized: false } };
-  return queryOnce<R>(c, sql);
+function monitorQuery<R extends Record<string, unknown>>(sql: string): Promise<R[]> {
+  return queryMonitor<R>(ports.monitor, monitorPassword, sql);
 }
 
-async function waitStates(want: Record<string, string>, timeoutMs: number): Promise<void> {
-  await waitFor(`states ${JSON.stringify(want)}`, timeoutMs, async () => statesAre(await monitorQuery<{ nodename: string; s: string }>(NODE_STATES_SQL), want));
+function waitStates(want: Record<string, string>, timeoutMs: number): Promise<void> {
+  return waitNodeStates(ports.monitor, monitorPassword, want, timeoutMs);
 }
 
 beforeAll(async () => {

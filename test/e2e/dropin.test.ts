@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresRunAs } from '../../lib/pgbin.js';
 import { TestCluster } from '../support/cluster.js';
 import { freePort } from '../support/postgres.js';
-import { CLI, cleanEnv, runCli, type CliResult } from '../support/run-cli.js';
+import { CLI, cleanEnv, runCli, runCollect, type CliResult } from '../support/run-cli.js';
 
 const ORIGINAL = '/usr/bin/pg_autoctl';
 const PG_CTL = '/usr/lib/postgresql/15/bin/pg_ctl';
@@ -22,18 +22,7 @@ const runAs = postgresRunAs();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function original(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(ORIGINAL, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
+  return runCollect(ORIGINAL, args, env, timeoutMs);
 }
 
 function own(path: string): void {

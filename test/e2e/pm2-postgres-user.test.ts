@@ -24,7 +24,7 @@ import { lookupUser, type OsUser } from '../../lib/pgbin.js';
 import { freePort } from '../support/postgres.js';
 import { packagePathFor } from '../support/readable-package.js';
 import { waitFor } from '../support/until.js';
-import { NODE_STATES_SQL, queryOnce, statesAre } from '../support/query-once.js';
+import { queryMonitor, queryOnce, waitNodeStates } from '../support/query-once.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const HOSTS = ['monitor', 'node1', 'node2'] as const;
@@ -221,7 +221,7 @@ function bootUnit(h: Host): string {
   const template = readFileSync(join(pm2Dir, 'lib', 'templates', 'init-scripts', 'systemd.tpl'), 'utf8');
   return template
     .replace(/%PM2_PATH%/g, join(pm2Dir, 'bin', 'pm2'))
-    .replace(/%NODE_PATH%/g, hostEnv(h).PATH)
+    .replace(/%NODE_PATH%/g, hostEnv(h).PATH ?? '')
     .replace(/%USER%/g, 'postgres')
     .replace(/%HOME_PATH%/g, resolve(homeOf(h), '.pm2'))
     .replace(/%SERVICE_NAME%/g, 'pm2-postgres');
@@ -259,13 +259,12 @@ async function localQuery<R extends Record<string, unknown>>(h: Host, sql: strin
 }
 
 /** A query on the monitor as autoctl_node over TCP: scram with the generated password, TLS. */
-async function monitorQuery<R extends Record<string, unknown>>(sql: string): Promise<R[]> {
-  const c = { host: '127.0.0.1', port: ports.monitor, user: 'autoctl_node', password: monitorPassword, database: 'pg_auto_failover', ssl: { rejectUnauthorized: false } };
-  return queryOnce<R>(c, sql);
+function monitorQuery<R extends Record<string, unknown>>(sql: string): Promise<R[]> {
+  return queryMonitor<R>(ports.monitor, monitorPassword, sql);
 }
 
-async function waitStates(want: Record<string, string>, timeoutMs: number): Promise<void> {
-  await waitFor(`states ${JSON.stringify(want)}`, timeoutMs, async () => statesAre(await monitorQuery<{ nodename: string; s: string }>(NODE_STATES_SQL), want));
+function waitStates(want: Record<string, string>, timeoutMs: number): Promise<void> {
+  return waitNodeStates(ports.monitor, monitorPassword, want, timeoutMs);
 }
 
 beforeAll(async () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresRunAs } from '../../lib/pgbin.js';
-import { FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
+import { CLI, FAST_MONITOR_SETTINGS, TestCluster } from '../support/cluster.js';
 
 const runAs = postgresRunAs();
 
@@ -250,4 +250,20 @@ describe('certificates signed by a CA, --ssl-mode verify-ca', () => {
     const ks = await eventually('both keepers connected', () => keeperSsl(c), (r) => new Set(r.map((x) => x.application_name)).size === 2);
     expect(ks.every((r) => r.ssl)).toBe(true);
   }, 400_000);
+
+  it("the installed program trusts a CA given only by NODE_EXTRA_CA_CERTS, as Node would (its launcher keeps the variable out of Node's start-up for a fast command)", () => {
+    // verify-ca without sslrootcert and without ~/.postgresql/root.crt: the system CAs
+    const uri = `postgres://autoctl_node@127.0.0.1:${c.monitor.port}/pg_auto_failover?sslmode=verify-ca`;
+    const base = { ...c.env(c.member('node1')), HOME: c.base };
+    delete base.NODE_EXTRA_CA_CERTS;
+    // through the sh launcher (dist/cli/pgaf.cjs run as a program), a fast command and one of the tree
+    const run = (args: string[], extra: Record<string, string>) => spawnSync(CLI, [...args, '--monitor', uri], { env: { ...base, ...extra }, encoding: 'utf8' });
+    for (const args of [['show', 'uri'], ['show', 'events', '--count', '1']]) {
+      const trusted = run(args, { NODE_EXTRA_CA_CERTS: certs.ca });
+      expect(trusted.status, `${args.join(' ')}: ${trusted.stderr}`).toBe(0);
+      const untrusted = run(args, {});
+      expect(untrusted.status, args.join(' ')).toBe(6);
+      expect(untrusted.stderr).toMatch(/certificate/);
+    }
+  }, 60_000);
 });

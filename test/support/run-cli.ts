@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/package-root.js';
 
-export const CLI = join(packageRoot(), 'dist', 'cli', 'main.js');
+/** The installed program (package.json bin), which runs dist/cli/main.js for what is not a fast command. */
+export const CLI = join(packageRoot(), 'dist', 'cli', 'pgaf.cjs');
 
 export interface CliResult {
   code: number;
@@ -20,8 +21,13 @@ export function cleanEnv(drop: string[] = []): NodeJS.ProcessEnv {
 }
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<CliResult> {
+  return runCollect(process.execPath, [CLI, ...args], env, timeoutMs);
+}
+
+/** Any program run to its end: exit code (-1 when killed by a signal) and output; SIGKILL after `timeoutMs`. */
+export function runCollect(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CliResult> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);

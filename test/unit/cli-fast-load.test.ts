@@ -1,9 +1,10 @@
 // cli/fast-load.ts: when the bundle of the fast path is used, and when a V8 code cache is trusted.
-import { chmodSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bundleIdentity, codeCacheDir, codeCacheFile, codeCacheKey, readCodeCache, usableBundle, writeCodeCache } from '../../cli/fast-load.js';
+import { COMMANDS, fastInvocation } from '../../cli/fast.js';
+import { bundleIdentity, codeCacheDir, codeCacheFile, codeCacheKey, FAST_FIRST_WORDS, leadingWords, readCodeCache, usableBundle, writeCodeCache } from '../../cli/fast-load.js';
 
 const dirs: string[] = [];
 const scratch = () => {
@@ -79,5 +80,28 @@ describe('code cache files', () => {
     const d = scratch();
     writeFileSync(join(d, 'pgaf'), 'a file where the directory would be');
     expect(() => writeCodeCache(codeCacheFile(join(d, 'pgaf'), ['status']), 'k\n', Buffer.from('x'))).not.toThrow();
+  });
+});
+
+describe('the installed entry point (cli/bin.ts)', () => {
+  it('loads the bundle for the first words of every fast command, and for no other word', () => {
+    expect([...FAST_FIRST_WORDS].sort()).toEqual([...new Set(['--version', ...COMMANDS.map((c) => c.words[0]!)])].sort());
+    expect(FAST_FIRST_WORDS.has('run')).toBe(false);
+    // the sh launcher (line 2 of cli/bin.ts) runs the same words without the services' Node flags
+    const launcher = readFileSync(join(import.meta.dirname, '..', '..', 'cli', 'bin.ts'), 'utf8').split('\n')[1]!;
+    expect(/case "\$1" in ([^)]+)\)/.exec(launcher)?.[1]?.split('|').sort()).toEqual([...FAST_FIRST_WORDS].sort());
+  });
+
+  it('names the code cache of a fast command by its words before parsing it', () => {
+    const argvs = [
+      ['--version'], ['version', '--json'], ['show', 'state', '--pgdata', '/d'], ['show', 'uri', '--formation', 'default'], ['status'],
+      ['get', 'node', 'candidate-priority', '--name', 'a'], ['get', 'formation', 'settings'], ['set', 'node', 'replication-quorum', 'true'],
+      ['set', 'formation', 'number-sync-standbys', '1', '--json'],
+    ];
+    for (const argv of argvs) expect(leadingWords(argv), argv.join(' ')).toEqual(fastInvocation(argv)!.command.words);
+    // not fast commands: some words, bounded, never a path or a value with other characters
+    expect(leadingWords(['show', 'events', '--count', '3'])).toEqual(['show', 'events']);
+    expect(leadingWords(['show', '../x'])).toEqual(['show']);
+    expect(leadingWords(['a', 'b', 'c', 'd'])).toEqual(['a', 'b', 'c']);
   });
 });

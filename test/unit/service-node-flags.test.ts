@@ -34,6 +34,15 @@ describe('service Node flags', () => {
     expect(shebangFlags()).toEqual(EXPECTED);
     expect(shebang().env).toEqual(SERVICE_MALLOC_ENV);
   });
+  it('the installed entry point (cli/bin.ts, package.json bin: `pgaf run` starts there) passes them to every command but the fast ones', () => {
+    const [l1, l2] = readFileSync(join(ROOT, 'cli', 'bin.ts'), 'utf8').split('\n');
+    expect(l1).toBe('#!/bin/sh');
+    const m = /^':' \/\/; case "\$1" in [^)]+\) [^;]*; unset NODE_EXTRA_CA_CERTS; exec node "\$0" "\$@";; esac; ((?:[A-Z_]+=\S* )*)exec node (.*) "\$0" "\$@"$/.exec(l2!);
+    expect(m, `cli/bin.ts line 2: ${l2}`).not.toBeNull();
+    expect(m![2]!.split(' ')).toEqual(shebangFlags());
+    const env = Object.fromEntries(m![1]!.trim().split(' ').filter(Boolean).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
+    expect(env).toEqual(SERVICE_MALLOC_ENV);
+  });
   it("the PM2 module's app (package.json apps) passes the same node_args and malloc settings", () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { apps: { node_args?: string; env?: Record<string, string> }[] };
     expect(pkg.apps.length).toBeGreaterThan(0);
@@ -72,8 +81,9 @@ describe('service Node flags', () => {
   it('pgaf started through its shebang has the malloc settings, and what it starts does not', async () => {
     const { spawnSync } = await import('node:child_process');
     const { existsSync, writeFileSync } = await import('node:fs');
-    const main = join(ROOT, 'dist', 'cli', 'main.js');
-    expect(existsSync(main), `${main}: npm run build makes it`).toBe(true);
+    // the installed program (sh launcher) and dist/cli/main.js run by its own shebang
+    const programs = [join(ROOT, 'dist', 'cli', 'pgaf.cjs'), join(ROOT, 'dist', 'cli', 'main.js')];
+    for (const p of programs) expect(existsSync(p), `${p}: npm run build makes it`).toBe(true);
     const scratch = mkdtempSync(join(tmpdir(), 'pgaf-malloc-env-'));
     try {
       // at exit: the environment the process was started with (what glibc read) and the one a
@@ -90,10 +100,12 @@ describe('service Node flags', () => {
       );
       const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: `--require ${preload}` };
       for (const k of Object.keys(SERVICE_MALLOC_ENV)) delete env[k];
-      const r = spawnSync(main, ['run', '--pgdata', join(scratch, 'nothing')], { encoding: 'utf8', env });
-      expect(r.status).toBe(2); // no node there: a clear error, after the environment was handled
-      const probe = JSON.parse(/PROBE (.*)/.exec(r.stderr)![1]!);
-      expect(probe).toEqual({ started: SERVICE_MALLOC_ENV, now: {} });
+      for (const program of programs) {
+        const r = spawnSync(program, ['run', '--pgdata', join(scratch, 'nothing')], { encoding: 'utf8', env });
+        expect(r.status, program).toBe(2); // no node there: a clear error, after the environment was handled
+        const probe = JSON.parse(/PROBE (.*)/.exec(r.stderr)![1]!);
+        expect(probe, program).toEqual({ started: SERVICE_MALLOC_ENV, now: {} });
+      }
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }

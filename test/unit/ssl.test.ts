@@ -1,6 +1,11 @@
 // SSL decisions: option choice and defaults as the original checks them, file problems, the
 // [ssl] config section, Postgres settings, HBA record type, conninfo and node-postgres options.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
 import { describe, expect, it } from 'vitest';
+import { movedSystemCa } from '../../lib/sql.js';
 import { switchHbaHostType } from '../../lib/hba.js';
 import { monitorUri, parsePgUri, withUriSsl } from '../../lib/pg-uri.js';
 import {
@@ -155,12 +160,37 @@ describe('what SSL changes', () => {
 
   it('maps sslmode to node-postgres ssl options', () => {
     const read = (p: string) => `PEM of ${p}`;
-    expect(nodePgSslOptions({ sslmode: 'require' }, read)).toEqual({ rejectUnauthorized: false });
-    expect(nodePgSslOptions({ sslmode: 'prefer' }, read)).toEqual({ rejectUnauthorized: false });
+    expect(nodePgSslOptions({ sslmode: 'require' }, read)).toEqual({ rejectUnauthorized: false, ca: [] });
+    expect(nodePgSslOptions({ sslmode: 'prefer' }, read)).toEqual({ rejectUnauthorized: false, ca: [] });
     const ca = nodePgSslOptions({ sslmode: 'verify-ca', sslrootcert: '/ca.crt', sslcrl: '/crl.pem' }, read);
     expect(ca).toMatchObject({ rejectUnauthorized: true, ca: 'PEM of /ca.crt', crl: 'PEM of /crl.pem' });
     expect(ca.checkServerIdentity?.()).toBeUndefined();
     const full = nodePgSslOptions({ sslmode: 'verify-full' }, read, '/home/root.crt');
     expect(full).toEqual({ rejectUnauthorized: true, ca: 'PEM of /home/root.crt' });
+    // no CA file: the system CAs the caller gives (lib/sql.ts: what the launcher moved), else Node's default
+    const system = () => ['ROOTS', 'EXTRA'];
+    expect(nodePgSslOptions({ sslmode: 'verify-full' }, read, undefined, system)).toEqual({ rejectUnauthorized: true, ca: ['ROOTS', 'EXTRA'] });
+    expect(nodePgSslOptions({ sslmode: 'verify-full' }, read, '/home/root.crt', system).ca).toBe('PEM of /home/root.crt');
+    expect(nodePgSslOptions({ sslmode: 'verify-full' }, read, undefined, () => undefined)).toEqual({ rejectUnauthorized: true });
+    expect(nodePgSslOptions({ sslmode: 'require' }, read, undefined, system).ca).toEqual([]);
+  });
+});
+
+describe('the system CAs of a fast command (lib/sql.ts movedSystemCa)', () => {
+  it("are Node's roots plus the file the launcher moved out of NODE_EXTRA_CA_CERTS; none when nothing was moved", () => {
+    const d = mkdtempSync(join(tmpdir(), 'pgaf-extra-ca-'));
+    try {
+      const file = join(d, 'extra.pem');
+      writeFileSync(file, '-----BEGIN CERTIFICATE-----\nEXTRA\n-----END CERTIFICATE-----\n');
+      expect(movedSystemCa({})).toBeUndefined();
+      expect(movedSystemCa({ PGAF_NODE_EXTRA_CA_CERTS: '' })).toBeUndefined();
+      const cas = movedSystemCa({ PGAF_NODE_EXTRA_CA_CERTS: file })!;
+      expect(cas.slice(0, -1)).toEqual(rootCertificates);
+      expect(cas.at(-1)).toContain('EXTRA');
+      // as Node: a file it cannot read adds nothing
+      expect(movedSystemCa({ PGAF_NODE_EXTRA_CA_CERTS: join(d, 'missing.pem') })).toEqual(rootCertificates);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });
