@@ -39,6 +39,10 @@ function app(name, role, port) {
     max_memory_restart: '300M',
     merge_logs: true,
     env: {
+      // the malloc settings of the pgaf shebang (lib/service-env.ts): 1-2 MB less at rest
+      MALLOC_ARENA_MAX: '1',
+      MALLOC_TRIM_THRESHOLD_: '65536',
+      MALLOC_TOP_PAD_: '0',
       PGAF_CONFIG: config,
       PGAF_NODE_ROLE: role,
       PGAF_NODE_NAME: name,

@@ -1,5 +1,5 @@
 #!/bin/sh
-':' //; case "$1" in --version|version|show|status|get|set) export PGAF_NODE_EXTRA_CA_CERTS="${NODE_EXTRA_CA_CERTS-}"; unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@";; esac; exec node --max-semi-space-size=1 --optimize-for-size "$0" "$@"
+':' //; case "$1" in --version|version|show|status|get|set) export PGAF_NODE_EXTRA_CA_CERTS="${NODE_EXTRA_CA_CERTS-}"; unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@";; esac; MALLOC_ARENA_MAX=1 MALLOC_TRIM_THRESHOLD_=65536 MALLOC_TOP_PAD_=0 exec node --max-semi-space-size=1 --optimize-for-size "$0" "$@"
 // The installed program (package.json bin: dist/cli/pgaf.cjs, this file bundled as CommonJS by
 // bin/bundle-cli.mjs, which keeps the two lines above). They are a shell script that is also
 // JavaScript (a string and a comment): sh runs Node on this same file, with the Node flags of

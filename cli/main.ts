@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 MALLOC_TRIM_THRESHOLD_=65536 MALLOC_TOP_PAD_=0 node --max-semi-space-size=1 --optimize-for-size
 // The pgaf program (also installed as pg_autoctl). `run` and `create postgres … --run`, which
 // become the long-running keeper or monitor service, take a lean path that loads neither
 // yargs nor the other commands (a keeper's memory counts); so do the hot read commands of
@@ -18,8 +18,12 @@
 // gap went 0.64 → 1.23 s and a rejoin 4.0 → 7.0 s (bench/failover, docs/benchmarks.md).
 // Not --lite-mode/--jitless either: they disable WebAssembly, which Node's fetch() (webhooks)
 // needs.
+// MALLOC_*: glibc malloc with one arena and free memory above 64 kB at the top of its heap given
+// back, 1-2 MB less at rest (lib/service-env.ts; entry() removes them from our environment, so
+// Postgres and the other programs we start run with glibc's defaults).
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { dropServiceMallocEnv } from '../lib/service-env.js';
 
 export const RUN_FLAGS_WITH_VALUE = new Set(['--pgdata', '--name', '--hostname', '--nodename', '--pgport']);
 
@@ -59,6 +63,8 @@ export function leanRunArgs(args: string[]): LeanRunArgs | undefined {
 
 /** Runs the command of process.argv; the exit code (cli/bin.ts, the installed program, calls it for what is not a fast command). */
 export async function entry(): Promise<number> {
+  // glibc read the launcher's malloc settings at exec: what we start runs without them
+  dropServiceMallocEnv();
   const args = process.argv.slice(2);
   const lean = leanRunArgs(args);
   if (lean) {

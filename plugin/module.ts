@@ -9,6 +9,7 @@ import { loadClusterConfig, type ClusterConfig } from '../config/cluster-config.
 import { BadArgs, BadConfig, BadState, Dropped } from '../lib/errors.js';
 import { log, maskSecrets, setLogSink } from '../lib/log.js';
 import { SECRET_ENV } from '../lib/secrets.js';
+import { dropServiceMallocEnv } from '../lib/service-env.js';
 import { configPathFrom, MODULE_NAME } from './module-config.js';
 import { disconnectPm2 } from './pm2-supervisor.js';
 import { runNodeFromConfig, type RunningNode } from './node-runner.js';
@@ -74,6 +75,8 @@ export async function main(): Promise<number> {
   // the secrets the cluster file's loader took from our environment go no further: PM2 copies
   // this process's environment into the Postgres app it starts, and into `pm2 save`
   for (const k of SECRET_ENV) delete process.env[k];
+  // glibc read the app's malloc settings (package.json apps env) at exec: Postgres runs without them
+  dropServiceMallocEnv();
   const node = config.node;
   log.info(`pgaf module starts the ${node?.role ?? 'unknown'} node of ${config.file}`, { pgdata: node?.pgdata, port: node?.port });
 

@@ -21,7 +21,7 @@
 #   SAMPLER=0: do not preload bench/soak/sampler.cjs (by default every pgaf process appends,
 #   each INTERVAL, its process.memoryUsage(), V8 heap spaces and active handles to
 #   OUT's name + .samples/<pid>.jsonl; the report splits each process's growth with them)
-#   NODE_ARGS: run pgaf as `node $NODE_ARGS main.js` instead of through its shebang (to compare
+#   NODE_ARGS: run pgaf as `node $NODE_ARGS <program>` instead of through its launcher (to compare
 #   V8 flags); any other variable (MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE…) passes through
 set -uo pipefail
 export LC_ALL=C
@@ -34,7 +34,7 @@ PGBIN=${PGBIN:-$(pg_config --bindir 2>/dev/null)}; [ -x "$PGBIN/pg_ctl" ] || PGB
 BASE=$(mktemp -d /tmp/pgaf-soak.XXXXXX); chmod 755 "$BASE"
 mkdir -p "$(dirname "$OUT")"
 # a snapshot of dist/ so parallel rebuilds cannot change what runs
-cp -r "$ROOT/dist" "$BASE/dist"; ln -s "$ROOT/node_modules" "$BASE/node_modules"; cp "$ROOT/package.json" "$BASE/"
+cp -a "$ROOT/dist" "$BASE/dist"; ln -s "$ROOT/node_modules" "$BASE/node_modules"; cp "$ROOT/package.json" "$BASE/"
 cp -r "$ROOT/monitor-ext" "$BASE/monitor-ext"
 SNAPS=${OUT%.tsv}.heap
 if [ "${HEAP_SNAPSHOTS:-0}" = 1 ]; then
@@ -46,7 +46,9 @@ if [ "${SAMPLER:-1}" = 1 ]; then
   export NODE_OPTIONS="${NODE_OPTIONS:-} --require $BASE/sampler.cjs" PGAF_SOAK_SAMPLES=$BASE/samples PGAF_SOAK_INTERVAL=$INTERVAL
 fi
 [ "$(id -u)" = 0 ] && chown -R postgres: "$BASE"
-PGAF="$BASE/dist/cli/main.js"   # run through its shebang (node flags as installed)
+# the installed program (package.json bin: its sh launcher sets the services' Node flags and
+# malloc settings); dist/cli/main.js through its own shebang in a build without the bundler
+PGAF="$BASE/dist/cli/pgaf.cjs"; [ -x "$PGAF" ] || PGAF="$BASE/dist/cli/main.js"
 PGAFCMD=("$PGAF"); [ -n "${NODE_ARGS:-}" ] && PGAFCMD=("$(command -v node)" $NODE_ARGS "$PGAF")
 asuser() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 nenv() { echo "PGDATA=$BASE/$1/pgdata XDG_CONFIG_HOME=$BASE/$1/config XDG_DATA_HOME=$BASE/$1/share XDG_RUNTIME_DIR=$BASE/$1/run"; }
@@ -96,7 +98,7 @@ while :; do
   t=$(( $(date +%s) - T0 ))
   while read -r role pid; do
     [ -r /proc/$pid/status ] || continue
-    args=$(tr '\0' ' ' < /proc/$pid/cmdline | sed 's#.*/main.js ##; s#.*/dist/##' | cut -c1-40 | tr '\t' ' ')
+    args=$(tr '\0' ' ' < /proc/$pid/cmdline | sed 's#.*/main.js ##; s#.*/pgaf.cjs ##; s#.*/dist/##' | cut -c1-40 | tr '\t' ' ')
     rss=$(awk '/^VmRSS/{print $2}' /proc/$pid/status); hwm=$(awk '/^VmHWM/{print $2}' /proc/$pid/status)
     thr=$(awk '/^Threads/{print $2}' /proc/$pid/status); fds=$(ls /proc/$pid/fd 2>/dev/null | wc -l)
     pss=$(awk '/^Pss:/{print $2}' /proc/$pid/smaps_rollup 2>/dev/null); anon=$(awk '/^Anonymous:/{print $2}' /proc/$pid/smaps_rollup 2>/dev/null)
