@@ -42,14 +42,36 @@ const common = {
   legalComments: 'none',
   logLevel: 'warning',
 };
+// pg's crypto helpers (WebCrypto) replaced by cli/pg-crypto-sync.ts (node:crypto, synchronous):
+// 4-9 ms less for a SCRAM login from a fresh process; same names and results (its unit test)
+const pgCryptoSync = join(root, 'dist/cli/pg-crypto-sync.js');
+const pgCrypto = {
+  name: 'pg-crypto-sync',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\/(crypto\/)?utils$/ }, (args) => {
+      if (!/[\\/]node_modules[\\/]pg[\\/]lib([\\/]crypto)?$/.test(args.resolveDir)) return undefined;
+      if (args.path !== (args.resolveDir.endsWith('crypto') ? './utils' : './crypto/utils')) return undefined;
+      return { path: pgCryptoSync };
+    });
+  },
+};
 const result = await esbuild.build({
   ...common,
   entryPoints: [entry],
   outfile,
   // pg's optional native binding and its Cloudflare socket: never used by pgaf
   external: ['pg-native', 'pg-cloudflare'],
+  plugins: [pgCrypto],
   metafile: true,
 });
+if (!Object.keys(result.metafile.inputs).some((f) => f.endsWith('pg-crypto-sync.js'))) {
+  process.stderr.write("bundle-cli: pg's crypto helpers were not replaced (pg's layout changed?)\n");
+  process.exit(1);
+}
+if (Object.keys(result.metafile.inputs).some((f) => /node_modules\/pg\/lib\/crypto\/utils/.test(f))) {
+  process.stderr.write("bundle-cli: pg's own crypto helpers are still in the bundle\n");
+  process.exit(1);
+}
 // a real import() would need a module loader the code-cached script does not have
 const fs = await import('node:fs');
 const text = fs.readFileSync(outfile, 'utf8');
