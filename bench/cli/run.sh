@@ -104,13 +104,13 @@ echo "$head pg_autoctl: wall / CPU (s) / peak RSS (MB) | ratio (wall) |"; echo "
 cell() { printf '%.3f / %.2f / %.1f' "$(col "$1" 1)" "$(col "$1" 4)" "$(awk '{print $2/1024}' "$1" | median)"; }
 # a floor row: the same Node program in the first column and, with NOEXTRA, without NODE_EXTRA_CA_CERTS
 floor() { local name=$1; shift
-  : > "$TMP/n"; : > "$TMP/n2"
-  for _ in $(seq 1 "$RUNS"); do once "$@" >> "$TMP/n"; [ "$NOEXTRA" = 1 ] && once env -u NODE_EXTRA_CA_CERTS "$@" >> "$TMP/n2"; done
+  : > "$TMP/floor-a"; : > "$TMP/floor-b"
+  for _ in $(seq 1 "$RUNS"); do once "$@" >> "$TMP/floor-a"; [ "$NOEXTRA" = 1 ] && once env -u NODE_EXTRA_CA_CERTS "$@" >> "$TMP/floor-b"; done
   local row="| $name |"; local i
   for ((i = 0; i < ${#labels[@]}; i++)); do
     case "${labels[$i]}" in
-      pgaf) row+=" $(cell "$TMP/n") |" ;;
-      pgaf,*) row+=" $(cell "$TMP/n2") |" ;;
+      pgaf) row+=" $(cell "$TMP/floor-a") |" ;;
+      pgaf,*) row+=" $(cell "$TMP/floor-b") |" ;;
       *) row+=" |" ;;
     esac
   done
@@ -126,20 +126,20 @@ fi
 IFS=';' read -r -a cmds <<<"$COMMANDS"
 for c in "${cmds[@]}"; do
   read -r -a argv <<<"$c"
-  for ((i = 0; i < ${#progs[@]}; i++)); do : > "$TMP/p$i"; done
+  for ((i = 0; i < ${#progs[@]}; i++)); do : > "$TMP/cmd-$i"; done
   : > "$TMP/b"
   for _ in $(seq 1 "$RUNS"); do
     # each pgaf through its shebang, as installed, then the original
-    for ((i = 0; i < ${#progs[@]}; i++)); do read -r -a prog <<<"${progs[$i]}"; once "${prog[@]}" "${argv[@]}" >> "$TMP/p$i"; done
+    for ((i = 0; i < ${#progs[@]}; i++)); do read -r -a prog <<<"${progs[$i]}"; once "${prog[@]}" "${argv[@]}" >> "$TMP/cmd-$i"; done
     once "$ORIGINAL" "${argv[@]}" >> "$TMP/b"
   done
   tb=$(col "$TMP/b" 1)
   row="| \`$c\` |"; ratios=()
   for ((i = 0; i < ${#progs[@]}; i++)); do
-    row+=" $(cell "$TMP/p$i") |"
-    [ "${labels[$i]}" = "pgaf before" ] || ratios+=("$(awk -v a="$(col "$TMP/p$i" 1)" -v b="$tb" 'BEGIN{printf "%.1f×", a/b}')")
+    row+=" $(cell "$TMP/cmd-$i") |"
+    [ "${labels[$i]}" = "pgaf before" ] || ratios+=("$(awk -v a="$(col "$TMP/cmd-$i" 1)" -v b="$tb" 'BEGIN{printf "%.1f×", a/b}')")
   done
-  bad=$(cat "$TMP"/p* "$TMP/b" | awk '$3!=0' | wc -l)
+  bad=$(cat "$TMP"/cmd-* "$TMP/b" | awk '$3!=0' | wc -l)
   ratio="${ratios[*]}"
   echo "$row $(cell "$TMP/b") | ${ratio// / \/ }$([ "$bad" = 0 ] || echo " ($bad non-zero exits)") |"
 done
