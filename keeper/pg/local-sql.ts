@@ -156,34 +156,6 @@ export interface ReplicationRow {
   replyAgeMs: number | null;
 }
 
-/** pg_stat_replication rows of pgaf standbys (application_name pgautofailover_standby_*). */
-export async function standbyReplication(q: Query): Promise<ReplicationRow[]> {
-  const rows = await q<{
-    application_name: string;
-    state: string;
-    sync_state: string;
-    flush_lsn: string | null;
-    replay_lsn: string | null;
-    reply_age_ms: number | null;
-  }>(
-    `SELECT application_name, state, sync_state, flush_lsn::text, replay_lsn::text,
-            -- a walsender that has not had a reply yet was connected by its standby just now
-            (extract(epoch FROM clock_timestamp() - coalesce(reply_time, backend_start)) * 1000)::float8 AS reply_age_ms
-       FROM pg_stat_replication
-      WHERE starts_with(application_name, $1)
-      ORDER BY application_name`,
-    [STANDBY_PREFIX],
-  );
-  return rows.map((r) => ({
-    applicationName: r.application_name,
-    state: r.state,
-    syncState: r.sync_state,
-    flushLsn: r.flush_lsn,
-    replayLsn: r.replay_lsn,
-    replyAgeMs: r.reply_age_ms,
-  }));
-}
-
 /** Whether some pgaf standby confirmed `lsn`: flushed it, or replayed it as a sync/quorum standby. */
 export async function standbyConfirmed(q: Query, lsn: string): Promise<boolean> {
   const [r] = await q<{ ok: boolean }>(
@@ -203,28 +175,6 @@ export interface PositionRow {
   timeline: number;
 }
 
-/**
- * Where this server is. Primary: the flush LSN and the timeline of its WAL file name.
- * Standby: the greater of the receive and replay LSNs, and the newest timeline among the WAL
- * receiver's, the last restartpoint's and the minimum recovery point's.
- */
-export async function position(q: Query): Promise<PositionRow> {
-  if (!(await isInRecovery(q))) {
-    const [r] = await q<{ lsn: string; tli: string }>(
-      `SELECT pg_current_wal_flush_lsn()::text AS lsn,
-              substr(pg_walfile_name(pg_current_wal_flush_lsn()), 1, 8) AS tli`,
-    );
-    return { inRecovery: false, lsn: r?.lsn ?? '0/0', timeline: r ? parseInt(r.tli, 16) : 0 };
-  }
-  const [r] = await q<{ lsn: string | null; tli: number | null }>(
-    `SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text AS lsn,
-            greatest((SELECT max(received_tli) FROM pg_stat_wal_receiver),
-                     (SELECT timeline_id FROM pg_control_checkpoint()),
-                     (SELECT min_recovery_end_timeline FROM pg_control_recovery())) AS tli`,
-  );
-  return { inRecovery: true, lsn: r?.lsn ?? '0/0', timeline: Number(r?.tli ?? 0) };
-}
-
 /** What the HTTP endpoints add to the tick's facts (keeper/http/): read-only mode, the WAL receiver. */
 export interface ServingRow {
   /** default_transaction_read_only is on */
@@ -236,13 +186,75 @@ export interface ServingRow {
   replayLsn: string | null;
 }
 
-export async function serving(q: Query): Promise<ServingRow> {
-  const [r] = await q<{ ro: string; status: string | null; upstream: string | null; replay: string | null }>(
-    `SELECT current_setting('default_transaction_read_only') AS ro,
+export interface TickFactsRow extends PositionRow {
+  /** pg_stat_replication rows of pgaf standbys (application_name pgautofailover_standby_*) */
+  replication: ReplicationRow[];
+  serving: ServingRow;
+}
+
+/**
+ * Everything a keeper tick reads from its Postgres, in one statement (one round trip a tick;
+ * it was four). Where this server is: a primary's flush LSN and the timeline of its WAL file
+ * name; a standby's greater of the receive and replay LSNs, and the newest timeline among the
+ * WAL receiver's, the last restartpoint's and the minimum recovery point's. The CASEs keep the
+ * primary-only functions from running during recovery, where they fail.
+ */
+export async function tickFacts(q: Query): Promise<TickFactsRow> {
+  const [r] = await q<{
+    rec: boolean;
+    lsn: string | null;
+    tli_hex: string | null;
+    tli: number | null;
+    ro: string;
+    status: string | null;
+    upstream: string | null;
+    replay: string | null;
+    replication: Array<{
+      application_name: string;
+      state: string;
+      sync_state: string;
+      flush_lsn: string | null;
+      replay_lsn: string | null;
+      reply_age_ms: number | null;
+    }> | null;
+  }>(
+    `SELECT r.rec,
+            CASE WHEN r.rec THEN greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text
+                 ELSE pg_current_wal_flush_lsn()::text END AS lsn,
+            CASE WHEN NOT r.rec THEN substr(pg_walfile_name(pg_current_wal_flush_lsn()), 1, 8) END AS tli_hex,
+            CASE WHEN r.rec THEN greatest((SELECT max(received_tli) FROM pg_stat_wal_receiver),
+                                          (SELECT timeline_id FROM pg_control_checkpoint()),
+                                          (SELECT min_recovery_end_timeline FROM pg_control_recovery())) END AS tli,
+            current_setting('default_transaction_read_only') AS ro,
             (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS status,
             -- latest_end_lsn stays null until the upstream sends WAL or a keepalive
             greatest((SELECT latest_end_lsn FROM pg_stat_wal_receiver LIMIT 1), pg_last_wal_receive_lsn())::text AS upstream,
-            pg_last_wal_replay_lsn()::text AS replay`,
+            pg_last_wal_replay_lsn()::text AS replay,
+            (SELECT json_agg(json_build_object(
+                      'application_name', application_name, 'state', state, 'sync_state', sync_state,
+                      'flush_lsn', flush_lsn::text, 'replay_lsn', replay_lsn::text,
+                      -- a walsender that has not had a reply yet was connected by its standby just now
+                      'reply_age_ms', (extract(epoch FROM clock_timestamp() - coalesce(reply_time, backend_start)) * 1000)::float8)
+                    ORDER BY application_name)
+               FROM pg_stat_replication
+              WHERE starts_with(application_name, $1)) AS replication
+       FROM (SELECT pg_is_in_recovery() AS rec) AS r`,
+    [STANDBY_PREFIX],
   );
-  return { readOnly: r?.ro === 'on', streaming: r?.status === 'streaming', upstreamLsn: r?.upstream ?? null, replayLsn: r?.replay ?? null };
+  const inRecovery = r?.rec ?? false;
+  const timeline = inRecovery ? Number(r?.tli ?? 0) : r?.tli_hex ? parseInt(r.tli_hex, 16) : 0;
+  return {
+    inRecovery,
+    lsn: r?.lsn ?? '0/0',
+    timeline,
+    replication: (r?.replication ?? []).map((x) => ({
+      applicationName: x.application_name,
+      state: x.state,
+      syncState: x.sync_state,
+      flushLsn: x.flush_lsn,
+      replayLsn: x.replay_lsn,
+      replyAgeMs: x.reply_age_ms,
+    })),
+    serving: { readOnly: r?.ro === 'on', streaming: r?.status === 'streaming', upstreamLsn: r?.upstream ?? null, replayLsn: r?.replay ?? null },
+  };
 }

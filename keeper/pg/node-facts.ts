@@ -43,11 +43,7 @@ export class NodeFacts {
     const { node } = this;
     return readFacts({
       isRunning: () => node.isRunning(),
-      queryFacts: () =>
-        this.persistent(async (q) => {
-          const pos = await sql.position(q);
-          return { ...pos, replication: await sql.standbyReplication(q), serving: await sql.serving(q) };
-        }),
+      queryFacts: () => this.persistent(sql.tickFacts),
       stoppedFacts: async () => {
         if (!node.hasData()) return { inRecovery: false, lsn: '0/0', timeline: 1 };
         const c = await node.ctl.controlData();
