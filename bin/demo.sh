@@ -27,7 +27,7 @@ nodeenv() {
   local d=$DEMO/$1
   echo "PGDATA=$d/pgdata XDG_CONFIG_HOME=$d/config XDG_DATA_HOME=$d/share XDG_RUNTIME_DIR=$d/run PGHOST=$d PGPASSFILE=$PGPASS"
 }
-pgaf() { local n=$1; shift; env $(nodeenv "$n") node "$ROOT/dist/cli/main.js" "$@"; }
+pgaf() { local n=$1; shift; env $(nodeenv "$n") "$ROOT/dist/cli/pgaf.cjs" "$@"; }
 
 service_running() { local pid; pid=$(cat "$DEMO/$1/service.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; }
 
@@ -35,7 +35,7 @@ service_running() { local pid; pid=$(cat "$DEMO/$1/service.pid" 2>/dev/null) && 
 start_service() {
   local n=$1; shift
   service_running "$n" && return 0
-  ( env $(nodeenv "$n") setsid node "$ROOT/dist/cli/main.js" "$@" >>"$DEMO/$n/pgaf.log" 2>&1 & echo $! > "$DEMO/$n/service.pid" )
+  ( env $(nodeenv "$n") setsid "$ROOT/dist/cli/pgaf.cjs" "$@" >>"$DEMO/$n/pgaf.log" 2>&1 & echo $! > "$DEMO/$n/service.pid" )
 }
 
 wait_for() { # seconds description command...
@@ -90,7 +90,7 @@ start() {
   cat <<MSG
 
 Logs: $DEMO/*/pgaf.log     Try a switchover:
-  env $(nodeenv node1) node $ROOT/dist/cli/main.js perform switchover
+  env $(nodeenv node1) "$ROOT/dist/cli/pgaf.cjs" perform switchover
 Stop: bash bin/demo.sh stop     Remove: bash bin/demo.sh clean
 MSG
 }
