@@ -318,7 +318,7 @@ describe.skipIf(!canRun)('the original\'s namespace-per-node rig, with pgaf as p
     const settled = (out: string) => out.split('\n').filter((l) => / primary | secondary /.test(l)).length === 3;
     let shown = await autoctl(monitor, ['show', 'state']);
     if (!settled(shown)) {
-      console.log(`show state right after the monitor restart:\n${shown}\nevents:\n${await autoctl(monitor, ['show', 'events', '--count', '15'])}`);
+      console.log(`show state right after the monitor restart:\n${shown}\nevents:\n${await autoctl(monitor, ['show', 'events', '--count', '15'])}\nnode_3's log:\n${node3.serviceLog.slice(-2500)}\nnode_4's log:\n${node4.serviceLog.slice(-2500)}`);
       const deadline = Date.now() + 30_000;
       while (!settled(shown) && Date.now() < deadline) {
         await sleep(250);
