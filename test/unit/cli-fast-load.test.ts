@@ -1,20 +1,12 @@
 // cli/fast-load.ts: when the bundle of the fast path is used, and when a V8 code cache is trusted.
-import { chmodSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COMMANDS, fastInvocation } from '../../cli/fast.js';
 import { bundleIdentity, codeCacheDir, codeCacheFile, codeCacheKey, FAST_FIRST_WORDS, leadingWords, readCodeCache, usableBundle, writeCodeCache } from '../../cli/fast-load.js';
+import { scratchDirs } from '../support/scratch-dirs.js';
 
-const dirs: string[] = [];
-const scratch = () => {
-  const d = mkdtempSync(join(tmpdir(), 'pgaf-fast-load-'));
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const scratch = scratchDirs('pgaf-fast-load-');
 
 describe('usableBundle', () => {
   it('uses a bundle at least as new as dist/cli/fast.js, and none when tsc ran alone since', () => {

@@ -1,22 +1,18 @@
 // The state file's one writer (keeper/state/store.ts): the loop saves when the roles change or
 // the timestamps are old, and loses to a command that wrote the file since the loop read it.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { initialState } from '../../keeper/state/state-file.js';
 import { STATE_TIMESTAMPS_EVERY_SEC, StateStore } from '../../keeper/state/store.js';
+import { scratchDirs } from '../support/scratch-dirs.js';
 
 const ROOT = join(__dirname, '../..');
 
 describe('StateStore', () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
+  const scratch = scratchDirs('pgaf-state-');
   function store(): StateStore {
-    const dir = mkdtempSync(join(tmpdir(), 'pgaf-state-'));
-    dirs.push(dir);
+    const dir = scratch();
     const s = new StateStore(join(dir, 'sub', 'pg_autoctl.state'));
     s.write({ ...initialState(3, 0, 'single') });
     return s;

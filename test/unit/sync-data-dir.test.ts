@@ -1,22 +1,14 @@
 // syncDataDir: initdb, pg_basebackup and pg_rewind run with their no-sync switch and the copy is
 // flushed by one syncfs per filesystem (`sync -f`) of PGDATA, pg_wal and every tablespace.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PgCtl } from '../../lib/errors.js';
 import { log, setLogSink } from '../../lib/log.js';
 import { PostgresCtl, syncTargets } from '../../lib/postgres-ctl.js';
+import { scratchDirs } from '../support/scratch-dirs.js';
 
-const dirs: string[] = [];
-function scratch(): string {
-  const d = mkdtempSync(join(tmpdir(), 'pgaf-sync-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const scratch = scratchDirs('pgaf-sync-');
 
 describe('syncTargets', () => {
   it('names PGDATA, its pg_wal (followed when it is a symlink) and each tablespace link', () => {
