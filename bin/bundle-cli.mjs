@@ -7,7 +7,7 @@
 // dist/cli/bin.js: a CommonJS entry point, so a fast command never starts Node's ES module loader.
 // Without esbuild (a production-only install) it says so, builds no bundle and writes a pgaf.cjs
 // that imports dist/cli/bin.js: the CLI then loads dist/ as ES modules, only slower.
-import { statSync } from 'node:fs';
+import { appendFileSync, chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,16 +16,17 @@ const entry = join(root, 'dist/cli/fast.js');
 const outfile = join(root, 'dist/cli/fast.bundle.cjs');
 const binEntry = join(root, 'dist/cli/bin.js');
 const binOut = join(root, 'dist/cli/pgaf.cjs');
-// the sh launcher: the first two lines of cli/bin.ts (tsc writes `':';`, which sh would not run)
+// the sh launcher: the first two lines of cli/bin.ts (tsc writes `':';`, which sh would not run,
+// and esbuild keeps only the #! line), put back at the top of pgaf.cjs
 const binSource = join(root, 'cli/bin.ts');
+const launcher = readFileSync(binSource, 'utf8').split('\n').slice(0, 2).join('\n');
+if (!/^#!\/bin\/sh\n':' \/\/; /.test(launcher)) throw new Error(`bundle-cli: ${binSource} does not start with the sh launcher`);
 
 let esbuild;
 try {
   esbuild = await import('esbuild');
 } catch {
   process.stderr.write('bundle-cli: esbuild is not installed (npm ci installs it): no fast.bundle.cjs, the CLI loads dist/ as is\n');
-  const { readFileSync, writeFileSync } = await import('node:fs');
-  const launcher = readFileSync(binSource, 'utf8').split('\n').slice(0, 2).join('\n');
   writeFileSync(binOut, `${launcher}\n// without esbuild: the ES modules of dist/cli (bin/bundle-cli.mjs)\nimport('./bin.js');\n`, { mode: 0o755 });
   process.exit(0);
 }
@@ -73,8 +74,7 @@ if (Object.keys(result.metafile.inputs).some((f) => /node_modules\/pg\/lib\/cryp
   process.exit(1);
 }
 // a real import() would need a module loader the code-cached script does not have
-const fs = await import('node:fs');
-const text = fs.readFileSync(outfile, 'utf8');
+const text = readFileSync(outfile, 'utf8');
 if (/\bimport\(/.test(text.replace(/\/\/.*$/gm, ''))) {
   process.stderr.write('bundle-cli: the bundle still contains an import(): cli/fast-load.ts cannot run it\n');
   process.exit(1);
@@ -82,14 +82,11 @@ if (/\bimport\(/.test(text.replace(/\/\/.*$/gm, ''))) {
 // the bundle's content hash, last line: the code cache's key (V8 checks only the source length,
 // and npm pack gives every file the same mtime, so path, size and mtime cannot tell two versions apart)
 const sha = (await import('node:crypto')).createHash('sha256').update(text).digest('hex');
-fs.appendFileSync(outfile, `\n//# pgaf-bundle-sha256=${sha}\n`);
+appendFileSync(outfile, `\n//# pgaf-bundle-sha256=${sha}\n`);
 // the entry point: cli/bin.ts and cli/fast-load.ts as one CommonJS file;
 // cli/main.js stays an ES module it imports for everything that is not a fast command
-// (its first two lines, the sh launcher, put back: esbuild keeps only the #! line)
-const launcher = fs.readFileSync(binSource, 'utf8').split('\n').slice(0, 2).join('\n');
-if (!/^#!\/bin\/sh\n':' \/\/; /.test(launcher)) throw new Error(`bundle-cli: ${binSource} does not start with the sh launcher`);
 const binJs = (await esbuild.build({ ...common, entryPoints: [binEntry], write: false, external: ['./main.js', './fast.js'] })).outputFiles[0].text;
-fs.writeFileSync(binOut, `${launcher}\n${binJs.replace(/^#!.*\n/, '')}`, { mode: 0o755 });
-fs.chmodSync(binOut, 0o755);
+writeFileSync(binOut, `${launcher}\n${binJs.replace(/^#!.*\n/, '')}`, { mode: 0o755 });
+chmodSync(binOut, 0o755);
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 process.stdout.write(`bundle-cli: ${outfile} (${Math.round(bytes / 1024)} kB, ${Object.keys(result.metafile.inputs).length} modules)\n`);
