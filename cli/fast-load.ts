@@ -146,7 +146,7 @@ export function loadFastBundle(dir: string, words: string[]): LoadedFast | undef
  * The first words of the fast commands (cli/fast.ts; test/unit/cli-fast-load.test.ts checks them):
  * cli/bin.ts loads the bundle only for these, never for `run` (a keeper's memory counts).
  */
-export const FAST_FIRST_WORDS = new Set(['--version', 'version', 'show', 'status', 'get', 'set']);
+export const FAST_FIRST_WORDS = new Set(['--version', 'version', 'show', 'status', 'get', 'set', 'config']);
 
 /**
  * The words that name a command's code cache before the bundle (and its parser) is loaded: the

@@ -1,9 +1,10 @@
 #!/usr/bin/env -S MALLOC_ARENA_MAX=1 MALLOC_TRIM_THRESHOLD_=65536 MALLOC_TOP_PAD_=0 node --max-semi-space-size=1 --optimize-for-size
 // The pgaf program (also installed as pg_autoctl). `run` and `create postgres … --run`, which
 // become the long-running keeper or monitor service, take a lean path that loads neither
-// yargs nor the other commands (a keeper's memory counts); so do the hot read commands of
-// cli/fast.ts (`--version`, `show state|uri`, `status`, `get …`); everything else goes through the
-// command tree (cli/tree.ts).
+// yargs nor the other commands (a keeper's memory counts); so do a plain `create monitor`
+// (cli/create-monitor.ts) and the hot commands of cli/fast.ts (`--version`, `show state|uri`,
+// `status`, `get …`, `set …`, `config get|set`); everything else goes through the command tree
+// (cli/tree.ts).
 // Node flags (the PM2 apps' node_args in package.json and ecosystem.config.cjs repeat them:
 // test/unit/service-node-flags.test.ts; figures in docs/benchmarks.md, bench/soak):
 // --max-semi-space-size=1 (MB): V8's young generation otherwise grows from 1 MB towards 16 MB
@@ -70,6 +71,12 @@ export async function entry(): Promise<number> {
   if (lean) {
     const { runLean } = await import('./run.js');
     return runLean(lean);
+  }
+  if (args[0] === 'create' && args.includes('monitor')) {
+    // a plain `create monitor`: no yargs, no other command's modules (~0.2 s less before initdb)
+    const { leanCreateMonitor } = await import('./create-monitor.js');
+    const go = leanCreateMonitor(args);
+    if (go) return go();
   }
   if (args[0] === 'create' && args.includes('--run')) {
     const { leanCreatePostgres } = await import('./create-postgres.js');

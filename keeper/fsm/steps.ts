@@ -125,7 +125,7 @@ export const resumeAsPrimary: Step<PgProcess & PgSettings & PgPeers> = async (ct
 /** Promote (idempotent), no standby setup, no sync rep. */
 async function promote(ctx: StepContext<PgProcess & PgRecovery & PgStandbySetup & PgSettings>): Promise<void> {
   await ensureRunning(ctx);
-  if (await ctx.pg.isInRecovery()) await ctx.pg.promote();
+  await ctx.pg.promote();
   await ctx.pg.removeStandbySetup();
   await ctx.pg.setSynchronousStandbyNames('');
 }
@@ -144,12 +144,14 @@ export const promoteStandby: Step<PgProcess & PgRecovery & PgStandbySetup & PgSe
 };
 
 /**
- * → prepare_promotion: read-only from now on, while the old primary drains, so that the
- * promotion that follows (stop_replication) has nothing left to set before pg_promote().
+ * → prepare_promotion: read-only from now on, and no synchronous standby names left from an
+ * earlier time as a primary, while the old primary drains: the promotion that follows
+ * (stop_replication) then finds both set and goes straight to pg_promote().
  */
 export const readyForPromotion: Step<PgProcess & PgSettings> = async (ctx) => {
   await ensureRunning(ctx);
   await ctx.pg.setReadOnly(true);
+  await ctx.pg.setSynchronousStandbyNames('');
 };
 
 /**

@@ -80,6 +80,8 @@ export class Keeper {
   private restart: { downSince?: number; restartAttempts: number } = { restartAttempts: 0 };
   /** set by a NOTIFY: the node list or a goal may have changed (HBA and slots are refreshed) */
   private notified = true;
+  /** set by a NOTIFY that came while a tick ran: the next tick follows without the sleep */
+  private notifiedDuringTick = false;
   private peersSignature = '';
   private ticksSinceRefresh = 0;
   /** heartbeats since the monitor was (re)connected: its primary_demote_timeout is re-read every 60 */
@@ -98,6 +100,7 @@ export class Keeper {
   private listenTo(monitor: KeeperMonitor): void {
     monitor.listen(() => {
       this.notified = true;
+      this.notifiedDuringTick = true;
       this.wake?.();
     });
   }
@@ -149,13 +152,16 @@ export class Keeper {
   async run(): Promise<void> {
     while (!this.stopping) {
       let acted = false;
+      // a NOTIFY that comes while the tick runs (another node reported the state this one
+      // waits for: a switchover's draining) would find no sleep to cut short: it is kept here
+      this.notifiedDuringTick = false;
       try {
         acted = await this.tick();
       } catch (err) {
         if (err instanceof Dropped) throw err;
         this.log().error(`Keeper tick failed: ${(err as Error).message}`, { stack: (err as Error).stack?.split('\n')[1]?.trim() });
       }
-      if (!acted && !this.stopping) await this.sleep(this.d.timeouts.sleepMs);
+      if (!acted && !this.stopping && !this.notifiedDuringTick) await this.sleep(this.d.timeouts.sleepMs);
     }
     await this.monitor.close();
     await this.d.pg.close?.();

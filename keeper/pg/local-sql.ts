@@ -61,6 +61,19 @@ export async function reloadConf(q: Query): Promise<void> {
   await q('SELECT pg_reload_conf()');
 }
 
+/**
+ * The value postgresql.auto.conf (ALTER SYSTEM) gives `name` when it has the last word on it
+ * in the configuration files as they are now (pg_file_settings re-reads them); else undefined.
+ */
+export async function autoConfSetting(q: Query, name: string): Promise<string | undefined> {
+  const [r] = await q<{ setting: string; auto: boolean }>(
+    `SELECT setting, sourcefile = current_setting('data_directory') || '/postgresql.auto.conf' AS auto
+       FROM pg_file_settings WHERE name = $1 AND error IS NULL ORDER BY seqno DESC LIMIT 1`,
+    [name],
+  );
+  return r?.auto ? r.setting : undefined;
+}
+
 export async function showSetting(q: Query, name: string): Promise<string> {
   const [r] = await q<{ v: string }>('SELECT current_setting($1) AS v', [name]);
   return r?.v ?? '';

@@ -257,6 +257,22 @@ describe('PgLocalPostgres on two nodes', () => {
     expect((await A.pg.ctl.controlData())['Database cluster state']).toBe('in production');
   });
 
+  it('a setting that ALTER SYSTEM already holds and that is in effect is not written again; one reset behind its back is', async () => {
+    const auto = join(B.pgdata, 'postgresql.auto.conf');
+    await B.pg.setReadOnly(true);
+    const written = statSync(auto).ino; // ALTER SYSTEM writes a new file and renames it over the old one
+    await B.pg.setReadOnly(true);
+    expect(statSync(auto).ino).toBe(written);
+    await expect(sql(B, "INSERT INTO t VALUES ('read-only again')")).rejects.toThrow(/read-only/);
+    // in effect, but no longer in postgresql.auto.conf: a restart would lose it, so it is written
+    await sql(B, 'ALTER SYSTEM RESET default_transaction_read_only');
+    expect(readFileSync(auto, 'utf8')).not.toMatch(/default_transaction_read_only/);
+    await B.pg.setReadOnly(true);
+    expect(readFileSync(auto, 'utf8')).toMatch(/default_transaction_read_only = 'on'/);
+    await B.pg.setReadOnly(false);
+    expect(await sql(B, 'SHOW default_transaction_read_only')).toEqual([{ default_transaction_read_only: 'off' }]);
+  });
+
   it('A is rewound from B and follows it as a standby on timeline 2', async () => {
     expect(await A.pg.rewind(B.peer)).toBe(true);
     // pg_rewind leaves it to finish recovery from B's WAL

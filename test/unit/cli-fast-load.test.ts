@@ -88,7 +88,8 @@ describe('the installed entry point (cli/bin.ts)', () => {
     const argvs = [
       ['--version'], ['version', '--json'], ['show', 'state', '--pgdata', '/d'], ['show', 'uri', '--formation', 'default'], ['status'],
       ['get', 'node', 'candidate-priority', '--name', 'a'], ['get', 'formation', 'settings'], ['set', 'node', 'replication-quorum', 'true'],
-      ['set', 'formation', 'number-sync-standbys', '1', '--json'],
+      ['set', 'formation', 'number-sync-standbys', '1', '--json'], ['config', 'get'], ['config', 'get', 'postgresql.port'],
+      ['config', 'set', 'postgresql.listen_addresses', '127.0.0.1'],
     ];
     for (const argv of argvs) expect(leadingWords(argv), argv.join(' ')).toEqual(fastInvocation(argv)!.command.words);
     // not fast commands: some words, bounded, never a path or a value with other characters

@@ -128,4 +128,38 @@ describe('Keeper.tick()', () => {
     expect(infoAndUp().map((p) => p!.sentence)).toEqual(['The state file was changed by a command: re-reading it.']);
     expect(store.read()).toMatchObject({ current_role: 'maintenance', assigned_role: 'maintenance' });
   });
+
+  it('a NOTIFY that comes while a tick runs is not lost: the next tick follows without the sleep', async () => {
+    // a converged node: during its heartbeat another node's report wakes it; a second tick
+    // must follow at once, although the sleep between ticks is an hour
+    goal = 'single';
+    store.update((s) => ({ ...s, current_role: 'single', assigned_role: 'single' }));
+    let notify: (() => void) | undefined;
+    let heartbeats = 0;
+    let k: Keeper | undefined;
+    const facts = { running: true, inRecovery: false, timeline: 1, lsn: '0/3000000', syncState: '', standbysConnected: 0 };
+    const pg = recorder<KeeperDeps['pg']>({ readFacts: facts, isRunning: true, isInRecovery: false, systemIdentifier: '7', synchronousStandbyNames: '' }, pgCalls);
+    const monitor = {
+      getOtherNodes: async () => [],
+      demoteTimeoutSec: async () => 30,
+      listen: (fn: () => void) => void (notify = fn),
+      nodeActive: async () => {
+        heartbeats += 1;
+        if (heartbeats === 1) notify?.();
+        if (heartbeats === 2) k?.stop();
+        return { goal };
+      },
+      close: async () => undefined,
+    } as unknown as KeeperMonitor;
+    k = new Keeper({
+      formation: 'default',
+      statePath: store.path,
+      pg,
+      monitor,
+      log: log.child({ node: 'node_1' }),
+      timeouts: { networkPartitionTimeout: 20, restartFailureTimeout: 20, restartFailureMaxRetries: 3, sleepMs: 3_600_000, refreshEveryTicks: 10 },
+    });
+    await k.run();
+    expect(heartbeats).toBe(2);
+  });
 });
