@@ -1,5 +1,5 @@
 #!/bin/sh
-':' //; case "$1" in --version|version|show|status|get|set) export PGAF_NODE_EXTRA_CA_CERTS="${NODE_EXTRA_CA_CERTS-}"; unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@";; esac; MALLOC_ARENA_MAX=1 MALLOC_TRIM_THRESHOLD_=65536 MALLOC_TOP_PAD_=0 exec node --max-semi-space-size=1 --optimize-for-size "$0" "$@"
+':' //; case "$1" in --version|version|show|status|get|set|config) export PGAF_NODE_EXTRA_CA_CERTS="${NODE_EXTRA_CA_CERTS-}"; unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@";; esac; MALLOC_ARENA_MAX=1 MALLOC_TRIM_THRESHOLD_=65536 MALLOC_TOP_PAD_=0 exec node --max-semi-space-size=1 --optimize-for-size "$0" "$@"
 // The installed program (package.json bin: dist/cli/pgaf.cjs, this file bundled as CommonJS by
 // bin/bundle-cli.mjs, which keeps the two lines above). They are a shell script that is also
 // JavaScript (a string and a comment): sh runs Node on this same file, with the Node flags of
@@ -12,8 +12,9 @@
 // default CAs (verify-ca/verify-full without sslrootcert or ~/.postgresql/root.crt). `$0` is
 // the path we were run by (a link named pg_autoctl stays pg_autoctl; Node resolves it to find
 // this file); sh and its exec cost what `env -S` did.
-// A hot command (cli/fast.ts: `--version`, `show state|uri`, `status`, `get …`, `set …`) runs
-// from the code-cached bundle of the fast path without Node's ES module loader: an ES module
+// A hot command (cli/fast.ts: `--version`, `show state|uri`, `status`, `get …`, `set …`,
+// `config get|set`) runs from the code-cached bundle of the fast path without Node's ES module
+// loader: an ES module
 // entry point costs 15 ms of loader set-up plus three modules compiled without a cache, about a
 // quarter of such a call (docs/benchmarks.md, CLI section). Everything else, and everything when
 // there is no bundle, runs cli/main.js as before.

@@ -10,7 +10,6 @@ import { completeIni, configGet, configSet, maskedIni, roleOf, validateConfig } 
 import { keeperConfigFromIni } from '../config/keeper-config.js';
 import { monitorConfigFromIni, requireNodeIni, writeNodeIni, type NodeIni } from '../config/node-config.js';
 import { nodePaths } from '../config/node-paths.js';
-import { rewriteMonitorSettings } from '../monitor-ext/create-monitor.js';
 import { BadConfig } from '../lib/errors.js';
 import { stringifyIni } from '../lib/ini.js';
 import { log } from '../lib/log.js';
@@ -33,8 +32,44 @@ export function writeKeepingOwner(path: string, ini: NodeIni['ini']): void {
 async function applyMonitorSettings(pgdata: string, ini: NodeIni['ini'], path: string, key: string): Promise<void> {
   const cfg = monitorConfigFromIni(ini, path);
   if (!existsSync(join(pgdata, 'PG_VERSION'))) return;
+  const { rewriteMonitorSettings } = await import('../monitor-ext/create-monitor.js');
   const reloaded = await rewriteMonitorSettings({ ...cfg, pgdata }, postgresRunAs(pgdata), log);
   if (reloaded && RESTART_KEYS.has(key)) log.warn(`${key} takes effect when the monitor Postgres restarts (pgaf stop, then pgaf run)`);
+}
+
+/** `config get [key]`: the whole file (secrets masked), or one value (the yargs tree and cli/fast.ts run it). */
+export function configGetCommand(args: { pgdata?: string; json?: boolean; key?: string }): void {
+  const pgdata = resolvePgdata(args.pgdata);
+  const node = requireNodeIni(pgdata);
+  roleOf(node.ini, node.path);
+  if (args.key !== undefined) {
+    const value = configGet(node.ini, node.path, args.key);
+    out((args.json ? JSON.stringify(typedValue(value)) : value) + '\n');
+    return;
+  }
+  const masked = maskedIni(completeIni(node.ini, node.path));
+  if (args.json) json(typedIni(masked));
+  else out(stringifyIni(masked));
+}
+
+/** `config set <key> <value>`: checked through the node's schema before anything is written. */
+export async function configSetCommand(args: { pgdata?: string; key?: string; value?: string }): Promise<void> {
+  const pgdata = resolvePgdata(args.pgdata);
+  const node = requireNodeIni(pgdata);
+  const role = roleOf(node.ini, node.path);
+  const next = configSet(node.ini, node.path, args.key, args.value);
+  writeKeepingOwner(node.path, next);
+  const key = String(args.key);
+  if (role === 'monitor' && MONITOR_PG_KEYS.has(key)) await applyMonitorSettings(pgdata, next, node.path, key);
+  // a keeper re-reads everything on SIGHUP; the monitor's service its [http] and [hooks]
+  if (role === 'keeper' || /^(http|hooks)\./.test(key)) {
+    const pid = servicePid(nodePaths(pgdata).pid);
+    if (pid !== undefined) {
+      process.kill(pid, 'SIGHUP');
+      log.info(`Signalled the ${role === 'keeper' ? 'keeper' : 'monitor service'} (pid ${pid}) to reload its configuration`);
+    }
+  }
+  process.stdout.write(configGet(next, node.path, key) + '\n');
 }
 
 function getCommand(cli: Argv): Argv {
@@ -46,19 +81,7 @@ function getCommand(cli: Argv): Argv {
         .positional('key', { type: 'string', describe: 'section.option, e.g. postgresql.port' })
         .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' })
         .option('json', { type: 'boolean', default: false, describe: 'output JSON' }),
-    (args) => {
-      const pgdata = resolvePgdata(args.pgdata);
-      const node = requireNodeIni(pgdata);
-      roleOf(node.ini, node.path);
-      if (args.key !== undefined) {
-        const value = configGet(node.ini, node.path, args.key);
-        out((args.json ? JSON.stringify(typedValue(value)) : value) + '\n');
-        return;
-      }
-      const masked = maskedIni(completeIni(node.ini, node.path));
-      if (args.json) json(typedIni(masked));
-      else out(stringifyIni(masked));
-    },
+    (args) => configGetCommand(args),
   );
 }
 
@@ -71,24 +94,7 @@ function setCommand(cli: Argv): Argv {
         .positional('key', { type: 'string', describe: 'section.option, e.g. postgresql.listen_addresses' })
         .positional('value', { type: 'string', describe: 'the new value' })
         .option('pgdata', { type: 'string', requiresArg: true, describe: 'data directory (default: $PGDATA)' }),
-    async (args) => {
-      const pgdata = resolvePgdata(args.pgdata);
-      const node = requireNodeIni(pgdata);
-      const role = roleOf(node.ini, node.path);
-      const next = configSet(node.ini, node.path, args.key, args.value);
-      writeKeepingOwner(node.path, next);
-      const key = String(args.key);
-      if (role === 'monitor' && MONITOR_PG_KEYS.has(key)) await applyMonitorSettings(pgdata, next, node.path, key);
-      // a keeper re-reads everything on SIGHUP; the monitor's service its [http] and [hooks]
-      if (role === 'keeper' || /^(http|hooks)\./.test(key)) {
-        const pid = servicePid(nodePaths(pgdata).pid);
-        if (pid !== undefined) {
-          process.kill(pid, 'SIGHUP');
-          log.info(`Signalled the ${role === 'keeper' ? 'keeper' : 'monitor service'} (pid ${pid}) to reload its configuration`);
-        }
-      }
-      process.stdout.write(configGet(next, node.path, key) + '\n');
-    },
+    (args) => configSetCommand(args),
   );
 }
 

@@ -1,5 +1,6 @@
 // The fast path of the hot commands (`--version`/`version`, `show state`, `show uri`,
-// `status`, `get node|formation …`, `set node|formation …`): scripts and HAProxy checks run them in loops, and
+// `status`, `get node|formation …`, `set node|formation …`, `config get|set`): scripts, HAProxy
+// checks and set-up scripts run them in loops, and
 // building the yargs command tree costs more than the command itself. A plain invocation of one of them (command words first,
 // then only the options that command knows, each at most once) is parsed here and runs the very
 // handler the tree runs, importing only that command's module; anything else (help, an unknown
@@ -12,8 +13,10 @@ type Spec = Record<string, 'value' | 'flag'>;
 export interface FastCommand {
   words: string[];
   options: Spec;
-  /** the name of the one positional value after the words (`set … <value>`), if any */
-  positional?: string;
+  /** the names of the positional values after the words, in order (`set … <value>`, `config set <key> <value>`) */
+  positionals?: string[];
+  /** whether the last positional may be left out (`config get [key]`) */
+  lastOptional?: boolean;
   run(args: Record<string, string | boolean | undefined>, program: string): Promise<void>;
 }
 
@@ -56,11 +59,24 @@ export const COMMANDS: FastCommand[] = [
     ] as const
   ).map(([what, property, positional, handler]) => ({
     words: ['set', what, property],
-    positional,
+    positionals: [positional],
     options: { ...TARGET, formation: 'value', wait: 'value', ...(what === 'node' ? { name: 'value' } : {}) } as Spec,
     run: async (a: Record<string, string | boolean | undefined>) =>
       (await import('./settings.js'))[handler](a as Parameters<typeof import('./settings.js').setNodeCandidatePriority>[0]),
   })),
+  {
+    words: ['config', 'get'],
+    options: { pgdata: 'value', json: 'flag' },
+    positionals: ['key'],
+    lastOptional: true,
+    run: async (a) => (await import('./config.js')).configGetCommand(a as Parameters<typeof import('./config.js').configGetCommand>[0]),
+  },
+  {
+    words: ['config', 'set'],
+    options: { pgdata: 'value' },
+    positionals: ['key', 'value'],
+    run: async (a) => (await import('./config.js')).configSetCommand(a as Parameters<typeof import('./config.js').configSetCommand>[0]),
+  },
   {
     words: ['status'],
     options: { pgdata: 'value', json: 'flag' },
@@ -85,6 +101,8 @@ export function fastInvocation(argv: string[]): FastInvocation | undefined {
   const args: Record<string, string | boolean | undefined> = {};
   for (const [name, kind] of Object.entries(command.options)) if (kind === 'flag') args[name] = false;
   const seen = new Set<string>();
+  const positionals: string[] = [];
+  const wanted = command.positionals ?? [];
   let verbose = 0;
   let quiet = false;
   const rest = words.slice(command.words.length);
@@ -93,7 +111,10 @@ export function fastInvocation(argv: string[]): FastInvocation | undefined {
     if (/^-v+$/.test(a)) verbose += a.length - 1;
     else if (a === '--verbose') verbose += 1;
     else if (a === '-q' || a === '--quiet') quiet = true;
-    else if (command.positional && !a.startsWith('-') && args[command.positional] === undefined) args[command.positional] = a;
+    else if (!a.startsWith('-') && positionals.length < wanted.length) {
+      if (a === '') return undefined; // yargs' answer for an empty value stays the reference
+      positionals.push(a);
+    }
     else {
       const m = /^--([a-z]+)(?:=(.*))?$/.exec(a);
       const kind = m ? command.options[m[1]!] : undefined;
@@ -113,7 +134,8 @@ export function fastInvocation(argv: string[]): FastInvocation | undefined {
       }
     }
   }
-  if (command.positional && args[command.positional] === undefined) return undefined;
+  if (positionals.length < wanted.length - (command.lastOptional ? 1 : 0)) return undefined;
+  positionals.forEach((v, i) => (args[wanted[i]!] = v));
   return { command, args, verbose, quiet };
 }
 

@@ -5,6 +5,8 @@
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgautofailover FROM PUBLIC;
 GRANT SELECT ON ALL TABLES IN SCHEMA pgautofailover TO autoctl_node, autoctl;
 REVOKE ALL ON pgautofailover.node_credential FROM autoctl_node, autoctl;
+-- the settings cache is the owner's alone (settings.sql: a keeper must not read or poison it)
+REVOKE ALL ON pgautofailover.settings_cache FROM autoctl_node, autoctl;
 GRANT SELECT ON pgautofailover.node, pgautofailover.formation, pgautofailover.event, pgautofailover.settings
   TO pgautofailover_keeper;
 

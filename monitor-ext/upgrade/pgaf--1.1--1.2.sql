@@ -328,7 +328,12 @@ LANGUAGE sql STABLE AS $$
                   (SELECT d.default_value FROM pgautofailover.setting_defaults() d WHERE d.name = setting))
 $$;
 
-CREATE OR REPLACE FUNCTION pgautofailover.fsm_settings() RETURNS pgautofailover.fsm_settings
+-- settings.sql: the settings cache (issue #12.4); fsm_settings() now reads through it
+-- What the state machine reads, parsed from the owner's values: unset settings take their
+-- parsed default, set ones are parsed (a bad value is an error naming the setting). Reads the
+-- configuration files (pg_file_settings): about 0.9 ms, so a heartbeat reads
+-- fsm_settings() below, which keeps this result until what it was read from changes.
+CREATE FUNCTION pgautofailover.read_fsm_settings() RETURNS pgautofailover.fsm_settings
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
   s pgautofailover.fsm_settings;
@@ -361,6 +366,119 @@ BEGIN
       ELSE s.guard_data_loss := v = 1;
     END CASE;
   END LOOP;
+  RETURN s;
+END
+$$;
+
+-- The settings cache (issue #12.4): the last read_fsm_settings() and what it was read from.
+-- One row, written only by fsm_settings() below (running as the extension owner inside
+-- node_active and the operator functions); no other role may read or write it (grants.sql).
+-- A value in it is used only while all of these are unchanged, else the settings are read
+-- again:
+--   * ALTER DATABASE <this database> SET: the database's pg_db_role_setting row (db_config),
+--     compared as the calling transaction sees it (an uncommitted ALTER DATABASE counts for
+--     its own transaction, as before);
+--   * a reload (pg_reload_conf(), SIGHUP): pg_conf_load_time() later than filled_at;
+--   * the configuration files (a file edit, ALTER SYSTEM): size, modification and status
+--     change times (pg_stat_file) of postgresql.conf, postgresql.auto.conf, every file
+--     pg_file_settings listed at the last read (any setting, not only pgautofailover.*) and
+--     the directories holding them (a file added to or removed from an include_dir).
+--     pg_stat_file has a resolution of one second, so a read made less than 2 s after a file
+--     changed is not kept: an edit in the same second keeping the size is seen too.
+-- What is NOT seen without `SELECT pg_reload_conf()`: a setting put into an included file
+-- that held no setting at all at the last read (pg_file_settings did not list it), or into a
+-- file newly created in a directory holding no listed file (an include_if_exists target that
+-- did not exist); the next reload, or any change to a listed file, reads it.
+CREATE TABLE pgautofailover.settings_cache (
+  singleton   bool PRIMARY KEY DEFAULT true CHECK (singleton),
+  filled_at   timestamptz NOT NULL,
+  db_config   text[],
+  files       text[] NOT NULL,
+  file_stamps text NOT NULL,
+  fsm         pgautofailover.fsm_settings
+);
+-- the one row, empty: fsm_settings() fills it and never inserts (an insert would wait for a
+-- concurrent one); without the row nothing is cached
+INSERT INTO pgautofailover.settings_cache (filled_at, files, file_stamps) VALUES ('-infinity', '{}', '');
+
+-- ALTER DATABASE <this database> SET …, for every role: the row owner_settings() reads.
+CREATE FUNCTION pgautofailover.database_config() RETURNS text[]
+LANGUAGE sql STABLE AS $$
+  SELECT s.setconfig FROM pg_catalog.pg_db_role_setting s
+   WHERE s.setrole = 0
+     AND s.setdatabase = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+$$;
+
+-- The files whose changes the cache watches: postgresql.conf, postgresql.auto.conf, every
+-- file pg_file_settings lists now, and their directories (sorted, no duplicates).
+CREATE FUNCTION pgautofailover.config_files() RETURNS text[]
+LANGUAGE sql VOLATILE AS $$
+  WITH f AS (
+    SELECT pg_catalog.current_setting('config_file') AS path
+    UNION SELECT pg_catalog.current_setting('data_directory') || '/postgresql.auto.conf'
+    UNION SELECT s.sourcefile FROM pg_catalog.pg_file_settings s WHERE s.sourcefile IS NOT NULL
+  )
+  SELECT pg_catalog.array_agg(DISTINCT p ORDER BY p)
+    FROM (SELECT f.path AS p FROM f
+          UNION SELECT pg_catalog.regexp_replace(f.path, '/[^/]*$', '') FROM f WHERE f.path LIKE '/%/%') x
+$$;
+
+-- One text for the state of those files: size, modification and status change time (whole
+-- seconds since the epoch, whatever the session's TimeZone), 'missing' for a file that is gone.
+-- Sets newest to the latest of those times.
+CREATE FUNCTION pgautofailover.config_file_stamps(files text[], OUT stamps text, OUT newest timestamptz)
+LANGUAGE sql VOLATILE AS $$
+  SELECT pg_catalog.string_agg(coalesce(s.size || ':' || extract(epoch FROM s.modification)::bigint
+                                        || ':' || extract(epoch FROM s.change)::bigint, 'missing'), ','
+                               ORDER BY f.i),
+         pg_catalog.max(GREATEST(s.modification, s.change))
+    FROM pg_catalog.unnest(files) WITH ORDINALITY AS f(path, i)
+    LEFT JOIN LATERAL pg_catalog.pg_stat_file(f.path, true) s ON true
+$$;
+
+-- What the state machine reads, once per call: the cached settings while nothing they were
+-- read from changed (see settings_cache), else read_fsm_settings(), kept for the next call
+-- when no file changed in the last 2 s and the transaction may write. A bad value is not kept:
+-- every call raises the error naming the setting until it is fixed. Only the owner's sources
+-- count: nothing in here depends on the calling session's settings (times are compared as
+-- timestamps, not text), and a keeper role can neither read nor write settings_cache.
+CREATE OR REPLACE FUNCTION pgautofailover.fsm_settings() RETURNS pgautofailover.fsm_settings
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  c pgautofailover.settings_cache;
+  started timestamptz;
+  db text[];
+  watched text[];
+  st record;
+  s pgautofailover.fsm_settings;
+BEGIN
+  SELECT * INTO c FROM pgautofailover.settings_cache WHERE singleton;
+  db := pgautofailover.database_config();
+  IF c.singleton AND c.filled_at > pg_catalog.pg_conf_load_time() AND c.db_config IS NOT DISTINCT FROM db
+     AND c.file_stamps = (pgautofailover.config_file_stamps(c.files)).stamps THEN
+    RETURN c.fsm;
+  END IF;
+  -- Stamp the files before reading them: an edit after this point is seen by the next call.
+  started := pg_catalog.clock_timestamp();
+  watched := pgautofailover.config_files();
+  st := pgautofailover.config_file_stamps(watched);
+  s := pgautofailover.read_fsm_settings();
+  -- a file listed now that was not stamped (an include added meanwhile): do not keep it
+  IF NOT pgautofailover.config_files() <@ watched OR st.newest > started - interval '2 seconds'
+     OR pg_catalog.current_setting('transaction_read_only') = 'on' THEN
+    RETURN s;
+  END IF;
+  BEGIN
+    -- another transaction writing it (it holds the row until it ends) wins: skip, never wait
+    PERFORM 1 FROM pgautofailover.settings_cache WHERE singleton FOR UPDATE SKIP LOCKED;
+    IF FOUND THEN
+      UPDATE pgautofailover.settings_cache
+         SET filled_at = started, db_config = db, files = watched, file_stamps = st.stamps, fsm = s
+       WHERE singleton;
+    END IF;
+  EXCEPTION WHEN serialization_failure THEN
+    NULL;  -- a repeatable read transaction older than the row's last write: not kept
+  END;
   RETURN s;
 END
 $$;
@@ -1858,6 +1976,8 @@ $$;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgautofailover FROM PUBLIC;
 GRANT SELECT ON ALL TABLES IN SCHEMA pgautofailover TO autoctl_node, autoctl;
 REVOKE ALL ON pgautofailover.node_credential FROM autoctl_node, autoctl;
+-- the settings cache is the owner's alone (settings.sql: a keeper must not read or poison it)
+REVOKE ALL ON pgautofailover.settings_cache FROM autoctl_node, autoctl;
 GRANT SELECT ON pgautofailover.node, pgautofailover.formation, pgautofailover.event, pgautofailover.settings
   TO pgautofailover_keeper;
 

@@ -80,3 +80,32 @@ describe('fastInvocation of set', () => {
     ]) expect(fastInvocation(argv), argv.join(' ')).toBeUndefined();
   });
 });
+
+describe('fastInvocation of config get|set', () => {
+  it('takes config get [key] and config set <key> <value> with --pgdata (and --json for get)', () => {
+    expect(fastInvocation(['config', 'get'])!.args).toEqual({ json: false });
+    expect(fastInvocation(['config', 'get', 'postgresql.port', '--json', '--pgdata', '/d'])!.args).toEqual({ json: true, key: 'postgresql.port', pgdata: '/d' });
+    const f = fastInvocation(['config', 'set', '--pgdata=/d', 'postgresql.listen_addresses', '127.0.0.1', '-q'])!;
+    expect(f.command.words.join(' ')).toBe('config set');
+    expect(f.args).toEqual({ pgdata: '/d', key: 'postgresql.listen_addresses', value: '127.0.0.1' });
+    expect(f.quiet).toBe(true);
+  });
+
+  it('leaves to yargs a missing, empty, extra or option-like value, and config check', () => {
+    for (const argv of [
+      ['config'],
+      ['config', 'check'],
+      ['config', 'get', 'a', 'b'],
+      ['config', 'get', ''],
+      ['config', 'get', '--help'],
+      ['config', 'set'],
+      ['config', 'set', 'postgresql.port'],
+      ['config', 'set', 'postgresql.port', ''],
+      ['config', 'set', 'postgresql.port', '-1'],
+      ['config', 'set', 'postgresql.port', '1', '2'],
+      ['config', 'set', 'postgresql.port', '1', '--json'],
+      ['config', 'set', 'postgresql.port', '1', '--pgdata', '/a', '--pgdata', '/b'],
+      ['config', 'set', '--', 'postgresql.port', '1'],
+    ]) expect(fastInvocation(argv), argv.join(' ')).toBeUndefined();
+  });
+});

@@ -1,12 +1,14 @@
 // Three parsers read pgaf's command line: the yargs command tree (cli/tree.ts and the command
 // modules), the lean `run` parser (cli/main.ts leanRunArgs), the fast path of the hot read
-// commands (cli/fast.ts) and the lean `create postgres --run` parser (cli/create-postgres.ts
-// LEAN_OPTIONS). The lean ones exist for start-up time and memory, and hand anything they do not
-// know to yargs; this test proves that every option they accept exists in yargs for the same
+// commands (cli/fast.ts), the lean `create postgres --run` parser (cli/create-postgres.ts
+// LEAN_OPTIONS) and the lean `create monitor` parser (cli/create-monitor.ts
+// LEAN_MONITOR_OPTIONS). The lean ones exist for start-up time and memory, and hand anything
+// they do not know to yargs; this test proves that every option they accept exists in yargs for the same
 // command, with the same type (a value, a flag, a count) and the same short alias.
 import yargs, { type Argv } from 'yargs';
 import { describe, expect, it } from 'vitest';
 import { LEAN_OPTIONS } from '../../cli/create-postgres.js';
+import { LEAN_MONITOR_OPTIONS } from '../../cli/create-monitor.js';
 import { COMMANDS } from '../../cli/fast.js';
 import { leanRunArgs, RUN_FLAGS_WITH_VALUE } from '../../cli/main.js';
 import { registerCommands, withGlobalOptions } from '../../cli/tree.js';
@@ -108,6 +110,14 @@ describe('the lean parsers accept only what yargs accepts, with the same types',
       const kind: Kind = def.type === 'string' ? 'value' : def.multiple ? 'count' : 'flag';
       expect(yargsKind(['create', 'postgres'], name), `create postgres --${name}`).toBe(kind);
       expect(def.short, `create postgres --${name}: short alias`).toBe(shortAlias(name));
+    }
+  });
+
+  it('cli/create-monitor.ts LEAN_MONITOR_OPTIONS: every option is an option of yargs create monitor, same kind and short alias', () => {
+    for (const [name, def] of Object.entries(LEAN_MONITOR_OPTIONS) as [string, { type: string; short?: string; multiple?: boolean }][]) {
+      const kind: Kind = def.type === 'string' ? 'value' : def.multiple ? 'count' : 'flag';
+      expect(yargsKind(['create', 'monitor'], name), `create monitor --${name}`).toBe(kind);
+      expect(def.short, `create monitor --${name}: short alias`).toBe(shortAlias(name));
     }
   });
 
