@@ -53,20 +53,20 @@ describe('Keeper.tick()', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function keeper(): Keeper {
+  function keeper(o: { monitor?: KeeperMonitor; sleepMs?: number } = {}): Keeper {
     const facts = { running: true, inRecovery: false, timeline: 1, lsn: '0/3000000', syncState: '', standbysConnected: 0 };
     // Postgres is down before the first transition (init), up after it
     let reads = 0;
     const readFacts = () => ({ ...facts, running: reads++ > 0 });
     const pg = recorder<KeeperDeps['pg']>({ readFacts, isRunning: true, isInRecovery: false, systemIdentifier: '7', synchronousStandbyNames: '' }, pgCalls);
-    const monitor = recorder<KeeperMonitor>({ nodeActive: () => ({ goal }), getOtherNodes: [], demoteTimeoutSec: 30 }, []);
+    const monitor = o.monitor ?? recorder<KeeperMonitor>({ nodeActive: () => ({ goal }), getOtherNodes: [], demoteTimeoutSec: 30 }, []);
     return new Keeper({
       formation: 'default',
       statePath: store.path,
       pg,
       monitor,
       log: log.child({ node: 'node_1' }),
-      timeouts: { networkPartitionTimeout: 20, restartFailureTimeout: 20, restartFailureMaxRetries: 3, sleepMs: 1000, refreshEveryTicks: 10 },
+      timeouts: { networkPartitionTimeout: 20, restartFailureTimeout: 20, restartFailureMaxRetries: 3, sleepMs: o.sleepMs ?? 1000, refreshEveryTicks: 10 },
       observer: { tick: (r) => void observed.push({ state: r.state.current_role, running: r.facts.running }), beforeTransition: async () => cancel },
     });
   }
@@ -137,8 +137,6 @@ describe('Keeper.tick()', () => {
     let notify: (() => void) | undefined;
     let heartbeats = 0;
     let k: Keeper | undefined;
-    const facts = { running: true, inRecovery: false, timeline: 1, lsn: '0/3000000', syncState: '', standbysConnected: 0 };
-    const pg = recorder<KeeperDeps['pg']>({ readFacts: facts, isRunning: true, isInRecovery: false, systemIdentifier: '7', synchronousStandbyNames: '' }, pgCalls);
     const monitor = {
       getOtherNodes: async () => [],
       demoteTimeoutSec: async () => 30,
@@ -151,14 +149,7 @@ describe('Keeper.tick()', () => {
       },
       close: async () => undefined,
     } as unknown as KeeperMonitor;
-    k = new Keeper({
-      formation: 'default',
-      statePath: store.path,
-      pg,
-      monitor,
-      log: log.child({ node: 'node_1' }),
-      timeouts: { networkPartitionTimeout: 20, restartFailureTimeout: 20, restartFailureMaxRetries: 3, sleepMs: 3_600_000, refreshEveryTicks: 10 },
-    });
+    k = keeper({ monitor, sleepMs: 3_600_000 });
     await k.run();
     expect(heartbeats).toBe(2);
   });
