@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Bundles the CLI's fast path (dist/cli/fast.js: `--version`, `show state|uri`, `status`,
 // `get …`, `set …`, and pg) into one CommonJS file, dist/cli/fast.bundle.cjs, after tsc (npm run
-// build). cli/fast-load.ts loads it with a V8 code cache: one file to read and compile instead of
-// ~70 ES modules to resolve, and compiled code reused from the previous call (docs/benchmarks.md,
-// CLI section). It also bundles the installed program, dist/cli/pgaf.cjs (package.json bin), from
-// dist/cli/bin.js: a CommonJS entry point, so a fast command never starts Node's ES module loader.
+// build), and the service path (dist/cli/service-entry.js: `run`, `create monitor|postgres`) into
+// dist/cli/service.bundle.cjs. cli/fast-load.ts loads them with a V8 code cache: one file to read
+// and compile instead of ~70-130 ES modules to resolve, and compiled code reused from the
+// previous call (docs/benchmarks.md, CLI section). It also bundles the installed program,
+// dist/cli/pgaf.cjs (package.json bin), from dist/cli/bin.js: a CommonJS entry point, so a fast command never starts Node's ES module loader.
 // Without esbuild (a production-only install) it says so, builds no bundle and writes a pgaf.cjs
 // that imports dist/cli/bin.js: the CLI then loads dist/ as ES modules, only slower.
 import { appendFileSync, chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = join(root, 'dist/cli/fast.js');
 const outfile = join(root, 'dist/cli/fast.bundle.cjs');
+const serviceEntry = join(root, 'dist/cli/service-entry.js');
+const serviceOut = join(root, 'dist/cli/service.bundle.cjs');
 const binEntry = join(root, 'dist/cli/bin.js');
 const binOut = join(root, 'dist/cli/pgaf.cjs');
 // the sh launcher: the first two lines of cli/bin.ts (tsc writes `':';`, which sh would not run,
@@ -73,16 +76,32 @@ if (Object.keys(result.metafile.inputs).some((f) => /node_modules\/pg\/lib\/cryp
   process.stderr.write("bundle-cli: pg's own crypto helpers are still in the bundle\n");
   process.exit(1);
 }
-// a real import() would need a module loader the code-cached script does not have
-const text = readFileSync(outfile, 'utf8');
-if (/\bimport\(/.test(text.replace(/\/\/.*$/gm, ''))) {
-  process.stderr.write('bundle-cli: the bundle still contains an import(): cli/fast-load.ts cannot run it\n');
-  process.exit(1);
+/**
+ * Checks a bundle cli/fast-load.ts can run and appends its content hash as its last line: the
+ * code cache's key (V8 checks only the source length, and npm pack gives every file the same
+ * mtime, so path, size and mtime cannot tell two versions apart).
+ */
+async function sealBundle(file) {
+  // a real import() would need a module loader the code-cached script does not have
+  const text = readFileSync(file, 'utf8');
+  if (/\bimport\(/.test(text.replace(/\/\/.*$/gm, ''))) {
+    process.stderr.write(`bundle-cli: ${file} still contains an import(): cli/fast-load.ts cannot run it\n`);
+    process.exit(1);
+  }
+  const sha = (await import('node:crypto')).createHash('sha256').update(text).digest('hex');
+  appendFileSync(file, `\n//# pgaf-bundle-sha256=${sha}\n`);
 }
-// the bundle's content hash, last line: the code cache's key (V8 checks only the source length,
-// and npm pack gives every file the same mtime, so path, size and mtime cannot tell two versions apart)
-const sha = (await import('node:crypto')).createHash('sha256').update(text).digest('hex');
-appendFileSync(outfile, `\n//# pgaf-bundle-sha256=${sha}\n`);
+await sealBundle(outfile);
+// the service path (cli/service-entry.ts: run, create monitor|postgres), for cli/main.ts; pg as
+// it is (its WebCrypto helpers: a service logs in once and keeps its sessions)
+const serviceResult = await esbuild.build({
+  ...common,
+  entryPoints: [serviceEntry],
+  outfile: serviceOut,
+  external: ['pg-native', 'pg-cloudflare'],
+  metafile: true,
+});
+await sealBundle(serviceOut);
 // the entry point: cli/bin.ts and cli/fast-load.ts as one CommonJS file;
 // cli/main.js stays an ES module it imports for everything that is not a fast command
 const binJs = (await esbuild.build({ ...common, entryPoints: [binEntry], write: false, external: ['./main.js', './fast.js'] })).outputFiles[0].text;
@@ -90,3 +109,5 @@ writeFileSync(binOut, `${launcher}\n${binJs.replace(/^#!.*\n/, '')}`, { mode: 0o
 chmodSync(binOut, 0o755);
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 process.stdout.write(`bundle-cli: ${outfile} (${Math.round(bytes / 1024)} kB, ${Object.keys(result.metafile.inputs).length} modules)\n`);
+const serviceBytes = Object.values(serviceResult.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+process.stdout.write(`bundle-cli: ${serviceOut} (${Math.round(serviceBytes / 1024)} kB, ${Object.keys(serviceResult.metafile.inputs).length} modules)\n`);

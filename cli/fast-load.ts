@@ -2,11 +2,13 @@
 // path (bin/bundle-cli.mjs), compiled with a V8 code cache: reading one file and reusing the
 // bytecode of the previous call costs less than resolving and compiling ~70 ES modules (pg and
 // its dependencies, the command's modules) on every call (docs/benchmarks.md, CLI section).
+// cli/main.ts loads the service path (`run`, `create monitor|postgres`: cli/service-entry.ts) from
+// dist/cli/service.bundle.cjs the same way; a service writes its cache once it has run 10 s.
 //
 // The code cache is a file per command in $XDG_CACHE_HOME/pgaf (else ~/.cache/pgaf), written after
 // the first call of that command. V8 checks a cache against the source's length only, so each
-// file starts with a key naming the bundle (real path, length, content hash written by the
-// build), Node's version and its flags: a rebuilt bundle or another Node never runs stale bytecode. A cache is used only
+// file starts with a key naming the bundle (length, content hash written by the build), Node's
+// version and its flags: a rebuilt bundle or another Node never runs stale bytecode. A cache is used only
 // when the file and its directory are ours and nobody else can write them (bytecode is code).
 // Without a bundle (sources run by tsx, a build without esbuild), or with a bundle older than
 // dist/cli/fast.js (tsc ran alone since), the ES modules run as before.
@@ -20,11 +22,18 @@ import type { FastInvocation } from './fast.js';
 
 type FastModule = typeof import('./fast.js');
 
-/** The bundle beside this module when it is at least as new as the tsc output it was built from. */
-export function usableBundle(dir: string): { path: string } | undefined {
+/** The bundles of bin/bundle-cli.mjs: the fast path, and the service path (`run`, `create monitor|postgres`). */
+export const BUNDLES = {
+  fast: { file: 'fast.bundle.cjs', builtFrom: 'fast.js' },
+  service: { file: 'service.bundle.cjs', builtFrom: 'service-entry.js' },
+} as const;
+export type BundleName = keyof typeof BUNDLES;
+
+/** A bundle beside this module when it is at least as new as the tsc output it was built from. */
+export function usableBundle(dir: string, name: BundleName = 'fast'): { path: string } | undefined {
   try {
-    const path = realpathSync(join(dir, 'fast.bundle.cjs'));
-    if (statSync(path).mtimeMs < statSync(join(dir, 'fast.js')).mtimeMs) return undefined;
+    const path = realpathSync(join(dir, BUNDLES[name].file));
+    if (statSync(path).mtimeMs < statSync(join(dir, BUNDLES[name].builtFrom)).mtimeMs) return undefined;
     return { path };
   } catch {
     return undefined;
@@ -32,13 +41,15 @@ export function usableBundle(dir: string): { path: string } | undefined {
 }
 
 /**
- * What identifies a bundle's source for its code cache: its path and the content hash that
+ * What identifies a bundle's source for its code cache: its length and the content hash that
  * bin/bundle-cli.mjs writes as its last line (npm pack gives every file the same mtime, and V8
- * checks only the source's length); undefined without one: no cache.
+ * checks only the source's length); undefined without one: no cache. Not its path: the same
+ * bundle copied elsewhere (bench/failover snapshots dist/ into a new directory every run, an
+ * upgrade that reinstalls the same version) has the same source and the same bytecode.
  */
-export function bundleIdentity(path: string, source: string): string | undefined {
+export function bundleIdentity(_path: string, source: string): string | undefined {
   const m = /\/\/# pgaf-bundle-sha256=([0-9a-f]{64})\n?$/.exec(source.slice(-100));
-  return m ? `${path}:${source.length}:${m[1]}` : undefined;
+  return m ? `${source.length}:${m[1]}` : undefined;
 }
 
 /** The code cache directory: $XDG_CACHE_HOME/pgaf, else ~/.cache/pgaf, else none. */
@@ -60,10 +71,10 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | und
  * (V8 rejects a cache made under other flags: `node main.js` and the shebang's
  * `node --max-semi-space-size=1` each keep their own instead of overwriting each other's).
  */
-export function codeCacheFile(dir: string, words: string[], execArgv: string[] = process.execArgv): string {
+export function codeCacheFile(dir: string, words: string[], execArgv: string[] = process.execArgv, bundle: BundleName = 'fast'): string {
   let h = 0x811c9dc5; // FNV-1a
   for (const c of JSON.stringify(execArgv)) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
-  return join(dir, `fast-${words.join('-').replace(/[^a-z-]/g, '')}-${h.toString(16).padStart(8, '0')}.v8`);
+  return join(dir, `${bundle}-${words.join('-').replace(/[^a-z-]/g, '')}-${h.toString(16).padStart(8, '0')}.v8`);
 }
 
 /** What a cache must have been made for: this bundle, this Node, these V8 flags. */
@@ -108,38 +119,57 @@ export function writeCodeCache(file: string, key: string, data: Buffer): void {
   }
 }
 
-/** The fast path compiled from its bundle, and how to keep the compiled code for the next call. */
-export interface LoadedFast {
-  fast: FastModule;
-  /** writes the code cache (after the run: it then holds the functions the command compiled) when there was none or V8 rejected it */
+/** A bundle's exports, and how to keep its compiled code for the next call. */
+export interface LoadedBundle<T> {
+  exports: T;
+  /**
+   * writes the code cache (once the command has run: it then holds the functions it compiled)
+   * when there was none or V8 rejected it; once per process, later calls do nothing
+   */
   saveCodeCache(): void;
 }
 
 /**
- * The fast path from the bundle in `dir` (dist/cli), compiled with the code cache of the command
- * named by `words`; undefined without a usable bundle (the caller imports the ES modules).
+ * The bundle `name` in `dir` (dist/cli), compiled with the code cache of the command named by
+ * `words`; undefined without a usable bundle (the caller imports the ES modules).
  */
-export function loadFastBundle(dir: string, words: string[]): LoadedFast | undefined {
-  const bundle = usableBundle(dir);
+export function loadBundle<T>(dir: string, name: BundleName, words: string[]): LoadedBundle<T> | undefined {
+  const bundle = usableBundle(dir, name);
   if (!bundle) return undefined;
   const source = readFileSync(bundle.path, 'utf8');
   const identity = bundleIdentity(bundle.path, source);
   const cacheDir = identity ? codeCacheDir() : undefined;
-  const file = cacheDir ? codeCacheFile(cacheDir, words) : undefined;
+  const file = cacheDir ? codeCacheFile(cacheDir, words, process.execArgv, name) : undefined;
   const key = codeCacheKey(identity ?? '');
   const cachedData = file ? readCodeCache(file, key) : undefined;
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+  let script: Script | undefined = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: bundle.path,
     cachedData,
   });
-  const module = { exports: {} as FastModule };
+  const module = { exports: {} as T };
   script.runInThisContext()(module.exports, createRequire(bundle.path), module, bundle.path, dirname(bundle.path));
+  // a service keeps running: hold no reference to the cache's bytes, nor to the script once saved
+  let save = file !== undefined && (cachedData === undefined || script.cachedDataRejected === true);
   return {
-    fast: module.exports,
+    exports: module.exports,
     saveCodeCache: () => {
-      if (file && (cachedData === undefined || script.cachedDataRejected)) writeCodeCache(file, key, script.createCachedData());
+      if (save && file && script) writeCodeCache(file, key, script.createCachedData());
+      save = false;
+      script = undefined;
     },
   };
+}
+
+/** The fast path compiled from its bundle, and how to keep the compiled code for the next call. */
+export interface LoadedFast {
+  fast: FastModule;
+  saveCodeCache(): void;
+}
+
+/** The fast path from its bundle in `dir` (loadBundle), undefined without one. */
+export function loadFastBundle(dir: string, words: string[]): LoadedFast | undefined {
+  const b = loadBundle<FastModule>(dir, 'fast', words);
+  return b && { fast: b.exports, saveCodeCache: b.saveCodeCache };
 }
 
 /**

@@ -23,6 +23,7 @@
 // back, 1-2 MB less at rest (lib/service-env.ts; entry() removes them from our environment, so
 // Postgres and the other programs we start run with glibc's defaults).
 import { realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dropServiceMallocEnv } from '../lib/service-env.js';
 
@@ -68,20 +69,24 @@ export async function entry(): Promise<number> {
   dropServiceMallocEnv();
   const args = process.argv.slice(2);
   const lean = leanRunArgs(args);
-  if (lean) {
-    const { runLean } = await import('./run.js');
-    return runLean(lean);
-  }
-  if (args[0] === 'create' && args.includes('monitor')) {
-    // a plain `create monitor`: no yargs, no other command's modules (~0.2 s less before initdb)
-    const { leanCreateMonitor } = await import('./create-monitor.js');
-    const go = leanCreateMonitor(args);
-    if (go) return go();
-  }
-  if (args[0] === 'create' && args.includes('--run')) {
-    const { leanCreatePostgres } = await import('./create-postgres.js');
-    const go = leanCreatePostgres(args);
-    if (go) return go();
+  const createMonitor = !lean && args[0] === 'create' && args.includes('monitor');
+  const createRun = !lean && args[0] === 'create' && args.includes('--run');
+  if (lean || createMonitor || createRun) {
+    const svc = await serviceEntry(lean ? ['run'] : ['create', createMonitor ? 'monitor' : 'postgres']);
+    const go = lean
+      ? () => svc.exports.loadRun().then((m) => m.runLean(lean))
+      : // a plain `create monitor`: no yargs, no other command's modules (~0.2 s less before initdb)
+        ((createMonitor ? (await svc.exports.loadCreateMonitor()).leanCreateMonitor(args) : undefined) ??
+        (createRun ? (await svc.exports.loadCreatePostgres()).leanCreatePostgres(args) : undefined));
+    if (go) {
+      // a service keeps its compiled code for the next start once it is up (timer), a command when done
+      const timer = setTimeout(svc.saveCodeCache, SERVICE_CODE_CACHE_AFTER_MS);
+      timer.unref();
+      const code = await go();
+      clearTimeout(timer);
+      svc.saveCodeCache();
+      return code;
+    }
   }
   // the hot read commands skip the command tree (cli/fast.ts); yargs parses everything else
   const { fastInvocation, quietOnClosedPipe } = await import('./fast.js');
@@ -90,6 +95,19 @@ export async function entry(): Promise<number> {
   if (fast) return (await import('./fast-load.js')).runFastLoaded(args, fast, process.argv[1]);
   const { main } = await import('./tree.js');
   return main();
+}
+
+/** How long a service runs before its code cache is written (what it compiled while starting). */
+const SERVICE_CODE_CACHE_AFTER_MS = 10_000;
+
+/**
+ * The service path's modules (cli/service-entry.ts): from the code-cached bundle when the build
+ * made one (cli/fast-load.ts), else as ES modules.
+ */
+async function serviceEntry(words: string[]): Promise<{ exports: typeof import('./service-entry.js'); saveCodeCache(): void }> {
+  const { loadBundle } = await import('./fast-load.js');
+  const loaded = loadBundle<typeof import('./service-entry.js')>(dirname(fileURLToPath(import.meta.url)), 'service', words);
+  return loaded ?? { exports: await import('./service-entry.js'), saveCodeCache: () => {} };
 }
 
 function isEntryPoint(): boolean {

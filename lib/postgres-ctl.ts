@@ -25,6 +25,20 @@ export type PgStatus = 'running' | 'stopped' | 'no-pgdata';
 
 /** how often start and stop look at postmaster.pid while pg_ctl waits (pg_ctl: 100 ms) */
 const REACHED_POLL_MS = 10;
+/** how often a stop looks whether the postmaster is gone (its pid file is removed last thing) */
+const STOP_POLL_MS = 5;
+/** the postmaster's shutdown signals, as pg_ctl stop -m sends them */
+const STOP_SIGNALS: Record<StopMode, NodeJS.Signals> = { smart: 'SIGTERM', fast: 'SIGINT', immediate: 'SIGQUIT' };
+
+/** kill(pid, sig); false when we may not signal that process (another user's, and we are not root). */
+function signal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface RunResult {
@@ -320,10 +334,21 @@ export class PostgresCtl {
 
   /** `pg_ctl stop -w -m mode`; a server that is not running is already stopped. */
   async stop(opts: { mode?: StopMode; timeoutSec?: number } = {}): Promise<'stopped' | 'was-stopped'> {
-    if (!postmasterRunning(this.pgdata)) return 'was-stopped';
+    const running = readPostmasterPid(this.pgdata);
+    if (!running || !pidAlive(running.pid)) return 'was-stopped';
     const mode = opts.mode ?? 'fast';
     const secs = opts.timeoutSec ?? 60;
     this.log.info('Stopping PostgreSQL', { pgdata: this.pgdata, mode });
+    // the signal pg_ctl would send, without starting pg_ctl (a switchover's write gap waits on
+    // this stop); pg_ctl when we may not signal the postmaster
+    if (signal(running.pid, STOP_SIGNALS[mode])) {
+      const deadline = Date.now() + secs * 1000;
+      while (postmasterRunning(this.pgdata)) {
+        if (Date.now() >= deadline) throw new PgCtl(`Postgres in ${this.pgdata} did not stop within ${secs}s (${mode} shutdown)`);
+        await sleep(STOP_POLL_MS);
+      }
+      return 'stopped';
+    }
     const res = await this.runUntil(
       ['-D', this.pgdata, '-m', mode, '-w', '-t', String(secs), 'stop'],
       (secs + 10) * 1000,

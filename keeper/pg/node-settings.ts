@@ -13,7 +13,8 @@ import { REPLICATION_PASSFILE, REPLICATION_USER, SETTINGS_FILE, STANDBY_SETTINGS
 import type { PgNode } from './node.js';
 import { renderNoStandbySettings, renderSettings, renderStandbySettings, withIncludes, withStandbySsl } from './setup-files.js';
 
-const POLL_MS = 100;
+/** how often a primary turning synchronous replication on looks whether a standby confirmed its LSN: every wait_primary → primary (end of a bring-up, a rejoin, a `set`) waits on it */
+const CATCH_UP_POLL_MS = 10;
 
 export class NodeSettings implements PgSettings, PgStandbySetup {
   constructor(private readonly node: PgNode) {}
@@ -147,7 +148,7 @@ export class NodeSettings implements PgSettings, PgStandbySetup {
           this.node.log.warn('No standby confirmed the current LSN in time', { lsn, timeoutMs });
           return false;
         }
-        await sleep(POLL_MS);
+        await sleep(CATCH_UP_POLL_MS);
       }
     });
   }

@@ -23,6 +23,18 @@ describe('usableBundle', () => {
     expect(usableBundle(d)).toBeUndefined();
   });
 
+  it('the service bundle the same way, against dist/cli/service-entry.js', () => {
+    const d = scratch();
+    writeFileSync(join(d, 'service-entry.js'), 'x');
+    writeFileSync(join(d, 'service.bundle.cjs'), 'y');
+    utimesSync(join(d, 'service-entry.js'), 1000, 1000);
+    utimesSync(join(d, 'service.bundle.cjs'), 2000, 2000);
+    expect(usableBundle(d, 'service')?.path).toMatch(/service\.bundle\.cjs$/);
+    expect(usableBundle(d)).toBeUndefined(); // not the fast path's
+    utimesSync(join(d, 'service-entry.js'), 3000, 3000);
+    expect(usableBundle(d, 'service')).toBeUndefined();
+  });
+
   it('names a bundle by its content hash: same length, other content, other identity; no hash, no cache', () => {
     const h1 = 'a'.repeat(64);
     const h2 = 'b'.repeat(64);
@@ -31,6 +43,8 @@ describe('usableBundle', () => {
     expect(a).toContain(h1);
     expect(a).not.toBe(b);
     expect(bundleIdentity('/b.cjs', 'code without a hash')).toBeUndefined();
+    // the same bundle copied elsewhere (a new snapshot of dist/) keeps its cache
+    expect(bundleIdentity('/x/dist/cli/b.cjs', `code\n//# pgaf-bundle-sha256=${h1}\n`)).toBe(a);
   });
 });
 
@@ -39,6 +53,7 @@ describe('code cache files', () => {
     expect(codeCacheDir({ XDG_CACHE_HOME: '/c' })).toBe('/c/pgaf');
     expect(codeCacheFile('/c/pgaf', ['show', 'state'], [])).toMatch(/^\/c\/pgaf\/fast-show-state-[0-9a-f]{8}\.v8$/);
     expect(codeCacheFile('/c/pgaf', ['../x', 'y'], [])).toMatch(/^\/c\/pgaf\/fast-x-y-[0-9a-f]{8}\.v8$/);
+    expect(codeCacheFile('/c/pgaf', ['run'], [], 'service')).toMatch(/^\/c\/pgaf\/service-run-[0-9a-f]{8}\.v8$/);
     // one file per set of Node flags
     expect(codeCacheFile('/c/pgaf', ['status'], [])).not.toBe(codeCacheFile('/c/pgaf', ['status'], ['--max-semi-space-size=1']));
     expect(codeCacheFile('/c/pgaf', ['status'], ['--x'])).toBe(codeCacheFile('/c/pgaf', ['status'], ['--x']));

@@ -41,6 +41,10 @@ describe('keeper memory: the pg_ctl path stays lean', () => {
     }
     expect(has(closure('keeper/service.ts'), 'keeper/pg/supervisor.ts')).toBe(true);
   });
+  it('cli/service-entry.ts (the service bundle\'s entry) imports each command only when it runs', () => {
+    expect([...closure('cli/service-entry.ts').files]).toEqual([resolve(ROOT, 'cli/service-entry.ts')]);
+    expect(readFileSync(join(ROOT, 'cli/service-entry.ts'), 'utf8')).toMatch(/import\('\.\/run\.js'\)/);
+  });
   it('cli/run.ts imports the service of the node\'s role only when it runs it', () => {
     const run = closure('cli/run.ts');
     expect(has(run, 'keeper/service.ts')).toBe(false);
