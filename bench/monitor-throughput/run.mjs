@@ -24,7 +24,12 @@
 //   STATS=0             1: load pg_stat_statements (track=all) in both servers and write the
 //                       top statements per point to bench/results/monitor-throughput-stats.md
 //                       (adds overhead to both; use it to find hot spots, not for the table)
-//   PG_CONFIG           pg_config to use (default: the one on PATH)
+//   SEED=4242           pgbench --random-seed, the same for every target and point: each
+//                       monitor is asked for the same sequence of nodes and, with RATE, on the
+//                       same schedule (pgbench -R draws its delays at random: without a common
+//                       seed, calls/s at a fixed rate differ by about 1 % from the draw alone)
+//   PG_CONFIG           pg_config to use (default: the one on PATH); a relocated copy of the
+//                       PostgreSQL tree keeps the extension files this run installs private
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -48,6 +53,7 @@ const cfg = {
   rate: Number(process.env.RATE ?? 0),
   fsync: process.env.FSYNC ?? 'off',
   stats: process.env.STATS === '1',
+  seed: process.env.SEED ?? '4242',
 };
 for (const n of cfg.nodes) if (!(n >= 2 && n % 2 === 0)) throw new Error(`NODES: ${n} is not an even count >= 2`);
 if (!(cfg.rate >= 0)) throw new Error(`RATE: ${process.env.RATE} is not a number of calls per second >= 0`);
@@ -422,7 +428,7 @@ async function measure(s, clients) {
   const before = await eventMark(s);
   const logDir = mkdtempSync(join(workRoot, 'latency-'));
   const args = ['-n', '-f', SCRIPT, '-c', String(clients), '-j', String(clients), '-T', String(cfg.duration), '-M', 'prepared',
-    ...(cfg.rate > 0 ? ['-R', String(cfg.rate)] : []), '-l', `--log-prefix=${join(logDir, 'tx')}`,
+    ...(cfg.rate > 0 ? ['-R', String(cfg.rate)] : []), `--random-seed=${cfg.seed}`, '-l', `--log-prefix=${join(logDir, 'tx')}`,
     '-D', `nodes=${s.nodes}`, '-h', '127.0.0.1', '-p', String(s.port), '-U', s.benchUser, 'pg_auto_failover'];
   const cpu0 = cpuSample(s);
   const t0 = Date.now();
@@ -545,7 +551,8 @@ async function main() {
     const ms2 = (x) => (Number.isFinite(x) ? x.toFixed(x < 10 ? 2 : 1) : 'n/a');
     const lat = `${ms2(median(ms.map((m) => m.p50)))} / ${ms2(median(ms.map((m) => m.p99)))}`;
     const cpu = median(ms.map((m) => m.serverCores)).toFixed(2);
-    return { text: fmt(tps) + flag, tps, flag, foreign: Math.max(...ms.map((m) => m.foreign)).toFixed(2), lat, cpu };
+    return { text: fmt(tps) + flag, tps, flag, foreign: Math.max(...ms.map((m) => m.foreign)).toFixed(2), lat, cpu,
+             p50: median(ms.map((m) => m.p50)), p99: median(ms.map((m) => m.p99)) };
   };
   const lines = [];
   const cpuModel = cpus()[0]?.model ?? 'unknown CPU';
@@ -566,7 +573,10 @@ async function main() {
       const o = cell('ours', n, c);
       const k = cell('c', n, c);
       const ratio = Number.isFinite(o.tps) && Number.isFinite(k.tps) ? o.tps / k.tps : NaN;
-      if (cfg.rate > 0 ? o.tps < 0.98 * cfg.rate && o.tps < k.tps : Number.isFinite(ratio) && ratio < 1) behind.push(`${n} nodes × ${c} clients (${ratio.toFixed(2)})`);
+      // at a fixed rate both are asked the same calls (SEED): behind = not keeping up, or slower calls
+      if (cfg.rate > 0
+        ? (o.tps < 0.98 * cfg.rate && o.tps < k.tps) || o.p50 > k.p50 || o.p99 > k.p99
+        : Number.isFinite(ratio) && ratio < 1) behind.push(`${n} nodes × ${c} clients (${ratio.toFixed(2)}${cfg.rate > 0 ? `, p50 ${o.lat} vs ${k.lat} ms` : ''})`);
       const pt = cell('patched', n, c);
       const pr = pt.tps / k.tps;
       const patchCols = withPatch ? ` ${pt.text} | ${Number.isFinite(pr) ? pr.toFixed(2) : '—'} |` : '';
