@@ -145,9 +145,10 @@ fi
 chmod -R a+rX "$PKG"
 cat > "$TMP/bin/pg_autoctl" <<EOF
 #!/bin/sh
-exec "$PKG/dist/cli/main.js" "\$@"
+exec "$PKG/dist/cli/pgaf.cjs" "\$@"
 EOF
-# (main.js runs through its shebang: node with the flags pgaf is installed with)
+# (the program package.json's bin installs: its sh launcher starts the fast commands on their
+# code-cached bundle and the services with the Node flags and malloc settings pgaf ships with)
 chmod 755 "$TMP/bin" "$TMP/bin/pg_autoctl"
 PGAF_CLI=$TMP/bin/pg_autoctl
 if [ "$(id -u)" = 0 ]; then
