@@ -1,7 +1,7 @@
 // The facts of each keeper tick (facts.ts readFacts) from this node's Postgres: SQL on one
 // connection kept open across ticks (reopened after a failure) while it runs, pg_control and
 // standby.signal while it is down.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { openSession, type Query, type SqlSession } from '../../lib/sql.js';
 import { readFacts, type LocalFacts } from './facts.js';
 import * as sql from './local-sql.js';
@@ -10,6 +10,8 @@ import type { PgNode } from './node.js';
 
 export class NodeFacts {
   private session?: SqlSession;
+  /** pg_controldata's position of a stopped server, by the pg_control file it was read from */
+  private stopped?: { file: string; lsn: string; timeline: number };
 
   constructor(private readonly node: PgNode) {}
 
@@ -46,13 +48,30 @@ export class NodeFacts {
       queryFacts: () => this.persistent(sql.tickFacts),
       stoppedFacts: async () => {
         if (!node.hasData()) return { inRecovery: false, lsn: '0/0', timeline: 1 };
+        const inRecovery = existsSync(node.file(STANDBY_SIGNAL));
+        // a stopped server's pg_control changes only when something writes it (a start, a
+        // rewind, a base backup): pg_controldata runs again only then, not at every tick (a
+        // stopped old primary reports draining sooner, so its successor is promoted sooner)
+        const file = controlFileStamp(node.file(PG_CONTROL));
+        if (file && this.stopped?.file === file) return { inRecovery, lsn: this.stopped.lsn, timeline: this.stopped.timeline };
         const c = await node.ctl.controlData();
-        return {
-          inRecovery: existsSync(node.file(STANDBY_SIGNAL)),
-          lsn: c['Latest checkpoint location'] ?? '0/0',
-          timeline: Number(c["Latest checkpoint's TimeLineID"] ?? 1),
-        };
+        const lsn = c['Latest checkpoint location'] ?? '0/0';
+        const timeline = Number(c["Latest checkpoint's TimeLineID"] ?? 1);
+        this.stopped = file ? { file, lsn, timeline } : undefined;
+        return { inRecovery, lsn, timeline };
       },
     });
+  }
+}
+
+const PG_CONTROL = 'global/pg_control';
+
+/** What identifies one write of pg_control (inode, size, change time in ns); undefined when it cannot be read. */
+function controlFileStamp(path: string): string | undefined {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${st.ino}:${st.size}:${st.ctimeNs}:${st.mtimeNs}`;
+  } catch {
+    return undefined;
   }
 }

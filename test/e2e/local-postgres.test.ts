@@ -5,7 +5,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { log, setLogLevel, setLogSink, logLevel } from '../../lib/log.js';
 import { postgresRunAs } from '../../lib/pgbin.js';
 import { resolveBinDir } from '../../lib/postgres-ctl.js';
@@ -274,7 +274,19 @@ describe('PgLocalPostgres on two nodes', () => {
   });
 
   it('A is rewound from B and follows it as a standby on timeline 2', async () => {
+    // stopped: the facts come from pg_controldata, run again only when pg_control changed
+    const controlData = vi.spyOn(A.pg.ctl, 'controlData');
+    const crashed = await A.pg.readFacts();
+    expect(crashed).toMatchObject({ running: false, inRecovery: false, timeline: 1 });
+    expect(await A.pg.readFacts()).toEqual(crashed);
+    expect(controlData).toHaveBeenCalledTimes(1);
+    controlData.mockClear();
     expect(await A.pg.rewind(B.peer)).toBe(true);
+    const reads = controlData.mock.calls.length;
+    const rewound = await A.pg.readFacts(); // pg_rewind wrote pg_control: read again
+    expect(controlData.mock.calls.length).toBe(reads + 1);
+    expect(rewound.lsn).not.toBe(crashed.lsn);
+    controlData.mockRestore();
     // pg_rewind leaves it to finish recovery from B's WAL
     expect((await A.pg.ctl.controlData())['Database cluster state']).toBe('in archive recovery');
     // pg_rewind copied B's files: our settings are A's again
