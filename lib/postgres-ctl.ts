@@ -14,7 +14,7 @@ import { writeFileAs } from './atomic-file.js';
 import { withPeerMap, withSuperuserPeer } from './hba.js';
 import { editHbaFile, hbaFileOf } from './hba-file.js';
 import { childEnv } from './secrets.js';
-import { pidAlive, postmasterRunning, readPostmasterPid } from './postmaster-pid.js';
+import { isPostmasterOf, pidAlive, postmasterRunning, readPostmasterPid } from './postmaster-pid.js';
 
 import type { AuthMethod } from './auth-method.js';
 
@@ -332,7 +332,11 @@ export class PostgresCtl {
     }
   }
 
-  /** `pg_ctl stop -w -m mode`; a server that is not running is already stopped. */
+  /**
+   * Stops the server as `pg_ctl stop -w -m mode` does (the mode's signal to the pid in
+   * postmaster.pid, then a wait for that file to go); a server that is not running is
+   * already stopped.
+   */
   async stop(opts: { mode?: StopMode; timeoutSec?: number } = {}): Promise<'stopped' | 'was-stopped'> {
     const running = readPostmasterPid(this.pgdata);
     if (!running || !pidAlive(running.pid)) return 'was-stopped';
@@ -340,8 +344,10 @@ export class PostgresCtl {
     const secs = opts.timeoutSec ?? 60;
     this.log.info('Stopping PostgreSQL', { pgdata: this.pgdata, mode });
     // the signal pg_ctl would send, without starting pg_ctl (a switchover's write gap waits on
-    // this stop); pg_ctl when we may not signal the postmaster
-    if (signal(running.pid, STOP_SIGNALS[mode])) {
+    // this stop), to a process that is this data directory's postmaster (its working
+    // directory: a pid left in the file by a crash may belong to anything now, and we may be
+    // root); pg_ctl, as the Postgres user, in any other case
+    if (isPostmasterOf(running.pid, this.pgdata) && signal(running.pid, STOP_SIGNALS[mode])) {
       const deadline = Date.now() + secs * 1000;
       while (postmasterRunning(this.pgdata)) {
         if (Date.now() >= deadline) throw new PgCtl(`Postgres in ${this.pgdata} did not stop within ${secs}s (${mode} shutdown)`);

@@ -1,6 +1,6 @@
 // postmaster.pid, read without spawning pg_ctl: who runs a data directory, since when, and
 // in which status (line 8: starting, stopping, ready, standby).
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive } from './pid-file.js';
 
@@ -33,4 +33,17 @@ export const pidAlive = isAlive;
 export function postmasterRunning(pgdata: string): boolean {
   const p = readPostmasterPid(pgdata);
   return p !== undefined && pidAlive(p.pid);
+}
+
+/**
+ * The process `pid` works in `pgdata`: a postmaster's working directory is its data directory,
+ * which a process that took over the pid of a crashed postmaster is unlikely to share. False
+ * when /proc cannot tell (not Linux, no such process, not ours to look at).
+ */
+export function isPostmasterOf(pid: number, pgdata: string): boolean {
+  try {
+    return realpathSync(`/proc/${pid}/cwd`) === realpathSync(pgdata);
+  } catch {
+    return false;
+  }
 }

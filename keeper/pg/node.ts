@@ -16,7 +16,7 @@ import type { PgProcess } from '../fsm/context.js';
 import { KeeperCtl } from './ctl.js';
 import type { HbaLevel } from './hba-plan.js';
 import * as sql from './local-sql.js';
-import { pidAlive, postmasterRunning, readPostmasterPid } from '../../lib/postmaster-pid.js';
+import { isPostmasterOf, pidAlive, postmasterRunning, readPostmasterPid } from '../../lib/postmaster-pid.js';
 import { PgCtlSupervisor, type PostgresSupervisor } from './supervisor.js';
 
 export interface PgLocalPostgresOptions {
@@ -102,6 +102,8 @@ export class PgNode implements PgProcess {
     const p = readPostmasterPid(this.pgdata);
     if (!p || !pidAlive(p.pid)) return;
     try {
+      // only to this data directory's postmaster: the pid of a crashed one may be anyone's now
+      if (!isPostmasterOf(p.pid, this.pgdata)) throw new Error('not the postmaster of this data directory');
       process.kill(p.pid, 'SIGHUP');
     } catch {
       await this.ctl.reload();
