@@ -14,7 +14,7 @@ import { writeFileAs } from './atomic-file.js';
 import { withPeerMap, withSuperuserPeer } from './hba.js';
 import { editHbaFile, hbaFileOf } from './hba-file.js';
 import { childEnv } from './secrets.js';
-import { isPostmasterOf, pidAlive, postmasterRunning, readPostmasterPid } from './postmaster-pid.js';
+import { pidAlive, postmasterRunning, readPostmasterPid, signalPostmaster } from './postmaster-pid.js';
 
 import type { AuthMethod } from './auth-method.js';
 
@@ -30,15 +30,6 @@ const STOP_POLL_MS = 5;
 /** the postmaster's shutdown signals, as pg_ctl stop -m sends them */
 const STOP_SIGNALS: Record<StopMode, NodeJS.Signals> = { smart: 'SIGTERM', fast: 'SIGINT', immediate: 'SIGQUIT' };
 
-/** kill(pid, sig); false when we may not signal that process (another user's, and we are not root). */
-function signal(pid: number, sig: NodeJS.Signals): boolean {
-  try {
-    process.kill(pid, sig);
-    return true;
-  } catch {
-    return false;
-  }
-}
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface RunResult {
@@ -338,16 +329,13 @@ export class PostgresCtl {
    * already stopped.
    */
   async stop(opts: { mode?: StopMode; timeoutSec?: number } = {}): Promise<'stopped' | 'was-stopped'> {
-    const running = readPostmasterPid(this.pgdata);
-    if (!running || !pidAlive(running.pid)) return 'was-stopped';
+    if (!postmasterRunning(this.pgdata)) return 'was-stopped';
     const mode = opts.mode ?? 'fast';
     const secs = opts.timeoutSec ?? 60;
     this.log.info('Stopping PostgreSQL', { pgdata: this.pgdata, mode });
     // the signal pg_ctl would send, without starting pg_ctl (a switchover's write gap waits on
-    // this stop), to a process that is this data directory's postmaster (its working
-    // directory: a pid left in the file by a crash may belong to anything now, and we may be
-    // root); pg_ctl, as the Postgres user, in any other case
-    if (isPostmasterOf(running.pid, this.pgdata) && signal(running.pid, STOP_SIGNALS[mode])) {
+    // this stop); pg_ctl when signalPostmaster cannot
+    if (signalPostmaster(this.pgdata, STOP_SIGNALS[mode])) {
       const deadline = Date.now() + secs * 1000;
       while (postmasterRunning(this.pgdata)) {
         if (Date.now() >= deadline) throw new PgCtl(`Postgres in ${this.pgdata} did not stop within ${secs}s (${mode} shutdown)`);
@@ -403,8 +391,12 @@ export class PostgresCtl {
     return done;
   }
 
-  /** `pg_ctl reload`: re-read postgresql.conf and pg_hba.conf. */
+  /**
+   * `pg_ctl reload`: re-read postgresql.conf and pg_hba.conf. Its SIGHUP goes straight to the
+   * postmaster when signalPostmaster can (a promotion waits on reloads), else through pg_ctl.
+   */
   async reload(): Promise<void> {
+    if (signalPostmaster(this.pgdata, 'SIGHUP')) return;
     await this.mustRun('pg_ctl', ['-D', this.pgdata, 'reload'], 10_000, `reloading Postgres in ${this.pgdata}`);
   }
 }

@@ -47,3 +47,19 @@ export function isPostmasterOf(pid: number, pgdata: string): boolean {
     return false;
   }
 }
+
+/**
+ * Sends `sig` to the postmaster of `pgdata`, as pg_ctl would, when postmaster.pid names a process
+ * that works in that directory and we may signal it; false otherwise (the caller runs pg_ctl, as
+ * the Postgres user). A keeper may be root: the pid a crashed postmaster left may be anyone's now.
+ */
+export function signalPostmaster(pgdata: string, sig: NodeJS.Signals): boolean {
+  const p = readPostmasterPid(pgdata);
+  if (!p || !isPostmasterOf(p.pid, pgdata)) return false;
+  try {
+    process.kill(p.pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}

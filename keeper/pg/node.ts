@@ -16,7 +16,7 @@ import type { PgProcess } from '../fsm/context.js';
 import { KeeperCtl } from './ctl.js';
 import type { HbaLevel } from './hba-plan.js';
 import * as sql from './local-sql.js';
-import { isPostmasterOf, pidAlive, postmasterRunning, readPostmasterPid } from '../../lib/postmaster-pid.js';
+import { postmasterRunning } from '../../lib/postmaster-pid.js';
 import { PgCtlSupervisor, type PostgresSupervisor } from './supervisor.js';
 
 export interface PgLocalPostgresOptions {
@@ -93,21 +93,9 @@ export class PgNode implements PgProcess {
     chownNoFollow(dir, this.o.runAs);
   }
 
-  /**
-   * A reload when the server runs (a stopped one reads its files when it starts): SIGHUP to the
-   * postmaster, as `pg_ctl reload` sends it, without spawning pg_ctl (a promotion waits on it);
-   * pg_ctl when we may not signal it.
-   */
+  /** A reload when the server runs (a stopped one reads its files when it starts). */
   async reloadIfRunning(): Promise<void> {
-    const p = readPostmasterPid(this.pgdata);
-    if (!p || !pidAlive(p.pid)) return;
-    try {
-      // only to this data directory's postmaster: the pid of a crashed one may be anyone's now
-      if (!isPostmasterOf(p.pid, this.pgdata)) throw new Error('not the postmaster of this data directory');
-      process.kill(p.pid, 'SIGHUP');
-    } catch {
-      await this.ctl.reload();
-    }
+    if (postmasterRunning(this.pgdata)) await this.ctl.reload();
   }
 
   hasData(): boolean {

@@ -1,12 +1,12 @@
-// isPostmasterOf (lib/postmaster-pid.ts): a stop signals the pid in postmaster.pid only when that
-// process works in the data directory, so a pid left by a crash and reused by another process
-// is not sent the shutdown signal.
+// isPostmasterOf and signalPostmaster (lib/postmaster-pid.ts): a stop or a reload signals the pid
+// in postmaster.pid only when that process works in the data directory, so a pid left by a crash
+// and reused by another process is not sent the signal.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isPostmasterOf } from '../../lib/postmaster-pid.js';
+import { isPostmasterOf, signalPostmaster } from '../../lib/postmaster-pid.js';
 
 describe('isPostmasterOf', () => {
   const dirs: string[] = [];
@@ -36,5 +36,27 @@ describe('isPostmasterOf', () => {
     dirs.push(pgdata);
     expect(isPostmasterOf(2 ** 22 + 12345, pgdata)).toBe(false);
     expect(isPostmasterOf(process.pid, join(pgdata, 'missing'))).toBe(false);
+  });
+
+  it('signalPostmaster signals the process postmaster.pid names only when it works in the data directory', async () => {
+    const pgdata = mkdtempSync(join(tmpdir(), 'pgaf-pm-'));
+    const other = mkdtempSync(join(tmpdir(), 'pgaf-pm-'));
+    dirs.push(pgdata, other);
+    expect(signalPostmaster(pgdata, 'SIGTERM')).toBe(false); // no postmaster.pid
+    // a pid left by a crash, now another process's: not signalled
+    const stranger = spawn('sleep', ['30'], { cwd: other, stdio: 'ignore' });
+    children.push(stranger);
+    writeFileSync(join(pgdata, 'postmaster.pid'), `${stranger.pid}\n${pgdata}\n0\n`);
+    expect(signalPostmaster(pgdata, 'SIGTERM')).toBe(false);
+    // the process working in the data directory: signalled
+    const postmaster = spawn('sleep', ['30'], { cwd: pgdata, stdio: 'ignore' });
+    children.push(postmaster);
+    const exited = new Promise((r) => postmaster.once('exit', (_code, sig) => r(sig)));
+    writeFileSync(join(pgdata, 'postmaster.pid'), `${postmaster.pid}\n${pgdata}\n0\n`);
+    expect(signalPostmaster(pgdata, 'SIGTERM')).toBe(true);
+    expect(await exited).toBe('SIGTERM');
+    // by now a signal sent to the stranger would have arrived too
+    expect(stranger.signalCode).toBeNull();
+    expect(() => process.kill(stranger.pid!, 0)).not.toThrow();
   });
 });
