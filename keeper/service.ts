@@ -75,6 +75,13 @@ export function reloadSsl(node: OpenNode, pgdata: string, log: Logger): void {
   log.info('Received SIGHUP: reloaded the configuration (SSL now, the monitor setting in the next round; the rest at the next start)', { ssl: config.ssl.active ? 'on' : 'off', sslmode: config.ssl.sslMode });
 }
 
+/**
+ * How often `create postgres` without --run asks the monitor again while it waits for the next
+ * goal (a standby: the primary getting ready for it, then catching up). Each step of a standby's
+ * bring-up waits on one of these rounds; the monitor answers one in a few ms.
+ */
+const INIT_POLL_MS = 100;
+
 /** Runs keeper ticks until the node has left its bring-up states (create postgres without --run). */
 export async function initDataNode(pgdata: string, log: Logger, timeoutMs = 600_000): Promise<string> {
   const node = openNode(pgdata, log);
@@ -82,13 +89,17 @@ export async function initDataNode(pgdata: string, log: Logger, timeoutMs = 600_
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
-      await node.keeper.tick().catch((err) => log.warn(`Init step failed, retrying: ${(err as Error).message}`));
+      const acted = await node.keeper.tick().catch((err) => {
+        log.warn(`Init step failed, retrying: ${(err as Error).message}`);
+        return false;
+      });
       const state = readStateFile(node.paths.state);
       if (!['init', 'wait_standby'].includes(state.current_role) && state.current_role === state.assigned_role) {
         return state.current_role;
       }
       if (Date.now() > deadline) throw new BadState(`node initialisation did not finish within ${timeoutMs / 1000}s`);
-      await new Promise((r) => setTimeout(r, 500));
+      // a round that ran a transition reports it at once in the next; otherwise wait a little
+      if (!acted) await new Promise((r) => setTimeout(r, INIT_POLL_MS));
     }
   } finally {
     // the keeper's facts session to Postgres too: left open, it keeps `create postgres` from exiting

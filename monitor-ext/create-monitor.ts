@@ -267,6 +267,9 @@ export function monitorSettings(cfg: MonitorConfig): string {
     `unix_socket_directories = ${quote(socketDirectories(cfg.host))}`,
     `cluster_name = ${quote('pgaf monitor')}`,
     `password_encryption = ${quote(cfg.authMethod === 'md5' ? 'md5' : 'scram-sha-256')}`,
+    // crash recovery makes PGDATA durable with one syncfs per filesystem, not an fsync per file
+    // (keeper/pg/setup-files.ts says why)
+    `recovery_init_sync_method = 'syncfs'`,
     ...postgresSslLines(cfg.ssl, quote),
     ...settingPlaceholderLines(),
     '',

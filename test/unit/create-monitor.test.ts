@@ -17,6 +17,7 @@ describe('create monitor pieces', () => {
     expect(text).toContain('port = 5400\n');
     expect(text).toContain("unix_socket_directories = '/tmp/pgaf-demo'\n");
     expect(text).toContain('ssl = off\n');
+    expect(text).toContain("recovery_init_sync_method = 'syncfs'\n");
     const ssl = monitorSettings({ ...base, ssl: { active: true, sslMode: 'require', certFile: '/m/server.crt', keyFile: '/m/server.key' } } as MonitorConfig);
     expect(ssl).toContain("ssl = on\nssl_cert_file = '/m/server.crt'\nssl_key_file = '/m/server.key'\n");
   });

@@ -34,6 +34,7 @@ describe('postgresql-auto-failover.conf', () => {
       hot_standby: 'on',
       hot_standby_feedback: 'on',
       synchronous_commit: 'on',
+      recovery_init_sync_method: "'syncfs'",
       logging_collector: 'off',
       password_encryption: "'scram-sha-256'",
     });
