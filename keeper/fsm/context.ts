@@ -63,11 +63,6 @@ export interface PgSettings {
 export interface PgStandbySetup {
   writeStandbySetup(setup: StandbySetup): Promise<void>;
   removeStandbySetup(): Promise<void>;
-  /**
-   * The running server is a standby and took the setup just written with a reload: no setting
-   * waits for a restart. False when it is down, not in recovery, or one does.
-   */
-  standbySetupInEffect(): Promise<boolean>;
 }
 
 /** PGDATA replaced by, or rewound to, another node's. */

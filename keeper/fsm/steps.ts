@@ -195,12 +195,8 @@ export const rewindOrInit: Step<PgProcess & PgDataCopy & PgStandbySetup & PgPeer
 export const followNewPrimary: Step<PgProcess & PgStandbySetup & PgPeers> = async (ctx) => {
   const primary = await requirePrimary(ctx);
   await ctx.pg.writeStandbySetup({ upstream: primary });
-  // PostgreSQL 13+ takes a new primary_conninfo with a reload (its WAL receiver starts again
-  // on its own): no shutdown restartpoint, no restart, and hot standby queries go on
-  if (!(await ctx.pg.standbySetupInEffect())) {
-    await ctx.pg.stop('fast');
-    await ctx.pg.start();
-  }
+  await ctx.pg.stop('fast');
+  await ctx.pg.start();
   await refreshPeers(ctx, true);
 };
 

@@ -241,10 +241,6 @@ export class PgLocalPostgres implements LocalPostgres {
     return this.settings.removeStandbySetup();
   }
 
-  standbySetupInEffect(): Promise<boolean> {
-    return this.settings.standbySetupInEffect();
-  }
-
   // ---- PgDataCopy: data-copy.ts -----------------------------------------------------------
 
   basebackup(from: PeerNode): Promise<void> {

@@ -66,17 +66,6 @@ export async function reloadConf(q: Query): Promise<void> {
   await q('SELECT pg_reload_conf()');
 }
 
-/** When this session last read the configuration files (each backend reads them on its own). */
-export async function confLoadTime(q: Query): Promise<string> {
-  const [r] = await q<{ t: string }>('SELECT pg_conf_load_time()::text AS t');
-  return r?.t ?? '';
-}
-
-/** The settings whose value in the files waits for a restart, as this session read them last. */
-export async function pendingRestart(q: Query): Promise<string[]> {
-  return (await q<{ name: string }>('SELECT name FROM pg_settings WHERE pending_restart ORDER BY name')).map((r) => r.name);
-}
-
 /**
  * The value postgresql.auto.conf (ALTER SYSTEM) gives `name` when it has the last word on it
  * in the configuration files as they are now (pg_file_settings re-reads them); else undefined.

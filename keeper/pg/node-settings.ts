@@ -91,30 +91,6 @@ export class NodeSettings implements PgSettings, PgStandbySetup {
     await node.reloadIfRunning();
   }
 
-  /**
-   * Whether the running standby took the files as they are now with a reload: this session
-   * reloads and waits until it has read them again (pg_conf_load_time moves), then asks
-   * pg_settings which values wait for a restart. False (restart) when it is not a standby,
-   * a setting waits, or the reload does not show within `timeoutMs`.
-   */
-  async standbySetupInEffect(timeoutMs = 5_000): Promise<boolean> {
-    const { node } = this;
-    if (!(await node.isRunning())) return false;
-    const pending = await node.local(async (q) => {
-      if (!(await sql.isInRecovery(q))) return ['(not in recovery)'];
-      const before = await sql.confLoadTime(q);
-      await sql.reloadConf(q);
-      const deadline = Date.now() + timeoutMs;
-      while ((await sql.confLoadTime(q)) === before) {
-        if (Date.now() >= deadline) return ['(the reload did not show)'];
-        await sleep(2);
-      }
-      return sql.pendingRestart(q);
-    });
-    if (pending.length) node.log.info('Restarting Postgres for the standby setup', { waiting: pending.join(', ') });
-    return pending.length === 0;
-  }
-
   async removeStandbySetup(): Promise<void> {
     const { node } = this;
     rmSync(node.file(STANDBY_SIGNAL), { force: true });

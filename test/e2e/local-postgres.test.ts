@@ -309,28 +309,6 @@ describe('PgLocalPostgres on two nodes', () => {
     expect(stopped).toMatchObject({ running: false, inRecovery: true, syncState: '', standbysConnected: 0 });
   });
 
-  it('a standby takes its upstream with a reload; a recovery target or a primary needs a restart', async () => {
-    await A.pg.start();
-    await until('A streaming from B again', streamingFrom(B, 1));
-    const postmaster = readFileSync(join(A.pgdata, 'postmaster.pid'), 'utf8').split('\n')[0];
-    await A.pg.writeStandbySetup({ upstream: B.peer });
-    expect(await A.pg.standbySetupInEffect()).toBe(true);
-    expect(readFileSync(join(A.pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]).toBe(postmaster);
-    expect(await B.pg.standbySetupInEffect()).toBe(false); // a primary
-    const [{ lsn }] = await sql<{ lsn: string }>(B, 'SELECT pg_current_wal_flush_lsn()::text AS lsn');
-    await A.pg.writeStandbySetup({ upstream: B.peer, targetLsn: lsn });
-    expect(await A.pg.standbySetupInEffect()).toBe(false); // recovery_target_lsn is read at start only
-    // taken out again before any restart, it still waits for one in this server's eyes: the
-    // keeper restarts then, as it did for every new upstream before
-    await A.pg.writeStandbySetup({ upstream: B.peer });
-    expect(await A.pg.standbySetupInEffect()).toBe(false);
-    await A.pg.stop('fast');
-    await A.pg.start();
-    expect(await A.pg.standbySetupInEffect()).toBe(true);
-    await until('A streaming from B after the restart', streamingFrom(B, 1));
-    expect(lines.filter((l) => /Restarting Postgres for the standby setup/.test(l)).length).toBe(3);
-  });
-
   it('the keeper keeps one session to its Postgres across ticks and steps, and opens another after a restart', async () => {
     const keeperBackends = async () =>
       (await sql<{ pid: number }>(B, "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgaf keeper' ORDER BY pid")).map((r) => r.pid);
