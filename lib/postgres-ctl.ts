@@ -281,7 +281,7 @@ export class PostgresCtl {
   async syncDataDir(dir = this.pgdata): Promise<void> {
     const paths = syncTargets(dir);
     try {
-      const res = await runProgram('sync', ['-f', ...paths], { timeoutMs: 600_000, log: this.log });
+      const res = await runProgram(syncProgram(), ['-f', ...paths], { timeoutMs: 600_000, log: this.log });
       if (res.code === 0) return;
     } catch (err) {
       this.log.warn(`sync -f is not available (${(err as Error).message}): fsyncing ${dir} file by file`);
@@ -420,4 +420,13 @@ export async function postgresVersion(binDir: string): Promise<string> {
   const res = await runProgram(join(binDir, 'postgres'), ['--version'], { timeoutMs: 10_000 });
   if (res.code !== 0) throw new PgCtl(`postgres --version failed: ${lastLines(res.stderr)}`);
   return res.stdout.trim();
+}
+
+/**
+ * coreutils' sync by its full path: a keeper that runs as root does not run whatever `sync`
+ * comes first in the PATH it was started with. The PATH lookup is left for systems that keep
+ * it elsewhere.
+ */
+export function syncProgram(candidates = ['/usr/bin/sync', '/bin/sync']): string {
+  return candidates.find((p) => existsSync(p)) ?? 'sync';
 }

@@ -90,6 +90,9 @@ export class Keeper {
   private demoteTimeoutSec?: number;
   private droppedRounds = 0;
   private lastTransition?: TickReport['lastTransition'];
+  /** the last facts read, and whether reading them fails (warned once per failure spell) */
+  private lastFacts?: LocalFacts;
+  private factsFailing = false;
 
   constructor(private readonly d: KeeperDeps) {
     this.store = new StateStore(d.statePath);
@@ -185,7 +188,7 @@ export class Keeper {
     // timestamps between two saves (a command that rewrites it is noticed here)
     const state = await this.pickUpOutsideChanges();
     const log = this.log();
-    const facts = await pg.readFacts().catch(() => NO_FACTS);
+    const facts = await this.readFacts(log);
     const now = this.now();
     this.trackRestarts(facts.running, now);
     this.ticksSinceRefresh += 1;
@@ -222,6 +225,27 @@ export class Keeper {
       this.d.observer.tick({ now: this.now(), state, facts: seen, monitorReachable: reachable, lastTransition: this.lastTransition });
     }
     return acted;
+  }
+
+  /**
+   * This tick's facts. When they cannot be read (readFacts reads pg_control when SQL fails, so
+   * this is rare: pg_controldata itself failed), whether Postgres runs comes from its pid file
+   * and the position from the last facts read: a running standby is not reported as down, nor
+   * its LSN as 0/0, for a failure of ours.
+   */
+  private async readFacts(log: Logger): Promise<LocalFacts> {
+    const { pg } = this.d;
+    try {
+      const facts = await pg.readFacts();
+      this.lastFacts = facts;
+      this.factsFailing = false;
+      return facts;
+    } catch (err) {
+      if (!this.factsFailing) log.warn(`Cannot read the state of the local Postgres: ${(err as Error).message}`);
+      this.factsFailing = true;
+      const running = await pg.isRunning().catch(() => false);
+      return { ...(this.lastFacts ?? NO_FACTS), running, syncState: '', standbysConnected: 0, serving: undefined };
+    }
   }
 
   /** node_active: reports the state and the facts, records the goal. False when the monitor did not answer. */

@@ -1,6 +1,6 @@
 // Every SQL statement the keeper runs on its local Postgres: plain functions over a Query
 // (lib/sql.ts holds the connection; `pg` is imported nowhere else).
-import { withClient, type Query } from '../../lib/sql.js';
+import { openSession, withClient, type Query, type SqlSession } from '../../lib/sql.js';
 import { scramVerifier, scramVerifierMatches } from '../../lib/secrets.js';
 import type { PgTarget } from '../../lib/pg-uri.js';
 import { HEALTH_CHECK_USER, REPLICATION_USER, STANDBY_PREFIX } from './names.js';
@@ -19,6 +19,11 @@ export const PINNED_SEARCH_PATH = '-c search_path=pg_catalog,pg_temp';
 
 export function withLocal<T>(target: PgTarget, fn: (q: Query) => Promise<T>, connectTimeoutMs = 5_000): Promise<T> {
   return withClient(target, { kind: 'postgres', connectTimeoutMs, applicationName: 'pgaf keeper', options: PINNED_SEARCH_PATH }, fn);
+}
+
+/** The same connection, kept open (keeper/pg/local-session.ts). */
+export function openLocalSession(target: PgTarget, connectTimeoutMs: number): Promise<SqlSession> {
+  return openSession(target, { kind: 'postgres', connectTimeoutMs, applicationName: 'pgaf keeper', options: PINNED_SEARCH_PATH });
 }
 
 export async function isInRecovery(q: Query): Promise<boolean> {
@@ -81,11 +86,13 @@ export async function showSetting(q: Query, name: string): Promise<string> {
 
 /**
  * The two roles of a data node, and the function grants pg_rewind needs on its source.
- * The session may not wait for a synchronous standby nor be read-only: it writes catalogs.
+ * One transaction, which may not wait for a synchronous standby nor be read-only (it writes
+ * catalogs); its settings end with it, as the session serves the keeper's later steps
+ * (local-session.ts). A failure leaves the transaction to the connection's close.
  */
 export async function ensureRoles(q: Query, replicationPassword?: string): Promise<string[]> {
-  await q('SET synchronous_commit = local');
-  await q('SET default_transaction_read_only = off');
+  await q('BEGIN READ WRITE');
+  await q('SET LOCAL synchronous_commit = local');
   const created: string[] = [];
   const have = new Set(
     (await q<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [[REPLICATION_USER, HEALTH_CHECK_USER]])).map(
@@ -116,6 +123,7 @@ export async function ensureRoles(q: Query, replicationPassword?: string): Promi
   ]) {
     await q(`GRANT EXECUTE ON FUNCTION ${fn} TO ${REPLICATION_USER}`);
   }
+  await q('COMMIT');
   return created;
 }
 

@@ -1,44 +1,26 @@
-// The facts of each keeper tick (facts.ts readFacts) from this node's Postgres: SQL on one
-// connection kept open across ticks (reopened after a failure) while it runs, pg_control and
-// standby.signal while it is down.
+// The facts of each keeper tick (facts.ts readFacts) from this node's Postgres: SQL on the
+// keeper's kept session (local-session.ts) while it runs, pg_control and standby.signal while
+// it is down.
 import { existsSync, statSync } from 'node:fs';
-import { openSession, type Query, type SqlSession } from '../../lib/sql.js';
+import type { Query } from '../../lib/sql.js';
 import { readFacts, type LocalFacts } from './facts.js';
 import * as sql from './local-sql.js';
 import { STANDBY_SIGNAL } from './names.js';
 import type { PgNode } from './node.js';
 
 export class NodeFacts {
-  private session?: SqlSession;
   /** pg_controldata's position of a stopped server, by the pg_control file it was read from */
   private stopped?: { file: string; lsn: string; timeline: number };
 
   constructor(private readonly node: PgNode) {}
 
-  /** The keeper's every-tick queries share one connection, reopened after a failure. */
-  private async persistent<T>(fn: (q: Query) => Promise<T>): Promise<T> {
-    if (!this.session || this.session.closed) {
-      this.session = await openSession(this.node.target, {
-        kind: 'postgres',
-        connectTimeoutMs: 2_000,
-        queryTimeoutMs: 5_000,
-        applicationName: 'pgaf keeper',
-        // a superuser session, like every other of the keeper's (local-sql.ts)
-        options: sql.PINNED_SEARCH_PATH,
-      });
-    }
-    try {
-      return await fn(this.session.query);
-    } catch (err) {
-      await this.session.close();
-      this.session = undefined;
-      throw err;
-    }
+  /** The keeper's every-tick queries go on its kept session (local-session.ts), limited in time. */
+  private persistent<T>(fn: (q: Query) => Promise<T>): Promise<T> {
+    return this.node.kept(fn, { connectTimeoutMs: 2_000, timeoutMs: 5_000 });
   }
 
-  async close(): Promise<void> {
-    await this.session?.close();
-    this.session = undefined;
+  close(): Promise<void> {
+    return this.node.closeSession();
   }
 
   async read(): Promise<LocalFacts> {

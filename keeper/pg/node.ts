@@ -18,6 +18,7 @@ import type { HbaLevel } from './hba-plan.js';
 import * as sql from './local-sql.js';
 import { postmasterRunning } from '../../lib/postmaster-pid.js';
 import { PgCtlSupervisor, type PostgresSupervisor } from './supervisor.js';
+import { LocalSession, type RunLimits } from './local-session.js';
 
 export interface PgLocalPostgresOptions {
   pgdata: string;
@@ -53,6 +54,8 @@ export interface PgLocalPostgresOptions {
   supervisor?: (ctl: KeeperCtl) => PostgresSupervisor;
 }
 
+const LOCAL_CONNECT_TIMEOUT_MS = 5_000;
+
 export class PgNode implements PgProcess {
   readonly pgdata: string;
   readonly ctl: KeeperCtl;
@@ -81,9 +84,29 @@ export class PgNode implements PgProcess {
     return join(this.pgdata, name);
   }
 
-  /** One connection for `fn` (lib/sql.ts over the Unix socket, as the superuser). */
+  /** The keeper's kept session (local-session.ts); each tick's facts keep it open. */
+  private readonly session = new LocalSession((ms) => sql.openLocalSession(this.target, ms));
+  private keepSession = false;
+
+  /**
+   * SQL for `fn` (over the Unix socket, as the superuser): on the kept session once the keeper
+   * reads its facts with `kept` (the service), on a connection of its own before that (a
+   * command that ends when it is done).
+   */
   local<T>(fn: (q: Query) => Promise<T>): Promise<T> {
-    return sql.withLocal(this.target, fn);
+    if (!this.keepSession) return sql.withLocal(this.target, fn);
+    return this.session.run(fn, { connectTimeoutMs: LOCAL_CONNECT_TIMEOUT_MS });
+  }
+
+  /** `fn` on the kept session, which stays open for what follows until closeSession(). */
+  kept<T>(fn: (q: Query) => Promise<T>, limits: RunLimits): Promise<T> {
+    this.keepSession = true;
+    return this.session.run(fn, limits);
+  }
+
+  async closeSession(): Promise<void> {
+    this.keepSession = false;
+    await this.session.close();
   }
 
   /** `dir` created with `mode` and owned by the Postgres OS user, when missing. */

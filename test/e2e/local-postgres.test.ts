@@ -309,6 +309,28 @@ describe('PgLocalPostgres on two nodes', () => {
     expect(stopped).toMatchObject({ running: false, inRecovery: true, syncState: '', standbysConnected: 0 });
   });
 
+  it('the keeper keeps one session to its Postgres across ticks and steps, and opens another after a restart', async () => {
+    const keeperBackends = async () =>
+      (await sql<{ pid: number }>(B, "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgaf keeper' ORDER BY pid")).map((r) => r.pid);
+    await B.pg.readFacts(); // a tick: from now on the steps use the same session
+    const kept = await keeperBackends();
+    expect(kept).toHaveLength(1);
+    expect(await B.pg.isInRecovery()).toBe(false);
+    await B.pg.synchronousStandbyNames();
+    await B.pg.checkpoint();
+    await B.pg.readFacts();
+    expect(await keeperBackends()).toEqual(kept);
+    await B.pg.stop('fast');
+    await B.pg.start();
+    // the kept session ended with the server: the next step gets a new one, not an error
+    expect(await B.pg.isInRecovery()).toBe(false);
+    const after = await keeperBackends();
+    expect(after).toHaveLength(1);
+    expect(after).not.toEqual(kept);
+    await B.pg.close();
+    await until('the kept session gone after close()', async () => (await keeperBackends()).length === 0);
+  });
+
   it('never logged the replication password', () => {
     if (process.env.PGAF_TEST_LOG) process.stderr.write(lines.join('\n') + '\n');
     expect(lines.length).toBeGreaterThan(10);

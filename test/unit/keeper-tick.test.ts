@@ -53,11 +53,11 @@ describe('Keeper.tick()', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function keeper(o: { monitor?: KeeperMonitor; sleepMs?: number } = {}): Keeper {
+  function keeper(o: { monitor?: KeeperMonitor; sleepMs?: number; readFacts?: () => unknown } = {}): Keeper {
     const facts = { running: true, inRecovery: false, timeline: 1, lsn: '0/3000000', syncState: '', standbysConnected: 0 };
     // Postgres is down before the first transition (init), up after it
     let reads = 0;
-    const readFacts = () => ({ ...facts, running: reads++ > 0 });
+    const readFacts = o.readFacts ?? (() => ({ ...facts, running: reads++ > 0 }));
     const pg = recorder<KeeperDeps['pg']>({ readFacts, isRunning: true, isInRecovery: false, systemIdentifier: '7', synchronousStandbyNames: '' }, pgCalls);
     const monitor = o.monitor ?? recorder<KeeperMonitor>({ nodeActive: () => ({ goal }), getOtherNodes: [], demoteTimeoutSec: 30 }, []);
     return new Keeper({
@@ -152,5 +152,36 @@ describe('Keeper.tick()', () => {
     k = keeper({ monitor, sleepMs: 3_600_000 });
     await k.run();
     expect(heartbeats).toBe(2);
+  });
+
+  it('facts it cannot read: Postgres reported as its pid file says, at the last position read, with one warning', async () => {
+    // a running standby whose pg_controldata failed once was reported as not running, and the
+    // monitor took it out of the synchronous standbys for that
+    goal = 'secondary';
+    store.update((s) => ({ ...s, current_role: 'secondary', assigned_role: 'secondary' }));
+    const reports: Array<{ pgIsRunning: boolean; lsn: string; tli: number }> = [];
+    let reads = 0;
+    const readFacts = () => {
+      if (reads++ === 0) return { running: true, inRecovery: true, timeline: 2, lsn: '0/5000060', syncState: '', standbysConnected: 0 };
+      throw new Error('pg_controldata: could not open file "global/pg_control"');
+    };
+    const monitor = {
+      getOtherNodes: async () => [],
+      demoteTimeoutSec: async () => 30,
+      listen: () => undefined,
+      nodeActive: async (r: { pgIsRunning: boolean; lsn: string; tli: number }) => {
+        reports.push(r);
+        return { goal };
+      },
+    } as unknown as KeeperMonitor;
+    const k = keeper({ monitor, readFacts });
+    for (let i = 0; i < 3; i++) await k.tick();
+    expect(reports.map((r) => [r.pgIsRunning, r.lsn, r.tli])).toEqual([
+      [true, '0/5000060', 2],
+      [true, '0/5000060', 2],
+      [true, '0/5000060', 2],
+    ]);
+    const warnings = infoAndUp().filter((p) => p!.level === 'WARN');
+    expect(warnings.map((p) => p!.sentence)).toEqual(['Cannot read the state of the local Postgres: pg_controldata: could not open file "global/pg_control"']);
   });
 });

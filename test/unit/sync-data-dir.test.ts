@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PgCtl } from '../../lib/errors.js';
 import { log, setLogSink } from '../../lib/log.js';
-import { PostgresCtl, syncTargets } from '../../lib/postgres-ctl.js';
+import { PostgresCtl, syncProgram, syncTargets } from '../../lib/postgres-ctl.js';
 import { scratchDirs } from '../support/scratch-dirs.js';
 
 const scratch = scratchDirs('pgaf-sync-');
@@ -27,6 +27,14 @@ describe('syncTargets', () => {
   it('is just the directory when it holds no cluster yet', () => {
     const d = scratch();
     expect(syncTargets(d)).toEqual([d]);
+  });
+});
+
+describe('syncProgram', () => {
+  it('is coreutils sync by its full path, not the first sync in PATH; the PATH only when neither exists', () => {
+    expect(['/usr/bin/sync', '/bin/sync']).toContain(syncProgram());
+    expect(syncProgram(['/nonexistent/sync', '/bin/sync'])).toBe('/bin/sync');
+    expect(syncProgram(['/nonexistent/sync'])).toBe('sync');
   });
 });
 
