@@ -2,7 +2,7 @@
 // in which status (line 8: starting, stopping, ready, standby).
 import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive } from './pid-file.js';
+import { isRunning } from './pid-file.js';
 
 export interface PostmasterPid {
   pid: number;
@@ -26,8 +26,11 @@ export function readPostmasterPid(pgdata: string): PostmasterPid | undefined {
   return { pid, startedAt: Number(lines[2]) || 0, status: (lines[7] ?? '').trim() };
 }
 
-/** kill(pid, 0) succeeds, or says the process is another user's. */
-export const pidAlive = isAlive;
+/**
+ * kill(pid, 0) succeeds, or says the process is another user's, and it is not a zombie: a
+ * postmaster killed with -9 stays one until init reaps it, and holds nothing meanwhile.
+ */
+export const pidAlive = isRunning;
 
 /** Like `pg_ctl status` without spawning it: postmaster.pid names a live process. */
 export function postmasterRunning(pgdata: string): boolean {

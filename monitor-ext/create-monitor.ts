@@ -28,6 +28,7 @@ import { postgresRunAs, type OsUser } from '../lib/pgbin.js';
 import type { AuthMethod } from '../lib/auth-method.js';
 import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
 import { withClient } from '../lib/sql.js';
+import { isRunning } from '../lib/pid-file.js';
 import { hbaHostType, implicitSslRequest, logSslRequest, postgresSslLines, type SslConfig, type SslRequest } from '../lib/ssl.js';
 import { TRUST_WARNING, generatePassword, readSecretFile, scramVerifier, scramVerifierMatches, writeSecretFile } from '../lib/secrets.js';
 import { type Query } from '../lib/sql.js';
@@ -105,10 +106,7 @@ export function probePort(address: string, port: number, hostname = address): Pr
 function socketLockHolder(socketDir: string, port: number): number | undefined {
   try {
     const pid = Number(readFileSync(join(socketDir, `.s.PGSQL.${port}.lock`), 'utf8').split('\n')[0]);
-    if (pid > 0) {
-      process.kill(pid, 0);
-      return pid;
-    }
+    if (pid > 0 && isRunning(pid)) return pid;
   } catch {
     // no lock, or its process is gone
   }

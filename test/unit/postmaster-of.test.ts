@@ -2,11 +2,11 @@
 // in postmaster.pid only when that process works in the data directory, so a pid left by a crash
 // and reused by another process is not sent the signal.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isPostmasterOf, signalPostmaster } from '../../lib/postmaster-pid.js';
+import { isPostmasterOf, postmasterRunning, signalPostmaster } from '../../lib/postmaster-pid.js';
 
 describe('isPostmasterOf', () => {
   const dirs: string[] = [];
@@ -58,5 +58,31 @@ describe('isPostmasterOf', () => {
     // by now a signal sent to the stranger would have arrived too
     expect(stranger.signalCode).toBeNull();
     expect(() => process.kill(stranger.pid!, 0)).not.toThrow();
+  });
+});
+
+describe('postmasterRunning', () => {
+  const dirs: string[] = [];
+  const children: Array<ReturnType<typeof spawn>> = [];
+  afterEach(() => {
+    for (const c of children.splice(0)) c.kill('SIGKILL');
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('a pid file naming a zombie (killed, not reaped yet) is not a running postmaster', async () => {
+    // sh starts a child that exits at once, then becomes `sleep`, which never reaps it
+    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(parent);
+    const zombie = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(d.toString()))));
+    const deadline = Date.now() + 5_000;
+    while (!readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z ') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(readFileSync(`/proc/${zombie}/stat`, 'utf8')).toContain(') Z ');
+    const pgdata = mkdtempSync(join(tmpdir(), 'pgaf-pm-'));
+    dirs.push(pgdata);
+    writeFileSync(join(pgdata, 'postmaster.pid'), `${zombie}\n${pgdata}\n1\n5432\n/tmp\n*\n0\nready\n`);
+    expect(postmasterRunning(pgdata)).toBe(false);
+    // a live one is
+    writeFileSync(join(pgdata, 'postmaster.pid'), `${parent.pid}\n${pgdata}\n1\n5432\n/tmp\n*\n0\nready\n`);
+    expect(postmasterRunning(pgdata)).toBe(true);
   });
 });
