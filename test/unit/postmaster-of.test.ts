@@ -8,13 +8,15 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isPostmasterOf, postmasterRunning, signalPostmaster } from '../../lib/postmaster-pid.js';
 
+// the processes and directories each test made, removed after it
+const dirs: string[] = [];
+const children: Array<ReturnType<typeof spawn>> = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
 describe('isPostmasterOf', () => {
-  const dirs: string[] = [];
-  const children: Array<ReturnType<typeof spawn>> = [];
-  afterEach(() => {
-    for (const c of children.splice(0)) c.kill('SIGKILL');
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
 
   it('is true for a process working in the directory (also through a symlink), false elsewhere', () => {
     const pgdata = mkdtempSync(join(tmpdir(), 'pgaf-pm-'));
@@ -62,12 +64,6 @@ describe('isPostmasterOf', () => {
 });
 
 describe('postmasterRunning', () => {
-  const dirs: string[] = [];
-  const children: Array<ReturnType<typeof spawn>> = [];
-  afterEach(() => {
-    for (const c of children.splice(0)) c.kill('SIGKILL');
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
 
   it('a pid file naming a zombie (killed, not reaped yet) is not a running postmaster', async () => {
     // sh starts a child that exits at once, then becomes `sleep`, which never reaps it
