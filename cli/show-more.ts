@@ -11,6 +11,7 @@ import { readNodeIni, requireNodeIni } from '../config/node-config.js';
 import { BadArgs, BadConfig, NotOnMonitor } from '../lib/errors.js';
 import { completeIni, maskedIni } from '../config/config-keys.js';
 import { stringifyIni } from '../lib/ini.js';
+import { passwdEntry } from '../lib/os-users.js';
 import { log } from '../lib/log.js';
 import type { NodeStateRow } from '../lib/monitor-queries.js';
 import { localAddressToward } from '../lib/net.js';
@@ -194,15 +195,10 @@ export function systemdCommand(cli: Argv): Argv {
       let home = userInfo().homedir;
       try {
         const uid = statSync(pgdata).uid;
-        if (uid !== process.getuid?.()) {
-          const entry = readFileSync('/etc/passwd', 'utf8')
-            .split('\n')
-            .map((l) => l.split(':'))
-            .find((f) => Number(f[2]) === uid);
-          if (entry?.[0]) {
-            user = entry[0];
-            home = entry[5] || home;
-          }
+        const entry = uid !== process.getuid?.() ? passwdEntry(uid) : undefined;
+        if (entry) {
+          user = entry.name;
+          home = entry.home || home;
         }
       } catch {
         // PGDATA not there yet: the current user

@@ -1,6 +1,6 @@
 // pg_autoctl.cfg: the per-node INI file that pg_auto_failover keeps under XDG_CONFIG_HOME,
 // read and written in the original's layout so that scripts looking for it find it.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { chownNoFollow, writeFileAs } from '../lib/atomic-file.js';
 import { AUTH_METHODS, type AuthMethod } from '../lib/auth-method.js';
 import { dirname } from 'node:path';
@@ -8,6 +8,7 @@ import { BadConfig } from '../lib/errors.js';
 import { FieldErrors } from '../lib/fields.js';
 import { hostnameProblem, listenAddressesProblem, pathProblem, roleNameProblem, WHAT } from '../lib/identity.js';
 import { parseIni, stringifyIni, type Ini } from '../lib/ini.js';
+import { ownerOfNearest } from '../lib/os-users.js';
 import { LOCAL_HOST_WHAT, localHostProblem } from '../lib/test-mode.js';
 import { monitorUri, type PgTarget } from '../lib/pg-uri.js';
 import { sslFromIni, sslToIni, type SslConfig } from '../lib/ssl.js';
@@ -101,10 +102,22 @@ export interface NodeIni {
 
 /** The config file of the node whose PGDATA is `pgdata` (absolute), or undefined if none. */
 export function readNodeIni(pgdata: string, path = configFilePath(pgdata)): NodeIni | undefined {
-  if (!existsSync(path)) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    // a node set up by another user (root, say): not "no node here" nor "--name is required"
+    const owner = code === 'EACCES' ? ownerOfNearest(path) : undefined;
+    throw new BadConfig(`cannot read ${path}: ${code === 'EACCES' ? 'permission denied' : (err as Error).message}`, {
+      cause: err,
+      ...(owner ? { hint: `run the command as ${owner}, the user the node's configuration belongs to` } : {}),
+    });
+  }
   let ini: Ini;
   try {
-    ini = parseIni(readFileSync(path, 'utf8'));
+    ini = parseIni(text);
   } catch (err) {
     throw new BadConfig(`cannot parse ${path}: ${(err as Error).message}`, { cause: err });
   }

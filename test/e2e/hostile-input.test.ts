@@ -6,15 +6,16 @@
 // exit, and nothing changes: not a file under the test folder (size, mtime, mode, content) and
 // not a row of the monitor's node and formation tables.
 import { createHash } from 'node:crypto';
-import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresRunAs } from '../../lib/pgbin.js';
+import { lookupUser, postgresRunAs } from '../../lib/pgbin.js';
 import { stopPostgresAt, writeFakeDataNode } from '../support/fake-node.js';
 import { freePort } from '../support/postgres.js';
-import { cleanEnv, runCli, type CliResult } from '../support/run-cli.js';
+import { packagePathFor } from '../support/readable-package.js';
+import { cleanEnv, runCli, runCollect, type CliResult } from '../support/run-cli.js';
 
 const runAs = postgresRunAs();
 const dir = mkdtempSync(join(tmpdir(), 'pgaf-e2e-hostile-'));
@@ -255,6 +256,28 @@ describe('truncated or corrupt config and state files', () => {
     await refused(['run', '--pgdata', nodeC], 3, /the state file .* is corrupt: current_role: expected one of /);
     writeFileSync(statePath(), goodState);
   }, 230_000);
+});
+
+describe('a node configured by another user', () => {
+  // as root only: root reads every file, so the case needs a second user to run the CLI as
+  it.skipIf(process.getuid?.() !== 0)('get, set and show as a user who cannot read the config: exit 2 naming the file and its owner', async () => {
+    const pgUser = lookupUser('postgres');
+    const pkg = mkdtempSync(join(tmpdir(), 'pgaf-e2e-pkg-'));
+    try {
+      chmodSync(pkg, 0o755);
+      const cliAsPostgres = packagePathFor(pgUser, pkg, ['package.json', 'dist', 'node_modules', 'monitor-ext'], 'dist/cli/pgaf.cjs');
+      const vars = Object.entries({ ...xdg, PGDATA: nodeC, PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/' }).map(([k, v]) => `${k}=${v}`);
+      for (const args of [['get', 'node', 'candidate-priority'], ['set', 'node', 'candidate-priority', '10'], ['show', 'state']]) {
+        const r = await runCollect('setpriv', [`--reuid=${pgUser.uid}`, `--regid=${pgUser.gid}`, '--init-groups', 'env', '-i', ...vars, process.execPath, cliAsPostgres, ...args], {}, 60_000);
+        expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(2);
+        expect(r.stderr).toMatch(/cannot read .*pg_autoctl\.cfg: permission denied/);
+        expect(r.stderr).toMatch(/run the command as root, the user the node's configuration belongs to/);
+        expect(r.stderr).not.toMatch(/--name is required|no pgaf node is configured/);
+      }
+    } finally {
+      rmSync(pkg, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe('wrong credentials and unknown ids', () => {
