@@ -13,6 +13,7 @@ import { keeperMetricStore, keeperMetrics } from './http/metrics.js';
 import { snapshotOf, type KeeperSnapshot } from './http/snapshot.js';
 import type { KeeperObserver, TickReport } from './loop/run.js';
 import type { KeeperState } from './state/state-file.js';
+import { oneAtATime } from '../lib/one-at-a-time.js';
 
 /** /liveness fails when no round finished for this long (and no transition is running). */
 export const LIVENESS_SEC = 30;
@@ -106,9 +107,12 @@ export class KeeperIntegrations implements KeeperObserver {
 
   /**
    * Starts, moves or stops the HTTP server to match the configuration ([http]); at start and
-   * on SIGHUP. A port that cannot be bound is logged: the keeper goes on without endpoints.
+   * on SIGHUP, one call at a time. A port that cannot be bound is logged: the keeper goes on
+   * without endpoints.
    */
-  async apply(config: KeeperConfig): Promise<void> {
+  readonly apply = oneAtATime((config: KeeperConfig) => this.applyNow(config));
+
+  private async applyNow(config: KeeperConfig): Promise<void> {
     this.config = config;
     const sig = httpSignature(config.http, config.ssl);
     if (sig === this.httpSig) return;

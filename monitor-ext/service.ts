@@ -58,11 +58,15 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
   // the status page, /metrics and on_failover ([http], [hooks]); a SIGHUP re-reads them
   const integrations = new MonitorIntegrations(cfg, log);
   worker.observer = integrations;
+  // the configuration as last read: a SIGHUP during the start-up (`config set http.port` right
+  // after the service was started) is not undone by the start-up applying what it read first
+  let latest = cfg;
   const onHup = () => {
     try {
       const ini = readNodeIni(cfg.pgdata, nodePaths(cfg.pgdata).config);
       if (!ini) throw new Error('the configuration file is gone');
-      void integrations.apply(monitorConfigFromIni(ini.ini, ini.path));
+      latest = monitorConfigFromIni(ini.ini, ini.path);
+      void integrations.apply(latest);
       log.info('Received SIGHUP: reloaded the [http] and [hooks] settings');
     } catch (err) {
       log.error(`Received SIGHUP but cannot reload the configuration: ${(err as Error).message}`);
@@ -100,7 +104,7 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
     await supervise();
     await updateExtensionAtStart(cfg, log);
     await ensureSettingPlaceholders(cfg, log);
-    await integrations.apply(cfg);
+    await integrations.apply(latest);
     log.info('Monitor service runs: Postgres supervised, health checks started', { pgdata: cfg.pgdata, port: cfg.port });
     await worker.run();
   } finally {

@@ -14,6 +14,7 @@ import type { HealthObserver } from '../health/worker.js';
 import { monitorMetricStore, monitorMetrics } from './metrics.js';
 import { STATUS_PAGE_HTML } from './page.js';
 import { eventViews, nodeViews, PromotionCounter, type EventRow, type NodeRow, type StatusView } from './view.js';
+import { oneAtATime } from '../../lib/one-at-a-time.js';
 
 const REFRESH_MS = 2_000;
 const EVENTS_SHOWN = 60;
@@ -64,8 +65,10 @@ export class MonitorIntegrations implements HealthObserver {
     return this.cfg.http?.port !== undefined || this.cfg.hooks?.onFailover !== undefined;
   }
 
-  /** At start and on SIGHUP: the HTTP server as [http] says, the refresh loop when anything is on. */
-  async apply(cfg: MonitorConfig): Promise<void> {
+  /** At start and on SIGHUP, one call at a time: the HTTP server as [http] says, the refresh loop when anything is on. */
+  readonly apply = oneAtATime((cfg: MonitorConfig) => this.applyNow(cfg));
+
+  private async applyNow(cfg: MonitorConfig): Promise<void> {
     this.cfg = cfg;
     const sig = httpSignature(cfg.http, cfg.ssl);
     if (sig !== this.httpSig) {
