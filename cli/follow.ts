@@ -119,7 +119,8 @@ export async function actAndFollow(spec: FollowSpec): Promise<FollowResult> {
   const printed = new Map<number, string>();
   let wake: (() => void) | undefined;
   let print: ((e: StateEvent) => void) | undefined;
-  let listenerLost = false;
+  /** set once the session was lost: notifications sent meanwhile are gone, the snapshots show the changes */
+  let sessionLost = false;
 
   const onNotify = (_channel: string, payload: string) => {
     const e = parseStatePayload(payload);
@@ -127,8 +128,11 @@ export async function actAndFollow(spec: FollowSpec): Promise<FollowResult> {
     print?.(e);
     wake?.();
   };
-  const openListener = async (): Promise<SqlSession> => {
-    const s = await openSession(spec.target, { kind: 'monitor', applicationName: 'pgaf cli listener' });
+  // One session LISTENs and runs the queries: the server sends a notification while the session
+  // is idle, so it arrives between two snapshots, never inside one (one TLS handshake and SCRAM
+  // exchange per command, not two)
+  const openListening = async (): Promise<SqlSession> => {
+    const s = await openSession(spec.target, { kind: 'monitor', applicationName: 'pgaf cli' });
     await s.listen('state', onNotify).catch(async (err) => {
       await s.close();
       throw err;
@@ -136,15 +140,7 @@ export async function actAndFollow(spec: FollowSpec): Promise<FollowResult> {
     return s;
   };
 
-  // the two connections are opened side by side (each is a TLS handshake and a SCRAM exchange)
-  const [l, s] = await Promise.allSettled([openListener(), openSession(spec.target, { kind: 'monitor', applicationName: 'pgaf cli' })]);
-  if (l.status === 'rejected' || s.status === 'rejected') {
-    if (l.status === 'fulfilled') await l.value.close();
-    if (s.status === 'fulfilled') await s.value.close();
-    throw l.status === 'rejected' ? l.reason : (s as PromiseRejectedResult).reason;
-  }
-  let listener = l.value;
-  let session: SqlSession | undefined = s.value;
+  let session = await openListening();
   try {
     group = await groupOf(session.query);
     const before = await currentState(session.query, spec.formation, group);
@@ -177,29 +173,24 @@ export async function actAndFollow(spec: FollowSpec): Promise<FollowResult> {
     let rows: NodeStateRow[] = [];
     for (;;) {
       try {
-        if (!session || session.closed) session = await openSession(spec.target, { kind: 'monitor', applicationName: 'pgaf cli' });
+        if (session.closed) {
+          sessionLost = true;
+          session = await openListening();
+        }
         rows = await currentState(session.query, spec.formation, group);
         lastErr = undefined;
-        // Without a listener, the snapshots are all we see: print their changes.
-        if (listenerLost) for (const r of rows) print(eventFromRow(r, spec.formation));
+        // After a lost session, the snapshots are all we are sure to see: print their changes.
+        if (sessionLost) for (const r of rows) print(eventFromRow(r, spec.formation));
         if (spec.done(rows)) {
-          // Let notifications already on their way be printed (the server sends a listener's
+          // Let notifications already on their way be printed (the server sends a session's
           // pending notifications before answering its next query), then show where each node ended.
-          if (!listener.closed) await listener.query('SELECT 1').catch(() => undefined);
+          await session.query('SELECT 1').catch(() => undefined);
           for (const r of rows) print(eventFromRow(r, spec.formation));
           return { waited: true, events, rows };
         }
       } catch (err) {
         lastErr = err as PgafError;
         log.debug(`Polling the monitor failed, retrying: ${(err as Error).message}`);
-      }
-      if (listener.closed) {
-        listenerLost = true;
-        try {
-          listener = await openListener();
-        } catch (err) {
-          log.debug(`Cannot LISTEN on the monitor again yet: ${(err as Error).message}`);
-        }
       }
       const left = deadline - Date.now();
       if (left <= 0) break;
@@ -221,7 +212,6 @@ export async function actAndFollow(spec: FollowSpec): Promise<FollowResult> {
   } finally {
     print = undefined;
     wake = undefined;
-    await listener.close();
-    await session?.close();
+    await session.close();
   }
 }

@@ -31,7 +31,7 @@ function cli(args: string[], timeoutMs = 60_000): Promise<Result> {
   return runCli(args, { ...cleanEnv(), ...xdg, PGHOST: dir }, timeoutMs);
 }
 
-const { register, step, states, settle } = sqlKeepers(() => db);
+const { q, register, step, states, settle } = sqlKeepers(() => db);
 
 function fakeDataNode(name: string, nodeId: number, nodePort: number, role: string): string {
   return writeFakeDataNode({ dir, xdg, monitorUri, name, nodeId, port: nodePort, role, runAs });
@@ -273,6 +273,40 @@ describe('operator commands with two fake nodes', () => {
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/timed out after 1s waiting for a notification with state "primary"/);
     await settle([n1, n2], { node_a: 'secondary/secondary', node_b: 'primary/primary' });
+  }, 100_000);
+
+  it('a wait whose monitor session is cut reconnects and still ends, the last states printed (set candidate-priority)', async () => {
+    await settle([n1, n2], { node_a: 'secondary/secondary', node_b: 'primary/primary' });
+    const cut: number[] = [];
+    let stop = false;
+    const driver = (async () => {
+      // the CLI waits for the primary's apply_settings: cut its monitor session(s) first
+      while (!stop && cut.length === 0) {
+        const waiting = await q<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity a, pgautofailover.node n
+            WHERE a.application_name LIKE 'pgaf cli%' AND a.state = 'idle' AND n.nodename = 'node_b' AND n.goalstate = 'apply_settings'`,
+        );
+        for (const w of waiting) if ((await q(`SELECT pg_terminate_backend($1)`, [w.pid]))[0]) cut.push(w.pid);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      await new Promise((res) => setTimeout(res, 300));
+      while (!stop) {
+        await step([n1, n2]);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    })();
+    let r: Result;
+    try {
+      r = await cli(['set', 'node', 'candidate-priority', '40', '--monitor', monitorUri, '--name', 'node_a', '--wait', '30']);
+    } finally {
+      stop = true;
+      await driver;
+    }
+    expect(cut.length, 'the CLI session was cut while it waited').toBeGreaterThan(0);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\| node_b \| +\d+ \| 127\.0\.0\.1:7102 \| +primary \| +primary\n/);
+    expect(r.stdout).toBe('40\n');
+    expect(await states()).toEqual({ node_a: 'secondary/secondary', node_b: 'primary/primary' });
   }, 100_000);
 
   it('drop node names the node on the monitor; --force removes it at once', async () => {
