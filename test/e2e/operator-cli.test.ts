@@ -240,22 +240,28 @@ describe('operator commands with two fake nodes', () => {
     await settle([n1, n2], { node_a: 'secondary/secondary', node_b: 'primary/primary' });
   }, 100_000);
 
-  it('a switchover follows the notifications until the new primary (exit 0)', async () => {
-    let stop = false;
+  /** The CLI, while the fake nodes report their goals every 100 ms once `first` is done (given: whether the CLI ended). */
+  async function cliWhileStepping(args: string[], first: (ended: () => boolean) => Promise<void>): Promise<Result> {
+    let ended = false;
     const driver = (async () => {
-      await new Promise((res) => setTimeout(res, 300));
-      while (!stop) {
+      await first(() => ended);
+      while (!ended) {
         await step([n1, n2]);
         await new Promise((res) => setTimeout(res, 100));
       }
     })();
-    let r: Result;
     try {
-      r = await cli(['perform', 'switchover', '--pgdata', pgdata, '--formation', 'default', '--group', '0', '--wait', '30']);
+      return await cli(args);
     } finally {
-      stop = true;
+      ended = true;
       await driver;
     }
+  }
+
+  it('a switchover follows the notifications until the new primary (exit 0)', async () => {
+    const r = await cliWhileStepping(['perform', 'switchover', '--pgdata', pgdata, '--formation', 'default', '--group', '0', '--wait', '30'], () =>
+      new Promise((res) => setTimeout(res, 300)),
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/Waiting 30 secs for a notification with state "primary" in formation "default" and group 0/);
     const out = r.stdout.split('\n');
@@ -278,10 +284,9 @@ describe('operator commands with two fake nodes', () => {
   it('a wait whose monitor session is cut reconnects and still ends, the last states printed (set candidate-priority)', async () => {
     await settle([n1, n2], { node_a: 'secondary/secondary', node_b: 'primary/primary' });
     const cut: number[] = [];
-    let stop = false;
-    const driver = (async () => {
-      // the CLI waits for the primary's apply_settings: cut its monitor session(s) first
-      while (!stop && cut.length === 0) {
+    // the CLI waits for the primary's apply_settings: cut its monitor session first
+    const r = await cliWhileStepping(['set', 'node', 'candidate-priority', '40', '--monitor', monitorUri, '--name', 'node_a', '--wait', '30'], async (ended) => {
+      while (!ended() && cut.length === 0) {
         const waiting = await q<{ pid: number }>(
           `SELECT pid FROM pg_stat_activity a, pgautofailover.node n
             WHERE a.application_name LIKE 'pgaf cli%' AND a.state = 'idle' AND n.nodename = 'node_b' AND n.goalstate = 'apply_settings'`,
@@ -290,18 +295,7 @@ describe('operator commands with two fake nodes', () => {
         await new Promise((res) => setTimeout(res, 20));
       }
       await new Promise((res) => setTimeout(res, 300));
-      while (!stop) {
-        await step([n1, n2]);
-        await new Promise((res) => setTimeout(res, 100));
-      }
-    })();
-    let r: Result;
-    try {
-      r = await cli(['set', 'node', 'candidate-priority', '40', '--monitor', monitorUri, '--name', 'node_a', '--wait', '30']);
-    } finally {
-      stop = true;
-      await driver;
-    }
+    });
     expect(cut.length, 'the CLI session was cut while it waited').toBeGreaterThan(0);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/\| node_b \| +\d+ \| 127\.0\.0\.1:7102 \| +primary \| +primary\n/);
