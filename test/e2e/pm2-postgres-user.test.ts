@@ -17,7 +17,7 @@
 // Afterwards each daemon is killed with `pm2 kill` on its own PM2_HOME, as postgres, and
 // Postgres by its pid; the hosts' run directories under /tmp/pg_autoctl are removed.
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupUser, type OsUser } from '../../lib/pgbin.js';
@@ -270,6 +270,7 @@ function waitStates(want: Record<string, string>, timeoutMs: number): Promise<vo
 beforeAll(async () => {
   pgUser = lookupUser('postgres');
   root = mkdtempSync('/tmp/pgaf-pm2-user-');
+  runLevelsMade = ['/tmp/pg_autoctl/tmp', '/tmp/pg_autoctl'].filter((d) => !existsSync(d));
   chmodSync(root, 0o755);
   for (const h of HOSTS) {
     ports[h] = await freePort();
@@ -287,6 +288,9 @@ beforeAll(async () => {
   PM2_BIN = packagePathFor(pgUser, root, ['node_modules'], 'node_modules/.bin/pm2');
 }, 400_000);
 
+/** /tmp/pg_autoctl and /tmp/pg_autoctl/tmp when they did not exist before this test (deepest first) */
+let runLevelsMade: string[] = [];
+
 afterAll(async () => {
   if (!root) return;
   for (const h of HOSTS) {
@@ -296,6 +300,14 @@ afterAll(async () => {
   await new Promise((r) => setTimeout(r, 1000));
   // no XDG_RUNTIME_DIR: the run directories are /tmp/pg_autoctl/<PGDATA> (the folders of this test only)
   rmSync(join('/tmp/pg_autoctl', root), { recursive: true, force: true });
+  // and the levels above them when this test made them and nothing else is in them
+  for (const d of runLevelsMade) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // not empty: another run's
+    }
+  }
   rmSync(root, { recursive: true, force: true });
 }, 400_000);
 
