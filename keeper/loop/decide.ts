@@ -126,3 +126,24 @@ export function reportedPgIsRunning(
   if (w.downSince === undefined) return true;
   return now - w.downSince < limits.timeoutSec && w.restartAttempts < limits.maxRetries;
 }
+
+/**
+ * What a 'state' notification from the monitor means to a keeper: `wake` when it is about this
+ * node (a new goal: the keeper acts on it now), `peers` when it is about another node of the
+ * formation (a host, port or node list that may have changed: the HBA/slots refresh of the next
+ * round looks), `ignore` for other formations. Another node's progress reaches this keeper as a
+ * goal of its own, which the monitor notifies with this node's id. A payload it cannot read, or
+ * a keeper that does not know its node id yet, wakes (as every notification once did); so a
+ * failover no longer wakes every keeper of the monitor at once, each to heartbeat.
+ */
+export function notificationEffect(payload: string, self: { formation: string; nodeId?: number }): 'wake' | 'peers' | 'ignore' {
+  let p: { formation?: unknown; nodeId?: unknown };
+  try {
+    p = JSON.parse(payload) as typeof p;
+  } catch {
+    return 'wake';
+  }
+  if (!p || typeof p !== 'object' || typeof p.formation !== 'string' || p.nodeId === undefined || self.nodeId === undefined) return 'wake';
+  if (p.formation !== self.formation) return 'ignore';
+  return Number(p.nodeId) === self.nodeId ? 'wake' : 'peers';
+}

@@ -1,7 +1,7 @@
 // The keeper's decision for one tick (keeper/loop/decide.ts) as a table: given the roles, the
 // contact timestamps, the local facts and whether the peers changed, what the tick does.
 import { describe, expect, it } from 'vitest';
-import { decide, fenceDueAt, isolatedPrimary, reportedPgIsRunning, type TickInput } from '../../keeper/loop/decide.js';
+import { decide, fenceDueAt, isolatedPrimary, notificationEffect, reportedPgIsRunning, type TickInput } from '../../keeper/loop/decide.js';
 
 const NOW = 1_000_000;
 
@@ -128,5 +128,23 @@ describe('fenceDueAt(): how long a tick may wait for the monitor', () => {
     ['demote_timeout', 100, 100, 5, undefined],
   ] as const)('%s, monitor heard at %d, a standby at %d, timeout %ds: %s', (state, monitor, standby, npt, want) => {
     expect(fenceDueAt(state, monitor, standby, npt)).toBe(want);
+  });
+});
+
+describe('notificationEffect', () => {
+  const self = { formation: 'default', nodeId: 3 };
+  const payload = (p: Record<string, unknown>) => JSON.stringify({ type: 'state', groupId: 0, ...p });
+  it('wakes for this node, refreshes peers for another node of the formation, ignores other formations', () => {
+    expect(notificationEffect(payload({ formation: 'default', nodeId: 3 }), self)).toBe('wake');
+    expect(notificationEffect(payload({ formation: 'default', nodeId: '3' }), self)).toBe('wake');
+    expect(notificationEffect(payload({ formation: 'default', nodeId: 4 }), self)).toBe('peers');
+    expect(notificationEffect(payload({ formation: 'sales', nodeId: 3 }), self)).toBe('ignore');
+  });
+  it('wakes when it cannot tell: a payload it cannot read, one without a formation or node id, a keeper without its node id yet', () => {
+    expect(notificationEffect('', self)).toBe('wake');
+    expect(notificationEffect('null', self)).toBe('wake');
+    expect(notificationEffect(payload({ nodeId: 4 }), self)).toBe('wake');
+    expect(notificationEffect(payload({ formation: 'default' }), self)).toBe('wake');
+    expect(notificationEffect(payload({ formation: 'default', nodeId: 4 }), { formation: 'default' })).toBe('wake');
   });
 });

@@ -129,29 +129,45 @@ describe('Keeper.tick()', () => {
     expect(store.read()).toMatchObject({ current_role: 'maintenance', assigned_role: 'maintenance' });
   });
 
-  it('a NOTIFY that comes while a tick runs is not lost: the next tick follows without the sleep', async () => {
-    // a converged node: during its heartbeat another node's report wakes it; a second tick
-    // must follow at once, although the sleep between ticks is an hour
+  /** A converged single whose first heartbeat brings `payload` (a notification), sleeping 50 ms between ticks: its heartbeats until it stops. */
+  async function heartbeatsAfter(payload: string, stopAfterMs: number): Promise<number> {
     goal = 'single';
     store.update((s) => ({ ...s, current_role: 'single', assigned_role: 'single' }));
-    let notify: (() => void) | undefined;
+    let notify: ((channel: string, payload: string) => void) | undefined;
     let heartbeats = 0;
     let k: Keeper | undefined;
     const monitor = {
       getOtherNodes: async () => [],
       demoteTimeoutSec: async () => 30,
-      listen: (fn: () => void) => void (notify = fn),
+      listen: (fn: (channel: string, payload: string) => void) => void (notify = fn),
       nodeActive: async () => {
         heartbeats += 1;
-        if (heartbeats === 1) notify?.();
-        if (heartbeats === 2) k?.stop();
+        if (heartbeats === 1) {
+          notify?.('state', payload);
+          setTimeout(() => k?.stop(), stopAfterMs);
+        }
         return { goal };
       },
       close: async () => undefined,
     } as unknown as KeeperMonitor;
     k = keeper({ monitor, sleepMs: 3_600_000 });
     await k.run();
-    expect(heartbeats).toBe(2);
+    return heartbeats;
+  }
+  const about = (formation: string, nodeId: number) =>
+    JSON.stringify({ type: 'state', formation, groupId: 0, nodeId, name: `node${nodeId}`, reportedState: 'primary', goalState: 'apply_settings' });
+
+  it('a NOTIFY about this node that comes while a tick runs is not lost: the next tick follows without the sleep', async () => {
+    // during its heartbeat the monitor gives this node a new goal; a second tick must follow at
+    // once, although the sleep between ticks is an hour (stop() then ends the sleep after it)
+    expect(await heartbeatsAfter(about('default', 1), 200)).toBe(2);
+  });
+
+  it('a NOTIFY about another node, or another formation, does not wake the keeper; one it cannot read does', async () => {
+    // another node's progress reaches this keeper as a goal of its own: its own notification
+    expect(await heartbeatsAfter(about('default', 2), 200)).toBe(1);
+    expect(await heartbeatsAfter(about('other', 1), 200)).toBe(1);
+    expect(await heartbeatsAfter('not json', 200)).toBe(2);
   });
 
   it('facts it cannot read: Postgres reported as its pid file says, at the last position read, with one warning', async () => {
