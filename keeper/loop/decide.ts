@@ -128,22 +128,19 @@ export function reportedPgIsRunning(
 }
 
 /**
- * What a 'state' notification from the monitor means to a keeper: `wake` when it is about this
- * node (a new goal: the keeper acts on it now), `peers` when it is about another node of the
- * formation (a host, port or node list that may have changed: the HBA/slots refresh of the next
- * round looks), `ignore` for other formations. Another node's progress reaches this keeper as a
- * goal of its own, which the monitor notifies with this node's id. A payload it cannot read, or
- * a keeper that does not know its node id yet, wakes (as every notification once did); so a
- * failover no longer wakes every keeper of the monitor at once, each to heartbeat.
+ * Whether a 'state' notification from the monitor wakes this keeper for a heartbeat now. The
+ * monitor runs a group's state machine when one of its nodes heartbeats, so a keeper wakes for
+ * every change in its formation, its own node's or not: a peer's report (the old primary now
+ * draining) or health (the primary marked unhealthy) is what lets this node's heartbeat move
+ * the group on. Other formations' changes never do: they are ignored (one failover no longer
+ * wakes every keeper of the monitor). A payload it cannot read wakes it.
  */
-export function notificationEffect(payload: string, self: { formation: string; nodeId?: number }): 'wake' | 'peers' | 'ignore' {
-  let p: { formation?: unknown; nodeId?: unknown };
+export function wakesKeeper(payload: string, formation: string): boolean {
+  let p: { formation?: unknown };
   try {
     p = JSON.parse(payload) as typeof p;
   } catch {
-    return 'wake';
+    return true;
   }
-  if (!p || typeof p !== 'object' || typeof p.formation !== 'string' || p.nodeId === undefined || self.nodeId === undefined) return 'wake';
-  if (p.formation !== self.formation) return 'ignore';
-  return Number(p.nodeId) === self.nodeId ? 'wake' : 'peers';
+  return !p || typeof p !== 'object' || typeof p.formation !== 'string' || p.formation === formation;
 }

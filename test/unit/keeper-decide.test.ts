@@ -1,7 +1,7 @@
 // The keeper's decision for one tick (keeper/loop/decide.ts) as a table: given the roles, the
 // contact timestamps, the local facts and whether the peers changed, what the tick does.
 import { describe, expect, it } from 'vitest';
-import { decide, fenceDueAt, isolatedPrimary, notificationEffect, reportedPgIsRunning, type TickInput } from '../../keeper/loop/decide.js';
+import { decide, fenceDueAt, isolatedPrimary, reportedPgIsRunning, wakesKeeper, type TickInput } from '../../keeper/loop/decide.js';
 
 const NOW = 1_000_000;
 
@@ -131,20 +131,15 @@ describe('fenceDueAt(): how long a tick may wait for the monitor', () => {
   });
 });
 
-describe('notificationEffect', () => {
-  const self = { formation: 'default', nodeId: 3 };
-  const payload = (p: Record<string, unknown>) => JSON.stringify({ type: 'state', groupId: 0, ...p });
-  it('wakes for this node, refreshes peers for another node of the formation, ignores other formations', () => {
-    expect(notificationEffect(payload({ formation: 'default', nodeId: 3 }), self)).toBe('wake');
-    expect(notificationEffect(payload({ formation: 'default', nodeId: '3' }), self)).toBe('wake');
-    expect(notificationEffect(payload({ formation: 'default', nodeId: 4 }), self)).toBe('peers');
-    expect(notificationEffect(payload({ formation: 'sales', nodeId: 3 }), self)).toBe('ignore');
+describe('wakesKeeper', () => {
+  const payload = (p: Record<string, unknown>) => JSON.stringify({ type: 'state', groupId: 0, nodeId: 4, ...p });
+  it('wakes for any node of its formation (a peer reporting draining, a primary marked unhealthy), not for other formations', () => {
+    expect(wakesKeeper(payload({ formation: 'default' }), 'default')).toBe(true);
+    expect(wakesKeeper(payload({ formation: 'sales' }), 'default')).toBe(false);
   });
-  it('wakes when it cannot tell: a payload it cannot read, one without a formation or node id, a keeper without its node id yet', () => {
-    expect(notificationEffect('', self)).toBe('wake');
-    expect(notificationEffect('null', self)).toBe('wake');
-    expect(notificationEffect(payload({ nodeId: 4 }), self)).toBe('wake');
-    expect(notificationEffect(payload({ formation: 'default' }), self)).toBe('wake');
-    expect(notificationEffect(payload({ formation: 'default', nodeId: 4 }), { formation: 'default' })).toBe('wake');
+  it('wakes when it cannot tell: a payload it cannot read, or one without a formation', () => {
+    expect(wakesKeeper('', 'default')).toBe(true);
+    expect(wakesKeeper('null', 'default')).toBe(true);
+    expect(wakesKeeper(payload({}), 'default')).toBe(true);
   });
 });
