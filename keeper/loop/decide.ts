@@ -127,20 +127,34 @@ export function reportedPgIsRunning(
   return now - w.downSince < limits.timeoutSec && w.restartAttempts < limits.maxRetries;
 }
 
+/** What a keeper remembers of each node of its formation from the monitor's 'state' notifications. */
+export type SeenNodes = Map<number, string>;
+
 /**
- * Whether a 'state' notification from the monitor wakes this keeper for a heartbeat now. The
- * monitor runs a group's state machine when one of its nodes heartbeats, so a keeper wakes for
- * every change in its formation, its own node's or not: a peer's report (the old primary now
- * draining) or health (the primary marked unhealthy) is what lets this node's heartbeat move
- * the group on. Other formations' changes never do: they are ignored (one failover no longer
- * wakes every keeper of the monitor). A payload it cannot read wakes it.
+ * What a 'state' notification from the monitor means to a keeper. The monitor moves a group on
+ * when one of its nodes heartbeats, so the keeper wakes (`wake`: heartbeat now) when a node of
+ * its formation reports a new state or changes health (the old primary now draining, the
+ * primary marked unhealthy: this node's heartbeat is what moves the group on), and for any
+ * change of its own node (a new goal). A goal given to another node alone (`peers`) does not
+ * wake it: that node reaching the goal is a report, which does (a `set` used to wake the
+ * standby's keeper three times for nothing); the peers are still refreshed in the next round.
+ * Other formations' changes are ignored (one failover no longer wakes every keeper of the
+ * monitor). It wakes whenever it cannot tell: a payload it cannot read, a node it has not
+ * heard of, a monitor that sends no health. `seen` is updated.
  */
-export function wakesKeeper(payload: string, formation: string): boolean {
-  let p: { formation?: unknown };
+export function notificationEffect(payload: string, self: { formation: string; nodeId?: number }, seen: SeenNodes): 'wake' | 'peers' | 'ignore' {
+  let p: { formation?: unknown; nodeId?: unknown; reportedState?: unknown; health?: unknown };
   try {
     p = JSON.parse(payload) as typeof p;
   } catch {
-    return true;
+    return 'wake';
   }
-  return !p || typeof p !== 'object' || typeof p.formation !== 'string' || p.formation === formation;
+  if (!p || typeof p !== 'object' || typeof p.formation !== 'string') return 'wake';
+  if (p.formation !== self.formation) return 'ignore';
+  const nodeId = Number(p.nodeId);
+  if (!Number.isInteger(nodeId) || p.health === undefined) return 'wake';
+  const key = `${String(p.reportedState)}|${String(p.health)}`;
+  const before = seen.get(nodeId);
+  seen.set(nodeId, key);
+  return nodeId === self.nodeId || self.nodeId === undefined || before !== key ? 'wake' : 'peers';
 }

@@ -1,8 +1,8 @@
 // The keeper's loop: each tick picks up outside changes (a monitor switch, a state file
 // written by a command), reads the local facts, heartbeats the monitor, decides (decide.ts:
 // a pure function) and acts (a transition through reachAssignedState(), or keeping the
-// current state true), then saves through the state store. Wakes on a NOTIFY about its
-// formation (decide.ts: wakesKeeper) or after sleepMs.
+// current state true), then saves through the state store. Wakes on a NOTIFY that may move
+// its group on (decide.ts: notificationEffect) or after sleepMs.
 import { Dropped } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { LocalPostgres, PeerNode, StepContext } from '../fsm/context.js';
@@ -13,7 +13,7 @@ import type { KeeperMonitor } from '../monitor-client.js';
 import type { LocalFacts } from '../pg/facts.js';
 import type { KeeperState } from '../state/state-file.js';
 import { StateStore } from '../state/store.js';
-import { decide, fenceDueAt, reportedPgIsRunning, wakesKeeper, type Decision, type EnsureAction } from './decide.js';
+import { decide, fenceDueAt, notificationEffect, reportedPgIsRunning, type SeenNodes, type Decision, type EnsureAction } from './decide.js';
 
 /** What the keeper tells its observers (keeper/integrations.ts: HTTP endpoints, metrics, hooks). */
 export interface KeeperObserver {
@@ -94,6 +94,8 @@ export class Keeper {
   /** the last facts read, and whether reading them fails (warned once per failure spell) */
   private lastFacts?: LocalFacts;
   private factsFailing = false;
+  /** each node's reported state and health as the notifications told them (notificationEffect) */
+  private readonly seenNodes: SeenNodes = new Map();
 
   constructor(private readonly d: KeeperDeps) {
     this.store = new StateStore(d.statePath);
@@ -103,8 +105,10 @@ export class Keeper {
 
   private listenTo(monitor: KeeperMonitor): void {
     monitor.listen((_channel, payload) => {
-      if (!wakesKeeper(payload, this.d.formation)) return;
+      const effect = notificationEffect(payload, { formation: this.d.formation, nodeId: this.state?.nodeId }, this.seenNodes);
+      if (effect === 'ignore') return;
       this.notified = true;
+      if (effect === 'peers') return;
       this.notifiedDuringTick = true;
       this.wake?.();
     });
@@ -130,6 +134,7 @@ export class Keeper {
       await this.monitor.close().catch(() => undefined);
       this.monitor = next;
       this.listenTo(next);
+      this.seenNodes.clear();
       this.notified = true;
       this.demoteTimeoutSec = undefined;
       this.ticks = 0;

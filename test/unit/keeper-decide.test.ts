@@ -1,7 +1,7 @@
 // The keeper's decision for one tick (keeper/loop/decide.ts) as a table: given the roles, the
 // contact timestamps, the local facts and whether the peers changed, what the tick does.
 import { describe, expect, it } from 'vitest';
-import { decide, fenceDueAt, isolatedPrimary, reportedPgIsRunning, wakesKeeper, type TickInput } from '../../keeper/loop/decide.js';
+import { decide, fenceDueAt, isolatedPrimary, notificationEffect, reportedPgIsRunning, type TickInput } from '../../keeper/loop/decide.js';
 
 const NOW = 1_000_000;
 
@@ -131,15 +131,32 @@ describe('fenceDueAt(): how long a tick may wait for the monitor', () => {
   });
 });
 
-describe('wakesKeeper', () => {
-  const payload = (p: Record<string, unknown>) => JSON.stringify({ type: 'state', groupId: 0, nodeId: 4, ...p });
-  it('wakes for any node of its formation (a peer reporting draining, a primary marked unhealthy), not for other formations', () => {
-    expect(wakesKeeper(payload({ formation: 'default' }), 'default')).toBe(true);
-    expect(wakesKeeper(payload({ formation: 'sales' }), 'default')).toBe(false);
+describe('notificationEffect', () => {
+  const self = { formation: 'default', nodeId: 3 };
+  const payload = (p: Record<string, unknown>) =>
+    JSON.stringify({ type: 'state', formation: 'default', groupId: 0, reportedState: 'secondary', goalState: 'secondary', health: 'good', ...p });
+  it('wakes for a peer that reports a new state or changes health, not for a goal given to it alone', () => {
+    const seen = new Map();
+    expect(notificationEffect(payload({ nodeId: 4 }), self, seen)).toBe('wake'); // first heard of
+    expect(notificationEffect(payload({ nodeId: 4, goalState: 'prepare_promotion' }), self, seen)).toBe('peers');
+    expect(notificationEffect(payload({ nodeId: 4, reportedState: 'prepare_promotion', goalState: 'prepare_promotion' }), self, seen)).toBe('wake');
+    expect(notificationEffect(payload({ nodeId: 4, reportedState: 'prepare_promotion', goalState: 'stop_replication' }), self, seen)).toBe('peers');
+    expect(notificationEffect(payload({ nodeId: 4, reportedState: 'prepare_promotion', goalState: 'stop_replication', health: 'bad' }), self, seen)).toBe('wake');
   });
-  it('wakes when it cannot tell: a payload it cannot read, or one without a formation', () => {
-    expect(wakesKeeper('', 'default')).toBe(true);
-    expect(wakesKeeper('null', 'default')).toBe(true);
-    expect(wakesKeeper(payload({}), 'default')).toBe(true);
+  it('wakes for every change of its own node, and ignores other formations', () => {
+    const seen = new Map();
+    expect(notificationEffect(payload({ nodeId: 3 }), self, seen)).toBe('wake');
+    expect(notificationEffect(payload({ nodeId: 3, goalState: 'report_lsn' }), self, seen)).toBe('wake');
+    expect(notificationEffect(payload({ nodeId: 4, formation: 'sales' }), self, seen)).toBe('ignore');
+    expect(seen.has(4)).toBe(false);
+  });
+  it('wakes when it cannot tell: a payload it cannot read, no formation, no node id, no health, a keeper without its node id', () => {
+    const seen = new Map();
+    expect(notificationEffect('', self, seen)).toBe('wake');
+    expect(notificationEffect('null', self, seen)).toBe('wake');
+    expect(notificationEffect(JSON.stringify({ nodeId: 4, health: 'good' }), self, seen)).toBe('wake');
+    expect(notificationEffect(payload({ nodeId: undefined }), self, seen)).toBe('wake');
+    for (let i = 0; i < 2; i++) expect(notificationEffect(payload({ nodeId: 5, health: undefined }), self, seen)).toBe('wake');
+    for (let i = 0; i < 2; i++) expect(notificationEffect(payload({ nodeId: 6 }), { formation: 'default' }, seen)).toBe('wake');
   });
 });

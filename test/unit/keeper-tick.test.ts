@@ -155,9 +155,9 @@ describe('Keeper.tick()', () => {
     return heartbeats;
   }
   const about = (formation: string, nodeId: number) =>
-    JSON.stringify({ type: 'state', formation, groupId: 0, nodeId, name: `node${nodeId}`, reportedState: 'primary', goalState: 'apply_settings' });
+    JSON.stringify({ type: 'state', formation, groupId: 0, nodeId, name: `node${nodeId}`, reportedState: 'primary', goalState: 'apply_settings', health: 'good' });
 
-  it('a NOTIFY of its formation that comes while a tick runs is not lost: the next tick follows without the sleep', async () => {
+  it('a NOTIFY that may move the group on, coming while a tick runs, is not lost: the next tick follows without the sleep', async () => {
     // during its heartbeat another node's report wakes it; a second tick must follow at once,
     // although the sleep between ticks is an hour (stop() then ends the sleep after it)
     expect(await heartbeatsAfter(about('default', 2), 200)).toBe(2);
