@@ -122,10 +122,14 @@ export async function actAndFollow(spec: FollowSpec): Promise<FollowResult> {
   /** set once the session was lost: notifications sent meanwhile are gone, the snapshots show the changes */
   let sessionLost = false;
 
+  /** a notification came since the last snapshot was asked for (it may have come with that snapshot's answer, before any sleep) */
+  let changed = false;
+
   const onNotify = (_channel: string, payload: string) => {
     const e = parseStatePayload(payload);
     if (!e || e.formation !== spec.formation || e.groupId !== group) return;
     print?.(e);
+    changed = true;
     wake?.();
   };
   // One session LISTENs and runs the queries: the server sends a notification while the session
@@ -172,6 +176,7 @@ export async function actAndFollow(spec: FollowSpec): Promise<FollowResult> {
     let lastErr: PgafError | undefined;
     let rows: NodeStateRow[] = [];
     for (;;) {
+      changed = false;
       try {
         if (session.closed) {
           sessionLost = true;
@@ -194,6 +199,7 @@ export async function actAndFollow(spec: FollowSpec): Promise<FollowResult> {
       }
       const left = deadline - Date.now();
       if (left <= 0) break;
+      if (changed) continue; // a change came while the snapshot was read: look again now
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, Math.min(pollMs, left));
         function done() {
