@@ -129,7 +129,7 @@ describe('Keeper.tick()', () => {
     expect(store.read()).toMatchObject({ current_role: 'maintenance', assigned_role: 'maintenance' });
   });
 
-  /** A converged single whose first heartbeat brings `payload` (a notification), sleeping 50 ms between ticks: its heartbeats until it stops. */
+  /** A converged single whose first heartbeat brings `payload` (a notification), sleeping an hour between ticks and stopped after `stopAfterMs`: its heartbeats. */
   async function heartbeatsAfter(payload: string, stopAfterMs: number): Promise<number> {
     goal = 'single';
     store.update((s) => ({ ...s, current_role: 'single', assigned_role: 'single' }));
