@@ -58,14 +58,19 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
   // the status page, /metrics and on_failover ([http], [hooks]); a SIGHUP re-reads them
   const integrations = new MonitorIntegrations(cfg, log);
   worker.observer = integrations;
-  // the configuration as last read: a SIGHUP during the start-up (`config set http.port` right
-  // after the service was started) is not undone by the start-up applying what it read first
+  const reread = (): MonitorConfig => {
+    const ini = readNodeIni(cfg.pgdata, nodePaths(cfg.pgdata).config);
+    if (!ini) throw new Error('the configuration file is gone');
+    return monitorConfigFromIni(ini.ini, ini.path);
+  };
+  // the configuration as last read: a `config set http.port` right after the service was
+  // started is neither undone by the start-up applying what it read first (a SIGHUP during the
+  // start-up) nor lost (written before the pid file below existed, so nobody was signalled):
+  // the file is read again once SIGHUP is handled
   let latest = cfg;
   const onHup = () => {
     try {
-      const ini = readNodeIni(cfg.pgdata, nodePaths(cfg.pgdata).config);
-      if (!ini) throw new Error('the configuration file is gone');
-      latest = monitorConfigFromIni(ini.ini, ini.path);
+      latest = reread();
       void integrations.apply(latest);
       log.info('Received SIGHUP: reloaded the [http] and [hooks] settings');
     } catch (err) {
@@ -73,6 +78,11 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
     }
   };
   process.on('SIGHUP', onHup);
+  try {
+    latest = reread();
+  } catch (err) {
+    log.warn(`Cannot read the configuration again: ${(err as Error).message}; using the one read at start`);
+  }
   let stopping = false;
   let timer: NodeJS.Timeout | undefined;
   const supervise = async () => {

@@ -39,47 +39,74 @@ async function served(port: number): Promise<boolean> {
   }
 }
 
-describe('the monitor service and a SIGHUP during its start-up', () => {
-  setLogLevel('error');
-  it('keeps the status page the SIGHUP turned on', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pgaf-monitor-hup-'));
-    dirs.push(dir);
-    process.env.XDG_CONFIG_HOME = join(dir, 'config');
-    process.env.XDG_DATA_HOME = join(dir, 'share');
-    process.env.XDG_RUNTIME_DIR = join(dir, 'run');
-    const pgdata = join(dir, 'pgdata');
-    mkdirSync(pgdata, { recursive: true });
-    const paths = nodePaths(pgdata);
-    mkdirSync(dirname(paths.config), { recursive: true });
-    writeFileSync(paths.config, monitorIni(pgdata));
-    const started = readNodeIni(pgdata)!;
-    const port = await freePort();
+/** A monitor node's files in a new folder, its config without [http]; the service not started. */
+function monitorFiles() {
+  const dir = mkdtempSync(join(tmpdir(), 'pgaf-monitor-hup-'));
+  dirs.push(dir);
+  process.env.XDG_CONFIG_HOME = join(dir, 'config');
+  process.env.XDG_DATA_HOME = join(dir, 'share');
+  process.env.XDG_RUNTIME_DIR = join(dir, 'run');
+  const pgdata = join(dir, 'pgdata');
+  mkdirSync(pgdata, { recursive: true });
+  const paths = nodePaths(pgdata);
+  mkdirSync(dirname(paths.config), { recursive: true });
+  writeFileSync(paths.config, monitorIni(pgdata));
+  const read = readNodeIni(pgdata)!;
+  return { pgdata, paths, cfg: monitorConfigFromIni(read.ini, read.path) };
+}
 
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let stop!: () => void;
-    const run = runMonitor(monitorConfigFromIni(started.ini, started.path), log, {
-      handleSignals: false,
-      onStop: (s) => (stop = s),
-      supervisor: { kind: 'test', isRunning: async () => (await held, true), start: async () => undefined },
-    });
+/** The service in-process, its start-up held in the supervisor until `release()`. */
+function startHeld(cfg: ReturnType<typeof monitorFiles>['cfg']) {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let stop: (() => void) | undefined;
+  const run = runMonitor(cfg, log, {
+    handleSignals: false,
+    onStop: (s) => (stop = s),
+    supervisor: { kind: 'test', isRunning: async () => (await held, true), start: async () => undefined },
+  });
+  return { release, end: async () => (stop?.(), await run.catch(() => undefined)) };
+}
+
+/** Whether the page is served within 5 s, and still 300 ms later (nothing applied old settings after). */
+async function servedAndStays(port: number): Promise<boolean> {
+  let ok = false;
+  for (let i = 0; i < 50 && !ok; i++) {
+    ok = await served(port);
+    if (!ok) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!ok) return false;
+  await new Promise((r) => setTimeout(r, 300));
+  return served(port);
+}
+
+describe('the monitor service and a `config set http.port` right after its start', () => {
+  setLogLevel('error');
+  it('a SIGHUP during the start-up: the status page it turned on stays', async () => {
+    const { pgdata, paths, cfg } = monitorFiles();
+    const port = await freePort();
+    const svc = startHeld(cfg);
     try {
       // the start-up now waits in the supervisor: `config set http.port` writes the file and signals
       writeFileSync(paths.config, monitorIni(pgdata, port));
       process.emit('SIGHUP', 'SIGHUP');
-      release();
-      let ok = false;
-      for (let i = 0; i < 50 && !ok; i++) {
-        ok = await served(port);
-        if (!ok) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(ok, 'the status page is served after the start-up').toBe(true);
-      // and it stays: nothing applies the settings read before the SIGHUP afterwards
-      await new Promise((r) => setTimeout(r, 300));
-      expect(await served(port)).toBe(true);
+      svc.release();
+      expect(await servedAndStays(port), 'the status page is served after the start-up').toBe(true);
     } finally {
-      stop?.();
-      await run.catch(() => undefined);
+      await svc.end();
+    }
+  }, 30_000);
+
+  it('written after the service read its configuration but before its pid file existed (nobody signalled): not lost', async () => {
+    const { pgdata, paths, cfg } = monitorFiles();
+    const port = await freePort();
+    writeFileSync(paths.config, monitorIni(pgdata, port));
+    const svc = startHeld(cfg); // cfg: what `pgaf run` read before the write
+    try {
+      svc.release();
+      expect(await servedAndStays(port), 'the status page is served after the start-up').toBe(true);
+    } finally {
+      await svc.end();
     }
   }, 30_000);
 });

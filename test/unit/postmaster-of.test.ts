@@ -66,8 +66,9 @@ describe('isPostmasterOf', () => {
 describe('postmasterRunning', () => {
 
   it('a pid file naming a zombie (killed, not reaped yet) is not a running postmaster', async () => {
-    // sh starts a child that exits at once, then becomes `sleep`, which never reaps it
-    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // sh starts a child that exits 0.2 s later, once sh has become `sleep`, which never reaps
+    // it (a child that exited at once could be reaped by sh itself before the exec)
+    const parent = spawn('sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
     children.push(parent);
     const zombie = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(d.toString()))));
     const deadline = Date.now() + 5_000;
