@@ -125,7 +125,16 @@ async function dropRemote(req: DropNodeRequest & { target: NonNullable<DropNodeR
 /** Runs keeper ticks here (no keeper runs) until the monitor has forgotten the node. */
 async function finishDropLocally(pgdata: string, deadline: number): Promise<void> {
   const node = openNode(pgdata, log);
-  claimPidFile(node.paths.pid, node.paths.runBase, postgresRunAs(pgdata));
+  // commands that reload a node (config set, reload) signal the pid in the pid file, and a
+  // SIGHUP that finds no handler ends a Node process: the drop has nothing to reload
+  const ignoreHup = () => log.info('Received SIGHUP: ignored while the node is being dropped');
+  process.on('SIGHUP', ignoreHup);
+  try {
+    claimPidFile(node.paths.pid, node.paths.runBase, postgresRunAs(pgdata));
+  } catch (err) {
+    process.off('SIGHUP', ignoreHup);
+    throw err;
+  }
   try {
     for (;;) {
       try {
@@ -144,6 +153,7 @@ async function finishDropLocally(pgdata: string, deadline: number): Promise<void
     }
   } finally {
     releasePidFile(node.paths.pid);
+    process.off('SIGHUP', ignoreHup);
     await node.monitor.close();
   }
 }

@@ -1,5 +1,6 @@
 // `pgaf run` on a data node: the keeper loop until a signal or until the node is dropped.
 // Stopping the keeper never stops Postgres.
+import { isDeepStrictEqual } from 'node:util';
 import { BadState, Dropped } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
@@ -21,18 +22,17 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
   const node = openNode(pgdata, log, opts.supervisor);
   warnIfTestMode(node.config, log);
   opts.onOpen?.(node);
-  claimPidFile(node.paths.pid, node.paths.runBase, postgresRunAs(pgdata));
   const stop = (sig: string) => {
     log.info(`Received ${sig}: the keeper stops, Postgres keeps running`);
     node.keeper.stop();
   };
   const onTerm = () => stop('SIGTERM');
   const onInt = () => stop('SIGINT');
-  const onHup = () => {
+  const onHup = (why = 'Received SIGHUP') => {
     try {
-      reloadSsl(node, pgdata, log);
+      reloadSsl(node, pgdata, log, why);
     } catch (err) {
-      log.error(`Received SIGHUP but cannot reload the configuration: ${(err as Error).message}`);
+      log.error(`${why} but cannot reload the configuration: ${(err as Error).message}`);
     }
     // the monitor setting and the state file: at once, in the keeper's next round
     node.keeper.requestReload();
@@ -43,8 +43,24 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
   }
-  // `pgaf enable|disable ssl|monitor`, `config set` and `reload` signal the keeper, also in PM2 module mode.
-  process.on('SIGHUP', onHup);
+  // `pgaf enable|disable ssl|monitor`, `config set` and `reload` signal the keeper, also in PM2
+  // module mode: at the pid they find in the pid file, so the handler is there before the file
+  // (a SIGHUP that finds no handler ends a Node process)
+  const hup = () => onHup();
+  process.on('SIGHUP', hup);
+  try {
+    claimPidFile(node.paths.pid, node.paths.runBase, postgresRunAs(pgdata));
+  } catch (err) {
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+    process.off('SIGHUP', hup);
+    throw err;
+  }
+  // a `config set` written after openNode() read the file but before the pid file existed
+  // signalled nobody: read the file again now that signals reach us
+  if (configChangedSince(node, pgdata)) {
+    onHup('The configuration changed while the keeper started');
+  }
   log.info(`Keeper of node ${node.config.name} starts`, { pgdata, monitor: node.config.monitor ?? 'none (goals from do fsm assign)' });
   for (const w of insecureStartWarnings(node.config)) log.warn(w);
   await node.integrations.apply(node.config);
@@ -56,10 +72,19 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
   } finally {
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
-    process.off('SIGHUP', onHup);
+    process.off('SIGHUP', hup);
     releasePidFile(node.paths.pid);
     await node.integrations.close();
     await node.monitor.close();
+  }
+}
+
+/** Whether the node's configuration file now says something else than what the node was opened with. */
+function configChangedSince(node: OpenNode, pgdata: string): boolean {
+  try {
+    return !isDeepStrictEqual(loadKeeperConfig(pgdata).config, node.config);
+  } catch {
+    return false;
   }
 }
 
@@ -67,12 +92,12 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
  * SIGHUP: re-read the config file and take its SSL setup (the sslmode of the connections we
  * open, HBA record type, settings) and monitor URI from now on; the rest needs a restart.
  */
-export function reloadSsl(node: OpenNode, pgdata: string, log: Logger): void {
+export function reloadSsl(node: OpenNode, pgdata: string, log: Logger, why = 'Received SIGHUP'): void {
   const { config } = loadKeeperConfig(pgdata);
   node.pg.setSsl(config.ssl);
   // a changed monitor URI (its sslmode included) is the keeper's to pick up: requestReload()
   node.config = config;
-  log.info('Received SIGHUP: reloaded the configuration (SSL now, the monitor setting in the next round; the rest at the next start)', { ssl: config.ssl.active ? 'on' : 'off', sslmode: config.ssl.sslMode });
+  log.info(`${why}: reloaded the configuration (SSL now, the monitor setting in the next round; the rest at the next start)`, { ssl: config.ssl.active ? 'on' : 'off', sslmode: config.ssl.sslMode });
 }
 
 /**

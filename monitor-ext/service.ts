@@ -41,7 +41,6 @@ export interface RunMonitorOptions {
 export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonitorOptions = {}): Promise<void> {
   const paths = nodePaths(cfg.pgdata);
   const pidFile = paths.pid;
-  claimPidFile(pidFile, paths.runBase, postgresRunAs(cfg.pgdata));
   for (const w of insecureStartWarnings(cfg)) log.warn(w);
   if (tcpTestMode() || usesTcpLocally(cfg.host)) log.warn(testModeWarning(cfg.host, isIP(cfg.hostname) ? keeperNetworkCidr(cfg.hostname) : undefined));
   const ctl = new PostgresCtl({ pgdata: cfg.pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs: postgresRunAs(cfg.pgdata), log });
@@ -77,7 +76,15 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
       log.error(`Received SIGHUP but cannot reload the configuration: ${(err as Error).message}`);
     }
   };
+  // before the pid file exists: commands signal the pid they find there, and a SIGHUP that
+  // finds no handler ends a Node process
   process.on('SIGHUP', onHup);
+  try {
+    claimPidFile(pidFile, paths.runBase, postgresRunAs(cfg.pgdata));
+  } catch (err) {
+    process.off('SIGHUP', onHup);
+    throw err;
+  }
   try {
     latest = reread();
   } catch (err) {

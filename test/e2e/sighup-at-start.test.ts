@@ -1,0 +1,91 @@
+// Commands that reload a service (`config set`, `reload`, `enable ssl`) send SIGHUP to the pid
+// they find in its pid file, and a SIGHUP that finds no handler ends a Node process. Each
+// service (monitor and keeper) is started here again and again and signalled the moment its
+// pid file appears: it must keep running. (CI's status-page failures: the monitor service
+// died of the SIGHUP of a `config set http.port` sent right after `pgaf run` started.)
+import { spawn } from 'node:child_process';
+import { readFileSync, watch } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodePaths } from '../../config/node-paths.js';
+import { CLI, TestCluster } from '../support/cluster.js';
+import { freePort } from '../support/postgres.js';
+
+const STARTS = 5;
+
+/** Starts `pgaf run` for `name` STARTS times, signals it as soon as its pid file is written; the outcome of each start. */
+async function hupAtEachStart(c: TestCluster, name: string): Promise<string[]> {
+  const env = c.env(c.member(name));
+  const paths = nodePaths(env.PGDATA!, env);
+  const outcomes: string[] = [];
+  for (let i = 0; i < STARTS; i++) {
+    let signalled = false;
+    const w = watch(paths.runDir, (_event, file) => {
+      if (signalled || file !== 'pg_autoctl.pid') return;
+      try {
+        const pid = Number(readFileSync(paths.pid, 'utf8'));
+        if (pid > 0) {
+          process.kill(pid, 'SIGHUP');
+          signalled = true;
+        }
+      } catch {
+        // not written yet: the next event
+      }
+    });
+    const proc = spawn(process.execPath, [CLI, 'run'], { env, stdio: 'ignore' });
+    const exited = new Promise<string>((r) => proc.once('exit', (code, sig) => r(`exited (code ${code}, signal ${sig})`)));
+    try {
+      const outcome = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('running'), 3000))]);
+      outcomes.push(signalled ? outcome : `not signalled (${outcome})`);
+    } finally {
+      w.close();
+      proc.kill('SIGTERM');
+      await exited;
+    }
+  }
+  return outcomes;
+}
+
+describe('a SIGHUP the moment a service writes its pid file', () => {
+  let c: TestCluster;
+  beforeAll(async () => {
+    c = await TestCluster.create();
+    await c.startMonitor();
+    await c.addNode('node1');
+    await c.waitForStates({ node1: 'single' }, 60_000);
+  }, 200_000);
+  afterAll(async () => {
+    await c?.destroy();
+  });
+
+  it('does not end the monitor service', async () => {
+    await c.stopKeeper('monitor');
+    expect(await hupAtEachStart(c, 'monitor')).toEqual(Array(STARTS).fill('running'));
+    c.restartKeeper('monitor');
+  }, 120_000);
+
+  it('does not end the keeper', async () => {
+    await c.stopKeeper('node1');
+    expect(await hupAtEachStart(c, 'node1')).toEqual(Array(STARTS).fill('running'));
+  }, 120_000);
+
+  it('a keeper started while config set http.port is written serves it', async () => {
+    const port = await freePort();
+    const env = c.env(c.member('node1'));
+    const proc = spawn(process.execPath, [CLI, 'run'], { env, stdio: 'ignore' });
+    try {
+      const r = await c.cli('node1', ['config', 'set', 'http.port', String(port)], 15_000);
+      expect(r.code, r.stderr).toBe(0);
+      const deadline = Date.now() + 15_000;
+      let status = 0;
+      while (Date.now() < deadline && status !== 200) {
+        status = await fetch(`http://127.0.0.1:${port}/liveness`, { signal: AbortSignal.timeout(1000) }).then((res) => res.status, () => 0);
+        if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(status).toBe(200);
+    } finally {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+    }
+  }, 60_000);
+});
