@@ -2,8 +2,16 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-/** The login name and home of a uid, or undefined when /etc/passwd does not list it. */
-export function passwdEntry(uid: number): { name: string; home: string } | undefined {
+/** A line of /etc/passwd. */
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+/** The first line of /etc/passwd that `match` accepts (fields split on ':'). */
+function localPasswd(match: (fields: string[]) => boolean): PasswdEntry | undefined {
   let text: string;
   try {
     text = readFileSync('/etc/passwd', 'utf8');
@@ -13,8 +21,18 @@ export function passwdEntry(uid: number): { name: string; home: string } | undef
   const f = text
     .split('\n')
     .map((l) => l.split(':'))
-    .find((fields) => fields.length >= 6 && Number(fields[2]) === uid && fields[2] !== '');
-  return f?.[0] ? { name: f[0], home: f[5] ?? '' } : undefined;
+    .find((fields) => fields.length >= 6 && fields[0] !== '' && fields[2] !== '' && fields[3] !== '' && match(fields));
+  return f ? { name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '' } : undefined;
+}
+
+/** The /etc/passwd entry of a uid, or undefined when /etc/passwd does not list it. */
+export function passwdEntry(uid: number): PasswdEntry | undefined {
+  return localPasswd((f) => Number(f[2]) === uid);
+}
+
+/** The /etc/passwd entry of a login name, or undefined when /etc/passwd does not list it. */
+export function passwdEntryByName(name: string): PasswdEntry | undefined {
+  return localPasswd((f) => f[0] === name);
 }
 
 /**

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { passwdEntry, passwdEntryByName } from './os-users.js';
 import { childEnv } from './secrets.js';
 
 /** Directory holding pg_ctl, initdb, postgres: from PG_CONFIG, else pg_config on PATH. */
@@ -24,12 +25,21 @@ export interface OsUser {
   gid: number;
 }
 
-/** Look an OS user up by name (getent), e.g. `postgres`. */
+/**
+ * Look an OS user up by name, e.g. `postgres`: /etc/passwd, else the name service (getent:
+ * LDAP, sssd). Reading the file costs no child process: a service run as root asks at start.
+ */
 export function lookupUser(name: string): OsUser {
-  const line = execFileSync('getent', ['passwd', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(process.env) }).trim();
+  const local = passwdEntryByName(name);
+  if (local) return { name: local.name, uid: local.uid, gid: local.gid };
+  const line = getent(String(name));
   const [user, , uid, gid] = line.split(':');
   if (!user || uid === undefined || gid === undefined) throw new Error(`no OS user named ${name}`);
   return { name: user, uid: Number(uid), gid: Number(gid) };
+}
+
+function getent(key: string): string {
+  return execFileSync('getent', ['passwd', key], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(process.env) }).trim();
 }
 
 /**
@@ -42,8 +52,8 @@ export function postgresRunAs(pgdata?: string): OsUser | undefined {
     try {
       const st = statSync(pgdata);
       if (st.uid !== 0) {
-        const name = execFileSync('getent', ['passwd', String(st.uid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(process.env) }).split(':')[0];
-        return { name: name ?? String(st.uid), uid: st.uid, gid: st.gid };
+        const name = passwdEntry(st.uid)?.name ?? getent(String(st.uid)).split(':')[0];
+        return { name: name || String(st.uid), uid: st.uid, gid: st.gid };
       }
     } catch {
       // not there yet: fall through to the postgres user
