@@ -62,7 +62,7 @@ function formatValue(v: LogFields[string]): string {
 }
 
 export function formatLine(level: LogLevel, message: string, fields: LogFields, now = new Date()): string {
-  const time = `${two(now.getHours())}:${two(now.getMinutes())}:${two(now.getSeconds())}.${String(now.getMilliseconds()).padStart(3, "0")}`;
+  const time = `${two(now.getHours())}:${two(now.getMinutes())}:${two(now.getSeconds())}`;
   const kv = Object.entries(fields)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${formatValue(v)}`)
