@@ -3,10 +3,13 @@
 // service (monitor and keeper) is started here again and again and signalled the moment its
 // pid file appears: it must keep running. (CI's status-page failures: the monitor service
 // died of the SIGHUP of a `config set http.port` sent right after `pgaf run` started.)
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, watch } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodePaths } from '../../config/node-paths.js';
+import type { OpenNode } from '../../keeper/open-node.js';
+import { runDataNode } from '../../keeper/service.js';
+import { log, setLogLevel } from '../../lib/log.js';
 import { CLI, TestCluster } from '../support/cluster.js';
 import { freePort } from '../support/postgres.js';
 
@@ -68,24 +71,38 @@ describe('a SIGHUP the moment a service writes its pid file', () => {
     expect(await hupAtEachStart(c, 'node1')).toEqual(Array(STARTS).fill('running'));
   }, 120_000);
 
-  it('a keeper started while config set http.port is written serves it', async () => {
+  it('a config set written after the keeper read its configuration, before its pid file existed, is not lost', async () => {
+    // in-process, so that the write lands exactly there: runDataNode's onOpen runs after the
+    // node was opened (configuration read) and before the pid file is claimed
+    await c.stopKeeper('node1');
     const port = await freePort();
     const env = c.env(c.member('node1'));
-    const proc = spawn(process.execPath, [CLI, 'run'], { env, stdio: 'ignore' });
+    const saved = { ...process.env };
+    Object.assign(process.env, { PGDATA: env.PGDATA, XDG_CONFIG_HOME: env.XDG_CONFIG_HOME, XDG_DATA_HOME: env.XDG_DATA_HOME, XDG_RUNTIME_DIR: env.XDG_RUNTIME_DIR, PGHOST: env.PGHOST });
+    setLogLevel('error');
+    let node: OpenNode | undefined;
+    let setResult: ReturnType<typeof spawnSync> | undefined;
+    const run = runDataNode(env.PGDATA!, log, {
+      handleSignals: false,
+      onOpen: (n) => {
+        node = n;
+        setResult = spawnSync(process.execPath, [CLI, 'config', 'set', 'http.port', String(port)], { env, encoding: 'utf8', timeout: 15_000 });
+      },
+    });
     try {
-      const r = await c.cli('node1', ['config', 'set', 'http.port', String(port)], 15_000);
-      expect(r.code, r.stderr).toBe(0);
+      expect(setResult?.status, String(setResult?.stderr)).toBe(0);
       const deadline = Date.now() + 15_000;
       let status = 0;
-      while (Date.now() < deadline && status !== 200) {
+      while (Date.now() < deadline && status === 0) {
         status = await fetch(`http://127.0.0.1:${port}/liveness`, { signal: AbortSignal.timeout(1000) }).then((res) => res.status, () => 0);
-        if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+        if (status === 0) await new Promise((r) => setTimeout(r, 200));
       }
-      expect(status).toBe(200);
+      expect(status, 'the keeper serves the http.port set while it started').toBe(200);
     } finally {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await exited;
+      node?.keeper.stop();
+      await run.catch(() => undefined);
+      process.env = saved;
+      setLogLevel('info');
     }
   }, 60_000);
 });
