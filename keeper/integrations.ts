@@ -113,6 +113,7 @@ export class KeeperIntegrations implements KeeperObserver {
   readonly apply = oneAtATime((config: KeeperConfig) => this.applyNow(config));
 
   private async applyNow(config: KeeperConfig): Promise<void> {
+    if (this.closed) return;
     this.config = config;
     const sig = httpSignature(config.http, config.ssl);
     if (sig === this.httpSig) return;
@@ -136,7 +137,12 @@ export class KeeperIntegrations implements KeeperObserver {
     });
   }
 
+  /** set by close(): an apply queued behind it (a late SIGHUP) opens nothing */
+  private closed = false;
+
   async close(): Promise<void> {
+    this.closed = true;
+    await this.apply(this.config); // the applies in flight settle first (one at a time)
     await this.http?.close();
     this.http = undefined;
     this.httpSig = '';

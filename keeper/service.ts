@@ -54,6 +54,7 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
     process.off('SIGHUP', hup);
+    await node.integrations.close(); // a SIGHUP sent to us directly may have opened its endpoints
     throw err;
   }
   // a `config set` written after openNode() read the file but before the pid file existed

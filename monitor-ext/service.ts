@@ -83,6 +83,7 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
     claimPidFile(pidFile, paths.runBase, postgresRunAs(cfg.pgdata));
   } catch (err) {
     process.off('SIGHUP', onHup);
+    await integrations.close(); // a SIGHUP sent to us directly may have opened the page
     throw err;
   }
   try {

@@ -69,6 +69,7 @@ export class MonitorIntegrations implements HealthObserver {
   readonly apply = oneAtATime((cfg: MonitorConfig) => this.applyNow(cfg));
 
   private async applyNow(cfg: MonitorConfig): Promise<void> {
+    if (this.stopped) return;
     this.cfg = cfg;
     const sig = httpSignature(cfg.http, cfg.ssl);
     if (sig !== this.httpSig) {
@@ -228,6 +229,7 @@ export class MonitorIntegrations implements HealthObserver {
 
   async close(): Promise<void> {
     this.stopped = true;
+    await this.apply(this.cfg); // the applies in flight settle first (one at a time); later ones open nothing
     if (this.timer) clearInterval(this.timer);
     if (this.pending) clearTimeout(this.pending);
     await this.refreshing?.catch(() => undefined);
