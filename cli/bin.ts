@@ -1,15 +1,17 @@
 #!/bin/sh
-':' //; case "$1" in --version|version|show|status|get|set|config) export PGAF_NODE_EXTRA_CA_CERTS="${NODE_EXTRA_CA_CERTS-}"; unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@";; esac; MALLOC_ARENA_MAX=1 MALLOC_TRIM_THRESHOLD_=65536 MALLOC_TOP_PAD_=0 exec node --max-semi-space-size=1 --optimize-for-size "$0" "$@"
+':' //; case "${NODE_EXTRA_CA_CERTS+set}" in set) export PGAF_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS;; esac; case "$1" in --version|version|show|status|get|set|config) exec node "$0" "$@";; esac; MALLOC_ARENA_MAX=1 MALLOC_TRIM_THRESHOLD_=65536 MALLOC_TOP_PAD_=0 exec node --max-semi-space-size=1 --optimize-for-size "$0" "$@"
 // The installed program (package.json bin: dist/cli/pgaf.cjs, this file bundled as CommonJS by
 // bin/bundle-cli.mjs, which keeps the two lines above). They are a shell script that is also
 // JavaScript (a string and a comment): sh runs Node on this same file, with the Node flags of
 // the services (cli/main.ts's; test/unit/service-node-flags.test.ts) for every command but the
 // fast ones. Any V8 flag makes V8 refuse the code cache built into Node for its own modules
 // (net, tls, crypto, streams: compiled again, ~15 ms of CPU), and these flags only matter for a
-// process that runs for days. For the fast commands it also moves NODE_EXTRA_CA_CERTS out of
-// Node's way: Node 20 parses that file and its own ~140 root certificates at every start, before
-// any of our code (~60 ms of CPU); lib/sql.ts adds them back where pgaf would have used Node's
-// default CAs (verify-ca/verify-full without sslrootcert or ~/.postgresql/root.crt). `$0` is
+// process that runs for days. For every command it also moves NODE_EXTRA_CA_CERTS (when set)
+// out of Node's way, to PGAF_NODE_EXTRA_CA_CERTS: Node 20 parses that file and its own ~140
+// root certificates at every start, before any of our code (~60 ms of CPU, ~2 MB resident for
+// the life of a service); lib/system-ca.ts adds them back where pgaf would have used Node's
+// default CAs (verify-ca/verify-full without sslrootcert or ~/.postgresql/root.crt, https://
+// webhooks). A pgaf started by another keeps the moved value. `$0` is
 // the path we were run by (a link named pg_autoctl stays pg_autoctl; Node resolves it to find
 // this file); sh and its exec cost what `env -S` did.
 // A hot command (cli/fast.ts: `--version`, `show state|uri`, `status`, `get …`, `set …`,

@@ -17,8 +17,8 @@
 // Not --no-opt --no-sparkplug (interpreter only): 8 MB less RSS and no compiled-code growth,
 // but about 0.2 % of a core more per process, and under a loaded machine a switchover's write
 // gap went 0.64 → 1.23 s and a rejoin 4.0 → 7.0 s (bench/failover, docs/benchmarks.md).
-// Not --lite-mode/--jitless either: they disable WebAssembly, which Node's fetch() (webhooks)
-// needs.
+// Not --lite-mode/--jitless either: interpreter only as well (the same cost on the failover
+// path). Webhooks no longer need WebAssembly (lib/webhook-post.ts: node:http, not fetch()).
 // MALLOC_*: glibc malloc with one arena and free memory above 64 kB at the top of its heap given
 // back, 1-2 MB less at rest (lib/service-env.ts; entry() removes them from our environment, so
 // Postgres and the other programs we start run with glibc's defaults).

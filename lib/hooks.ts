@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { Logger } from './log.js';
 import type { OsUser } from './pgbin.js';
+import { postWebhook } from './webhook-post.js';
 
 export interface HookEvent {
   /** the hook's name: on_role_change, on_primary, on_demote, pre_promote, on_failover */
@@ -118,15 +119,9 @@ export async function runHook(spec: string, ev: HookEvent, o: HookRunOptions): P
   };
   if (isWebhook(spec)) {
     try {
-      const res = await fetch(spec, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'pgaf-hook' },
-        body: hookPayload(ev),
-        signal: AbortSignal.timeout(o.timeoutSec * 1000),
-        redirect: 'error',
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      return res.ok ? done(true, `succeeded with HTTP ${res.status} {ms}`) : done(false, `failed with HTTP ${res.status} {ms}`);
+      const status = await postWebhook(spec, hookPayload(ev), { 'content-type': 'application/json', 'user-agent': 'pgaf-hook' }, o.timeoutSec * 1000);
+      const ok = status >= 200 && status < 300;
+      return done(ok, `${ok ? 'succeeded' : 'failed'} with HTTP ${status} {ms}`);
     } catch (err) {
       const e = err as Error;
       return done(false, e.name === 'TimeoutError' ? `timed out after ${o.timeoutSec} s` : `failed {ms}: ${e.message}`);

@@ -5,11 +5,11 @@ import './pg-runtime.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
 import pg from 'pg';
 import { BadConfig, MonitorFailed, PgSql, type PgafError } from './errors.js';
 import type { PgTarget } from './pg-uri.js';
 import { nodePgSslOptions } from './ssl.js';
+import { movedSystemCa } from './system-ca.js';
 
 export type Query = <R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<R[]>;
 
@@ -35,24 +35,6 @@ function readCertFile(path: string): string {
     return readFileSync(path, 'utf8');
   } catch (err) {
     throw new BadConfig(`cannot read ${path} (sslrootcert/sslcrl): ${(err as Error).message}`, { cause: err });
-  }
-}
-
-/**
- * The system CAs as Node would have had them when the launcher of the installed program (cli/bin.ts)
- * moved NODE_EXTRA_CA_CERTS to PGAF_NODE_EXTRA_CA_CERTS for a fast command (Node 20 parses that
- * file and its whole root store at every start, ~60 ms): Node's own roots plus that file's
- * certificates. Undefined when nothing was moved: Node's default, which already has them.
- */
-export function movedSystemCa(env: NodeJS.ProcessEnv = process.env): string[] | undefined {
-  const file = env.PGAF_NODE_EXTRA_CA_CERTS;
-  if (!file) return undefined;
-  // node:tls only here: a keeper without SSL never loads it
-  const { rootCertificates } = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
-  try {
-    return [...rootCertificates, readFileSync(file, 'utf8')];
-  } catch {
-    return [...rootCertificates]; // as Node: a file it cannot read adds nothing
   }
 }
 

@@ -37,7 +37,7 @@ describe('service Node flags', () => {
   it('the installed entry point (cli/bin.ts, package.json bin: `pgaf run` starts there) passes them to every command but the fast ones', () => {
     const [l1, l2] = readFileSync(join(ROOT, 'cli', 'bin.ts'), 'utf8').split('\n');
     expect(l1).toBe('#!/bin/sh');
-    const m = /^':' \/\/; case "\$1" in [^)]+\) [^;]*; unset NODE_EXTRA_CA_CERTS; exec node "\$0" "\$@";; esac; ((?:[A-Z_]+=\S* )*)exec node (.*) "\$0" "\$@"$/.exec(l2!);
+    const m = /^':' \/\/; case "\$\{NODE_EXTRA_CA_CERTS\+set\}" in set\) export PGAF_NODE_EXTRA_CA_CERTS="\$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS;; esac; case "\$1" in [^)]+\) exec node "\$0" "\$@";; esac; ((?:[A-Z_]+=\S* )*)exec node (.*) "\$0" "\$@"$/.exec(l2!);
     expect(m, `cli/bin.ts line 2: ${l2}`).not.toBeNull();
     expect(m![2]!.split(' ')).toEqual(shebangFlags());
     const env = Object.fromEntries(m![1]!.trim().split(' ').filter(Boolean).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));

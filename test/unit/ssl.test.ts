@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { describe, expect, it } from 'vitest';
-import { movedSystemCa } from '../../lib/sql.js';
+import { movedSystemCa } from '../../lib/system-ca.js';
 import { switchHbaHostType } from '../../lib/hba.js';
 import { monitorUri, parsePgUri, withUriSsl } from '../../lib/pg-uri.js';
 import {
@@ -176,7 +176,7 @@ describe('what SSL changes', () => {
   });
 });
 
-describe('the system CAs of a fast command (lib/sql.ts movedSystemCa)', () => {
+describe('the system CAs of a fast command (lib/system-ca.ts movedSystemCa)', () => {
   it("are Node's roots plus the file the launcher moved out of NODE_EXTRA_CA_CERTS; none when nothing was moved", () => {
     const d = mkdtempSync(join(tmpdir(), 'pgaf-extra-ca-'));
     try {
