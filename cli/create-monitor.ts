@@ -53,7 +53,7 @@ export async function createMonitorCommand(args: CreateMonitorArgs, run: boolean
   process.stdout.write(uri + '\n');
   if (run) {
     const { runMonitor } = await import('../monitor-ext/service.js');
-    const { loadMonitorConfig } = await import('./options.js');
+    const { loadMonitorConfig } = await import('../config/node-config.js');
     await runMonitor(loadMonitorConfig(req.pgdata), log);
   }
 }

@@ -12,7 +12,7 @@ import { BadArgs, KeeperFailed, MonitorFailed } from '../lib/errors.js';
 import { Dropped } from '../lib/errors.js';
 import { log } from '../lib/log.js';
 import { findNode, type NodeRow, type NodeSelector } from '../lib/monitor-queries.js';
-import { claimPidFile, releasePidFile, servicePid, waitForExit } from '../lib/pid-file.js';
+import { claimPidFileListening, servicePid, waitForExit } from '../lib/pid-file.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import type { PgTarget } from '../lib/pg-uri.js';
 import { nodeMonitorTarget } from '../keeper/monitor-target.js';
@@ -125,16 +125,10 @@ async function dropRemote(req: DropNodeRequest & { target: NonNullable<DropNodeR
 /** Runs keeper ticks here (no keeper runs) until the monitor has forgotten the node. */
 async function finishDropLocally(pgdata: string, deadline: number): Promise<void> {
   const node = openNode(pgdata, log);
-  // commands that reload a node (config set, reload) signal the pid in the pid file, and a
-  // SIGHUP that finds no handler ends a Node process: the drop has nothing to reload
-  const ignoreHup = () => log.info('Received SIGHUP: ignored while the node is being dropped');
-  process.on('SIGHUP', ignoreHup);
-  try {
-    claimPidFile(node.paths.pid, node.paths.runBase, postgresRunAs(pgdata));
-  } catch (err) {
-    process.off('SIGHUP', ignoreHup);
-    throw err;
-  }
+  // the drop has nothing to reload
+  const release = claimPidFileListening(node.paths.pid, node.paths.runBase, postgresRunAs(pgdata), () =>
+    log.info('Received SIGHUP: ignored while the node is being dropped'),
+  );
   try {
     for (;;) {
       try {
@@ -152,8 +146,7 @@ async function finishDropLocally(pgdata: string, deadline: number): Promise<void
       await new Promise((r) => setTimeout(r, 200));
     }
   } finally {
-    releasePidFile(node.paths.pid);
-    process.off('SIGHUP', ignoreHup);
+    release();
     await node.monitor.close();
   }
 }

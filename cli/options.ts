@@ -105,13 +105,6 @@ export interface MonitorTarget {
   monitorConfig?: MonitorConfig;
 }
 
-/** The monitor's own config file for PGDATA; BadConfig when PGDATA is not a pgaf monitor. */
-export function loadMonitorConfig(pgdata: string): MonitorConfig {
-  const node = requireNodeIni(pgdata);
-  if (node.role !== 'monitor') throw new BadConfig(`PGDATA ${pgdata} is a ${node.role ?? 'unknown'} node, not a monitor`);
-  return monitorConfigFromIni(node.ini, node.path);
-}
-
 /** On the monitor host, connect over its Unix socket as the superuser. */
 export function monitorTargetOnItsHost(cfg: MonitorConfig): MonitorTarget {
   return {

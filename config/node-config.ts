@@ -132,6 +132,13 @@ export function requireNodeIni(pgdata: string, opts: { path?: string; hint?: str
   return node;
 }
 
+/** The monitor's own config file for PGDATA; BadConfig when PGDATA is not a pgaf monitor. */
+export function loadMonitorConfig(pgdata: string): MonitorConfig {
+  const node = requireNodeIni(pgdata);
+  if (node.role !== 'monitor') throw new BadConfig(`PGDATA ${pgdata} is a ${node.role ?? 'unknown'} node, not a monitor`);
+  return monitorConfigFromIni(node.ini, node.path);
+}
+
 /**
  * Writes the file atomically and without following a symlink (lib/atomic-file.ts), mode 0600
  * in a 0700 directory: it may hold the replication password. A replaced file keeps its owner.

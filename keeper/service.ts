@@ -3,7 +3,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { BadState, Dropped } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
+import { claimPidFileListening } from '../lib/pid-file.js';
 import { insecureStartWarnings } from '../lib/secrets.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { loadKeeperConfig, openNode, warnIfTestMode, type OpenNode, type SupervisorFactory } from './open-node.js';
@@ -44,16 +44,13 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
     process.on('SIGINT', onInt);
   }
   // `pgaf enable|disable ssl|monitor`, `config set` and `reload` signal the keeper, also in PM2
-  // module mode: at the pid they find in the pid file, so the handler is there before the file
-  // (a SIGHUP that finds no handler ends a Node process)
-  const hup = () => onHup();
-  process.on('SIGHUP', hup);
+  // module mode (the listener is there before the pid file: claimPidFileListening)
+  let releasePidFile: () => void;
   try {
-    claimPidFile(node.paths.pid, node.paths.runBase, postgresRunAs(pgdata));
+    releasePidFile = claimPidFileListening(node.paths.pid, node.paths.runBase, postgresRunAs(pgdata), () => onHup());
   } catch (err) {
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
-    process.off('SIGHUP', hup);
     await node.integrations.close(); // a SIGHUP sent to us directly may have opened its endpoints
     throw err;
   }
@@ -73,8 +70,7 @@ export async function runDataNode(pgdata: string, log: Logger, opts: RunDataNode
   } finally {
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
-    process.off('SIGHUP', hup);
-    releasePidFile(node.paths.pid);
+    releasePidFile();
     await node.integrations.close();
     await node.monitor.close();
   }

@@ -32,7 +32,7 @@ export interface OsUser {
 export function lookupUser(name: string): OsUser {
   const local = passwdEntryByName(name);
   if (local) return { name: local.name, uid: local.uid, gid: local.gid };
-  const line = getent(String(name));
+  const line = getent(name);
   const [user, , uid, gid] = line.split(':');
   if (!user || uid === undefined || gid === undefined) throw new Error(`no OS user named ${name}`);
   return { name: user, uid: Number(uid), gid: Number(gid) };

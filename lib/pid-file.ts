@@ -72,6 +72,26 @@ export function releasePidFile(path: string): void {
   if (readPid(path) === process.pid) rmSync(path, { force: true });
 }
 
+/**
+ * claimPidFile for a process that must survive SIGHUP (the services, a local drop): commands
+ * that reload a node (`config set`, `reload`, `enable ssl`) signal the pid they find in the
+ * file, and a SIGHUP that finds no listener ends a Node process, so `onHup` listens before the
+ * file exists. Returns what releases both; a refused claim removes the listener again.
+ */
+export function claimPidFileListening(path: string, base: string, owner: DirOwner | undefined, onHup: () => void): () => void {
+  process.on('SIGHUP', onHup);
+  try {
+    claimPidFile(path, base, owner);
+  } catch (err) {
+    process.off('SIGHUP', onHup);
+    throw err;
+  }
+  return () => {
+    releasePidFile(path);
+    process.off('SIGHUP', onHup);
+  };
+}
+
 /** A zombie (exited, not yet reaped by its parent) counts as gone. */
 function isZombie(pid: number): boolean {
   try {

@@ -3,7 +3,7 @@
 import { nodePaths } from '../config/node-paths.js';
 import { monitorSocketTarget, type MonitorConfig } from '../config/node-config.js';
 import type { Logger } from '../lib/log.js';
-import { claimPidFile, releasePidFile } from '../lib/pid-file.js';
+import { claimPidFileListening } from '../lib/pid-file.js';
 import { insecureStartWarnings } from '../lib/secrets.js';
 import { postgresRunAs } from '../lib/pgbin.js';
 import { PostgresCtl, resolveBinDir } from '../lib/postgres-ctl.js';
@@ -11,7 +11,7 @@ import { updateExtensionIfOlder } from './extension.js';
 import { withClient } from '../lib/sql.js';
 import { HealthWorker } from './health/worker.js';
 import { MonitorIntegrations } from './status-page/service.js';
-import { monitorConfigFromIni, readNodeIni } from '../config/node-config.js';
+import { loadMonitorConfig } from '../config/node-config.js';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { keeperNetworkCidr } from '../lib/hba.js';
@@ -40,7 +40,6 @@ export interface RunMonitorOptions {
 
 export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonitorOptions = {}): Promise<void> {
   const paths = nodePaths(cfg.pgdata);
-  const pidFile = paths.pid;
   for (const w of insecureStartWarnings(cfg)) log.warn(w);
   if (tcpTestMode() || usesTcpLocally(cfg.host)) log.warn(testModeWarning(cfg.host, isIP(cfg.hostname) ? keeperNetworkCidr(cfg.hostname) : undefined));
   const ctl = new PostgresCtl({ pgdata: cfg.pgdata, binDir: resolveBinDir(cfg.pgCtl), runAs: postgresRunAs(cfg.pgdata), log });
@@ -57,11 +56,6 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
   // the status page, /metrics and on_failover ([http], [hooks]); a SIGHUP re-reads them
   const integrations = new MonitorIntegrations(cfg, log);
   worker.observer = integrations;
-  const reread = (): MonitorConfig => {
-    const ini = readNodeIni(cfg.pgdata, nodePaths(cfg.pgdata).config);
-    if (!ini) throw new Error('the configuration file is gone');
-    return monitorConfigFromIni(ini.ini, ini.path);
-  };
   // the configuration as last read: a `config set http.port` right after the service was
   // started is neither undone by the start-up applying what it read first (a SIGHUP during the
   // start-up) nor lost (written before the pid file below existed, so nobody was signalled):
@@ -69,25 +63,22 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
   let latest = cfg;
   const onHup = () => {
     try {
-      latest = reread();
+      latest = loadMonitorConfig(cfg.pgdata);
       void integrations.apply(latest);
       log.info('Received SIGHUP: reloaded the [http] and [hooks] settings');
     } catch (err) {
       log.error(`Received SIGHUP but cannot reload the configuration: ${(err as Error).message}`);
     }
   };
-  // before the pid file exists: commands signal the pid they find there, and a SIGHUP that
-  // finds no handler ends a Node process
-  process.on('SIGHUP', onHup);
+  let releasePidFile: () => void;
   try {
-    claimPidFile(pidFile, paths.runBase, postgresRunAs(cfg.pgdata));
+    releasePidFile = claimPidFileListening(paths.pid, paths.runBase, postgresRunAs(cfg.pgdata), onHup);
   } catch (err) {
-    process.off('SIGHUP', onHup);
     await integrations.close(); // a SIGHUP sent to us directly may have opened the page
     throw err;
   }
   try {
-    latest = reread();
+    latest = loadMonitorConfig(cfg.pgdata);
   } catch (err) {
     log.warn(`Cannot read the configuration again: ${(err as Error).message}; using the one read at start`);
   }
@@ -126,13 +117,12 @@ export async function runMonitor(cfg: MonitorConfig, log: Logger, opts: RunMonit
     log.info('Monitor service runs: Postgres supervised, health checks started', { pgdata: cfg.pgdata, port: cfg.port });
     await worker.run();
   } finally {
-    process.off('SIGHUP', onHup);
     await integrations.close();
     stopping = true;
     if (timer) clearTimeout(timer);
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
-    releasePidFile(pidFile);
+    releasePidFile();
   }
 }
 
