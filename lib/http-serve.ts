@@ -1,10 +1,11 @@
 // The small read-only HTTP(S) server of the keeper (endpoints, /metrics) and of the
 // monitor's worker (status page): node:http, bound where the node's [http] section says,
 // HTTPS with the node's certificate and key when http.tls is on. The answers are the
-// caller's (pure functions); this file only moves bytes.
+// caller's (pure functions); this file only moves bytes. node:http and node:https are loaded
+// when a server starts: a service without [http] never has them in memory.
 import { readFileSync } from 'node:fs';
-import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttps } from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { BadConfig } from './errors.js';
 import type { Logger } from './log.js';
 import type { SslConfig } from './ssl.js';
@@ -47,9 +48,11 @@ export async function startHttp(h: HttpConfig, ssl: SslConfig, handler: HttpHand
     if (!ssl.certFile || !ssl.keyFile) {
       throw new BadConfig(`${what}: http.tls is on but the node has no certificate (ssl.cert_file and ssl.key_file); enable SSL first or set http.tls to false`);
     }
-    server = createHttps({ cert: readFileSync(ssl.certFile), key: readFileSync(ssl.keyFile) }, (req, res) => serve(handler, req, res, log));
+    const https = createRequire(import.meta.url)('node:https') as typeof import('node:https');
+    server = https.createServer({ cert: readFileSync(ssl.certFile), key: readFileSync(ssl.keyFile) }, (req, res) => serve(handler, req, res, log));
   } else {
-    server = createHttp((req, res) => serve(handler, req, res, log));
+    const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+    server = http.createServer((req, res) => serve(handler, req, res, log));
   }
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;

@@ -15,9 +15,10 @@ function staticImports(file: string): string[] {
   return [...text.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?\sfrom\s+'([^']+)'/gms)].map((m) => m[1]!);
 }
 
-function closure(entry: string): { files: Set<string>; packages: Set<string> } {
+function closure(entry: string): { files: Set<string>; packages: Set<string>; builtins: Set<string> } {
   const files = new Set<string>();
   const packages = new Set<string>();
+  const builtins = new Set<string>();
   const todo = [resolve(ROOT, entry)];
   while (todo.length) {
     const f = todo.pop()!;
@@ -25,10 +26,11 @@ function closure(entry: string): { files: Set<string>; packages: Set<string> } {
     files.add(f);
     for (const spec of staticImports(f)) {
       if (spec.startsWith('.')) todo.push(resolve(dirname(f), spec.replace(/\.js$/, '.ts')));
-      else if (!spec.startsWith('node:')) packages.add(spec.split('/')[0]!);
+      else if (spec.startsWith('node:')) builtins.add(spec);
+      else packages.add(spec.split('/')[0]!);
     }
   }
-  return { files, packages };
+  return { files, packages, builtins };
 }
 
 const has = (c: { files: Set<string> }, f: string) => c.files.has(resolve(ROOT, f));
@@ -40,6 +42,13 @@ describe('keeper memory: the pg_ctl path stays lean', () => {
       for (const p of HEAVY) expect(packages.has(p), `${p} is imported by ${entry}`).toBe(false);
     }
     expect(has(closure('keeper/service.ts'), 'keeper/pg/supervisor.ts')).toBe(true);
+  });
+  it('a service without [http] does not load node:http or node:https (lib/http-serve.ts loads them when a server starts)', () => {
+    for (const entry of ['keeper/service.ts', 'monitor-ext/service.ts']) {
+      const { builtins } = closure(entry);
+      expect(builtins.has('node:child_process'), `sanity: ${entry} reaches node:child_process (lib/postgres-ctl.ts)`).toBe(true);
+      for (const b of ['node:http', 'node:https']) expect(builtins.has(b), `${b} is a static import on ${entry}'s path`).toBe(false);
+    }
   });
   it('cli/service-entry.ts (the service bundle\'s entry) imports each command only when it runs', () => {
     expect([...closure('cli/service-entry.ts').files]).toEqual([resolve(ROOT, 'cli/service-entry.ts')]);
