@@ -3,15 +3,17 @@
 #   bash bin/demo.sh         install what is missing, start monitor + node1 + node2, show state
 #   bash bin/demo.sh stop    stop the keepers, the monitor service and every demo Postgres
 #   bash bin/demo.sh clean   stop, then remove /tmp/pgaf-demo
-# Re-runnable: an existing demo cluster is started again, never re-created.
-# Ports: PGAF_DEMO_PORT (5400) for the monitor, +1 and +2 for the nodes.
+# Re-runnable: an existing demo cluster is started again, never re-created, in the roles it had
+# (after a switchover node2 is the primary).
+# Ports: PGAF_DEMO_PORT (5400) for the monitor, +1 and +2 for the nodes; PGAF_DEMO_DIR
+# (/tmp/pgaf-demo), an absolute path, for its files (test/e2e/demo.test.ts uses both).
 # Secure defaults: no --auth and no SSL option, so scram-sha-256 with a password that create
 # monitor generates for autoctl_node (the nodes read it from a pgpass file, never from argv or
 # the environment), and TLS with self-signed certificates on every connection.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DEMO=/tmp/pgaf-demo
+DEMO=${PGAF_DEMO_DIR:-/tmp/pgaf-demo}
 PORT=${PGAF_DEMO_PORT:-5400}
 MONITOR_URI="postgres://autoctl_node@127.0.0.1:$PORT/pg_auto_failover?sslmode=require"
 # the keepers' pgpass file, with the password create monitor generated (mode 0600)
@@ -21,6 +23,9 @@ export PATH="/usr/lib/postgresql/15/bin:$PATH"
 
 say() { printf '\n== %s\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+case "$DEMO" in /*) ;; *) die "PGAF_DEMO_DIR must be an absolute path: $DEMO" ;; esac
+case "$PORT" in '' | *[!0-9]*) die "PGAF_DEMO_PORT must be a port number: $PORT" ;; esac
+[ "$PORT" -ge 1 ] && [ "$PORT" -le 65533 ] || die "PGAF_DEMO_PORT must be between 1 and 65533: $PORT"
 
 # Each node has its own folders, as on separate hosts.
 nodeenv() {
@@ -74,12 +79,14 @@ start() {
   for i in 1 2; do
     say "pgaf create postgres --name node$i --pgport $((PORT + i)) --run"
     if [ -f "$DEMO/node$i/share/pg_autoctl$DEMO/node$i/pgdata/pg_autoctl.state" ]; then
+      # an existing node starts in the role it had: after a switchover node1 is the secondary
       start_service "node$i" run
     else
       start_service "node$i" create postgres --pgport $((PORT + i)) --hostname 127.0.0.1 --listen 127.0.0.1 \
         --name "node$i" --monitor "$MONITOR_URI" --run
+      # the first node created becomes the primary; the second is created as its standby
+      [ "$i" = 1 ] && wait_for 60 "node1 becoming the primary" bash -c "$(declare -f pgaf nodeenv state_is); ROOT=$ROOT DEMO=$DEMO PGPASS=$PGPASS; state_is node1:single/single || state_is node1:primary/primary || state_is node1:wait_primary/wait_primary"
     fi
-    [ "$i" = 1 ] && wait_for 60 "node1 becoming the primary" bash -c "$(declare -f pgaf nodeenv state_is); ROOT=$ROOT DEMO=$DEMO PGPASS=$PGPASS; state_is node1:single/single || state_is node1:primary/primary || state_is node1:wait_primary/wait_primary"
   done
   wait_for 120 "the cluster reaching primary + secondary" bash -c "$(declare -f pgaf nodeenv state_is); ROOT=$ROOT DEMO=$DEMO PGPASS=$PGPASS; state_is node1:primary/primary node2:secondary/secondary || state_is node2:primary/primary node1:secondary/secondary"
 
@@ -115,8 +122,10 @@ case "${1:-start}" in
   stop) stop ;;
   clean)
     stop
-    rm -rf "$DEMO"
-    echo "removed $DEMO"
+    # only what the demo made: PGAF_DEMO_DIR may name a directory that holds other things
+    rm -rf "$DEMO"/monitor "$DEMO"/node1 "$DEMO"/node2 "$PGPASS"
+    rmdir "$DEMO" 2>/dev/null || true
+    echo "removed the demo cluster in $DEMO"
     ;;
   *) die "usage: bash bin/demo.sh [start|stop|clean]" ;;
 esac
