@@ -18,11 +18,15 @@
 // `config get|set`) runs from the code-cached bundle of the fast path without Node's ES module
 // loader: an ES module
 // entry point costs 15 ms of loader set-up plus three modules compiled without a cache, about a
-// quarter of such a call (docs/benchmarks.md, CLI section). Everything else, and everything when
-// there is no bundle, runs cli/main.js as before.
+// quarter of such a call (docs/benchmarks.md, CLI section). The service commands (`run`,
+// `create postgres … --run`, `create monitor`: cli/service-launch.ts) run from the code-cached
+// service bundle without that loader too: for a service it is also ~2 MB of resident memory for
+// as long as it runs. Everything else, and everything when there is no bundle, runs cli/main.js.
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FAST_FIRST_WORDS, leadingWords, loadFastBundle } from './fast-load.js';
+import { dropServiceMallocEnv } from '../lib/service-env.js';
+import { FAST_FIRST_WORDS, leadingWords, loadBundle, loadFastBundle } from './fast-load.js';
+import { runServiceCommand, serviceCommand } from './service-launch.js';
 
 async function start(argv: string[]): Promise<number> {
   if (FAST_FIRST_WORDS.has(argv[0] ?? '')) {
@@ -36,6 +40,14 @@ async function start(argv: string[]): Promise<number> {
       if (f.command.words.join(' ') === words.join(' ')) loaded.saveCodeCache();
       return code;
     }
+  }
+  const service = serviceCommand(argv);
+  const bundle = service && loadBundle<typeof import('./service-entry.js')>(dirname(fileURLToPath(import.meta.url)), 'service', service.words);
+  if (service && bundle) {
+    // glibc read the launcher's malloc settings at exec: what the service starts runs without them
+    dropServiceMallocEnv();
+    const code = await runServiceCommand(bundle, service, argv);
+    if (code !== undefined) return code;
   }
   return (await import('./main.js')).entry();
 }

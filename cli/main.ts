@@ -26,67 +26,19 @@ import { realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dropServiceMallocEnv } from '../lib/service-env.js';
+import { runServiceCommand, serviceCommand } from './service-launch.js';
 
-export const RUN_FLAGS_WITH_VALUE = new Set(['--pgdata', '--name', '--hostname', '--nodename', '--pgport']);
-
-/** The options of a plain `run` invocation, or undefined for anything else (yargs handles it). */
-export interface LeanRunArgs {
-  pgdata?: string;
-  verbose: number;
-  quiet: boolean;
-  /** --name, --hostname (or --nodename) and --pgport: node metadata to update on start */
-  name?: string;
-  hostname?: string;
-  pgport?: string;
-}
-
-export function leanRunArgs(args: string[]): LeanRunArgs | undefined {
-  if (args.find((a) => !a.startsWith('-')) !== 'run') return undefined;
-  if (args.filter((a) => a === 'run').length !== 1) return undefined;
-  const out: LeanRunArgs = { pgdata: undefined, verbose: 0, quiet: false };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === 'run') continue;
-    if (/^-v+$/.test(a)) out.verbose += a.length - 1;
-    else if (a === '--verbose') out.verbose += 1;
-    else if (a === '-q' || a === '--quiet') out.quiet = true;
-    else if (RUN_FLAGS_WITH_VALUE.has(a) && args[i + 1] !== undefined && !args[i + 1]!.startsWith('-')) {
-      const v = args[i + 1]!;
-      if (a === '--pgdata') out.pgdata = v;
-      else if (a === '--name') out.name = v;
-      else if (a === '--hostname' || a === '--nodename') out.hostname = v;
-      else if (a === '--pgport') out.pgport = v;
-      i++;
-    } else if (a.startsWith('--pgdata=')) out.pgdata = a.slice('--pgdata='.length);
-    else return undefined;
-  }
-  return out;
-}
+export { leanRunArgs, RUN_FLAGS_WITH_VALUE, type LeanRunArgs } from './service-launch.js';
 
 /** Runs the command of process.argv; the exit code (cli/bin.ts, the installed program, calls it for what is not a fast command). */
 export async function entry(): Promise<number> {
   // glibc read the launcher's malloc settings at exec: what we start runs without them
   dropServiceMallocEnv();
   const args = process.argv.slice(2);
-  const lean = leanRunArgs(args);
-  const createMonitor = !lean && args[0] === 'create' && args.includes('monitor');
-  const createRun = !lean && args[0] === 'create' && args.includes('--run');
-  if (lean || createMonitor || createRun) {
-    const svc = await serviceEntry(lean ? ['run'] : ['create', createMonitor ? 'monitor' : 'postgres']);
-    const go = lean
-      ? () => svc.exports.loadRun().then((m) => m.runLean(lean))
-      : // a plain `create monitor`: no yargs, no other command's modules (~0.2 s less before initdb)
-        ((createMonitor ? (await svc.exports.loadCreateMonitor()).leanCreateMonitor(args) : undefined) ??
-        (createRun ? (await svc.exports.loadCreatePostgres()).leanCreatePostgres(args) : undefined));
-    if (go) {
-      // a service keeps its compiled code for the next start once it is up (timer), a command when done
-      const timer = setTimeout(svc.saveCodeCache, SERVICE_CODE_CACHE_AFTER_MS);
-      timer.unref();
-      const code = await go();
-      clearTimeout(timer);
-      svc.saveCodeCache();
-      return code;
-    }
+  const cmd = serviceCommand(args);
+  if (cmd) {
+    const code = await runServiceCommand(await serviceEntry(cmd.words), cmd, args);
+    if (code !== undefined) return code;
   }
   // the hot read commands skip the command tree (cli/fast.ts); yargs parses everything else
   const { fastInvocation, quietOnClosedPipe } = await import('./fast.js');
@@ -96,9 +48,6 @@ export async function entry(): Promise<number> {
   const { main } = await import('./tree.js');
   return main();
 }
-
-/** How long a service runs before its code cache is written (what it compiled while starting). */
-const SERVICE_CODE_CACHE_AFTER_MS = 10_000;
 
 /**
  * The service path's modules (cli/service-entry.ts): from the code-cached bundle when the build
