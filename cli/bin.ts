@@ -49,7 +49,7 @@ async function start(argv: string[]): Promise<number> {
     const code = await runServiceCommand(bundle, service, argv);
     if (code !== undefined) return code;
   }
-  return (await import('./main.js')).entry();
+  return (await import('./main.js')).entry({ serviceTried: bundle !== undefined });
 }
 
 start(process.argv.slice(2)).then((code) => {

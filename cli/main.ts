@@ -30,12 +30,16 @@ import { runServiceCommand, serviceCommand } from './service-launch.js';
 
 export { leanRunArgs, RUN_FLAGS_WITH_VALUE, type LeanRunArgs } from './service-launch.js';
 
-/** Runs the command of process.argv; the exit code (cli/bin.ts, the installed program, calls it for what is not a fast command). */
-export async function entry(): Promise<number> {
+/**
+ * Runs the command of process.argv; the exit code (cli/bin.ts, the installed program, calls it
+ * for what is not a fast command, with `serviceTried` when it already offered the arguments to
+ * the service bundle's lean parsers and they refused them).
+ */
+export async function entry(opts: { serviceTried?: boolean } = {}): Promise<number> {
   // glibc read the launcher's malloc settings at exec: what we start runs without them
   dropServiceMallocEnv();
   const args = process.argv.slice(2);
-  const cmd = serviceCommand(args);
+  const cmd = opts.serviceTried ? undefined : serviceCommand(args);
   if (cmd) {
     const code = await runServiceCommand(await serviceEntry(cmd.words), cmd, args);
     if (code !== undefined) return code;
