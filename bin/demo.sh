@@ -24,6 +24,9 @@ export PATH="/usr/lib/postgresql/15/bin:$PATH"
 say() { printf '\n== %s\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 case "$DEMO" in /*) ;; *) die "PGAF_DEMO_DIR must be an absolute path: $DEMO" ;; esac
+case "$DEMO" in *[[:space:]]*) die "PGAF_DEMO_DIR must not contain white space: $DEMO" ;; esac
+# Postgres's socket, $DEMO/node1/.s.PGSQL.<port>, must fit a Unix socket path (107 bytes)
+[ "${#DEMO}" -le 80 ] || die "PGAF_DEMO_DIR is longer than 80 characters: $DEMO"
 case "$PORT" in '' | *[!0-9]*) die "PGAF_DEMO_PORT must be a port number: $PORT" ;; esac
 [ "$PORT" -ge 1 ] && [ "$PORT" -le 65533 ] || die "PGAF_DEMO_PORT must be between 1 and 65533: $PORT"
 

@@ -91,9 +91,11 @@ describe('bash bin/demo.sh (the README)', () => {
     expect(existsSync(demo)).toBe(false);
   }, 900_000);
 
-  it('refuses a relative directory and a port out of range, before touching anything', () => {
+  it('refuses a directory it cannot use and a port out of range, before touching anything', () => {
     for (const [k, v, msg] of [
       ['PGAF_DEMO_DIR', 'relative/dir', /must be an absolute path/],
+      ['PGAF_DEMO_DIR', '/tmp/pgaf demo', /must not contain white space/],
+      ['PGAF_DEMO_DIR', `/tmp/${'d'.repeat(90)}`, /longer than 80 characters/],
       ['PGAF_DEMO_PORT', '70000', /between 1 and 65533/],
       ['PGAF_DEMO_PORT', '54x', /must be a port number/],
     ] as const) {
@@ -102,5 +104,6 @@ describe('bash bin/demo.sh (the README)', () => {
       expect(r.stderr).toMatch(msg);
     }
     expect(existsSync(join(ROOT, 'relative'))).toBe(false);
+    expect(existsSync('/tmp/pgaf demo')).toBe(false);
   });
 });
