@@ -28,8 +28,6 @@ import { fileURLToPath } from 'node:url';
 import { dropServiceMallocEnv } from '../lib/service-env.js';
 import { runServiceCommand, serviceCommand } from './service-launch.js';
 
-export { leanRunArgs, RUN_FLAGS_WITH_VALUE, type LeanRunArgs } from './service-launch.js';
-
 /**
  * Runs the command of process.argv; the exit code (cli/bin.ts, the installed program, calls it
  * for what is not a fast command, with `serviceTried` when it already offered the arguments to

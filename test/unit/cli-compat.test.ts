@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/tree.js';
-import { leanRunArgs } from '../../cli/main.js';
+import { leanRunArgs } from '../../cli/service-launch.js';
 import { createFormationRequest } from '../../cli/formation.js';
 import { metadataRequest, nodeTarget, parseBoolean, parseCandidatePriority } from '../../cli/settings.js';
 import { cidrOf, DEFAULT_LOOKUP, lookupTarget, renderFileTable, renderSystemdUnit } from '../../cli/show-more.js';

@@ -1,7 +1,7 @@
 // The lean paths of the long-running commands: they take only what they understand and leave
 // the rest (help, unknown options) to the yargs command tree.
 import { describe, expect, it } from 'vitest';
-import { leanRunArgs } from '../../cli/main.js';
+import { leanRunArgs } from '../../cli/service-launch.js';
 import { leanCreatePostgres } from '../../cli/create-postgres.js';
 import { leanCreateMonitor } from '../../cli/create-monitor.js';
 

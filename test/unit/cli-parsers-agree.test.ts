@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { LEAN_OPTIONS } from '../../cli/create-postgres.js';
 import { LEAN_MONITOR_OPTIONS } from '../../cli/create-monitor.js';
 import { COMMANDS } from '../../cli/fast.js';
-import { leanRunArgs, RUN_FLAGS_WITH_VALUE } from '../../cli/main.js';
+import { leanRunArgs, RUN_FLAGS_WITH_VALUE } from '../../cli/service-launch.js';
 import { registerCommands, withGlobalOptions } from '../../cli/tree.js';
 
 type Kind = 'value' | 'flag' | 'count';
