@@ -59,6 +59,24 @@ state_is() { pgaf monitor show state --json | node -e '
     process.exit(want.every((w) => rows.includes(w)) ? 0 : 1);
   });' "$@"; }
 
+# every node's keeper has talked to the monitor since second $1 (its state file's contact time):
+# the monitor's view was written before the demo stopped, and is not the cluster's until then
+reported_since() { local since=$1 n; shift
+  for n in "$@"; do
+    node -e 'const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      process.exit(s.last_monitor_contact >= Number(process.argv[2]) ? 0 : 1);' \
+      "$DEMO/$n/share/pg_autoctl$DEMO/$n/pgdata/pg_autoctl.state" "$since" || return 1
+  done; }
+
+# the cluster is settled: fresh reports from both keepers, and one primary with one secondary,
+# seen twice one second apart (a fresh report may still move a node, e.g. to catchingup)
+settled() { local since=$1 i
+  for i in 1 2; do
+    reported_since "$since" node1 node2 || return 1
+    state_is node1:primary/primary node2:secondary/secondary || state_is node2:primary/primary node1:secondary/secondary || return 1
+    [ "$i" = 2 ] || sleep 1
+  done; }
+
 start() {
   say "installing: PostgreSQL 15, npm packages, build, pgaf extension"
   bash "$ROOT/bin/install-deps.sh"
@@ -67,6 +85,7 @@ start() {
       die "port $p is taken: run PGAF_DEMO_PORT=<free port> bash bin/demo.sh"
     fi
   done
+  local started; started=$(date +%s)
   mkdir -p "$DEMO"/{monitor,node1,node2}
   [ "$(id -u)" = 0 ] && chown -R postgres: "$DEMO"
 
@@ -91,7 +110,7 @@ start() {
       [ "$i" = 1 ] && wait_for 60 "node1 becoming the primary" bash -c "$(declare -f pgaf nodeenv state_is); ROOT=$ROOT DEMO=$DEMO PGPASS=$PGPASS; state_is node1:single/single || state_is node1:primary/primary || state_is node1:wait_primary/wait_primary"
     fi
   done
-  wait_for 120 "the cluster reaching primary + secondary" bash -c "$(declare -f pgaf nodeenv state_is); ROOT=$ROOT DEMO=$DEMO PGPASS=$PGPASS; state_is node1:primary/primary node2:secondary/secondary || state_is node2:primary/primary node1:secondary/secondary"
+  wait_for 120 "the cluster reaching primary + secondary" bash -c "$(declare -f pgaf nodeenv state_is reported_since settled); ROOT=$ROOT DEMO=$DEMO PGPASS=$PGPASS; settled $started"
 
   say "pgaf show state"
   pgaf monitor show state
