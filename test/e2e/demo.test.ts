@@ -2,8 +2,10 @@
 // missing, builds, and starts a monitor and two data nodes; the switchover it suggests; `stop`;
 // and the same command again, which must start the existing cluster in the roles it now has
 // (it waited for node1 to be the primary, and failed after 60 s, once a switchover had made
-// node2 the primary). Its own directory and ports (PGAF_DEMO_DIR, PGAF_DEMO_PORT), never the
-// default demo's.
+// node2 the primary), and must not return before the cluster has settled (it once returned on
+// the monitor's view from before the stop, while the keepers' first reports were moving node2
+// to wait_primary and node1 to catchingup). Its own directory and ports (PGAF_DEMO_DIR,
+// PGAF_DEMO_PORT), never the default demo's.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
