@@ -55,6 +55,16 @@ describe('bash bin/demo.sh (the README)', () => {
       .sort();
   };
 
+  /** Goal-state changes the monitor made after `since` (ms since the epoch), once 3 s have gone by. */
+  const goalChangesAfter = (since: number) => {
+    spawnSync('sleep', ['3']);
+    const r = spawnSync(join(ROOT, 'dist/cli/pgaf.cjs'), ['show', 'events', '--count', '40', '--json'], { env: nodeEnv('monitor'), encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    return (JSON.parse(r.stdout) as Array<{ eventtime: string; description: string }>)
+      .filter((e) => Date.parse(e.eventtime) > since && e.description.startsWith('Setting goal state'))
+      .map((e) => e.description);
+  };
+
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pgaf-demo-test-'));
     chmodSync(dir, 0o755); // run as root, the demo's Postgres runs as postgres and must reach it
@@ -73,6 +83,7 @@ describe('bash bin/demo.sh (the README)', () => {
   it('starts a primary and a secondary, survives the switchover it suggests, stop, and starting again', () => {
     const first = demoSh();
     expect(first.status, `${first.stdout}\n${first.stderr}`).toBe(0);
+    expect(goalChangesAfter(Date.now())).toEqual([]);
     expect(states()).toEqual(['node1:primary/primary', 'node2:secondary/secondary']);
     expect(first.stdout).toMatch(/perform switchover/);
 
@@ -86,6 +97,7 @@ describe('bash bin/demo.sh (the README)', () => {
 
     const again = demoSh();
     expect(again.status, `${again.stdout}\n${again.stderr}`).toBe(0);
+    expect(goalChangesAfter(Date.now())).toEqual([]);
     expect(states()).toEqual(['node1:secondary/secondary', 'node2:primary/primary']);
 
     const clean = demoSh('clean');
