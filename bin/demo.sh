@@ -59,14 +59,16 @@ state_is() { pgaf monitor show state --json | node -e '
     process.exit(want.every((w) => rows.includes(w)) ? 0 : 1);
   });' "$@"; }
 
+# node $1's keeper state file (pgaf's XDG layout: the data directory's path under XDG_DATA_HOME)
+state_file() { echo "$DEMO/$1/share/pg_autoctl$DEMO/$1/pgdata/pg_autoctl.state"; }
+
 # every node's keeper has talked to the monitor since second $1 (its state file's contact time):
 # the monitor's view was written before the demo stopped, and is not the cluster's until then
-reported_since() { local since=$1 n; shift
-  for n in "$@"; do
-    node -e 'const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-      process.exit(s.last_monitor_contact >= Number(process.argv[2]) ? 0 : 1);' \
-      "$DEMO/$n/share/pg_autoctl$DEMO/$n/pgdata/pg_autoctl.state" "$since" || return 1
-  done; }
+reported_since() { local since=$1 n files=(); shift
+  for n in "$@"; do files+=("$(state_file "$n")"); done
+  node -e 'const [since, ...files] = process.argv.slice(1);
+    const fresh = (f) => JSON.parse(require("fs").readFileSync(f, "utf8")).last_monitor_contact >= Number(since);
+    process.exit(files.every(fresh) ? 0 : 1);' "$since" "${files[@]}"; }
 
 # the cluster is settled: fresh reports from both keepers, and one primary with one secondary,
 # seen twice one second apart (a fresh report may still move a node, e.g. to catchingup)
@@ -100,7 +102,7 @@ start() {
   start_service monitor run
   for i in 1 2; do
     say "pgaf create postgres --name node$i --pgport $((PORT + i)) --run"
-    if [ -f "$DEMO/node$i/share/pg_autoctl$DEMO/node$i/pgdata/pg_autoctl.state" ]; then
+    if [ -f "$(state_file "node$i")" ]; then
       # an existing node starts in the role it had: after a switchover node1 is the secondary
       start_service "node$i" run
     else
@@ -110,7 +112,7 @@ start() {
       [ "$i" = 1 ] && wait_for 60 "node1 becoming the primary" bash -c "$(declare -f pgaf nodeenv state_is); ROOT=$ROOT DEMO=$DEMO PGPASS=$PGPASS; state_is node1:single/single || state_is node1:primary/primary || state_is node1:wait_primary/wait_primary"
     fi
   done
-  wait_for 120 "the cluster reaching primary + secondary" bash -c "$(declare -f pgaf nodeenv state_is reported_since settled); ROOT=$ROOT DEMO=$DEMO PGPASS=$PGPASS; settled $started"
+  wait_for 120 "the cluster reaching primary + secondary" bash -c "$(declare -f pgaf nodeenv state_is state_file reported_since settled); ROOT=$ROOT DEMO=$DEMO PGPASS=$PGPASS; settled $started"
 
   say "pgaf show state"
   pgaf monitor show state
